@@ -1,0 +1,54 @@
+"""POST /auth/token: client credentials → short-lived bearer token."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import orjson
+from fastapi import APIRouter, Request
+from fastapi.concurrency import run_in_threadpool
+from pydantic import BaseModel
+
+from backend.api.deps import ServicesDep
+from backend.domain import auth
+from backend.domain.errors import InvalidInput
+
+router = APIRouter(tags=["auth"])
+
+
+class TokenResponse(BaseModel):
+    access_token: str
+    token_type: str
+    expires_in: int
+
+
+@router.post(
+    "/auth/token",
+    response_model=TokenResponse,
+    summary="Exchange client credentials for an access token",
+    openapi_extra={"requestBody": {"content": {
+        "application/json": {"schema": {"type": "object", "required": ["client_id", "client_secret"],
+                                         "properties": {"client_id": {"type": "string"}, "client_secret": {"type": "string"}}}},
+        "application/x-www-form-urlencoded": {"schema": {"type": "object", "required": ["client_id", "client_secret"],
+                                                         "properties": {"grant_type": {"type": "string"}, "client_id": {"type": "string"},
+                                                                        "client_secret": {"type": "string"}}}},
+    }}},
+)
+async def token(request: Request, services: ServicesDep) -> dict[str, Any]:
+    """Accepts a JSON body or an OAuth2 client-credentials form (`client_id`, `client_secret`)."""
+    content_type = request.headers.get("content-type", "")
+    if content_type.startswith("application/x-www-form-urlencoded") or content_type.startswith("multipart/form-data"):
+        form = await request.form()
+        fields = {k: form.get(k) for k in ("client_id", "client_secret")}
+    else:
+        try:
+            body = orjson.loads(await request.body() or b"{}")
+        except orjson.JSONDecodeError:
+            raise InvalidInput("body must be JSON or a form") from None
+        fields = {k: body.get(k) for k in ("client_id", "client_secret")} if isinstance(body, dict) else {}
+    client_id, secret = fields.get("client_id"), fields.get("client_secret")
+    if not isinstance(client_id, str) or not isinstance(secret, str) or not client_id or not secret:
+        raise InvalidInput("client_id and client_secret are required")
+    return await run_in_threadpool(
+        auth.issue_token, services.engine, services.signing_key, services.settings.token_ttl_seconds, client_id, secret
+    )

@@ -1,0 +1,89 @@
+"""POST /events: a batch of telemetry events as a JSON array, {"events": [...]} or NDJSON."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import orjson
+from fastapi import APIRouter, Request
+from fastapi.concurrency import run_in_threadpool
+from fastapi.responses import JSONResponse
+from pydantic import BaseModel
+
+from backend.api.deps import IngestAccount, ServicesDep
+from backend.domain.errors import InvalidInput, PayloadTooLarge
+from backend.domain.ingest import record_events
+
+router = APIRouter(tags=["events"])
+
+
+class Rejection(BaseModel):
+    index: int
+    error: str
+
+
+class IngestOut(BaseModel):
+    accepted: int
+    duplicates: int
+    buffered: int
+    rejected: list[Rejection]
+
+
+async def read_body(request: Request, limit: int) -> bytes:
+    """The request body, refused with 413 as soon as it grows past `limit` bytes."""
+    declared = request.headers.get("content-length")
+    if declared and declared.isdigit() and int(declared) > limit:
+        raise PayloadTooLarge(f"body larger than {limit} bytes")
+    chunks, size = [], 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > limit:
+            raise PayloadTooLarge(f"body larger than {limit} bytes")
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+def parse_events(body: bytes, content_type: str) -> list[Any]:
+    if not body.strip():
+        raise InvalidInput("empty body: send a JSON array of events, {\"events\": [...]} or NDJSON")
+    if "ndjson" in content_type or "jsonlines" in content_type:
+        try:
+            return [orjson.loads(line) for line in body.splitlines() if line.strip()]
+        except orjson.JSONDecodeError as exc:
+            raise InvalidInput(f"invalid NDJSON: {exc}") from None
+    try:
+        doc = orjson.loads(body)
+    except orjson.JSONDecodeError:
+        lines = [line for line in body.splitlines() if line.strip()]
+        if len(lines) > 1:  # NDJSON sent as application/json
+            return parse_events(body, "application/x-ndjson")
+        raise InvalidInput("body is not valid JSON") from None
+    if isinstance(doc, list):
+        return doc
+    if isinstance(doc, dict) and isinstance(doc.get("events"), list):
+        return list(doc["events"])
+    if isinstance(doc, dict) and "type" in doc:
+        return [doc]
+    raise InvalidInput("expected a JSON array of events or {\"events\": [...]}")
+
+
+@router.post(
+    "/events", status_code=202, response_model=IngestOut, summary="Send telemetry events",
+    openapi_extra={"requestBody": {"content": {
+        "application/json": {"schema": {"oneOf": [{"type": "array", "items": {"$ref": "#/components/schemas/Envelope"}},
+                                                   {"type": "object", "properties": {"events": {"type": "array", "items": {"$ref": "#/components/schemas/Envelope"}}}}]}},
+        "application/x-ndjson": {"schema": {"type": "string"}},
+    }}},
+)
+async def post_events(request: Request, services: ServicesDep, principal: IngestAccount) -> JSONResponse:
+    """Each event is validated on its own: bad ones come back in `rejected` with their index, the
+    rest are stored once (re-sending a batch changes nothing) and merged into the lineage graph."""
+    settings = services.settings
+    raw = parse_events(await read_body(request, settings.max_request_bytes), request.headers.get("content-type", ""))
+    if len(raw) > settings.max_events_per_request:
+        raise PayloadTooLarge(f"more than {settings.max_events_per_request} events in one request")
+    result = await run_in_threadpool(
+        record_events, services.engine, services.graph, raw, f"rest:{principal.uuid}", principal.account_id,
+        settings.graph_batch_size,
+    )
+    return JSONResponse(result.as_json(), status_code=202)

@@ -1,0 +1,41 @@
+"""Nodes, lineage walks and read-only Cypher."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any, Literal
+
+from fastapi import APIRouter, Query
+from fastapi.concurrency import run_in_threadpool
+from pydantic import BaseModel, Field
+
+from backend.api.deps import EngineDep, GraphDep, ReadAccount, SettingsDep
+from backend.domain import queries
+from backend.domain.ids import parse_key
+
+router = APIRouter(tags=["lineage"])
+
+
+@router.get("/nodes/{key}", summary="A node with its events and logs in time order")
+async def get_node(key: str, engine: EngineDep, graph: GraphDep, _: ReadAccount,
+                   limit: Annotated[int, Query(ge=1, le=10_000)] = 1000) -> dict[str, Any]:
+    return await run_in_threadpool(queries.node_detail, engine, graph, parse_key(key), limit)
+
+
+@router.get("/lineage/{key}", summary="Upstream and/or downstream of a node")
+async def get_lineage(
+    key: str, graph: GraphDep, _: ReadAccount,
+    direction: Literal["upstream", "downstream", "both"] = "both",
+    depth: Annotated[int, Query(ge=1, le=50)] = 5,
+) -> dict[str, Any]:
+    return await run_in_threadpool(queries.lineage, graph, parse_key(key), direction, depth)
+
+
+class CypherIn(BaseModel):
+    query: str = Field(max_length=20_000)
+    params: dict[str, Any] = Field(default_factory=dict)
+
+
+@router.post("/graph/query", summary="Read-only Cypher with row and time limits")
+async def graph_query(body: CypherIn, graph: GraphDep, settings: SettingsDep, _: ReadAccount) -> dict[str, Any]:
+    return await run_in_threadpool(queries.graph_query, graph, body.query, body.params, settings.query_row_limit,
+                                   settings.query_timeout_seconds)

@@ -1,0 +1,43 @@
+"""Traces: list with filters and cursor, detail with summary, and the trace's graph."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated, Any, Literal
+
+from fastapi import APIRouter, Query
+from fastapi.concurrency import run_in_threadpool
+
+from backend.api.deps import GraphDep, ReadAccount
+from backend.domain import queries
+from backend.domain.events import format_time
+from backend.domain.ids import parse_key
+from graph.base import TraceFilter
+
+router = APIRouter(tags=["traces"])
+
+
+@router.get("/traces", summary="List traces, newest first")
+async def list_traces(
+    graph: GraphDep, _: ReadAccount,
+    user: str | None = None,
+    status: Literal["open", "ended"] | None = None,
+    since: Annotated[datetime | None, Query(description="traces active at or after this time (RFC 3339)")] = None,
+    until: Annotated[datetime | None, Query(description="traces started before this time (RFC 3339)")] = None,
+    q: Annotated[str | None, Query(max_length=200, description="substring of key, name or user")] = None,
+    limit: Annotated[int, Query(ge=1, le=500)] = 50,
+    cursor: str | None = None,
+) -> dict[str, Any]:
+    filt = TraceFilter(user=user, status=status, since=format_time(since) if since else None,
+                       until=format_time(until) if until else None, q=q)
+    return await run_in_threadpool(queries.list_traces, graph, filt, limit, cursor)
+
+
+@router.get("/traces/{key}", summary="A trace with its summary")
+async def get_trace(key: str, graph: GraphDep, _: ReadAccount) -> dict[str, Any]:
+    return await run_in_threadpool(queries.trace_detail, graph, parse_key(key))
+
+
+@router.get("/traces/{key}/graph", summary="Nodes and flow edges of a trace")
+async def get_trace_graph(key: str, graph: GraphDep, _: ReadAccount) -> dict[str, Any]:
+    return await run_in_threadpool(queries.trace_graph, graph, parse_key(key))

@@ -1,0 +1,208 @@
+"""`ftel`: the command line of file-telemetry."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Annotated
+
+import httpx
+import typer
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+
+from backend.settings import ConfigError, Settings, load_settings
+
+app = typer.Typer(help="file-telemetry: trace the life of files.", no_args_is_help=True, add_completion=False,
+                  pretty_exceptions_enable=False)
+graph_app = typer.Typer(help="Lineage graph maintenance.", no_args_is_help=True)
+db_app = typer.Typer(help="SQL schema maintenance.", no_args_is_help=True)
+accounts_app = typer.Typer(help="Accounts, straight in the database (for operators).", no_args_is_help=True)
+app.add_typer(graph_app, name="graph")
+app.add_typer(db_app, name="db")
+app.add_typer(accounts_app, name="accounts")
+console = Console(stderr=True)
+
+
+def _settings() -> Settings:
+    try:
+        settings = load_settings()
+        settings.ensure_data_dir()
+        return settings
+    except ConfigError as exc:
+        console.print(f"[red]configuration error[/red]: {exc}")
+        raise typer.Exit(2) from None
+
+
+def _run_server(settings: Settings, all_in_one: bool) -> None:
+    import uvicorn
+
+    from backend.app import create_app
+    from backend.domain import auth
+    from backend.logs import configure_logging
+    from backend.services import open_services
+    from graph.base import GraphError
+
+    configure_logging(settings.log_level, settings.log_json)
+    try:
+        services = open_services(settings, embedded_redis=all_in_one)
+    except GraphError as exc:
+        console.print(f"[red]graph store[/red]: {exc}")
+        raise typer.Exit(2) from None
+    created = auth.bootstrap_admin(services.engine, settings, generate=all_in_one)
+    base = f"http://{settings.host}:{settings.port}"
+    lines = [
+        f"file-telemetry {'all-in-one' if all_in_one else 'API'} on {base}",
+        f"  API      {base}/api/v1",
+        f"  docs     {base}/docs",
+        f"  data     {settings.data_dir.resolve()}",
+        f"  SQL      {'SQLite (WAL)' if settings.is_sqlite else 'PostgreSQL'}",
+        f"  graph    {settings.graph.value}",
+    ]
+    if services.redis_url:
+        lines.append(f"  redis    {services.redis_url}")
+    if created:
+        lines += [f"  admin    client_id={created[0]} client_secret={created[1]}",
+                  f"           (shown once; also in {settings.admin_credentials_file}, mode 0600)"]
+    elif all_in_one and settings.admin_credentials_file.exists():
+        lines.append(f"  admin    credentials in {settings.admin_credentials_file}")
+    elif settings.admin_client_id:
+        lines.append(f"  admin    client_id={settings.admin_client_id} (from FT_ADMIN_CLIENT_ID)")
+    print("\n".join(lines), flush=True)
+    api = create_app(settings, services)
+    try:
+        uvicorn.run(api, host=settings.host, port=settings.port, log_config=None, access_log=False)
+    finally:
+        services.close()
+
+
+@app.command()
+def serve() -> None:
+    """Start the all-in-one server: API, graph projection and embedded stores (SQLite, LadybugDB, Redis)."""
+    _run_server(_settings(), all_in_one=True)
+
+
+@app.command()
+def api() -> None:
+    """Start an API replica only (services mode: PostgreSQL, Neo4j and Redis given by FT_ settings)."""
+    _run_server(_settings(), all_in_one=False)
+
+
+def _admin_credentials(settings: Settings, client_id: str | None, client_secret: str | None) -> tuple[str, str]:
+    if client_id and client_secret:
+        return client_id, client_secret
+    if settings.admin_client_id and settings.admin_client_secret:
+        return settings.admin_client_id, settings.admin_client_secret
+    path = settings.admin_credentials_file
+    if path.exists():
+        values = dict(line.split("=", 1) for line in path.read_text().splitlines() if "=" in line)
+        return values["FT_ADMIN_CLIENT_ID"], values["FT_ADMIN_CLIENT_SECRET"]
+    console.print(f"[red]no credentials[/red]: pass --client-id/--client-secret or start `ftel serve` first ({path} not found)")
+    raise typer.Exit(2)
+
+
+@app.command()
+def demo(
+    url: Annotated[str | None, typer.Option(help="server base URL (default: http://FT_HOST:FT_PORT)")] = None,
+    trace: Annotated[str, typer.Option(help="key of the demo trace")] = "A",
+    client_id: Annotated[str | None, typer.Option(help="client id (default: the admin credentials)")] = None,
+    client_secret: Annotated[str | None, typer.Option(help="client secret")] = None,
+) -> None:
+    """Send the seed scenario (trace A: two drops, File3 → data1..6 → File4) to a running server."""
+    from backend.demo import seed_events
+
+    settings = _settings()
+    base = (url or f"http://{settings.host}:{settings.port}").rstrip("/")
+    cid, secret = _admin_credentials(settings, client_id, client_secret)
+    try:
+        with httpx.Client(base_url=base, timeout=30) as client:
+            token = client.post("/api/v1/auth/token", json={"client_id": cid, "client_secret": secret})
+            if token.status_code != 200:
+                console.print(f"[red]sign-in failed[/red]: {token.text}")
+                raise typer.Exit(1)
+            headers = {"Authorization": f"Bearer {token.json()['access_token']}"}
+            sent = client.post("/api/v1/events", json=seed_events(trace), headers=headers)
+            if sent.status_code != 202:
+                console.print(f"[red]sending failed[/red]: {sent.text}")
+                raise typer.Exit(1)
+            summary = client.get(f"/api/v1/traces/{trace}", headers=headers).json()
+    except httpx.HTTPError as exc:
+        console.print(f"[red]cannot reach {base}[/red]: {exc}. Is `make run` running?")
+        raise typer.Exit(1) from None
+    result = sent.json()
+    print(f"sent trace {trace!r}: {result['accepted']} new events, {result['duplicates']} already there")
+    print(f"summary: {summary.get('summary')}")
+    print(f"see it:  {base}/api/v1/traces/{trace}/graph")
+
+
+@graph_app.command("rebuild")
+def graph_rebuild(
+    batch: Annotated[int, typer.Option(min=1, help="events per graph merge")] = 1000,
+    yes: Annotated[bool, typer.Option("--yes", help="do not ask before clearing the graph")] = False,
+) -> None:
+    """Clear the lineage graph and rebuild it from the event log (stop the all-in-one server first)."""
+    from backend.db import event_log
+    from backend.db.engine import make_engine, upgrade
+    from backend.domain.ingest import project_pending
+    from graph.base import GraphError
+    from graph.factory import open_graph
+
+    settings = _settings()
+    engine = make_engine(settings)
+    upgrade(engine)
+    try:
+        graph = open_graph(settings)
+    except GraphError as exc:
+        console.print(f"[red]cannot open the graph[/red]: {exc}\n(the all-in-one server holds the embedded graph: stop it first)")
+        raise typer.Exit(2) from None
+    if not yes and sys.stdin.isatty() and not typer.confirm("Clear the graph and rebuild it from the event log?"):
+        raise typer.Exit(1)
+    graph.clear()
+    total = event_log.reset_projection(engine)
+    columns = (TextColumn("rebuilding graph"), BarColumn(), MofNCompleteColumn(), TextColumn("events"), TimeRemainingColumn())
+    with Progress(*columns, console=console) as progress:
+        task = progress.add_task("rebuild", total=total)
+        while done := project_pending(engine, graph, batch):
+            progress.advance(task, done)
+    graph.close()
+    print(f"graph rebuilt from {total} events")
+
+
+@db_app.command("upgrade")
+def db_upgrade() -> None:
+    """Create or migrate the SQL schema to the newest revision."""
+    from backend.db.engine import current_revision, make_engine, upgrade
+
+    engine = make_engine(_settings())
+    before = current_revision(engine)
+    upgrade(engine)
+    print(f"schema: {before or 'empty'} → {current_revision(engine)}")
+
+
+@accounts_app.command("create")
+def accounts_create(
+    name: Annotated[str, typer.Option(help="display name")],
+    role: Annotated[list[str], typer.Option(help="ingest, read, export or admin; repeat for several")],
+    kind: Annotated[str, typer.Option(help="system or human")] = "system",
+) -> None:
+    """Create an account and print its client id and secret (shown once)."""
+    from backend.db.engine import make_engine, upgrade
+    from backend.domain import auth
+    from backend.domain.errors import FtelError
+
+    engine = make_engine(_settings())
+    upgrade(engine)
+    try:
+        issued = auth.create_account(engine, name, kind, role)
+    except FtelError as exc:
+        console.print(f"[red]{exc.message}[/red]")
+        raise typer.Exit(2) from None
+    print(f"client_id={issued.account.client_id}\nclient_secret={issued.client_secret}")
+
+
+def main() -> None:
+    app()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,39 @@
+"""Validated identifiers: a Key is checked once, at the edge, and trusted afterwards."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from pydantic import AfterValidator
+from uuid6 import uuid7
+
+from backend.domain.errors import InvalidInput
+
+MAX_KEY_LENGTH = 512
+
+
+def check_key(value: str) -> str:
+    """Reject empty, over-long or control-character keys; return the key unchanged otherwise."""
+    if not isinstance(value, str) or value == "":
+        raise ValueError("key must be a non-empty string")
+    if len(value) > MAX_KEY_LENGTH:
+        raise ValueError(f"key longer than {MAX_KEY_LENGTH} characters")
+    if any(ord(ch) < 32 or ord(ch) == 127 for ch in value):
+        raise ValueError("key contains control characters")
+    return value
+
+
+Key = Annotated[str, AfterValidator(check_key)]
+
+
+def parse_key(value: str) -> str:
+    """check_key for path/query parameters: raises InvalidInput (400) instead of ValueError."""
+    try:
+        return check_key(value)
+    except ValueError as exc:
+        raise InvalidInput(str(exc), {"key": value[:80]}) from None
+
+
+def new_key() -> str:
+    """A key for a caller that has none: UUIDv7 text."""
+    return str(uuid7())

@@ -1,0 +1,105 @@
+"""Events → graph rows. Pure functions: the same events always give the same batch."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from backend.domain.events import NODE_EVENTS, Envelope, EventType
+from graph.base import FlowRow, GraphBatch, NodeRow, TraceRow
+
+
+@dataclass(frozen=True)
+class StoredEvent:
+    """An event as read back from the log: the envelope plus what the server settled at ingest."""
+
+    id: int
+    envelope: Envelope
+    trace: str | None  # envelope.trace, or the trace resolved for a log naming a known node
+    time: str
+
+
+@dataclass
+class Projection:
+    batch: GraphBatch
+    # keys whose log counts must be recounted from the event log (kind None: a trace)
+    log_targets: set[tuple[str, str | None]] = field(default_factory=set)
+
+
+def _merge_node(into: dict[str, NodeRow], row: NodeRow) -> None:
+    """Fold a row into the batch's row for the same key, as the graph merge would."""
+    old = into.get(row.key)
+    if old is None:
+        into[row.key] = row
+        return
+    old.trace = old.trace or row.trace
+    old.user = old.user or row.user
+    old.name = row.name or old.name
+    old.produced = old.produced or row.produced
+    old.first_at = min(x for x in (old.first_at, row.first_at) if x) if (old.first_at or row.first_at) else None
+    old.last_at = max(x for x in (old.last_at, row.last_at) if x) if (old.last_at or row.last_at) else None
+    if row.rank > old.rank:
+        old.status, old.reason, old.code = row.status, row.reason, row.code
+    elif row.rank == old.rank and row.rank >= 0:
+        old.reason = row.reason or old.reason
+        old.code = row.code or old.code
+
+
+def _merge_trace(into: dict[str, TraceRow], row: TraceRow) -> None:
+    old = into.get(row.key)
+    if old is None:
+        into[row.key] = row
+        return
+    if row.started:
+        old.user, old.started = row.user, True
+    elif not old.started:
+        old.user = old.user or row.user
+    old.name = row.name or old.name
+    if row.status == "ended":
+        old.status = "ended"
+    old.first_at = min(x for x in (old.first_at, row.first_at) if x)
+    old.last_at = max(x for x in (old.last_at, row.last_at) if x)
+
+
+def project(events: list[StoredEvent]) -> Projection:
+    traces: dict[str, TraceRow] = {}
+    nodes: dict[str, NodeRow] = {}
+    flows: dict[tuple[str, str, str], FlowRow] = {}
+    log_targets: set[tuple[str, str | None]] = set()
+
+    for ev in events:
+        env, at = ev.envelope, ev.time
+        if ev.trace:
+            started = env.type is EventType.trace_started
+            name = (env.attrs or {}).get("name") if started else None
+            _merge_trace(traces, TraceRow(
+                key=ev.trace, user=env.user, name=name if isinstance(name, str) else None, started=started,
+                status="ended" if env.type is EventType.trace_ended else "open", first_at=at, last_at=at,
+            ))
+        base = {"trace": ev.trace, "user": env.user, "first_at": at, "last_at": at}
+        if env.type in NODE_EVENTS and env.node is not None:
+            status = NODE_EVENTS[env.type][1]
+            _merge_node(nodes, NodeRow(key=env.node.key, kind=env.node.kind, name=env.node.name, status=status,
+                                       reason=env.reason, code=env.code, **base))  # type: ignore[arg-type]
+        elif env.type is EventType.flow:
+            op = env.default_op()
+            for n in env.inputs:
+                _merge_node(nodes, NodeRow(key=n.key, kind=n.kind, name=n.name, status="converted", **base))  # type: ignore[arg-type]
+            for n in env.outputs:
+                status = "converted" if n.kind == "data" else "written"
+                _merge_node(nodes, NodeRow(key=n.key, kind=n.kind, name=n.name, status=status, produced=True, **base))  # type: ignore[arg-type]
+            for a in env.inputs:
+                for b in env.outputs:
+                    flow_key = (a.key, b.key, op)
+                    known = flows.get(flow_key)
+                    if known is None or at < known.at:
+                        flows[flow_key] = FlowRow(a.key, a.kind, b.key, b.kind, op, at)
+        elif env.type is EventType.log:
+            if env.node is not None:
+                _merge_node(nodes, NodeRow(key=env.node.key, kind=env.node.kind, name=env.node.name, **base))  # type: ignore[arg-type]
+                log_targets.add((env.node.key, env.node.kind))
+            elif ev.trace:
+                log_targets.add((ev.trace, None))
+
+    batch = GraphBatch(traces=list(traces.values()), nodes=list(nodes.values()), flows=list(flows.values()))
+    return Projection(batch=batch, log_targets=log_targets)
+

@@ -1,0 +1,160 @@
+"""Use cases that read: traces, their summaries, nodes, lineage and read-only Cypher."""
+
+from __future__ import annotations
+
+import base64
+from collections import Counter
+from typing import Any, Literal
+
+import orjson
+from sqlalchemy import Engine
+
+from backend.db import event_log
+from backend.domain.errors import InvalidInput, NotFound, Unavailable, Unprocessable
+from graph.base import GraphError, GraphStore, QueryRejected, QueryTimeout, TraceFilter
+
+NODE_PUBLIC = ("key", "kind", "status", "reason", "code", "name", "trace", "user", "first_at", "last_at")
+UNCONVERTED = {None, "received", "stored"}
+
+
+def summarise(rows: list[dict[str, Any]]) -> dict[str, Any]:
+    """Trace summary from node counts grouped by kind/status/produced/reason/code."""
+    s: dict[str, Any] = {"files": 0, "dropped": 0, "unconverted": 0, "data": 0, "outputs": 0}
+    reasons: Counter[str] = Counter()
+    for r in rows:
+        n, incoming = int(r["count"]), not r["produced"]
+        if r["kind"] == "file" and incoming:
+            s["files"] += n
+            if r["status"] in UNCONVERTED:
+                s["unconverted"] += n
+        if r["kind"] == "data":
+            s["data"] += n
+        if r["kind"] in ("file", "sink") and not incoming:
+            s["outputs"] += n
+        if r["status"] == "dropped":
+            s["dropped"] += n
+            reasons[r["reason"] or r["code"] or "unknown"] += n
+    s["drop_reasons"] = dict(sorted(reasons.items()))
+    return s
+
+
+def _public_node(n: dict[str, Any]) -> dict[str, Any]:
+    return {f: n.get(f) for f in NODE_PUBLIC}
+
+
+def _trace_public(t: dict[str, Any]) -> dict[str, Any]:
+    return {"key": t["key"], "user": t["user"], "name": t["name"], "status": t["status"],
+            "first_at": t["first_at"], "last_at": t["last_at"],
+            "logs": {lvl: t.get(f"log_{lvl}") or 0 for lvl in ("debug", "info", "warn", "error")}}
+
+
+def _guard(call: Any, *args: Any) -> Any:
+    try:
+        return call(*args)
+    except GraphError as exc:
+        raise Unavailable(f"graph store unavailable: {exc}") from None
+
+
+def encode_cursor(first_at: str, key: str) -> str:
+    return base64.urlsafe_b64encode(orjson.dumps([first_at, key])).decode().rstrip("=")
+
+
+def decode_cursor(cursor: str) -> tuple[str, str]:
+    try:
+        value = orjson.loads(base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)))
+        first_at, key = value
+        return str(first_at), str(key)
+    except Exception:
+        raise InvalidInput("invalid cursor") from None
+
+
+def list_traces(graph: GraphStore, filt: TraceFilter, limit: int, cursor: str | None) -> dict[str, Any]:
+    after = decode_cursor(cursor) if cursor else None
+    rows = _guard(graph.list_traces, filt, limit + 1, after)
+    page, more = rows[:limit], len(rows) > limit
+    counts = _guard(graph.trace_counts, [t["key"] for t in page])
+    by_trace: dict[str, list[dict[str, Any]]] = {}
+    for c in counts:
+        by_trace.setdefault(c["trace"], []).append(c)
+    items = [{**_trace_public(t), "summary": summarise(by_trace.get(t["key"], []))} for t in page]
+    next_cursor = encode_cursor(page[-1]["first_at"] or "", page[-1]["key"]) if more and page else None
+    return {"items": items, "next_cursor": next_cursor}
+
+
+def trace_detail(graph: GraphStore, key: str) -> dict[str, Any]:
+    trace = _guard(graph.trace, key)
+    if trace is None:
+        raise NotFound(f"no trace {key!r}")
+    counts = _guard(graph.trace_counts, [key])
+    return {**_trace_public(trace), "summary": summarise(counts)}
+
+
+def trace_graph(graph: GraphStore, key: str) -> dict[str, Any]:
+    if _guard(graph.trace, key) is None:
+        raise NotFound(f"no trace {key!r}")
+    sub = _guard(graph.trace_graph, key)
+    return {"nodes": [_public_node(n) for n in sub.nodes],
+            "edges": [{"source": e["source"], "target": e["target"], "op": e["op"]} for e in sub.edges]}
+
+
+def node_detail(engine: Engine, graph: GraphStore, key: str, limit: int) -> dict[str, Any]:
+    node = _guard(graph.node, key)
+    if node is None:
+        raise NotFound(f"no node {key!r}")
+    events = event_log.node_events(engine, key, limit)
+    logs = [
+        {"time": e["time"], "level": e["event"].get("level", "info"), "message": e["event"].get("message"), "id": e["id"]}
+        for e in events if e["type"] == "log"
+    ]
+    return {"node": {**_public_node(node), "logs": {lvl: node.get(f"log_{lvl}") or 0 for lvl in ("debug", "info", "warn", "error")}},
+            "events": events, "logs": logs}
+
+
+def lineage(graph: GraphStore, key: str, direction: Literal["upstream", "downstream", "both"], depth: int,
+            max_nodes: int = 5000) -> dict[str, Any]:
+    """Breadth-first along FLOWS_TO, one batched hop per level. `truncated` says more lies beyond
+    the depth or the node limit."""
+    start = _guard(graph.node, key)
+    if start is None:
+        raise NotFound(f"no node {key!r}")
+    nodes: dict[str, dict[str, Any]] = {key: _public_node(start)}
+    edges: dict[tuple[str, str, str], dict[str, Any]] = {}
+    truncated = False
+    ways: list[Literal["upstream", "downstream"]] = ["upstream", "downstream"] if direction == "both" else [direction]
+    for way in ways:
+        frontier, seen = [key], {key}
+        for _ in range(depth):
+            hops = _guard(graph.neighbours, frontier, way)
+            frontier = []
+            for h in hops:
+                edges[(h["source"], h["target"], h["op"])] = {"source": h["source"], "target": h["target"], "op": h["op"]}
+                far = h["node"]["key"]
+                if far not in seen:
+                    if len(nodes) >= max_nodes:
+                        truncated = True
+                        continue
+                    seen.add(far)
+                    nodes.setdefault(far, _public_node(h["node"]))
+                    frontier.append(far)
+            if not frontier:
+                break
+        else:
+            if frontier and _guard(graph.neighbours, frontier, way):
+                truncated = True
+    kept = [e for e in edges.values() if e["source"] in nodes and e["target"] in nodes]
+    return {"root": key, "direction": direction, "depth": depth, "nodes": list(nodes.values()), "edges": kept,
+            "truncated": truncated}
+
+
+def graph_query(graph: GraphStore, cypher: str, params: dict[str, Any], row_limit: int, timeout: float) -> dict[str, Any]:
+    if not cypher.strip():
+        raise InvalidInput("query is empty")
+    try:
+        result = graph.query(cypher, params, row_limit, timeout)
+    except QueryTimeout as exc:
+        raise Unprocessable(str(exc), {"timeout_seconds": timeout}) from None
+    except QueryRejected as exc:
+        raise Unprocessable(f"query rejected: {exc}") from None
+    except GraphError as exc:
+        raise Unavailable(f"graph store unavailable: {exc}") from None
+    return {"columns": result.columns, "rows": result.rows, "truncated": result.truncated, "row_limit": row_limit}

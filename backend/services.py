@@ -1,0 +1,75 @@
+"""The stores of one process, opened once from Settings and closed together."""
+
+from __future__ import annotations
+
+import logging
+import threading
+from dataclasses import dataclass, field
+
+from sqlalchemy import Engine
+
+from backend.db import event_log
+from backend.db.engine import make_engine, upgrade
+from backend.domain import auth
+from backend.domain.ingest import project_pending
+from backend.metrics import EVENTS_PENDING
+from backend.settings import Settings
+from backend.streams.embedded_redis import EmbeddedRedis
+from graph.base import GraphError, GraphStore
+from graph.factory import open_graph
+
+log = logging.getLogger("ftel.services")
+
+
+@dataclass
+class Services:
+    settings: Settings
+    engine: Engine
+    graph: GraphStore
+    signing_key: str
+    redis: EmbeddedRedis | None = None
+    _stop: threading.Event = field(default_factory=threading.Event)
+    _projector: threading.Thread | None = None
+
+    @property
+    def redis_url(self) -> str | None:
+        return self.settings.redis_url or (self.redis.url if self.redis else None)
+
+    def start_projector(self) -> None:
+        """Background catch-up: merges events the request path could not merge (graph down, crash)."""
+        self._projector = threading.Thread(target=self._project_loop, name="ftel-projector", daemon=True)
+        self._projector.start()
+
+    def _project_loop(self) -> None:
+        while not self._stop.wait(self.settings.projector_interval_seconds):
+            try:
+                while project_pending(self.engine, self.graph, self.settings.graph_batch_size):
+                    if self._stop.is_set():
+                        return
+                EVENTS_PENDING.set(event_log.pending_count(self.engine))
+            except GraphError as exc:
+                log.warning("projector: graph unavailable, will retry: %s", exc)
+            except Exception:
+                log.exception("projector failed; will retry")
+
+    def close(self) -> None:
+        self._stop.set()
+        if self._projector is not None:
+            self._projector.join(timeout=10)
+        self.graph.close()
+        self.engine.dispose()
+        if self.redis is not None:
+            self.redis.close()
+
+
+def open_services(settings: Settings, *, embedded_redis: bool = False) -> Services:
+    """Open SQL (migrating it), the graph, and optionally the embedded Redis."""
+    settings.ensure_data_dir()
+    engine = make_engine(settings)
+    upgrade(engine)
+    graph = open_graph(settings)
+    key = auth.signing_key(engine, settings)
+    redis = None
+    if embedded_redis and settings.redis_url is None and settings.embedded_redis:
+        redis = EmbeddedRedis(settings.data_dir / "redis", settings.embedded_redis_port)
+    return Services(settings=settings, engine=engine, graph=graph, signing_key=key, redis=redis)

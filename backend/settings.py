@@ -1,0 +1,153 @@
+"""The one Settings object: every FT_ variable is read here and nowhere else."""
+
+from __future__ import annotations
+
+from enum import Enum
+from pathlib import Path
+from urllib.parse import urlsplit
+
+from pydantic import Field, ValidationError, field_validator, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class GraphBackend(str, Enum):
+    embedded = "embedded"
+    neo4j = "neo4j"
+
+
+class StorageBackend(str, Enum):
+    local = "local"
+    s3 = "s3"
+
+
+class ConfigError(Exception):
+    """Settings that cannot work; the message says which variable and why."""
+
+
+class Settings(BaseSettings):
+    """Configuration of one process, built once at the edge and passed down."""
+
+    model_config = SettingsConfigDict(env_prefix="FT_", env_file=".env", extra="ignore")
+
+    data_dir: Path = Path("./.ftel-data")
+    host: str = "127.0.0.1"
+    port: int = Field(8000, ge=1, le=65535)
+    database_url: str | None = None
+
+    graph: GraphBackend = GraphBackend.embedded
+    neo4j_uri: str = "bolt://127.0.0.1:7687"
+    neo4j_user: str = "neo4j"
+    neo4j_password: str = "neo4j"
+    neo4j_database: str | None = None
+
+    redis_url: str | None = None
+    embedded_redis_port: int = Field(6380, ge=0, le=65535)
+    embedded_redis: bool = True
+    kafka_bootstrap: str | None = None
+
+    storage: StorageBackend = StorageBackend.local
+    s3_endpoint: str | None = None
+    s3_bucket: str = "file-telemetry"
+    s3_access_key: str | None = None
+    s3_secret_key: str | None = None
+
+    admin_client_id: str | None = None
+    admin_client_secret: str | None = None
+    jwt_secret: str | None = None
+    token_ttl_seconds: int = Field(900, ge=30, le=86400)
+
+    graph_batch_size: int = Field(1000, ge=1, le=100_000)
+    max_events_per_request: int = Field(10_000, ge=1)
+    max_request_bytes: int = Field(16 * 1024 * 1024, ge=1024)
+    query_row_limit: int = Field(1000, ge=1, le=100_000)
+    query_timeout_seconds: float = Field(10.0, gt=0, le=300)
+    projector_interval_seconds: float = Field(2.0, gt=0)
+    log_level: str = "INFO"
+    log_json: bool = False
+
+    @field_validator("database_url")
+    @classmethod
+    def _known_database(cls, value: str | None) -> str | None:
+        if value is None or value == "":
+            return None
+        scheme = urlsplit(value).scheme
+        if scheme not in {"sqlite", "postgresql", "postgresql+psycopg", "postgres"}:
+            raise ValueError(f"unsupported database URL scheme {scheme!r}; use sqlite:///path or postgresql://user:pass@host/db")
+        if scheme.startswith("postgres") and not urlsplit(value).hostname:
+            raise ValueError("PostgreSQL URL needs a host, e.g. postgresql://user:pass@127.0.0.1:5432/ftel")
+        return value
+
+    @field_validator("redis_url")
+    @classmethod
+    def _redis_url(cls, value: str | None) -> str | None:
+        if value is None or value == "":
+            return None
+        if urlsplit(value).scheme not in {"redis", "rediss", "unix"}:
+            raise ValueError("must start with redis://, rediss:// or unix://")
+        return value
+
+    @field_validator("neo4j_uri")
+    @classmethod
+    def _neo4j_uri(cls, value: str) -> str:
+        if urlsplit(value).scheme not in {"bolt", "bolt+s", "bolt+ssc", "neo4j", "neo4j+s", "neo4j+ssc"}:
+            raise ValueError("must be a bolt:// or neo4j:// URI")
+        return value
+
+    @model_validator(mode="after")
+    def _coherent(self) -> Settings:
+        if self.storage is StorageBackend.s3 and not self.s3_endpoint:
+            raise ValueError("FT_STORAGE=s3 needs FT_S3_ENDPOINT")
+        if bool(self.admin_client_id) != bool(self.admin_client_secret):
+            raise ValueError("set both FT_ADMIN_CLIENT_ID and FT_ADMIN_CLIENT_SECRET, or neither")
+        return self
+
+    # Derived values -------------------------------------------------------
+
+    @property
+    def sqlalchemy_url(self) -> str:
+        """The database URL in the dialect+driver form SQLAlchemy wants."""
+        if self.database_url is None:
+            return f"sqlite:///{(self.data_dir / 'ftel.sqlite3').resolve()}"
+        url = self.database_url
+        for prefix in ("postgresql://", "postgres://"):
+            if url.startswith(prefix):
+                return "postgresql+psycopg://" + url[len(prefix):]
+        return url
+
+    @property
+    def is_sqlite(self) -> bool:
+        return self.sqlalchemy_url.startswith("sqlite")
+
+    @property
+    def graph_dir(self) -> Path:
+        return self.data_dir / "graph"
+
+    @property
+    def admin_credentials_file(self) -> Path:
+        return self.data_dir / "admin-credentials"
+
+    def ensure_data_dir(self) -> None:
+        """Create the data dir and prove it is writable, or raise ConfigError."""
+        try:
+            self.data_dir.mkdir(parents=True, exist_ok=True)
+            probe = self.data_dir / ".write-probe"
+            probe.write_text("ok")
+            probe.unlink()
+        except OSError as exc:
+            raise ConfigError(f"FT_DATA_DIR={self.data_dir}: not writable ({exc.strerror or exc})") from exc
+
+
+def load_settings(**overrides: object) -> Settings:
+    """Build Settings from the environment, turning validation errors into one readable ConfigError."""
+    try:
+        return Settings(**overrides)  # type: ignore[arg-type]
+    except ValidationError as exc:
+        lines = []
+        for err in exc.errors():
+            loc = ".".join(str(p) for p in err["loc"]) or "settings"
+            name = f"FT_{loc.upper()}" if loc != "settings" else "settings"
+            value = err.get("input")
+            shown = "" if isinstance(value, dict) else f" (got {value!r})"
+            lines.append(f"{name}: {err['msg']}{shown}")
+        raise ConfigError("invalid configuration:\n  " + "\n  ".join(lines)) from None
+

@@ -1,0 +1,169 @@
+"""The GraphStore protocol: the lineage graph as the rest of the service sees it.
+
+The graph is a projection of the event log (DESIGN §2): it can always be rebuilt from events, so
+every write is an idempotent merge. Nodes are labelled Trace, File, Data or Sink; a trace CONTAINS
+its nodes; FLOWS_TO {op, at} links nodes. Times are fixed-width UTC text (see
+backend.domain.events.format_time), so text comparison is time comparison in every backend.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Literal, Protocol
+
+from graph.capabilities import Capabilities
+
+NODE_KINDS = ("file", "data", "sink")
+LABELS = {"file": "File", "data": "Data", "sink": "Sink"}
+NODE_FIELDS = ("key", "kind", "trace", "user", "name", "status", "reason", "code", "first_at", "last_at",
+               "produced", "log_debug", "log_info", "log_warn", "log_error")
+TRACE_FIELDS = ("key", "user", "name", "status", "first_at", "last_at", "log_debug", "log_info", "log_warn", "log_error")
+
+# Statuses only move forward: the highest rank seen wins, whatever order events arrive in.
+NODE_STATUS_RANK = {"received": 0, "stored": 1, "written": 2, "converted": 3, "dropped": 4, "expired": 5, "deleted": 6}
+TRACE_STATUS_RANK = {"open": 0, "ended": 1}
+
+Direction = Literal["upstream", "downstream", "both"]
+
+
+@dataclass
+class TraceRow:
+    key: str
+    user: str | None = None
+    name: str | None = None
+    started: bool = False  # True when the row comes from trace.started: its user wins
+    status: str = "open"
+    first_at: str | None = None
+    last_at: str | None = None
+
+
+@dataclass
+class NodeRow:
+    key: str
+    kind: str
+    trace: str | None = None
+    user: str | None = None
+    name: str | None = None
+    status: str | None = None
+    reason: str | None = None
+    code: str | None = None
+    produced: bool = False  # the node is the output of a flow
+    first_at: str | None = None
+    last_at: str | None = None
+
+    @property
+    def rank(self) -> int:
+        return -1 if self.status is None else NODE_STATUS_RANK[self.status]
+
+
+@dataclass(frozen=True)
+class FlowRow:
+    source: str
+    source_kind: str
+    target: str
+    target_kind: str
+    op: str
+    at: str
+
+
+@dataclass(frozen=True)
+class LogCounts:
+    """Absolute log counts of a node (kind given) or a trace (kind None): setting them is idempotent."""
+
+    key: str
+    kind: str | None
+    debug: int = 0
+    info: int = 0
+    warn: int = 0
+    error: int = 0
+
+
+@dataclass
+class GraphBatch:
+    traces: list[TraceRow] = field(default_factory=list)
+    nodes: list[NodeRow] = field(default_factory=list)
+    flows: list[FlowRow] = field(default_factory=list)
+    log_counts: list[LogCounts] = field(default_factory=list)
+
+    def __len__(self) -> int:
+        return len(self.traces) + len(self.nodes) + len(self.flows) + len(self.log_counts)
+
+
+@dataclass(frozen=True)
+class TraceFilter:
+    user: str | None = None
+    status: str | None = None
+    since: str | None = None
+    until: str | None = None
+    q: str | None = None
+
+
+@dataclass
+class Subgraph:
+    nodes: list[dict[str, Any]]
+    edges: list[dict[str, Any]]
+    truncated: bool = False
+
+
+@dataclass
+class QueryResult:
+    columns: list[str]
+    rows: list[list[Any]]
+    truncated: bool
+
+
+class GraphStore(Protocol):
+    """Lineage graph storage.
+
+    Guarantees every adapter keeps (tests/contract/test_graph_store.py checks them):
+    - ``apply`` is idempotent: applying the same batch twice, or overlapping batches in any order,
+      gives the same graph. Node status is the highest-ranked status seen.
+    - ``apply`` is atomic and durable on return: the batch is committed as one transaction.
+    - Reads return plain dicts/lists owned by the caller; nothing is shared with the store.
+    - ``query`` never writes: a write clause fails with QueryRejected, and it stops after
+      ``row_limit`` rows (truncated=True) or ``timeout`` seconds (QueryTimeout).
+    """
+
+    capabilities: Capabilities
+
+    def apply(self, batch: GraphBatch) -> None: ...
+
+    def trace(self, key: str) -> dict[str, Any] | None: ...
+
+    def list_traces(self, filt: TraceFilter, limit: int, after: tuple[str, str] | None) -> list[dict[str, Any]]: ...
+
+    def trace_graph(self, key: str) -> Subgraph: ...
+
+    def trace_counts(self, keys: list[str]) -> list[dict[str, Any]]:
+        """Per trace, node counts grouped by (kind, status, produced, reason, code)."""
+        ...
+
+    def node(self, key: str) -> dict[str, Any] | None: ...
+
+    def neighbours(self, keys: list[str], direction: Literal["upstream", "downstream"]) -> list[dict[str, Any]]:
+        """One hop along FLOWS_TO from each key: rows {source, target, op, node:{...the far node}}."""
+        ...
+
+    def query(self, cypher: str, params: dict[str, Any], row_limit: int, timeout: float) -> QueryResult: ...
+
+    def clear(self) -> None:
+        """Remove every node and relationship (before a rebuild from the event log)."""
+        ...
+
+    def ping(self) -> None:
+        """Raise if the store cannot be reached."""
+        ...
+
+    def close(self) -> None: ...
+
+
+class GraphError(Exception):
+    """The graph store failed (unreachable, or an internal error)."""
+
+
+class QueryRejected(GraphError):
+    """A user query tried to write, or is not valid Cypher."""
+
+
+class QueryTimeout(GraphError):
+    """A user query ran past its time limit."""

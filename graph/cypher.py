@@ -1,0 +1,246 @@
+"""The Cypher both adapters share. Each adapter supplies only its label patterns and how to run a statement."""
+
+from __future__ import annotations
+
+import re
+from abc import ABC, abstractmethod
+from itertools import groupby
+from typing import Any, Literal
+
+from graph.base import (
+    LABELS,
+    NODE_FIELDS,
+    TRACE_FIELDS,
+    TRACE_STATUS_RANK,
+    FlowRow,
+    GraphBatch,
+    NodeRow,
+    QueryRejected,
+    QueryResult,
+    Subgraph,
+    TraceFilter,
+)
+from graph.capabilities import Capabilities
+
+Statement = tuple[str, dict[str, Any]]
+
+_WRITE_CLAUSES = re.compile(
+    r"\b(CREATE|MERGE|SET|DELETE|DETACH|REMOVE|DROP|ALTER|COPY|LOAD|INSTALL|ATTACH|DETACH|IMPORT|EXPORT|"
+    r"CHECKPOINT|BEGIN|COMMIT|ROLLBACK|FOREACH|USE)\b",
+    re.IGNORECASE,
+)
+_STRINGS_AND_COMMENTS = re.compile(r"'(?:[^'\\]|\\.)*'|\"(?:[^\"\\]|\\.)*\"|`[^`]*`|//[^\n]*|/\*.*?\*/", re.DOTALL)
+
+
+def reject_writes(cypher: str) -> None:
+    """First line of defence for user queries (each adapter also runs them read-only)."""
+    code = _STRINGS_AND_COMMENTS.sub(" ", cypher)
+    if ";" in code.strip().rstrip(";"):
+        raise QueryRejected("only one statement per query")
+    match = _WRITE_CLAUSES.search(code)
+    if match:
+        raise QueryRejected(f"read-only queries only: '{match.group(1).upper()}' is not allowed")
+    if re.search(r"\bCALL\b", code, re.IGNORECASE) and not re.search(r"\bCALL\s+(db\.|show_|table_info)", code, re.IGNORECASE):
+        raise QueryRejected("procedure calls are not allowed in read-only queries")
+
+
+def _props(var: str, fields: tuple[str, ...]) -> str:
+    return ", ".join(f"{var}.{f} AS {f}" for f in fields)
+
+
+_MIN_AT = "CASE WHEN {v}.first_at IS NULL OR (r.first_at IS NOT NULL AND r.first_at < {v}.first_at) THEN r.first_at ELSE {v}.first_at END"
+_MAX_AT = "CASE WHEN {v}.last_at IS NULL OR (r.last_at IS NOT NULL AND r.last_at > {v}.last_at) THEN r.last_at ELSE {v}.last_at END"
+_RANK = "CASE WHEN coalesce({v}.status_rank, -1) < r.rank THEN r.rank ELSE {v}.status_rank END"
+
+
+class CypherGraphStore(ABC):
+    """A GraphStore written once in Cypher; subclasses say how labels look and how statements run."""
+
+    capabilities = Capabilities()
+
+    # -- what an adapter provides ---------------------------------------------------------
+
+    @abstractmethod
+    def _merge_node(self, kind: str) -> str:
+        """MERGE clause binding `n` to the node of this kind with key r.key."""
+
+    @abstractmethod
+    def _node(self, var: str, kind: str | None, key: str) -> str:
+        """Pattern for a node with the given key expression; kind None means any node kind."""
+
+    @abstractmethod
+    def _read(self, cypher: str, params: dict[str, Any]) -> list[dict[str, Any]]:
+        """Run a trusted read statement; rows as dicts keyed by column name."""
+
+    @abstractmethod
+    def _write(self, statements: list[Statement]) -> None:
+        """Run trusted write statements in one transaction, durable on return."""
+
+    # -- writes -----------------------------------------------------------------------------
+
+    def apply(self, batch: GraphBatch) -> None:
+        statements: list[Statement] = []
+        if batch.traces:
+            rows = [
+                {"key": t.key, "user": t.user, "name": t.name, "started": t.started,
+                 "rank": TRACE_STATUS_RANK[t.status], "status": t.status, "first_at": t.first_at, "last_at": t.last_at}
+                for t in batch.traces
+            ]
+            statements.append((
+                "UNWIND $rows AS r MERGE (t:Trace {key: r.key}) "
+                # `r.started = true`, not a bare `r.started`: LadybugDB 0.22 fails on a bare boolean in CASE WHEN.
+                "SET t.kind = 'trace', "
+                "t.user = CASE WHEN r.started = true THEN r.user ELSE coalesce(t.user, r.user) END, "
+                "t.name = coalesce(r.name, t.name), "
+                f"t.first_at = {_MIN_AT.format(v='t')}, t.last_at = {_MAX_AT.format(v='t')}, "
+                f"t.status_rank = {_RANK.format(v='t')} "
+                "SET t.status = CASE WHEN t.status_rank = r.rank THEN r.status ELSE t.status END",
+                {"rows": rows},
+            ))
+        by_kind = sorted(batch.nodes, key=lambda n: n.kind)
+        for kind, group in groupby(by_kind, key=lambda n: n.kind):
+            nodes = list(group)
+            statements.append((self._merge_nodes_statement(kind), {"rows": [_node_row(n) for n in nodes]}))
+            contained = [{"key": n.key, "trace": n.trace} for n in nodes if n.trace]
+            if contained:
+                statements.append((
+                    f"UNWIND $rows AS r MATCH (t:Trace {{key: r.trace}}) MATCH {self._node('n', kind, 'r.key')} "
+                    "MERGE (t)-[:CONTAINS]->(n)",
+                    {"rows": contained},
+                ))
+        flows = sorted(batch.flows, key=lambda f: (f.source_kind, f.target_kind))
+        for (skind, tkind), group in groupby(flows, key=lambda f: (f.source_kind, f.target_kind)):
+            statements.append((
+                f"UNWIND $rows AS r MATCH {self._node('a', skind, 'r.source')} MATCH {self._node('b', tkind, 'r.target')} "
+                "MERGE (a)-[e:FLOWS_TO {op: r.op}]->(b) "
+                "SET e.at = CASE WHEN e.at IS NULL OR r.at < e.at THEN r.at ELSE e.at END",
+                {"rows": [_flow_row(f) for f in group]},
+            ))
+        counts = sorted(batch.log_counts, key=lambda c: c.kind or "")
+        for kind, group in groupby(counts, key=lambda c: c.kind):
+            pattern = "(n:Trace {key: r.key})" if kind is None else self._node("n", kind, "r.key")
+            statements.append((
+                f"UNWIND $rows AS r MATCH {pattern} "
+                "SET n.log_debug = r.debug, n.log_info = r.info, n.log_warn = r.warn, n.log_error = r.error",
+                {"rows": [{"key": c.key, "debug": c.debug, "info": c.info, "warn": c.warn, "error": c.error} for c in group]},
+            ))
+        if statements:
+            self._write(statements)
+
+    def _merge_nodes_statement(self, kind: str) -> str:
+        return (
+            f"UNWIND $rows AS r {self._merge_node(kind)} "
+            "SET n.kind = r.kind, n.trace = coalesce(n.trace, r.trace), n.user = coalesce(n.user, r.user), "
+            "n.name = coalesce(r.name, n.name), "
+            f"n.first_at = {_MIN_AT.format(v='n')}, n.last_at = {_MAX_AT.format(v='n')}, "
+            "n.produced = coalesce(n.produced, false) OR r.produced, "
+            f"n.status_rank = {_RANK.format(v='n')} "
+            "SET n.status = CASE WHEN n.status_rank = r.rank THEN r.status ELSE n.status END, "
+            "n.reason = CASE WHEN n.status_rank = r.rank AND r.reason IS NOT NULL THEN r.reason ELSE n.reason END, "
+            "n.code = CASE WHEN n.status_rank = r.rank AND r.code IS NOT NULL THEN r.code ELSE n.code END"
+        )
+
+    # -- reads ------------------------------------------------------------------------------
+
+    def trace(self, key: str) -> dict[str, Any] | None:
+        rows = self._read(f"MATCH (t:Trace {{key: $key}}) RETURN {_props('t', TRACE_FIELDS)}", {"key": key})
+        return rows[0] if rows else None
+
+    def list_traces(self, filt: TraceFilter, limit: int, after: tuple[str, str] | None) -> list[dict[str, Any]]:
+        where: list[str] = []
+        params: dict[str, Any] = {"limit": limit}
+        if filt.user is not None:
+            where.append("t.user = $user")
+            params["user"] = filt.user
+        if filt.status is not None:
+            where.append("t.status = $status")
+            params["status"] = filt.status
+        if filt.since is not None:
+            where.append("t.last_at >= $since")
+            params["since"] = filt.since
+        if filt.until is not None:
+            where.append("t.first_at < $until")
+            params["until"] = filt.until
+        if filt.q:
+            where.append("(lower(t.key) CONTAINS $q OR lower(coalesce(t.name, '')) CONTAINS $q OR lower(coalesce(t.user, '')) CONTAINS $q)")
+            params["q"] = filt.q.lower()
+        if after is not None:
+            where.append("(t.first_at < $after_at OR (t.first_at = $after_at AND t.key < $after_key))")
+            params["after_at"], params["after_key"] = after
+        clause = f"WHERE {' AND '.join(where)} " if where else ""
+        return self._read(
+            f"MATCH (t:Trace) {clause}RETURN {_props('t', TRACE_FIELDS)} ORDER BY first_at DESC, key DESC LIMIT $limit",
+            params,
+        )
+
+    def trace_graph(self, key: str) -> Subgraph:
+        nodes = self._read(
+            f"MATCH (t:Trace {{key: $key}})-[:CONTAINS]->(n) RETURN {_props('n', NODE_FIELDS)} ORDER BY first_at, key",
+            {"key": key},
+        )
+        edges = self._read(
+            "MATCH (t:Trace {key: $key})-[:CONTAINS]->(a)-[e:FLOWS_TO]->(b) "
+            "RETURN a.key AS source, b.key AS target, e.op AS op, e.at AS at ORDER BY at, source, target",
+            {"key": key},
+        )
+        return Subgraph(nodes=nodes, edges=edges)
+
+    def trace_counts(self, keys: list[str]) -> list[dict[str, Any]]:
+        if not keys:
+            return []
+        return self._read(
+            "MATCH (t:Trace)-[:CONTAINS]->(n) WHERE t.key IN $keys "
+            "RETURN t.key AS trace, n.kind AS kind, n.status AS status, n.produced AS produced, "
+            "n.reason AS reason, n.code AS code, count(*) AS count",
+            {"keys": keys},
+        )
+
+    def node(self, key: str) -> dict[str, Any] | None:
+        rows = self._read(f"MATCH {self._node('n', None, '$key')} RETURN {_props('n', NODE_FIELDS)}", {"key": key})
+        return rows[0] if rows else None
+
+    def neighbours(self, keys: list[str], direction: Literal["upstream", "downstream"]) -> list[dict[str, Any]]:
+        if not keys:
+            return []
+        near, far = ("a", "b") if direction == "downstream" else ("b", "a")
+        rows = self._read(
+            f"UNWIND $keys AS k MATCH {self._node(near, None, 'k')} "
+            f"MATCH (a)-[e:FLOWS_TO]->(b) "
+            f"RETURN a.key AS source, b.key AS target, e.op AS op, {_props(far, NODE_FIELDS)}",
+            {"keys": keys},
+        )
+        return [
+            {"source": r["source"], "target": r["target"], "op": r["op"], "node": {f: r[f] for f in NODE_FIELDS}}
+            for r in rows
+        ]
+
+    def query(self, cypher: str, params: dict[str, Any], row_limit: int, timeout: float) -> QueryResult:
+        reject_writes(cypher)
+        return self._user_query(cypher, params, row_limit, timeout)
+
+    @abstractmethod
+    def _user_query(self, cypher: str, params: dict[str, Any], row_limit: int, timeout: float) -> QueryResult:
+        """Run an untrusted query inside a read-only transaction with limits."""
+
+    @abstractmethod
+    def clear(self) -> None: ...
+
+    @abstractmethod
+    def ping(self) -> None: ...
+
+    @abstractmethod
+    def close(self) -> None: ...
+
+
+def _node_row(n: NodeRow) -> dict[str, Any]:
+    return {"key": n.key, "kind": n.kind, "trace": n.trace, "user": n.user, "name": n.name, "status": n.status,
+            "rank": n.rank, "reason": n.reason, "code": n.code, "produced": n.produced,
+            "first_at": n.first_at, "last_at": n.last_at}
+
+
+def _flow_row(f: FlowRow) -> dict[str, Any]:
+    return {"source": f.source, "target": f.target, "op": f.op, "at": f.at}
+
+
+def label_of(kind: str) -> str:
+    return LABELS[kind]

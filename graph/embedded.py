@@ -1,0 +1,133 @@
+"""Embedded graph adapter: LadybugDB (the maintained Kùzu fork) in a directory under FT_DATA_DIR.
+
+One process owns the directory (LadybugDB allows one read-write Database per directory per
+process); calls from several threads are serialised by a lock.
+"""
+
+from __future__ import annotations
+
+import threading
+from pathlib import Path
+from typing import Any
+
+import ladybug
+
+from graph.base import LABELS, GraphError, QueryRejected, QueryResult, QueryTimeout
+from graph.capabilities import Capabilities
+from graph.cypher import CypherGraphStore, Statement
+
+_NODE_COLUMNS = (
+    "key STRING, kind STRING, trace STRING, user STRING, name STRING, status STRING, status_rank INT64, "
+    "reason STRING, code STRING, first_at STRING, last_at STRING, produced BOOLEAN, "
+    "log_debug INT64, log_info INT64, log_warn INT64, log_error INT64, PRIMARY KEY(key)"
+)
+_KINDS = tuple(LABELS.values())
+
+
+def _schema() -> list[str]:
+    ddl = [f"CREATE NODE TABLE IF NOT EXISTS {label}({_NODE_COLUMNS})" for label in ("Trace", *_KINDS)]
+    pairs = ", ".join(f"FROM {a} TO {b}" for a in _KINDS for b in _KINDS)
+    ddl.append(f"CREATE REL TABLE IF NOT EXISTS FLOWS_TO({pairs}, op STRING, at STRING)")
+    ddl.append("CREATE REL TABLE IF NOT EXISTS CONTAINS(" + ", ".join(f"FROM Trace TO {k}" for k in _KINDS) + ")")
+    return ddl
+
+
+def _plain(value: Any) -> Any:
+    """LadybugDB values to JSON-friendly values (internal ids dropped, label kept)."""
+    if isinstance(value, dict):
+        if "_LABEL" in value:
+            out = {k: _plain(v) for k, v in value.items() if not k.startswith("_") and k != "status_rank"}
+            out["_label"] = value["_LABEL"]
+            return out
+        return {k: _plain(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_plain(v) for v in value]
+    return value
+
+
+class EmbeddedGraphStore(CypherGraphStore):
+    capabilities = Capabilities(no_shared_writers=True, no_multi_labels=True)
+
+    def __init__(self, path: Path) -> None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            self._db = ladybug.Database(str(path))
+        except RuntimeError as exc:
+            raise GraphError(f"cannot open the embedded graph at {path}: {exc}") from exc
+        self._conn = ladybug.Connection(self._db)
+        self._lock = threading.Lock()
+        with self._lock:
+            for ddl in _schema():
+                self._conn.execute(ddl)
+
+    def _merge_node(self, kind: str) -> str:
+        return f"MERGE (n:{LABELS[kind]} {{key: r.key}})"
+
+    def _node(self, var: str, kind: str | None, key: str) -> str:
+        label = f":{LABELS[kind]}" if kind else ""
+        return f"({var}{label} {{key: {key}}})"
+
+    def _rows(self, result: Any) -> list[dict[str, Any]]:
+        columns = result.get_column_names()
+        return [dict(zip(columns, row, strict=True)) for row in result.get_all()]
+
+    def _read(self, cypher: str, params: dict[str, Any]) -> list[dict[str, Any]]:
+        with self._lock:
+            return self._rows(self._conn.execute(cypher, params))
+
+    def _write(self, statements: list[Statement]) -> None:
+        with self._lock:
+            self._conn.execute("BEGIN TRANSACTION")
+            try:
+                for cypher, params in statements:
+                    self._conn.execute(cypher, params)
+            except Exception:
+                try:
+                    self._conn.execute("ROLLBACK")
+                except RuntimeError:
+                    pass  # a failed statement may already have ended the transaction
+                raise
+            self._conn.execute("COMMIT")
+
+    def _user_query(self, cypher: str, params: dict[str, Any], row_limit: int, timeout: float) -> QueryResult:
+        with self._lock:
+            self._conn.set_query_timeout(int(timeout * 1000))
+            self._conn.execute("BEGIN TRANSACTION READ ONLY")
+            try:
+                result = self._conn.execute(cypher, params)
+                if isinstance(result, list):
+                    raise QueryRejected("only one statement per query")
+                columns = result.get_column_names()
+                rows: list[list[Any]] = []
+                truncated = False
+                while result.has_next():
+                    if len(rows) >= row_limit:
+                        truncated = True
+                        break
+                    rows.append([_plain(v) for v in result.get_next()])
+            except RuntimeError as exc:
+                message = str(exc)
+                if "Interrupted" in message:
+                    raise QueryTimeout(f"query stopped after {timeout:g} s") from None
+                raise QueryRejected(message) from None
+            finally:
+                self._conn.set_query_timeout(0)
+                try:
+                    self._conn.execute("COMMIT")
+                except RuntimeError:
+                    pass  # the failed statement already ended the transaction
+            return QueryResult(columns=columns, rows=rows, truncated=truncated)
+
+    def clear(self) -> None:
+        with self._lock:
+            for label in ("Trace", *_KINDS):
+                self._conn.execute(f"MATCH (n:{label}) DETACH DELETE n")
+
+    def ping(self) -> None:
+        with self._lock:
+            self._conn.execute("RETURN 1")
+
+    def close(self) -> None:
+        with self._lock:
+            self._conn.close()
+            self._db.close()

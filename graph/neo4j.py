@@ -1,0 +1,124 @@
+"""Neo4j adapter (official `neo4j` driver). Every File/Data/Sink node also carries the :Node label,
+whose unique `key` constraint makes MERGE fast and keys unique across kinds."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+import neo4j
+from neo4j import GraphDatabase, Query
+from neo4j.exceptions import ClientError, DriverError, Neo4jError, ServiceUnavailable
+from neo4j.graph import Node, Path, Relationship
+
+from graph.base import LABELS, GraphError, QueryRejected, QueryResult, QueryTimeout
+from graph.cypher import CypherGraphStore, Statement
+
+_SCHEMA = (
+    "CREATE CONSTRAINT ftel_node_key IF NOT EXISTS FOR (n:Node) REQUIRE n.key IS UNIQUE",
+    "CREATE CONSTRAINT ftel_trace_key IF NOT EXISTS FOR (t:Trace) REQUIRE t.key IS UNIQUE",
+    "CREATE INDEX ftel_trace_first_at IF NOT EXISTS FOR (t:Trace) ON (t.first_at)",
+)
+
+
+def _plain(value: Any) -> Any:
+    if isinstance(value, Node):
+        out = {k: _plain(v) for k, v in value.items() if k != "status_rank"}
+        out["_labels"] = sorted(value.labels)
+        return out
+    if isinstance(value, Relationship):
+        out = {k: _plain(v) for k, v in value.items()}
+        out["_type"] = value.type
+        return out
+    if isinstance(value, Path):
+        return {"nodes": [_plain(n) for n in value.nodes], "relationships": [_plain(r) for r in value.relationships]}
+    if isinstance(value, list):
+        return [_plain(v) for v in value]
+    if isinstance(value, dict):
+        return {k: _plain(v) for k, v in value.items()}
+    if hasattr(value, "iso_format"):
+        return value.iso_format()
+    if isinstance(value, (dt.date, dt.datetime, dt.time)):
+        return value.isoformat()
+    return value
+
+
+class Neo4jGraphStore(CypherGraphStore):
+    def __init__(self, uri: str, user: str, password: str, database: str | None = None) -> None:
+        self._driver = GraphDatabase.driver(uri, auth=(user, password), connection_timeout=10)
+        self._database = database
+        try:
+            for ddl in _SCHEMA:
+                self._driver.execute_query(ddl, database_=database)
+        except (DriverError, Neo4jError, OSError) as exc:
+            self._driver.close()
+            raise GraphError(f"cannot reach Neo4j at {uri}: {exc}") from exc
+
+    def _merge_node(self, kind: str) -> str:
+        return f"MERGE (n:Node {{key: r.key}}) ON CREATE SET n:{LABELS[kind]}"
+
+    def _node(self, var: str, kind: str | None, key: str) -> str:
+        return f"({var}:Node {{key: {key}}})"
+
+    def _session(self, mode: str) -> neo4j.Session:
+        return self._driver.session(database=self._database, default_access_mode=mode)
+
+    def _read(self, cypher: str, params: dict[str, Any]) -> list[dict[str, Any]]:
+        try:
+            with self._session(neo4j.READ_ACCESS) as session:
+                return session.execute_read(lambda tx: [r.data() for r in tx.run(cypher, params)])
+        except (ServiceUnavailable, OSError) as exc:
+            raise GraphError(f"Neo4j unreachable: {exc}") from exc
+
+    def _write(self, statements: list[Statement]) -> None:
+        def work(tx: neo4j.ManagedTransaction) -> None:
+            for cypher, params in statements:
+                tx.run(cypher, params).consume()
+
+        try:
+            with self._session(neo4j.WRITE_ACCESS) as session:
+                session.execute_write(work)
+        except (ServiceUnavailable, OSError) as exc:
+            raise GraphError(f"Neo4j unreachable: {exc}") from exc
+
+    def _user_query(self, cypher: str, params: dict[str, Any], row_limit: int, timeout: float) -> QueryResult:
+        def work(tx: neo4j.ManagedTransaction) -> QueryResult:
+            result = tx.run(Query(cypher, timeout=timeout), params)  # type: ignore[arg-type]
+            columns = list(result.keys())
+            rows: list[list[Any]] = []
+            truncated = False
+            for record in result:
+                if len(rows) >= row_limit:
+                    truncated = True
+                    break
+                rows.append([_plain(v) for v in record.values()])
+            return QueryResult(columns=columns, rows=rows, truncated=truncated)
+
+        try:
+            with self._session(neo4j.READ_ACCESS) as session:
+                return session.execute_read(work)
+        except ClientError as exc:
+            code = exc.code or ""
+            if "TransactionTimedOut" in code or "Timeout" in code:
+                raise QueryTimeout(f"query stopped after {timeout:g} s") from None
+            raise QueryRejected(exc.message or str(exc)) from None
+        except (ServiceUnavailable, OSError) as exc:
+            raise GraphError(f"Neo4j unreachable: {exc}") from exc
+
+    def clear(self) -> None:
+        while True:
+            records, _, _ = self._driver.execute_query(
+                "MATCH (n) WHERE n:Node OR n:Trace WITH n LIMIT 5000 DETACH DELETE n RETURN count(*) AS c",
+                database_=self._database,
+            )
+            if records[0]["c"] == 0:
+                return
+
+    def ping(self) -> None:
+        try:
+            self._driver.verify_connectivity()
+        except (DriverError, Neo4jError, OSError) as exc:
+            raise GraphError(f"Neo4j unreachable: {exc}") from exc
+
+    def close(self) -> None:
+        self._driver.close()

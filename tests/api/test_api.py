@@ -1,0 +1,256 @@
+"""The REST contract over real HTTP, on the all-in-one stack (SQLite + embedded graph) and on the
+services stack (PostgreSQL + Neo4j)."""
+
+from __future__ import annotations
+
+import uuid
+
+import httpx
+
+from backend.demo import seed_events
+from tests.conftest import ADMIN, Api, Server, wait_for
+
+
+def key(prefix: str) -> str:
+    return f"{prefix}-{uuid.uuid4().hex[:8]}"
+
+
+def assert_error(response: httpx.Response, status: int, code: str) -> None:
+    assert response.status_code == status, response.text
+    body = response.json()
+    assert body["error"]["code"] == code and body["error"]["message"]
+    assert "Traceback" not in response.text
+
+
+# -- auth ------------------------------------------------------------------------------------
+
+
+def test_token_by_json_and_by_form(server: Server) -> None:
+    for kwargs in ({"json": {"client_id": ADMIN["FT_ADMIN_CLIENT_ID"], "client_secret": ADMIN["FT_ADMIN_CLIENT_SECRET"]}},
+                   {"data": {"grant_type": "client_credentials", "client_id": ADMIN["FT_ADMIN_CLIENT_ID"],
+                             "client_secret": ADMIN["FT_ADMIN_CLIENT_SECRET"]}}):
+        r = httpx.post(f"{server.base}/api/v1/auth/token", **kwargs)
+        assert r.status_code == 200, r.text
+        body = r.json()
+        assert body["token_type"] == "bearer" and body["expires_in"] > 0 and body["access_token"].count(".") == 2
+
+
+def test_bad_credentials_and_missing_tokens_are_401(server: Server) -> None:
+    r = httpx.post(f"{server.base}/api/v1/auth/token", json={"client_id": ADMIN["FT_ADMIN_CLIENT_ID"], "client_secret": "nope"})
+    assert_error(r, 401, "unauthenticated")
+    assert_error(httpx.post(f"{server.base}/api/v1/auth/token", json={"client_id": "x"}), 400, "invalid_input")
+    assert_error(httpx.get(f"{server.base}/api/v1/traces"), 401, "unauthenticated")
+    r = httpx.get(f"{server.base}/api/v1/traces", headers={"Authorization": "Bearer not.a.token"})
+    assert_error(r, 401, "unauthenticated")
+
+
+def test_roles_are_enforced_on_every_route(admin: Api) -> None:
+    ingest = admin.account("ingest", name="importer")
+    reader = admin.account("read", name="analyst")
+    assert ingest.post("/events", json=[{"type": "log", "trace": key("t"), "message": "hi"}]).status_code == 202
+    for path in ("/traces", "/traces/x", "/traces/x/graph", "/nodes/x", "/lineage/x"):
+        assert_error(ingest.get(path), 403, "forbidden")
+    assert_error(ingest.post("/graph/query", json={"query": "RETURN 1"}), 403, "forbidden")
+    assert_error(ingest.get("/accounts"), 403, "forbidden")
+    assert_error(reader.post("/events", json=[]), 403, "forbidden")
+    assert_error(reader.post("/accounts", json={"name": "x", "roles": ["read"]}), 403, "forbidden")
+    assert reader.get("/traces").status_code == 200
+
+
+def test_disabled_account_and_rotated_secret_lose_access(admin: Api, server: Server) -> None:
+    created = admin.post("/accounts", json={"name": "temp", "roles": ["read"]}).json()
+    user = Api(server.base, created["client_id"], created["client_secret"])
+    assert user.get("/traces").status_code == 200
+    rotated = admin.post(f"/accounts/{created['id']}/secret")
+    assert rotated.status_code == 200 and rotated.json()["client_secret"] != created["client_secret"]
+    assert_error(user.get("/traces"), 401, "unauthenticated")
+    user = Api(server.base, created["client_id"], rotated.json()["client_secret"])
+    assert admin.delete(f"/accounts/{created['id']}").json()["disabled_at"] is not None
+    assert_error(user.get("/traces"), 401, "unauthenticated")
+    r = httpx.post(f"{server.base}/api/v1/auth/token", json={"client_id": created["client_id"], "client_secret": rotated.json()["client_secret"]})
+    assert_error(r, 401, "unauthenticated")
+    listed = {a["client_id"]: a for a in admin.get("/accounts").json()}
+    assert listed[created["client_id"]]["disabled_at"] is not None
+    assert "secret" not in str(listed[created["client_id"]]).replace("client_secret", "")
+
+
+def test_account_input_is_validated(admin: Api) -> None:
+    assert_error(admin.post("/accounts", json={"name": "x", "roles": ["root"]}), 422, "unprocessable")
+    assert_error(admin.post("/accounts", json={"name": "x", "roles": []}), 422, "unprocessable")
+    assert_error(admin.delete("/accounts/does-not-exist"), 404, "not_found")
+
+
+# -- events ----------------------------------------------------------------------------------
+
+
+def test_seed_scenario_over_rest_gives_the_seed_picture(admin: Api) -> None:
+    trace = key("A")
+    events = seed_events(trace)
+    sent = admin.post("/events", json=events)
+    assert sent.status_code == 202
+    assert sent.json() == {"accepted": len(events), "duplicates": 0, "buffered": 0, "rejected": []}
+
+    detail = admin.get(f"/traces/{trace}").json()
+    assert detail["user"] == "demo-user" and detail["status"] == "ended"
+    assert detail["summary"] == {
+        "files": 3, "dropped": 2, "unconverted": 0, "data": 6, "outputs": 1,
+        "drop_reasons": {"checksum mismatch (see log)": 1, "header row missing (see log)": 1},
+    }
+    graph = admin.get(f"/traces/{trace}/graph").json()
+    nodes = {n["key"]: (n["kind"], n["status"]) for n in graph["nodes"]}
+    assert nodes == {
+        "File1": ("file", "dropped"), "File2": ("file", "dropped"), "File3": ("file", "converted"),
+        "data1": ("data", "converted"), "data2": ("data", "converted"), "data3": ("data", "converted"),
+        "data4": ("data", "converted"), "data5": ("data", "converted"), "data6": ("data", "converted"),
+        "File4": ("file", "written"),
+    }
+    assert {(e["source"], e["target"], e["op"]) for e in graph["edges"]} == {
+        ("File3", "data1", "parse"), ("File3", "data2", "parse"), ("File3", "data3", "parse"),
+        ("data1", "data4", "enrich"), ("data2", "data5", "aggregate"), ("data5", "File4", "write"),
+        ("data3", "data6", "normalize"),
+    }
+    drops = {n["key"]: n["reason"] for n in graph["nodes"] if n["status"] == "dropped"}
+    assert drops == {"File1": "header row missing (see log)", "File2": "checksum mismatch (see log)"}
+
+
+def test_lineage_upstream_downstream_and_depth(admin: Api) -> None:
+    trace = key("L")
+    # node keys are global: give this trace its own keys
+    events = [{**e} for e in seed_events(trace)]
+    admin.post("/events", json=events)
+    up = admin.get("/lineage/File4", params={"direction": "upstream"}).json()
+    assert {n["key"] for n in up["nodes"]} == {"File4", "data5", "data2", "File3"}
+    assert up["truncated"] is False
+    one = admin.get("/lineage/File4", params={"direction": "upstream", "depth": 1}).json()
+    assert {n["key"] for n in one["nodes"]} == {"File4", "data5"}
+    assert one["edges"] == [{"source": "data5", "target": "File4", "op": "write"}]
+    assert one["truncated"] is True
+    down = admin.get("/lineage/File3", params={"direction": "downstream"}).json()
+    assert {n["key"] for n in down["nodes"]} == {"File3", "data1", "data2", "data3", "data4", "data5", "data6", "File4"}
+    both = admin.get("/lineage/data2", params={"direction": "both", "depth": 1}).json()
+    assert {n["key"] for n in both["nodes"]} == {"data2", "File3", "data5"}
+    assert_error(admin.get("/lineage/nope"), 404, "not_found")
+    assert_error(admin.get("/lineage/File4", params={"depth": 51}), 422, "unprocessable")
+    assert_error(admin.get("/lineage/File4", params={"direction": "sideways"}), 422, "unprocessable")
+
+
+def test_resending_a_batch_changes_nothing(admin: Api) -> None:
+    trace = key("R")
+    events = seed_events(trace)
+    admin.post("/events", json=events)
+    before = admin.get(f"/traces/{trace}/graph").json()
+    again = admin.post("/events", json=events).json()
+    assert again == {"accepted": 0, "duplicates": len(events), "buffered": 0, "rejected": []}
+    assert admin.get(f"/traces/{trace}/graph").json() == before
+
+
+def test_bad_events_are_rejected_one_by_one(admin: Api) -> None:
+    trace = key("B")
+    batch = [
+        {"type": "trace.started", "trace": trace, "user": "u"},
+        {"type": "file.received", "trace": trace},  # no node
+        {"type": "flow", "trace": trace, "inputs": [{"kind": "file", "key": f"{trace}-f"}], "outputs": [{"kind": "data", "key": f"{trace}-d"}]},
+        {"type": "teleport", "trace": trace},
+        {"type": "log", "node": {"kind": "data", "key": f"{trace}-d"}, "message": "no trace given, node known"},
+        {"type": "log", "node": {"kind": "data", "key": f"{trace}-unknown"}, "message": "unknown node"},
+    ]
+    body = admin.post("/events", json=batch).json()
+    assert body["accepted"] == 3
+    assert [r["index"] for r in body["rejected"]] == [1, 3, 5]
+    assert "node" in body["rejected"][0]["error"] and "unknown node" in body["rejected"][2]["error"]
+    node = admin.get(f"/nodes/{trace}-d").json()
+    assert node["node"]["trace"] == trace
+    assert [log["message"] for log in node["logs"]] == ["no trace given, node known"]
+
+
+def test_event_bodies_in_every_accepted_shape(admin: Api) -> None:
+    trace = key("S")
+    e1 = {"type": "log", "trace": trace, "message": "one"}
+    e2 = {"type": "log", "trace": trace, "message": "two"}
+    assert admin.post("/events", json={"events": [e1]}).json()["accepted"] == 1
+    ndjson = "\n".join(httpx.Request("POST", "/", json=e).content.decode() for e in (e1, e2)) + "\n"
+    r = admin.post("/events", content=ndjson, headers={"Content-Type": "application/x-ndjson"})
+    assert r.json() == {"accepted": 1, "duplicates": 1, "buffered": 0, "rejected": []}
+    assert_error(admin.post("/events", content=b"{not json", headers={"Content-Type": "application/json"}), 400, "invalid_input")
+    assert_error(admin.post("/events", content=b"", headers={"Content-Type": "application/json"}), 400, "invalid_input")
+    assert_error(admin.post("/events", json={"hello": 1}), 400, "invalid_input")
+    assert_error(admin.post("/events", content=b"[" + b" " * (17 * 1024 * 1024) + b"]",
+                            headers={"Content-Type": "application/json"}), 413, "payload_too_large")
+
+
+def test_node_detail_has_events_and_logs_in_time_order(admin: Api) -> None:
+    trace = key("N")
+    admin.post("/events", json=seed_events(trace))
+    # seed node keys are shared between traces of this module: File1 belongs to whichever came first
+    detail = admin.get("/nodes/File1").json()
+    assert detail["node"]["status"] == "dropped"
+    assert detail["node"]["logs"]["warn"] >= 1
+    times = [e["time"] for e in detail["events"]]
+    assert times == sorted(times)
+    assert detail["logs"][0]["message"] == "header row missing; cannot map columns"
+    assert detail["logs"][0]["level"] == "warn"
+    assert_error(admin.get("/nodes/missing-node"), 404, "not_found")
+    assert_error(admin.get("/nodes/" + "k" * 600), 400, "invalid_input")
+
+
+def test_traces_list_filters_and_cursor(admin: Api) -> None:
+    user = key("user")
+    keys = [key("page") for _ in range(5)]
+    for i, k in enumerate(keys):
+        admin.post("/events", json=[{"type": "trace.started", "trace": k, "user": user, "time": f"2030-01-0{i + 1}T00:00:00Z"}])
+    first = admin.get("/traces", params={"user": user, "limit": 2}).json()
+    assert [t["key"] for t in first["items"]] == [keys[4], keys[3]]
+    assert first["items"][0]["summary"]["files"] == 0
+    second = admin.get("/traces", params={"user": user, "limit": 2, "cursor": first["next_cursor"]}).json()
+    third = admin.get("/traces", params={"user": user, "limit": 2, "cursor": second["next_cursor"]}).json()
+    assert [t["key"] for t in second["items"] + third["items"]] == [keys[2], keys[1], keys[0]]
+    assert third["next_cursor"] is None
+    since = admin.get("/traces", params={"user": user, "since": "2030-01-04T00:00:00Z"}).json()
+    assert [t["key"] for t in since["items"]] == [keys[4], keys[3]]
+    assert_error(admin.get("/traces", params={"cursor": "%%%"}), 400, "invalid_input")
+    assert_error(admin.get("/traces", params={"since": "last tuesday"}), 422, "unprocessable")
+    assert_error(admin.get(f"/traces/{key('missing')}"), 404, "not_found")
+
+
+# -- graph query -----------------------------------------------------------------------------
+
+
+def test_graph_query_reads_and_refuses_writes(admin: Api) -> None:
+    trace = key("Q")
+    admin.post("/events", json=seed_events(trace))
+    r = admin.post("/graph/query", json={"query": "MATCH (t:Trace {key: $k})-[:CONTAINS]->(n:Data) RETURN count(n) AS c",
+                                         "params": {"k": trace}})
+    assert r.status_code == 200, r.text
+    assert r.json()["columns"] == ["c"] and r.json()["rows"] == [[6]]
+    denied = admin.post("/graph/query", json={"query": f"MATCH (t:Trace {{key: '{trace}'}}) DETACH DELETE t"})
+    assert_error(denied, 422, "unprocessable")
+    assert admin.get(f"/traces/{trace}").status_code == 200
+    assert_error(admin.post("/graph/query", json={"query": "MATCH (n RETURN n"}), 422, "unprocessable")
+    assert_error(admin.post("/graph/query", json={"query": "  "}), 400, "invalid_input")
+
+
+# -- service endpoints -----------------------------------------------------------------------
+
+
+def test_health_readiness_metrics_and_docs(server: Server, admin: Api) -> None:
+    assert httpx.get(f"{server.base}/healthz").json() == {"status": "ok"}
+    ready = httpx.get(f"{server.base}/readyz").json()
+    assert ready == {"status": "ready", "checks": {"sql": "ok", "graph": "ok"}}
+    metrics = httpx.get(f"{server.base}/metrics").text
+    assert "ftel_events_stored_total" in metrics and "ftel_http_requests_total" in metrics
+    schema = httpx.get(f"{server.base}/openapi.json").json()
+    for path in ("/api/v1/auth/token", "/api/v1/accounts", "/api/v1/events", "/api/v1/traces", "/api/v1/traces/{key}",
+                 "/api/v1/traces/{key}/graph", "/api/v1/nodes/{key}", "/api/v1/lineage/{key}", "/api/v1/graph/query"):
+        assert path in schema["paths"], path
+    assert "Envelope" in schema["components"]["schemas"]
+    assert httpx.get(f"{server.base}/docs").status_code == 200
+    assert_error(httpx.get(f"{server.base}/api/v1/no-such-thing"), 404, "not_found")
+
+
+def test_projector_catches_up_stored_events(admin: Api) -> None:
+    """Events are in the graph shortly after 202 even when sent in many small batches."""
+    trace = key("P")
+    for event in seed_events(trace):
+        assert admin.post("/events", json=[event]).status_code == 202
+    summary = wait_for(lambda: admin.get(f"/traces/{trace}").json().get("summary", {}).get("dropped") == 2)
+    assert summary

@@ -1,0 +1,215 @@
+"""GraphStore contract: one suite, run against the embedded graph (LadybugDB) and a real Neo4j."""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from typing import Any
+
+import pytest
+
+from backend.demo import seed_events
+from backend.domain.events import format_time, validate_events
+from backend.domain.projection import StoredEvent, project
+from backend.settings import Settings
+from graph.base import GraphBatch, GraphStore, LogCounts, QueryRejected, QueryTimeout, TraceFilter
+from graph.factory import open_graph
+
+
+@pytest.fixture
+def store(graph_settings: Settings) -> Iterator[GraphStore]:
+    graph = open_graph(graph_settings)
+    graph.clear()
+    yield graph
+    graph.clear()
+    graph.close()
+
+
+def stored(raw: list[dict[str, Any]]) -> list[StoredEvent]:
+    accepted, rejected = validate_events(raw, "test", datetime.now(UTC))
+    assert not rejected
+    return [StoredEvent(i, a.envelope, a.envelope.trace, format_time(a.time)) for i, a in enumerate(accepted)]
+
+
+def batch_of(raw: list[dict[str, Any]]) -> GraphBatch:
+    return project(stored(raw)).batch
+
+
+def snapshot(store: GraphStore, trace: str) -> tuple[Any, ...]:
+    sub = store.trace_graph(trace)
+    nodes = sorted((n["key"], n["kind"], n["status"], n["reason"], n["produced"], n["first_at"], n["last_at"]) for n in sub.nodes)
+    edges = sorted((e["source"], e["target"], e["op"], e["at"]) for e in sub.edges)
+    return store.trace(trace), nodes, edges
+
+
+SEED_NODES = {
+    "File1": ("file", "dropped"), "File2": ("file", "dropped"), "File3": ("file", "converted"),
+    "data1": ("data", "converted"), "data2": ("data", "converted"), "data3": ("data", "converted"),
+    "data4": ("data", "converted"), "data5": ("data", "converted"), "data6": ("data", "converted"),
+    "File4": ("file", "written"),
+}
+SEED_EDGES = {
+    ("File3", "data1", "parse"), ("File3", "data2", "parse"), ("File3", "data3", "parse"),
+    ("data1", "data4", "enrich"), ("data2", "data5", "aggregate"), ("data5", "File4", "write"),
+    ("data3", "data6", "normalize"),
+}
+
+
+def test_seed_scenario_projects_to_the_seed_picture(store: GraphStore) -> None:
+    store.apply(batch_of(seed_events("A")))
+    sub = store.trace_graph("A")
+    assert {n["key"]: (n["kind"], n["status"]) for n in sub.nodes} == SEED_NODES
+    assert {(e["source"], e["target"], e["op"]) for e in sub.edges} == SEED_EDGES
+    reasons = {n["key"]: (n["reason"], n["code"]) for n in sub.nodes if n["status"] == "dropped"}
+    assert reasons == {"File1": ("header row missing (see log)", "E_HEADER"), "File2": ("checksum mismatch (see log)", "E_CHECKSUM")}
+    trace = store.trace("A")
+    assert trace is not None
+    assert (trace["user"], trace["status"], trace["name"]) == ("demo-user", "ended", "seed scenario: nightly import")
+    assert trace["first_at"] == "2026-01-01T09:00:00.000000Z"
+
+
+def test_reapplying_a_batch_changes_nothing(store: GraphStore) -> None:
+    batch = batch_of(seed_events("A"))
+    store.apply(batch)
+    before = snapshot(store, "A")
+    store.apply(batch)
+    store.apply(batch_of(seed_events("A")))
+    assert snapshot(store, "A") == before
+
+
+def test_event_order_does_not_change_the_graph(store: GraphStore) -> None:
+    store.apply(batch_of(seed_events("A")))
+    in_one_batch = snapshot(store, "A")
+    store.clear()
+    events = seed_events("A")
+    random.Random(7).shuffle(events)
+    for event in events:  # one event per batch, shuffled
+        store.apply(batch_of([event]))
+    assert snapshot(store, "A") == in_one_batch
+
+
+def test_drop_wins_over_conversion_whatever_the_order(store: GraphStore) -> None:
+    flow = {"type": "flow", "trace": "T", "inputs": [{"kind": "file", "key": "f"}], "outputs": [{"kind": "data", "key": "d"}],
+            "time": "2026-01-01T00:00:01Z"}
+    drop = {"type": "file.dropped", "trace": "T", "node": {"kind": "file", "key": "f"}, "reason": "bad", "time": "2026-01-01T00:00:00Z"}
+    store.apply(batch_of([drop]))
+    store.apply(batch_of([flow]))
+    node = store.node("f")
+    assert node is not None and (node["status"], node["reason"]) == ("dropped", "bad")
+    received = {"type": "file.received", "trace": "T", "node": {"kind": "file", "key": "f"}}
+    store.apply(batch_of([received]))
+    node = store.node("f")
+    assert node is not None and node["status"] == "dropped"
+
+
+def test_trace_user_comes_from_trace_started(store: GraphStore) -> None:
+    store.apply(batch_of([{"type": "file.received", "trace": "U", "user": "other", "node": {"kind": "file", "key": "uf"}}]))
+    store.apply(batch_of([{"type": "trace.started", "trace": "U", "user": "owner"}]))
+    store.apply(batch_of([{"type": "log", "trace": "U", "user": "third", "message": "m"}]))
+    trace = store.trace("U")
+    assert trace is not None and trace["user"] == "owner"
+
+
+def test_log_counts_are_set_not_added(store: GraphStore) -> None:
+    store.apply(batch_of(seed_events("A")))
+    counts = GraphBatch(log_counts=[LogCounts("File1", "file", warn=2, error=1), LogCounts("A", None, info=3)])
+    store.apply(counts)
+    store.apply(counts)
+    node, trace = store.node("File1"), store.trace("A")
+    assert node is not None and (node["log_warn"], node["log_error"]) == (2, 1)
+    assert trace is not None and trace["log_info"] == 3
+
+
+def test_trace_counts_group_nodes_for_summaries(store: GraphStore) -> None:
+    store.apply(batch_of(seed_events("A")))
+    rows = store.trace_counts(["A"])
+    total = sum(r["count"] for r in rows)
+    assert total == len(SEED_NODES)
+    produced_files = sum(r["count"] for r in rows if r["kind"] == "file" and r["produced"])
+    dropped = {r["reason"]: r["count"] for r in rows if r["status"] == "dropped"}
+    assert produced_files == 1
+    assert dropped == {"header row missing (see log)": 1, "checksum mismatch (see log)": 1}
+
+
+def test_neighbours_walk_both_directions(store: GraphStore) -> None:
+    store.apply(batch_of(seed_events("A")))
+    up = store.neighbours(["File4"], "upstream")
+    assert [(h["source"], h["target"], h["op"], h["node"]["key"]) for h in up] == [("data5", "File4", "write", "data5")]
+    down = store.neighbours(["File3", "data1"], "downstream")
+    assert {(h["source"], h["node"]["key"]) for h in down} == {("File3", "data1"), ("File3", "data2"), ("File3", "data3"), ("data1", "data4")}
+    assert store.neighbours(["nope"], "downstream") == []
+
+
+def test_list_traces_filters_and_pages(store: GraphStore) -> None:
+    for i in range(5):
+        store.apply(batch_of([{"type": "trace.started", "trace": f"job-{i}", "user": "alice" if i % 2 else "bob",
+                               "time": f"2026-02-0{i + 1}T00:00:00Z", "attrs": {"name": f"Nightly {i}"}}]))
+    store.apply(batch_of([{"type": "trace.ended", "trace": "job-4", "time": "2026-02-05T01:00:00Z"}]))
+    everything = store.list_traces(TraceFilter(), 10, None)
+    assert [t["key"] for t in everything] == ["job-4", "job-3", "job-2", "job-1", "job-0"]
+    assert [t["key"] for t in store.list_traces(TraceFilter(user="alice"), 10, None)] == ["job-3", "job-1"]
+    assert [t["key"] for t in store.list_traces(TraceFilter(status="ended"), 10, None)] == ["job-4"]
+    assert [t["key"] for t in store.list_traces(TraceFilter(q="nightly 2"), 10, None)] == ["job-2"]
+    window = TraceFilter(since="2026-02-02T00:00:00.000000Z", until="2026-02-04T12:00:00.000000Z")
+    assert [t["key"] for t in store.list_traces(window, 10, None)] == ["job-3", "job-2", "job-1"]
+    first = store.list_traces(TraceFilter(), 2, None)
+    after = (first[-1]["first_at"], first[-1]["key"])
+    assert [t["key"] for t in store.list_traces(TraceFilter(), 2, after)] == ["job-2", "job-1"]
+
+
+def test_query_reads_and_limits_rows(store: GraphStore) -> None:
+    store.apply(batch_of(seed_events("A")))
+    result = store.query("MATCH (d:Data) RETURN d.key AS key ORDER BY key", {}, row_limit=100, timeout=10)
+    assert result.columns == ["key"]
+    assert [r[0] for r in result.rows] == ["data1", "data2", "data3", "data4", "data5", "data6"]
+    assert not result.truncated
+    limited = store.query("MATCH (d:Data) RETURN d.key AS key ORDER BY key", {}, row_limit=2, timeout=10)
+    assert limited.truncated and len(limited.rows) == 2
+    with_param = store.query("MATCH (f:File {key: $k}) RETURN f.status AS s", {"k": "File1"}, row_limit=10, timeout=10)
+    assert with_param.rows == [["dropped"]]
+
+
+@pytest.mark.parametrize("cypher", [
+    "CREATE (n:File {key: 'evil'})",
+    "MATCH (n:File {key: 'File1'}) SET n.status = 'ok'",
+    "MATCH (n:File) DETACH DELETE n",
+    "match (n:File {key:'File1'}) merge (n)-[:FLOWS_TO]->(m:Data {key:'x'})",
+    "MATCH (n) RETURN n; MATCH (n) DETACH DELETE n",
+])
+def test_query_refuses_writes_and_changes_nothing(store: GraphStore, cypher: str) -> None:
+    store.apply(batch_of(seed_events("A")))
+    before = snapshot(store, "A")
+    with pytest.raises(QueryRejected):
+        store.query(cypher, {}, row_limit=10, timeout=10)
+    assert snapshot(store, "A") == before
+
+
+def test_query_is_read_only_even_past_the_keyword_check(store: GraphStore) -> None:
+    """The adapter runs user queries in a read-only transaction, not only behind a keyword filter."""
+    from graph.cypher import CypherGraphStore
+
+    store.apply(batch_of(seed_events("A")))
+    assert isinstance(store, CypherGraphStore)
+    with pytest.raises(QueryRejected):
+        store._user_query("MATCH (n:File {key: 'File1'}) SET n.status = 'hacked'", {}, 10, 10)
+    node = store.node("File1")
+    assert node is not None and node["status"] == "dropped"
+
+
+def test_query_stops_at_its_time_limit(store: GraphStore) -> None:
+    with pytest.raises(QueryTimeout):
+        store.query("UNWIND range(1, 100000) AS x UNWIND range(1, 100000) AS y WITH x, y WHERE (x + y) % 7 = 3 RETURN count(*)", {}, row_limit=10, timeout=0.5)
+    assert store.query("RETURN 1 AS one", {}, 10, 5).rows == [[1]]
+
+
+def test_invalid_cypher_is_rejected_plainly(store: GraphStore) -> None:
+    with pytest.raises(QueryRejected):
+        store.query("MATCH (n RETURN n", {}, row_limit=10, timeout=5)
+
+
+def test_clear_removes_everything(store: GraphStore) -> None:
+    store.apply(batch_of(seed_events("A")))
+    store.clear()
+    assert store.trace("A") is None and store.node("File1") is None
+    assert store.list_traces(TraceFilter(), 10, None) == []

@@ -1,0 +1,91 @@
+"""The envelope: what is accepted, what is rejected and why, and the dedup key."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+import pytest
+
+from backend.domain.events import dedup_key, validate_events
+
+NOW = datetime(2026, 3, 1, tzinfo=UTC)
+
+
+def errors_of(raw: list[Any]) -> dict[int, str]:
+    _, rejected = validate_events(raw, "c", NOW)
+    return {r.index: r.error for r in rejected}
+
+
+@pytest.mark.parametrize(("event", "fragment"), [
+    ({"type": "file.exploded", "trace": "t"}, "type"),
+    ({"type": "trace.started", "trace": "t"}, "'user' is required"),
+    ({"type": "file.received", "node": {"kind": "file", "key": "f"}}, "'trace' is required"),
+    ({"type": "file.received", "trace": "t"}, "'node' is required"),
+    ({"type": "file.received", "trace": "t", "node": {"kind": "data", "key": "f"}}, "kind 'file'"),
+    ({"type": "file.received", "trace": "t", "node": {"kind": "folder", "key": "f"}}, "node.kind"),
+    ({"type": "file.dropped", "trace": "t", "node": {"kind": "file", "key": "f"}}, "'reason'"),
+    ({"type": "flow", "trace": "t", "inputs": [{"kind": "file", "key": "f"}]}, "at least one input and one output"),
+    ({"type": "log", "message": "m"}, "'trace' or a 'node'"),
+    ({"type": "log", "trace": "t"}, "'message' is required"),
+    ({"type": "file.received", "trace": "t" * 513, "node": {"kind": "file", "key": "f"}}, "longer than 512"),
+    ({"type": "file.received", "trace": "t", "node": {"kind": "file", "key": "a\nb"}}, "control characters"),
+    ({"type": "log", "trace": "t", "message": "m", "attrs": {"blob": "x" * (65 * 1024)}}, "64 KiB"),
+    ({"type": "log", "trace": "t", "message": "m", "colour": "red"}, "colour"),
+    ({"type": "log", "trace": "t", "message": "m", "time": "yesterday"}, "time"),
+    ({"type": "log", "trace": "t", "message": "m", "id": "not-a-uuid"}, "id"),
+    ("just a string", "JSON object"),
+])
+def test_bad_events_are_rejected_with_a_reason(event: Any, fragment: str) -> None:
+    errors = errors_of([event])
+    assert 0 in errors and fragment in errors[0]
+
+
+def test_good_events_in_a_batch_survive_bad_neighbours() -> None:
+    good = {"type": "log", "trace": "t", "message": "ok"}
+    accepted, rejected = validate_events([good, {"type": "nope"}, good | {"message": "two"}], "c", NOW)
+    assert [a.index for a in accepted] == [0, 2]
+    assert [r.index for r in rejected] == [1]
+
+
+def test_server_fills_time_but_dedup_ignores_the_filled_time() -> None:
+    event = {"type": "log", "trace": "t", "message": "m"}
+    first, _ = validate_events([event], "c", NOW)
+    later, _ = validate_events([event], "c", datetime(2026, 3, 2, tzinfo=UTC))
+    assert first[0].time == NOW
+    assert first[0].dedup_key == later[0].dedup_key
+
+
+def test_dedup_key_depends_on_channel_time_and_payload() -> None:
+    payload = '{"type":"log"}'
+    base = dedup_key("c", NOW, payload)
+    assert base == dedup_key("c", NOW, payload)
+    assert base != dedup_key("other", NOW, payload)
+    assert base != dedup_key("c", datetime(2026, 3, 1, 0, 0, 1, tzinfo=UTC), payload)
+    assert base != dedup_key("c", NOW, '{"type":"flow"}')
+
+
+def test_canonical_payload_ignores_key_order_and_time_zone_spelling() -> None:
+    a = {"type": "log", "trace": "t", "message": "m", "time": "2026-03-01T09:00:00+09:00", "attrs": {"x": 1, "y": 2}}
+    b = {"attrs": {"y": 2, "x": 1}, "time": "2026-03-01T00:00:00Z", "message": "m", "trace": "t", "type": "log"}
+    (ea,), _ = validate_events([a], "c", NOW)
+    (eb,), _ = validate_events([b], "c", NOW)
+    assert ea.dedup_key == eb.dedup_key
+
+
+def test_flow_op_defaults_from_node_kinds() -> None:
+    def op(inputs: list[str], outputs: list[str]) -> str:
+        raw = {"type": "flow", "trace": "t", "inputs": [{"kind": k, "key": f"i{n}"} for n, k in enumerate(inputs)],
+               "outputs": [{"kind": k, "key": f"o{n}"} for n, k in enumerate(outputs)]}
+        (ev,), _ = validate_events([raw], "c", NOW)
+        return ev.envelope.default_op()
+
+    assert op(["file"], ["data", "data"]) == "parse"
+    assert op(["data"], ["data"]) == "derive"
+    assert op(["data"], ["sink"]) == "write"
+    assert op(["file"], ["file"]) == "flow"
+
+
+def test_a_flow_cannot_feed_itself() -> None:
+    errors = errors_of([{"type": "flow", "trace": "t", "inputs": [{"kind": "data", "key": "d"}], "outputs": [{"kind": "data", "key": "d"}]}])
+    assert "same key" in errors[0]
