@@ -7,7 +7,7 @@ import datetime as dt
 from typing import Any
 
 import neo4j
-from neo4j import GraphDatabase, Query
+from neo4j import GraphDatabase, unit_of_work
 from neo4j.exceptions import ClientError, DriverError, Neo4jError, ServiceUnavailable
 from neo4j.graph import Node, Path, Relationship
 
@@ -82,8 +82,9 @@ class Neo4jGraphStore(CypherGraphStore):
             raise GraphError(f"Neo4j unreachable: {exc}") from exc
 
     def _user_query(self, cypher: str, params: dict[str, Any], row_limit: int, timeout: float) -> QueryResult:
+        @unit_of_work(timeout=timeout)
         def work(tx: neo4j.ManagedTransaction) -> QueryResult:
-            result = tx.run(Query(cypher, timeout=timeout), params)  # type: ignore[arg-type]
+            result = tx.run(cypher, params)  # type: ignore[arg-type]
             columns = list(result.keys())
             rows: list[list[Any]] = []
             truncated = False

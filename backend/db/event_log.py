@@ -17,16 +17,18 @@ from backend.domain.projection import StoredEvent
 _CHUNK = 500  # rows per INSERT statement: stays under SQLite's bound-parameter limit
 
 
-def _insert(engine: Engine, table: Any) -> Any:
+def _insert_events_stmt(engine: Engine) -> Any:
+    """INSERT … ON CONFLICT DO NOTHING RETURNING id, dedup_key: duplicates (by dedup key or id) are skipped."""
     dialect = postgresql if engine.dialect.name == "postgresql" else sqlite
-    return dialect.insert(table)
+    table = Event.__table__  # type: ignore[attr-defined]
+    return dialect.insert(table).on_conflict_do_nothing().returning(table.c.id, table.c.dedup_key)
 
 
 def insert_events(
     engine: Engine, channel: str, account_id: int | None, events: Sequence[AcceptedEvent], traces: dict[int, str | None]
-) -> set[str]:
-    """Store events once each (by dedup key and id); return the dedup keys that were new."""
-    inserted: set[str] = set()
+) -> dict[str, int]:
+    """Store events once each (by dedup key and id); return {dedup key: row id} of those that were new."""
+    inserted: dict[str, int] = {}
     now = datetime.now(UTC)
     with engine.begin() as conn:
         for start in range(0, len(events), _CHUNK):
@@ -42,16 +44,16 @@ def insert_events(
                 }
                 for ev in chunk
             ]
-            stmt = _insert(engine, Event).values(rows).on_conflict_do_nothing().returning(Event.id, Event.dedup_key)
-            new = {row.dedup_key: row.id for row in conn.execute(stmt)}
+            # executemany form: SQLAlchemy batches it ("insertmanyvalues") with one cached compile
+            new = {row.dedup_key: row.id for row in conn.execute(_insert_events_stmt(engine), rows)}
             inserted.update(new)
             links = [
                 {"event_id": new[ev.dedup_key], "node_key": ref.key, "kind": ref.kind, "role": role}
                 for ev in chunk if ev.dedup_key in new
                 for ref, role in ev.envelope.nodes()
             ]
-            for lstart in range(0, len(links), _CHUNK):
-                conn.execute(_insert(engine, EventNode).values(links[lstart:lstart + _CHUNK]))
+            if links:
+                conn.execute(EventNode.__table__.insert(), links)  # type: ignore[attr-defined]
     return inserted
 
 

@@ -10,7 +10,7 @@ from typing import Any
 from sqlalchemy import Engine
 
 from backend.db import event_log
-from backend.domain.events import AcceptedEvent, RejectedEvent, validate_events
+from backend.domain.events import AcceptedEvent, RejectedEvent, format_time, validate_events
 from backend.domain.projection import StoredEvent, project
 from backend.metrics import EVENTS_DUPLICATE, EVENTS_PROJECTED, EVENTS_REJECTED, EVENTS_STORED, GRAPH_ERRORS
 from graph.base import GraphError, GraphStore, LogCounts
@@ -72,15 +72,18 @@ def record_events(
     EVENTS_STORED.inc(result.accepted)
     EVENTS_DUPLICATE.inc(result.duplicates)
     EVENTS_REJECTED.inc(len(rejected))
-    if accepted:
-        keys = [ev.dedup_key for ev in accepted]
-        try:
-            for start in range(0, len(keys), batch_size):
-                pending = event_log.unprojected(engine, batch_size, keys[start:start + batch_size])
-                apply_to_graph(engine, graph, pending)
-        except GraphError as exc:
-            GRAPH_ERRORS.inc()
-            log.warning("graph merge deferred: %s", exc)
+    # New events are projected from memory; duplicates only if an earlier merge never finished.
+    fresh = [StoredEvent(new[ev.dedup_key], ev.envelope, traces.get(ev.index, ev.envelope.trace), format_time(ev.time))
+             for ev in accepted if ev.dedup_key in new]
+    seen_before = [ev.dedup_key for ev in accepted if ev.dedup_key not in new]
+    try:
+        for start in range(0, len(fresh), batch_size):
+            apply_to_graph(engine, graph, fresh[start:start + batch_size])
+        for start in range(0, len(seen_before), batch_size):
+            apply_to_graph(engine, graph, event_log.unprojected(engine, batch_size, seen_before[start:start + batch_size]))
+    except GraphError as exc:
+        GRAPH_ERRORS.inc()
+        log.warning("graph merge deferred: %s", exc)
     return result
 
 

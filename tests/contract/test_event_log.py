@@ -24,7 +24,7 @@ def engine(sql_settings: Settings) -> Engine:
     engine.dispose()
 
 
-def store(engine: Engine, raw: list[dict], channel: str = "rest:x") -> set[str]:
+def store(engine: Engine, raw: list[dict], channel: str = "rest:x") -> dict[str, int]:
     accepted, rejected = validate_events(raw, channel, datetime.now(UTC))
     assert not rejected
     return event_log.insert_events(engine, channel, None, accepted, {})
@@ -49,7 +49,7 @@ def test_primary_keys_are_bigint_on_postgres(engine: Engine) -> None:
 def test_each_event_is_stored_once(engine: Engine) -> None:
     events = seed_events("A")
     assert len(store(engine, events)) == len(events)
-    assert store(engine, events) == set()
+    assert store(engine, events) == {}
     assert len(event_log.unprojected(engine, 1000)) == len(events)
 
 

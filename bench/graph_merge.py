@@ -1,0 +1,157 @@
+"""Graph merge throughput through GraphStore.apply, beside a raw driver UNWIND loop over the same rows.
+
+    python bench/graph_merge.py [--events 20000] [--neo4j]
+
+Events are flows file → data → data → sink chains. The raw reference merges the same node keys and
+edges with the backend's own driver and minimal Cypher (no status/time logic), in the same run.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import shutil
+import sys
+import tempfile
+import time
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from backend.domain.events import format_time, validate_events  # noqa: E402
+from backend.domain.projection import StoredEvent, project  # noqa: E402
+from graph.base import GraphStore  # noqa: E402
+
+
+def make_events(n: int) -> list[dict[str, Any]]:
+    events: list[dict[str, Any]] = []
+    i = 0
+    while len(events) < n:
+        trace = f"bench-{i // 50}"
+        f, d1, d2, s = f"f{i}", f"d{i}a", f"d{i}b", f"s{i % 97}"
+        events.append({"type": "flow", "trace": trace, "op": "parse", "inputs": [{"kind": "file", "key": f}], "outputs": [{"kind": "data", "key": d1}]})
+        events.append({"type": "flow", "trace": trace, "op": "derive", "inputs": [{"kind": "data", "key": d1}], "outputs": [{"kind": "data", "key": d2}]})
+        events.append({"type": "flow", "trace": trace, "op": "write", "inputs": [{"kind": "data", "key": d2}], "outputs": [{"kind": "sink", "key": s}]})
+        i += 1
+    return events[:n]
+
+
+def batches(events: list[dict[str, Any]], size: int) -> list[list[StoredEvent]]:
+    accepted, _ = validate_events(events, "bench", datetime.now(UTC))
+    stored = [StoredEvent(k, a.envelope, a.envelope.trace, format_time(a.time)) for k, a in enumerate(accepted)]
+    return [stored[k:k + size] for k in range(0, len(stored), size)]
+
+
+def run_store(store: GraphStore, chunks: list[list[StoredEvent]]) -> tuple[float, int, int]:
+    store.clear()
+    nodes = rels = 0
+    started = time.perf_counter()
+    for chunk in chunks:
+        batch = project(chunk).batch
+        nodes += len(batch.nodes)
+        rels += len(batch.flows)
+        store.apply(batch)
+    return time.perf_counter() - started, nodes, rels
+
+
+def raw_rows(chunks: list[list[StoredEvent]]) -> list[tuple[dict[str, list[dict[str, str]]], list[dict[str, str]]]]:
+    out = []
+    for chunk in chunks:
+        batch = project(chunk).batch
+        by_kind: dict[str, list[dict[str, str]]] = {}
+        for n in batch.nodes:
+            by_kind.setdefault(n.kind, []).append({"key": n.key})
+        out.append((by_kind, [{"s": f.source, "sk": f.source_kind, "t": f.target, "tk": f.target_kind, "op": f.op} for f in batch.flows]))
+    return out
+
+
+LABEL = {"file": "File", "data": "Data", "sink": "Sink"}
+
+
+def raw_embedded(path: Path, rows: list[Any]) -> float:
+    import ladybug
+
+    conn = ladybug.Connection(ladybug.Database(str(path)))
+    for label in LABEL.values():
+        conn.execute(f"CREATE NODE TABLE {label}(key STRING, PRIMARY KEY(key))")
+    pairs = ", ".join(f"FROM {a} TO {b}" for a in LABEL.values() for b in LABEL.values())
+    conn.execute(f"CREATE REL TABLE FLOWS_TO({pairs}, op STRING)")
+    started = time.perf_counter()
+    for by_kind, flows in rows:
+        conn.execute("BEGIN TRANSACTION")
+        for kind, nodes in by_kind.items():
+            conn.execute(f"UNWIND $rows AS r MERGE (n:{LABEL[kind]} {{key: r.key}})", {"rows": nodes})
+        groups: dict[tuple[str, str], list[dict[str, str]]] = {}
+        for f in flows:
+            groups.setdefault((f["sk"], f["tk"]), []).append(f)
+        for (sk, tk), group in groups.items():
+            conn.execute(f"UNWIND $rows AS r MATCH (a:{LABEL[sk]} {{key: r.s}}) MATCH (b:{LABEL[tk]} {{key: r.t}}) "
+                         "MERGE (a)-[e:FLOWS_TO {op: r.op}]->(b)", {"rows": group})
+        conn.execute("COMMIT")
+    elapsed = time.perf_counter() - started
+    conn.close()
+    return elapsed
+
+
+def raw_neo4j(uri: str, auth: tuple[str, str], rows: list[Any]) -> float:
+    from neo4j import GraphDatabase
+
+    with GraphDatabase.driver(uri, auth=auth) as driver:
+        driver.execute_query("MATCH (n:RawBench) DETACH DELETE n")
+        driver.execute_query("CREATE CONSTRAINT raw_bench IF NOT EXISTS FOR (n:RawBench) REQUIRE n.key IS UNIQUE")
+        started = time.perf_counter()
+        for by_kind, flows in rows:
+            with driver.session() as session:
+                def work(tx: Any) -> None:
+                    for nodes in by_kind.values():
+                        tx.run("UNWIND $rows AS r MERGE (n:RawBench {key: r.key})", rows=nodes).consume()
+                    tx.run("UNWIND $rows AS r MATCH (a:RawBench {key: r.s}) MATCH (b:RawBench {key: r.t}) "
+                           "MERGE (a)-[e:RAW_FLOWS {op: r.op}]->(b)", rows=flows).consume()
+                session.execute_write(work)
+        elapsed = time.perf_counter() - started
+        driver.execute_query("MATCH (n:RawBench) DETACH DELETE n")
+        driver.execute_query("DROP CONSTRAINT raw_bench IF EXISTS")
+    return elapsed
+
+
+def report(name: str, ours: tuple[float, int, int], raw: float, events: int) -> None:
+    seconds, nodes, rels = ours
+    print(f"{name:9s} GraphStore.apply: {events / seconds:9.0f} events/s  ({nodes} node rows, {rels} edge rows, {seconds:.2f} s)")
+    print(f"{name:9s} raw UNWIND loop:  {events / raw:9.0f} events/s  ({raw:.2f} s)")
+    print(f"{name:9s} ratio GraphStore/raw: {raw / seconds:.2f}")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--events", type=int, default=20_000)
+    parser.add_argument("--batch", type=int, default=1000)
+    parser.add_argument("--neo4j", action="store_true", help="also run against FT_TEST_NEO4J_URI")
+    args = parser.parse_args()
+    chunks = batches(make_events(args.events), args.batch)
+    rows = raw_rows(chunks)
+    tmp = Path(tempfile.mkdtemp(prefix="ftel-bench-"))
+    try:
+        from graph.embedded import EmbeddedGraphStore
+
+        store = EmbeddedGraphStore(tmp / "graph")
+        ours = run_store(store, chunks)
+        store.close()
+        report("embedded", ours, raw_embedded(tmp / "raw", rows), args.events)
+        if args.neo4j:
+            from graph.neo4j import Neo4jGraphStore
+
+            uri = os.environ["FT_TEST_NEO4J_URI"]
+            auth = (os.environ.get("FT_TEST_NEO4J_USER", "neo4j"), os.environ.get("FT_TEST_NEO4J_PASSWORD", "neo4j"))
+            neo = Neo4jGraphStore(uri, *auth)
+            ours = run_store(neo, chunks)
+            neo.clear()
+            neo.close()
+            report("neo4j", ours, raw_neo4j(uri, auth, rows), args.events)
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()
