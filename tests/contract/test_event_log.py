@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from pathlib import Path
 
 import pytest
 from sqlalchemy import Engine, inspect
@@ -105,3 +106,21 @@ def test_accounts_hash_secrets_and_issue_tokens(engine: Engine) -> None:
     auth.rotate_secret(engine, issued.account.uuid)
     with pytest.raises(Unauthenticated, match="revoked"):
         auth.authenticate(engine, key, token["access_token"])
+
+
+def test_an_existing_database_upgrades_in_place(sql_settings: Settings) -> None:
+    """A database made by the first revision keeps its rows through every later migration."""
+    from alembic import command
+
+    from backend.db.engine import alembic_config
+
+    engine = make_engine(sql_settings)
+    command.upgrade(alembic_config(engine), "0001")
+    assert current_revision(engine) == "0001"
+    issued = auth.create_account(engine, "old", "system", ["read"])
+    store(engine, seed_events("A"))
+    upgrade(engine)
+    assert current_revision(engine) != "0001" or len(list((Path(__file__).parents[2] / "backend/db/migrations/versions").glob("*.py"))) == 1
+    assert [a.client_id for a in auth.list_accounts(engine)] == [issued.account.client_id]
+    assert len(event_log.unprojected(engine, 1000)) == len(seed_events("A"))
+    engine.dispose()

@@ -1,0 +1,95 @@
+"""The `ftel` command line as a user meets it: help, config errors, admin bootstrap, demo, rebuild."""
+
+from __future__ import annotations
+
+import os
+import stat
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import ADMIN, ROOT, Api, Server, free_port
+
+COMMANDS = [[], ["serve"], ["api"], ["demo"], ["graph"], ["graph", "rebuild"], ["db"], ["db", "upgrade"],
+            ["accounts"], ["accounts", "create"]]
+
+
+def ftel(*args: str, env: dict[str, str] | None = None, timeout: float = 120) -> subprocess.CompletedProcess[str]:
+    clean = {k: v for k, v in os.environ.items() if not k.startswith("FT_") or k.startswith("FT_TEST_")}
+    return subprocess.run([sys.executable, "-m", "backend.cli", *args], cwd=ROOT, env={**clean, **(env or {})},
+                          capture_output=True, text=True, timeout=timeout)
+
+
+@pytest.mark.parametrize("command", COMMANDS, ids=lambda c: " ".join(c) or "ftel")
+def test_every_command_has_help(command: list[str]) -> None:
+    result = ftel(*command, "--help")
+    assert result.returncode == 0, result.stderr
+    assert "Usage" in result.stdout
+
+
+def test_bad_configuration_stops_start_up_with_the_variable_named(tmp_path: Path) -> None:
+    result = ftel("serve", env={"FT_DATA_DIR": str(tmp_path), "FT_GRAPH": "tinkerpop"})
+    assert result.returncode == 2
+    assert "FT_GRAPH" in result.stderr and "Traceback" not in result.stderr
+    blocker = tmp_path / "not-a-dir"
+    blocker.write_text("x")
+    result = ftel("serve", env={"FT_DATA_DIR": str(blocker / "data")})
+    assert result.returncode == 2 and "FT_DATA_DIR" in result.stderr
+
+
+def test_all_in_one_generates_admin_credentials_once(tmp_path: Path) -> None:
+    assert "FT_ADMIN_CLIENT_ID" not in os.environ, "this test needs the all-in-one without admin settings"
+    first = Server({}, "serve", tmp_path)
+    try:
+        creds = tmp_path / "admin-credentials"
+        assert stat.S_IMODE(creds.stat().st_mode) == 0o600
+        values = dict(line.split("=", 1) for line in creds.read_text().splitlines())
+        assert values["FT_ADMIN_CLIENT_SECRET"] in first.log()
+        Api(first.base, values["FT_ADMIN_CLIENT_ID"], values["FT_ADMIN_CLIENT_SECRET"])  # signs in
+    finally:
+        first.stop()
+    second = Server({}, "serve", tmp_path)
+    try:
+        assert values["FT_ADMIN_CLIENT_SECRET"] not in second.log()
+        assert "admin-credentials" in second.log()
+    finally:
+        second.stop()
+
+
+def test_demo_then_rebuild_gives_the_same_graph(tmp_path: Path) -> None:
+    server = Server(dict(ADMIN), "serve", tmp_path)
+    try:
+        demo = ftel("demo", "--url", server.base, "--client-id", ADMIN["FT_ADMIN_CLIENT_ID"],
+                    "--client-secret", ADMIN["FT_ADMIN_CLIENT_SECRET"])
+        assert demo.returncode == 0, demo.stderr
+        assert "20 new events" in demo.stdout and "'dropped': 2" in demo.stdout
+        api = Api(server.base, ADMIN["FT_ADMIN_CLIENT_ID"], ADMIN["FT_ADMIN_CLIENT_SECRET"])
+        before = api.get("/traces/A/graph").json(), api.get("/traces/A").json()
+    finally:
+        server.stop()
+    rebuild = ftel("graph", "rebuild", "--yes", env={"FT_DATA_DIR": str(tmp_path)})
+    assert rebuild.returncode == 0, rebuild.stderr
+    assert "graph rebuilt from 20 events" in rebuild.stdout
+    assert "rebuilding graph" in rebuild.stderr  # the progress bar
+    server = Server(dict(ADMIN), "serve", tmp_path)
+    try:
+        api = Api(server.base, ADMIN["FT_ADMIN_CLIENT_ID"], ADMIN["FT_ADMIN_CLIENT_SECRET"])
+        assert (api.get("/traces/A/graph").json(), api.get("/traces/A").json()) == before
+    finally:
+        server.stop()
+
+
+def test_demo_without_a_server_says_so(tmp_path: Path) -> None:
+    result = ftel("demo", "--url", f"http://127.0.0.1:{free_port()}", "--client-id", "x", "--client-secret", "y",
+                  env={"FT_DATA_DIR": str(tmp_path)})
+    assert result.returncode == 1 and "cannot reach" in result.stderr
+
+
+def test_accounts_create_prints_credentials_once(tmp_path: Path) -> None:
+    result = ftel("accounts", "create", "--name", "importer", "--role", "ingest", env={"FT_DATA_DIR": str(tmp_path)})
+    assert result.returncode == 0, result.stderr
+    assert "client_id=" in result.stdout and "client_secret=" in result.stdout
+    bad = ftel("accounts", "create", "--name", "x", "--role", "root", env={"FT_DATA_DIR": str(tmp_path)})
+    assert bad.returncode == 2 and "unknown roles" in bad.stderr
