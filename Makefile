@@ -4,7 +4,7 @@ PYTHON ?= python3
 VENV ?= .venv
 STAMP := $(VENV)/.installed
 TEST_SERVICES ?= postgres redis neo4j
-PYTEST_ARGS ?=
+PYTEST_ARGS ?= -v
 
 .PHONY: run test install services-start services-stop unit demo bench clean
 

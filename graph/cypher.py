@@ -109,20 +109,20 @@ class CypherGraphStore(ABC):
                     {"rows": contained},
                 ))
         flows = sorted(batch.flows, key=lambda f: (f.source_kind, f.target_kind))
-        for (skind, tkind), group in groupby(flows, key=lambda f: (f.source_kind, f.target_kind)):
+        for (skind, tkind), flow_group in groupby(flows, key=lambda f: (f.source_kind, f.target_kind)):
             statements.append((
                 f"UNWIND $rows AS r MATCH {self._node('a', skind, 'r.source')} MATCH {self._node('b', tkind, 'r.target')} "
                 "MERGE (a)-[e:FLOWS_TO {op: r.op}]->(b) "
                 "SET e.at = CASE WHEN e.at IS NULL OR r.at < e.at THEN r.at ELSE e.at END",
-                {"rows": [_flow_row(f) for f in group]},
+                {"rows": [_flow_row(f) for f in flow_group]},
             ))
         counts = sorted(batch.log_counts, key=lambda c: c.kind or "")
-        for kind, group in groupby(counts, key=lambda c: c.kind):
-            pattern = "(n:Trace {key: r.key})" if kind is None else self._node("n", kind, "r.key")
+        for count_kind, count_group in groupby(counts, key=lambda c: c.kind):
+            pattern = "(n:Trace {key: r.key})" if count_kind is None else self._node("n", count_kind, "r.key")
             statements.append((
                 f"UNWIND $rows AS r MATCH {pattern} "
                 "SET n.log_debug = r.debug, n.log_info = r.info, n.log_warn = r.warn, n.log_error = r.error",
-                {"rows": [{"key": c.key, "debug": c.debug, "info": c.info, "warn": c.warn, "error": c.error} for c in group]},
+                {"rows": [{"key": c.key, "debug": c.debug, "info": c.info, "warn": c.warn, "error": c.error} for c in count_group]},
             ))
         if statements:
             self._write(statements)

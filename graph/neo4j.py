@@ -84,7 +84,7 @@ class Neo4jGraphStore(CypherGraphStore):
     def _user_query(self, cypher: str, params: dict[str, Any], row_limit: int, timeout: float) -> QueryResult:
         @unit_of_work(timeout=timeout)
         def work(tx: neo4j.ManagedTransaction) -> QueryResult:
-            result = tx.run(cypher, params)  # type: ignore[arg-type]
+            result = tx.run(cypher, params)
             columns = list(result.keys())
             rows: list[list[Any]] = []
             truncated = False

@@ -129,8 +129,9 @@ class Server:
         self.base = f"http://127.0.0.1:{self.port}"
         self.data_dir = data_dir
         self.log_path = data_dir / "server.log"
+        self.redis_port = free_port()
         full_env = {**os.environ, **env, "FT_PORT": str(self.port), "FT_HOST": "127.0.0.1", "FT_DATA_DIR": str(data_dir),
-                    "FT_EMBEDDED_REDIS_PORT": str(free_port()), "FT_PROJECTOR_INTERVAL_SECONDS": "0.2"}
+                    "FT_EMBEDDED_REDIS_PORT": str(self.redis_port), "FT_PROJECTOR_INTERVAL_SECONDS": "0.2"}
         self._log = open(self.log_path, "wb")
         self.proc = subprocess.Popen([sys.executable, "-m", "backend.cli", command], env=full_env, cwd=ROOT,
                                      stdout=self._log, stderr=subprocess.STDOUT)

@@ -7,6 +7,8 @@ from typing import Annotated
 from pydantic import AfterValidator
 from uuid6 import uuid7
 
+__all__ = ["MAX_KEY_LENGTH", "Key", "check_key", "new_key", "parse_key", "uuid7"]
+
 from backend.domain.errors import InvalidInput
 
 MAX_KEY_LENGTH = 512

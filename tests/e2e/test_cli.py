@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import socket
 import stat
 import subprocess
 import sys
@@ -50,6 +51,8 @@ def test_all_in_one_generates_admin_credentials_once(tmp_path: Path) -> None:
         Api(first.base, values["FT_ADMIN_CLIENT_ID"], values["FT_ADMIN_CLIENT_SECRET"])  # signs in
     finally:
         first.stop()
+    with pytest.raises(OSError):  # SIGTERM stopped the embedded Redis with the server
+        socket.create_connection(("127.0.0.1", first.redis_port), timeout=2).close()
     second = Server({}, "serve", tmp_path)
     try:
         assert values["FT_ADMIN_CLIENT_SECRET"] not in second.log()
