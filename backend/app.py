@@ -19,10 +19,12 @@ from backend.settings import Settings
 API_PREFIX = "/api/v1"
 
 
-def create_app(settings: Settings, services: Services | None = None, *, projector: bool = True) -> FastAPI:
-    """The API application. Pass `services` to share already-open stores; otherwise they are opened here
-    and closed when the app shuts down."""
-    owned = services is None
+def create_app(settings: Settings, services: Services | None = None, *, projector: bool = True,
+               close_services: bool | None = None) -> FastAPI:
+    """The API application. Pass `services` to share already-open stores; otherwise they are opened here.
+    Stores are closed at shutdown when opened here or when `close_services` is true (uvicorn re-raises
+    SIGTERM after shutdown, so the lifespan is the last place cleanup surely runs)."""
+    owned = services is None if close_services is None else close_services
     services = services or open_services(settings)
 
     @asynccontextmanager

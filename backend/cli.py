@@ -69,11 +69,8 @@ def _run_server(settings: Settings, all_in_one: bool) -> None:
     elif settings.admin_client_id:
         lines.append(f"  admin    client_id={settings.admin_client_id} (from FT_ADMIN_CLIENT_ID)")
     print("\n".join(lines), flush=True)
-    api = create_app(settings, services)
-    try:
-        uvicorn.run(api, host=settings.host, port=settings.port, log_config=None, access_log=False)
-    finally:
-        services.close()
+    api = create_app(settings, services, close_services=True)
+    uvicorn.run(api, host=settings.host, port=settings.port, log_config=None, access_log=False)
 
 
 @app.command()

@@ -56,10 +56,15 @@ class Services:
         self._stop.set()
         if self._projector is not None:
             self._projector.join(timeout=10)
-        self.graph.close()
-        self.engine.dispose()
-        if self.redis is not None:
-            self.redis.close()
+        closers = [("graph", self.graph.close), ("sql", self.engine.dispose),
+                   ("redis", self.redis.close if self.redis else None)]
+        for name, close in closers:  # one failing close does not skip the others
+            if close is None:
+                continue
+            try:
+                close()
+            except Exception:
+                log.exception("closing %s failed", name)
 
 
 def open_services(settings: Settings, *, embedded_redis: bool = False) -> Services:
