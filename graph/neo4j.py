@@ -44,6 +44,7 @@ def _plain(value: Any) -> Any:
 
 
 class Neo4jGraphStore(CypherGraphStore):
+    kind_in_patterns = False
     def __init__(self, uri: str, user: str, password: str, database: str | None = None) -> None:
         self._driver = GraphDatabase.driver(uri, auth=(user, password), connection_timeout=10)
         self._database = database
