@@ -1,0 +1,230 @@
+"""The stream side of one process: which subscriptions to follow, one consumer per transport, and (in
+the all-in-one) the scheduled jobs. `ftel worker` hosts it inside ARQ; `ftel serve` in a thread.
+
+What is followed comes from SQL (the live subscriptions, with their owners), kept in step with the
+Redis registry; it is refreshed at once on an `ft:control` message and every FT_STREAM_REFRESH_SECONDS
+anyway, since pub/sub drops messages sent while an instance is disconnected.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import logging
+import os
+import socket
+import threading
+import time
+from collections.abc import Awaitable, Callable
+
+import orjson
+from sqlalchemy import Engine
+
+from backend.db import subscriptions as store
+from backend.domain import subscriptions
+from backend.settings import Settings
+from backend.streams import keys
+from backend.streams.base import EventSource
+from backend.streams.redis import RedisStreamSource
+from backend.streams.registry import Registry, connect
+from backend.worker.consumer import StreamConsumer
+from graph.base import GraphStore
+
+log = logging.getLogger("ftel.streams.runtime")
+
+
+def default_consumer_name(settings: Settings, role: str) -> str:
+    """FT_CONSUMER_NAME, else unique per process (worker) or stable per data dir (all-in-one, so that a
+    restart re-reads its own pending entries at once instead of waiting for the claim timeout)."""
+    if settings.consumer_name:
+        return settings.consumer_name
+    host = socket.gethostname()
+    if role == "serve":
+        digest = hashlib.sha256(str(settings.data_dir.resolve()).encode()).hexdigest()[:8]
+        return f"{host}-serve-{digest}"
+    return f"{host}-{os.getpid()}"
+
+
+class StreamRuntime:
+    def __init__(self, settings: Settings, engine: Engine, graph: GraphStore, redis_url: str, consumer_name: str,
+                 *, scheduled: bool) -> None:
+        self.settings = settings
+        self.engine = engine
+        self.graph = graph
+        self.redis_url = redis_url
+        self.consumer_name = consumer_name
+        self.scheduled = scheduled
+        self.owners: dict[str, int | None] = {}
+        self.sources: list[EventSource] = []
+        self._stop: asyncio.Event | None = None
+        self._wake: asyncio.Event | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._started = False
+        self._stopping = threading.Event()
+
+    # -- lifecycle -------------------------------------------------------------------------------
+
+    async def run(self) -> None:
+        """Until stop(): reconcile, follow the live subscriptions, consume."""
+        self._loop = asyncio.get_running_loop()
+        self._stop = asyncio.Event()
+        if self._stopping.is_set():
+            self._stop.set()
+        self._wake = asyncio.Event()
+        self._refreshing = asyncio.Lock()
+        self.redis = connect(self.redis_url)
+        self.registry = Registry(self.redis)
+        tasks: list[asyncio.Task[None]] = []
+        try:
+            await self._until_redis()
+            await subscriptions.sync(self.engine, self.registry, self.settings.stream_group, scan_streams=True)
+            self.sources = [RedisStreamSource(self.redis, self.settings.stream_group, self.consumer_name,
+                                              claim_idle_ms=self.settings.stream_claim_idle_ms,
+                                              dlq_maxlen=self.settings.stream_dlq_maxlen)]
+            if self.settings.kafka_bootstrap:
+                from backend.streams.kafka import KafkaEventSource
+
+                self.sources.append(KafkaEventSource(
+                    self.settings.kafka_bootstrap, self.settings.kafka_topic, self.settings.stream_group,
+                    self.consumer_name, self.redis, partitions=self.settings.kafka_partitions,
+                    retry_delay_ms=self.settings.stream_claim_idle_ms, dlq_maxlen=self.settings.stream_dlq_maxlen,
+                    is_live=self._is_live))
+            await self.refresh()  # sources connect in their consumer task: Kafka down must not stop Redis
+            self._started = True
+            log.info("stream consumer %s started (%s)", self.consumer_name, ", ".join(s.transport for s in self.sources))
+            for source in self.sources:
+                consumer = StreamConsumer(source, self.engine, self.graph, self.settings, self.redis, self.owners.get)
+                tasks.append(asyncio.create_task(consumer.run(self._stop), name=f"consume-{source.transport}"))
+            tasks.append(asyncio.create_task(self.registry.listen(self._on_control, self._stop), name="control"))
+            tasks.append(asyncio.create_task(self._refresh_loop(), name="refresh"))
+            if self.scheduled:
+                tasks.append(asyncio.create_task(self._scheduled_loop(), name="scheduled"))
+            await self._stop.wait()
+        finally:
+            self._stop.set()
+            consumers = [t for t in tasks if t.get_name().startswith("consume-")]
+            if consumers:  # let a batch being stored finish (and be acked) before the stores close
+                await asyncio.wait(consumers, timeout=15)
+            for task in tasks:
+                task.cancel()
+            await asyncio.gather(*tasks, return_exceptions=True)
+            for source in self.sources:
+                try:
+                    await source.close()
+                except Exception as exc:
+                    log.warning("closing %s source: %s", source.transport, exc)
+            try:
+                await self.redis.hdel(keys.CONSUMERS, self.consumer_name)  # type: ignore[misc]
+            except Exception:
+                pass
+            await self.redis.aclose()
+
+    async def _until_redis(self) -> None:
+        delay = 0.5
+        while True:
+            try:
+                await self.redis.ping()
+                return
+            except Exception as exc:
+                if self._stop is not None and self._stop.is_set():
+                    raise
+                log.warning("redis %s unreachable (%s); retrying in %.1fs", self.redis_url, exc, delay)
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, 10.0)
+
+    def stop(self) -> None:
+        """Ask run() to finish; safe from any thread."""
+        self._stopping.set()
+        if self._loop is not None and self._stop is not None:
+            try:
+                self._loop.call_soon_threadsafe(self._stop.set)
+            except RuntimeError:  # the loop is already closed
+                pass
+
+    def run_in_thread(self) -> None:
+        """The all-in-one's thread: run, and start over after an unexpected error (a worker process
+        exits instead and lets its supervisor restart it)."""
+        while not self._stopping.is_set():
+            try:
+                asyncio.run(self.run())
+            except Exception:
+                log.exception("stream runtime stopped on an error; restarting in 5 s")
+            self._stopping.wait(5.0)
+
+    @property
+    def started(self) -> bool:
+        return self._started
+
+    # -- following subscriptions -------------------------------------------------------------------
+
+    async def refresh(self) -> None:
+        """Sync SQL with the registry (cheap: no SCAN), then follow exactly the live subscriptions."""
+        async with self._refreshing:
+            await self._refresh()
+
+    async def _refresh(self) -> None:
+        await subscriptions.sync(self.engine, self.registry, self.settings.stream_group, scan_streams=False)
+        live = await asyncio.to_thread(store.live, self.engine)
+        self.owners.clear()
+        self.owners.update({s.stream_key: s.account_id for s in live})
+        state: dict[str, list[str]] = {}
+        for source in self.sources:
+            followed = sorted(s.stream_key for s in live if s.transport == source.transport)
+            source.follow(followed)
+            state[source.transport] = followed
+        await self.redis.hset(keys.CONSUMERS, self.consumer_name,  # type: ignore[misc]
+                              orjson.dumps({"streams": state, "at": time.time(), "pid": os.getpid()}).decode())
+
+    async def _on_control(self, op: str, stream: str) -> None:
+        log.debug("control: %s %s", op, stream)
+        assert self._wake is not None
+        self._wake.set()
+
+    async def _refresh_loop(self) -> None:
+        assert self._wake is not None and self._stop is not None
+        while not self._stop.is_set():
+            try:
+                await asyncio.wait_for(self._wake.wait(), timeout=self.settings.stream_refresh_seconds)
+            except TimeoutError:
+                pass
+            self._wake.clear()
+            try:
+                await self.refresh()
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:
+                log.warning("subscription refresh failed: %s", exc)
+                await asyncio.sleep(1.0)
+
+    async def _is_live(self, stream: str) -> bool:
+        """A Kafka key we do not follow yet: maybe a subscription made a moment ago elsewhere."""
+        if stream in self.owners:
+            return True
+        record = await self.registry.get(stream)
+        if record is None or not record.live:
+            return False
+        await self.refresh()
+        return stream in self.owners
+
+    # -- scheduled jobs (all-in-one; `ftel worker` runs them as ARQ cron jobs) -----------------------
+
+    async def _scheduled_loop(self) -> None:
+        assert self._stop is not None
+        from backend.worker import jobs
+
+        while not self._stop.is_set():
+            try:
+                await asyncio.wait_for(self._stop.wait(), timeout=self.settings.stream_reconcile_seconds)
+                return
+            except TimeoutError:
+                pass
+            for job in (jobs.reconcile_subscriptions, jobs.expire_idle_subscriptions):
+                await self._run_job(job)
+
+    async def _run_job(self, job: Callable[[dict[str, object]], Awaitable[object]]) -> None:
+        try:
+            await job({"runtime": self})
+        except asyncio.CancelledError:
+            raise
+        except Exception:
+            log.exception("scheduled job %s failed", job.__name__)

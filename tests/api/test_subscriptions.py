@@ -1,0 +1,232 @@
+"""Subscriptions over real HTTP on the all-in-one (`ftel serve`: SQLite, embedded graph, embedded Redis,
+stream consumers in-process), with Kafka enabled against the real test broker."""
+
+from __future__ import annotations
+
+import json
+import time
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+import redis
+from aiokafka import AIOKafkaProducer
+
+from backend.demo import seed_events
+from tests.conftest import ADMIN, Api, Server, wait_for
+from tests.stream_fixtures import dlq, rekeyed, xadd_events
+
+
+def assert_error(response: httpx.Response, status: int, code: str) -> None:
+    assert response.status_code == status, response.text
+    assert response.json()["error"]["code"] == code
+
+
+def picture(api: Api, trace: str, suffix: str) -> dict[str, Any]:
+    """Everything a user sees of a trace, with the key suffix taken off so two traces compare."""
+    def bare(key: str) -> str:
+        return key.removesuffix(suffix)
+
+    detail = api.get(f"/traces/{trace}").json()
+    graph = api.get(f"/traces/{trace}/graph").json()
+    nodes = {bare(n["key"]): (n["kind"], n["status"], n.get("reason"), n.get("name")) for n in graph["nodes"]}
+    logs = {bare(n["key"]): api.get(f"/nodes/{n['key']}").json()["node"].get("logs") for n in graph["nodes"]}
+    return {
+        "summary": detail.get("summary"), "status": detail.get("status"), "user": detail.get("user"),
+        "nodes": nodes, "logs": logs,
+        "edges": sorted((bare(e["source"]), bare(e["target"]), e["op"]) for e in graph["edges"]),
+    }
+
+
+@pytest.fixture(scope="module")
+def kafka_topic() -> str:
+    return f"ftel-api-{uuid.uuid4().hex[:8]}"
+
+
+@pytest.fixture(scope="module")
+def aio(tmp_path_factory: pytest.TempPathFactory, kafka_topic: str) -> Iterator[Server]:
+    from tests.conftest import service_env
+
+    env = {**ADMIN, "FT_STREAM_BLOCK_MS": "200", "FT_STREAM_RECONCILE_SECONDS": "1",
+           "FT_KAFKA_BOOTSTRAP": service_env("FT_TEST_KAFKA_BOOTSTRAP"), "FT_KAFKA_TOPIC": kafka_topic,
+           "FT_KAFKA_PARTITIONS": "2"}
+    srv = Server(env, "serve", tmp_path_factory.mktemp("aio"))
+    yield srv
+    srv.stop()
+
+
+@pytest.fixture(scope="module")
+def admin(aio: Server) -> Api:
+    return Api(aio.base, ADMIN["FT_ADMIN_CLIENT_ID"], ADMIN["FT_ADMIN_CLIENT_SECRET"])
+
+
+@pytest.fixture(scope="module")
+def app(admin: Api) -> Api:
+    """A system account holding only `ingest`, like an observed app signed in from its secret."""
+    return admin.account("ingest", name="observed-app")
+
+
+def endpoint_client(sub: dict[str, Any]) -> redis.Redis:
+    return redis.Redis.from_url(sub["endpoint"], decode_responses=True)
+
+
+def consumed(client: redis.Redis, stream: str) -> bool:
+    """The group has read everything in the stream and acknowledged it."""
+    info = client.xinfo_stream(stream)
+    groups = client.xinfo_groups(stream)
+    return bool(groups) and groups[0]["pending"] == 0 and groups[0]["last-delivered-id"] == info["last-generated-id"]
+
+
+# -- lifecycle --------------------------------------------------------------------------------------
+
+
+def test_subscribe_issues_a_user_id_and_a_stream_key(app: Api, admin: Api) -> None:
+    issued = app.post("/subscriptions", json={"user_name": "Team Seven"})
+    assert issued.status_code == 201, issued.text
+    body = issued.json()
+    assert set(body) >= {"id", "user_id", "stream_key", "transport", "endpoint", "created_at"}
+    assert body["stream_key"] == f"ft:s:{body['id']}" and body["transport"] == "redis"
+    assert str(uuid.UUID(body["user_id"])) == body["user_id"]  # issued by the service
+    assert body["endpoint"].startswith("redis://127.0.0.1:") and body["topic"] is None
+
+    own = app.post("/subscriptions", json={"user_id": "team-7", "user_name": "Team Seven", "transport": "redis"}).json()
+    assert own["user_id"] == "team-7" and own["stream_key"] != body["stream_key"]
+
+    client = endpoint_client(body)
+    assert client.type(body["stream_key"]) == "stream"  # ready to XADD into, group created
+    registry = json.loads(client.hget("ft:streams", body["stream_key"]))
+    assert registry["user_id"] == body["user_id"] and registry["owner"] and registry["deleted"] is None
+
+    mine = {s["id"] for s in app.get("/subscriptions").json()}
+    assert {body["id"], own["id"]} <= mine
+    assert body["id"] not in {s["id"] for s in admin.get("/subscriptions").json()}  # own only
+    assert body["id"] in {s["id"] for s in admin.get("/subscriptions", params={"all": "true"}).json()}
+    assert app.get(f"/subscriptions/{own['id']}").json()["user_id"] == "team-7"
+
+
+def test_unsubscribe_soft_deletes_and_is_idempotent(app: Api, admin: Api) -> None:
+    sub = app.post("/subscriptions", json={"user_id": "u-del"}).json()
+    other = admin.account("ingest", name="someone-else")
+    assert_error(other.delete(f"/subscriptions/{sub['id']}"), 404, "not_found")
+    closed = app.delete(f"/subscriptions/{sub['id']}")
+    assert closed.status_code == 200 and closed.json()["deleted_at"] and closed.json()["delete_reason"] == "unsubscribed"
+    assert app.delete(f"/subscriptions/{sub['id']}").json()["deleted_at"] == closed.json()["deleted_at"]
+    assert sub["id"] not in {s["id"] for s in app.get("/subscriptions").json()}
+    kept = {s["id"]: s for s in app.get("/subscriptions", params={"include_deleted": "true"}).json()}
+    assert kept[sub["id"]]["delete_reason"] == "unsubscribed"
+    registry = json.loads(endpoint_client(sub).hget("ft:streams", sub["stream_key"]))
+    assert registry["deleted"] and registry["reason"] == "unsubscribed"
+
+
+def test_subscription_input_and_roles_are_checked(app: Api, admin: Api) -> None:
+    reader = admin.account("read", name="reader")
+    assert_error(reader.post("/subscriptions", json={}), 403, "forbidden")
+    assert_error(reader.get("/subscriptions"), 403, "forbidden")
+    assert_error(app.get("/subscriptions", params={"all": "true"}), 403, "forbidden")
+    assert_error(app.post("/subscriptions", json={"transport": "carrier-pigeon"}), 422, "unprocessable")
+    assert_error(app.post("/subscriptions", json={"user_id": ""}), 422, "unprocessable")
+    assert_error(app.post("/subscriptions", json={"user_id": "x" * 513}), 422, "unprocessable")
+    assert_error(app.get("/subscriptions/nope"), 404, "not_found")
+    assert_error(app.delete("/subscriptions/nope"), 404, "not_found")
+
+
+# -- ingestion ---------------------------------------------------------------------------------------
+
+
+def test_seed_scenario_by_plain_xadd_gives_the_rest_graph_and_garbage_goes_to_the_dlq(app: Api, admin: Api) -> None:
+    tag = uuid.uuid4().hex[:6]
+    via_rest, via_stream = f"rest-{tag}", f"xadd-{tag}"
+    rest_events = rekeyed(seed_events(via_rest), f"-{via_rest}")
+    assert app.post("/events", json=rest_events).json()["accepted"] == len(rest_events)
+
+    sub = app.post("/subscriptions", json={"user_id": "demo-user"}).json()
+    client = endpoint_client(sub)
+    stream_events = rekeyed(seed_events(via_stream), f"-{via_stream}")
+    ids = xadd_events(client, sub["stream_key"], stream_events, garbage_at=7)
+    assert wait_for(lambda: consumed(client, sub["stream_key"]), timeout=30)
+
+    expected = picture(admin, via_rest, f"-{via_rest}")
+    assert expected["summary"]["dropped"] == 2 and len(expected["nodes"]) == 10
+    assert wait_for(lambda: picture(admin, via_stream, f"-{via_stream}") == expected, timeout=10)
+
+    garbage = [r for r in dlq(client) if r["stream"] == sub["stream_key"]]
+    assert [(r["id"], r["transport"]) for r in garbage] == [(ids[7], "redis")]
+    assert "not JSON" in garbage[0]["reason"] and "{this is not json" in garbage[0]["entry"]
+
+
+def test_events_arrays_and_missing_user_ids_are_accepted(app: Api, admin: Api) -> None:
+    tag = uuid.uuid4().hex[:6]
+    trace, key = f"arr-{tag}", f"file-{tag}"
+    sub = app.post("/subscriptions", json={"user_id": "owner-user"}).json()
+    client = endpoint_client(sub)
+    events = [
+        {"type": "trace.started", "trace": trace, "user": "u-1", "time": "2026-02-01T00:00:00Z"},
+        {"type": "file.received", "trace": trace, "node": {"kind": "file", "key": key}, "time": "2026-02-01T00:00:01Z"},
+        {"type": "log", "node": {"kind": "file", "key": key}, "message": "no user, no trace", "time": "2026-02-01T00:00:02Z"},
+    ]
+    xadd_events(client, sub["stream_key"], events, per_entry=3)
+    assert wait_for(lambda: consumed(client, sub["stream_key"]), timeout=30)
+    node = wait_for(lambda: (r := admin.get(f"/nodes/{key}")).status_code == 200 and r.json(), timeout=10)
+    assert node["node"]["trace"] == trace
+    stored = [e["event"] for e in node["events"]]
+    assert [e.get("user") for e in stored] == [None, None]  # kept missing: the event's own user, not the subscription's
+    assert admin.get(f"/traces/{trace}").json()["user"] == "u-1"
+
+
+def test_kafka_subscription_is_consumed_with_the_same_contract(app: Api, admin: Api, kafka_topic: str) -> None:
+    import asyncio
+
+    from tests.conftest import service_env
+
+    sub = app.post("/subscriptions", json={"user_id": "k-user", "transport": "kafka"}).json()
+    assert sub["transport"] == "kafka" and sub["topic"] == kafka_topic
+    assert sub["endpoint"] == service_env("FT_TEST_KAFKA_BOOTSTRAP")
+    tag = uuid.uuid4().hex[:6]
+    trace = f"kafka-{tag}"
+    events = rekeyed(seed_events(trace), f"-{trace}")
+
+    async def produce() -> None:
+        producer = AIOKafkaProducer(bootstrap_servers=sub["endpoint"], acks="all")
+        await producer.start()
+        try:
+            for i, event in enumerate(events):
+                if i == 3:
+                    await producer.send_and_wait(sub["topic"], b"\x00garbage", key=sub["stream_key"].encode())
+                await producer.send_and_wait(sub["topic"], json.dumps(event).encode(), key=sub["stream_key"].encode())
+        finally:
+            await producer.stop()
+
+    asyncio.run(produce())
+    summary = wait_for(lambda: admin.get(f"/traces/{trace}").json().get("summary", {}).get("outputs") == 1
+                       and admin.get(f"/traces/{trace}").json()["status"] == "ended", timeout=40)
+    assert summary
+    detail = admin.get(f"/traces/{trace}").json()["summary"]
+    assert detail["dropped"] == 2 and detail["data"] == 6
+    server_redis = endpoint_client(next(s for s in app.get("/subscriptions").json() if s["transport"] == "redis"))
+    stray = wait_for(lambda: [r for r in dlq(server_redis) if r["stream"] == sub["stream_key"]])
+    assert [r["transport"] for r in stray] == ["kafka"] and "not JSON" in stray[0]["reason"]
+
+
+def test_idle_subscriptions_expire_in_the_all_in_one(tmp_path: Path) -> None:
+    env = {**ADMIN, "FT_STREAM_RECONCILE_SECONDS": "1", "FT_SUBSCRIPTION_IDLE_MINUTES": "0.04", "FT_STREAM_BLOCK_MS": "200"}
+    srv = Server(env, "serve", tmp_path)
+    try:
+        api = Api(srv.base, ADMIN["FT_ADMIN_CLIENT_ID"], ADMIN["FT_ADMIN_CLIENT_SECRET"])
+        quiet = api.post("/subscriptions", json={"user_id": "quiet"}).json()
+        busy = api.post("/subscriptions", json={"user_id": "busy"}).json()
+        client = endpoint_client(busy)
+        started = time.monotonic()
+        while time.monotonic() - started < 3.5:
+            client.xadd(busy["stream_key"], {"event": json.dumps({"type": "log", "trace": "busy", "message": "tick"})})
+            time.sleep(0.3)
+        gone = wait_for(lambda: api.get(f"/subscriptions/{quiet['id']}").json()["deleted_at"], timeout=15)
+        assert gone and api.get(f"/subscriptions/{quiet['id']}").json()["delete_reason"] == "idle"
+        assert api.get(f"/subscriptions/{busy['id']}").json()["deleted_at"] is None  # it kept writing
+        assert wait_for(lambda: api.get(f"/subscriptions/{busy['id']}").json()["delete_reason"] == "idle", timeout=15)
+        (state,) = client.hgetall("ft:consumers").values()  # the all-in-one's consumer follows nothing now
+        assert json.loads(state)["streams"]["redis"] == []
+    finally:
+        srv.stop()

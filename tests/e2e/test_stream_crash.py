@@ -1,0 +1,151 @@
+"""A worker is SIGKILLed after storing a batch and before acknowledging it, then restarted: every event
+is stored exactly once and the graph is identical to a clean run of the same entries.
+
+The worker (`ftel worker`, SQLite + embedded graph in its data dir, the real test Redis) pauses at the
+FT_DEBUG_PAUSE_BEFORE_ACK hook; the test kills it there with SIGKILL — no shutdown code runs."""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from pathlib import Path
+from typing import Any
+
+import pytest
+import redis
+from sqlalchemy import Engine, func, select
+
+from backend.db.engine import make_engine, upgrade
+from backend.db.models import Event
+from backend.demo import seed_events
+from backend.domain import auth, subscriptions
+from backend.domain.ingest import record_events
+from backend.settings import Settings
+from backend.streams.registry import Registry, connect
+from graph.base import GraphStore
+from graph.embedded import EmbeddedGraphStore
+from tests.conftest import wait_for
+from tests.stream_fixtures import WorkerProcess, rekeyed, stream_redis_url, xadd_events  # noqa: F401  (fixture)
+
+READ_COUNT = 10
+
+
+def scenario() -> tuple[list[str], list[dict[str, Any]]]:
+    """Three seed traces (own node keys); every other event without an `id`, so dedup by
+    (channel, time, payload) is exercised as well as dedup by id."""
+    traces = [f"crash-{i}" for i in range(3)]
+    events: list[dict[str, Any]] = []
+    for trace in traces:
+        events += rekeyed(seed_events(trace), f"-{trace}")
+    for i, event in enumerate(events):
+        if i % 2:
+            event.pop("id")
+    return traces, events
+
+
+def open_subscription(settings: Settings, engine: Engine, redis_url: str) -> str:
+    issued = auth.create_account(engine, "crash-app", "system", ["ingest"])
+    account = issued.account
+    principal = auth.Principal(account_id=account.id or 0, uuid=account.uuid, name=account.name, roles=frozenset({"ingest"}))
+
+    async def create() -> str:
+        client = connect(redis_url)
+        try:
+            sub = await subscriptions.create(engine, Registry(client), settings, principal, "crash-user", None, "redis")
+        finally:
+            await client.aclose()
+        return sub.stream_key
+
+    return asyncio.run(create())
+
+
+def stored(engine: Engine, stream: str) -> tuple[int, int]:
+    with engine.connect() as conn:
+        rows = conn.execute(select(func.count(), func.count(func.distinct(Event.dedup_key))).where(Event.channel == stream)).one()
+    return int(rows[0]), int(rows[1])
+
+
+def dump(graph: GraphStore, traces: list[str]) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for trace in traces:
+        sub = graph.trace_graph(trace)
+        out[trace] = {
+            "trace": graph.trace(trace),
+            "nodes": sorted(repr(sorted((graph.node(n["key"]) or {}).items())) for n in sub.nodes),
+            "edges": sorted(repr(sorted(e.items())) for e in sub.edges),
+        }
+    return out
+
+
+def clean_run(tmp: Path, stream: str, events: list[dict[str, Any]], traces: list[str]) -> dict[str, Any]:
+    """The same entries stored in batches of READ_COUNT by a process that never crashes."""
+    settings = Settings(data_dir=tmp)
+    settings.ensure_data_dir()
+    engine = make_engine(settings)
+    upgrade(engine)
+    graph = EmbeddedGraphStore(settings.graph_dir)
+    try:
+        for start in range(0, len(events), READ_COUNT):
+            record_events(engine, graph, events[start:start + READ_COUNT], stream, None)
+        return dump(graph, traces)
+    finally:
+        graph.close()
+        engine.dispose()
+
+
+@pytest.mark.parametrize("restart_as", ["same-consumer", "new-consumer"])
+def test_sigkill_between_store_and_ack_loses_nothing_and_stores_nothing_twice(
+    tmp_path: Path, stream_redis_url: str, restart_as: str,  # noqa: F811
+) -> None:
+    """same-consumer: the restarted worker re-reads its own pending entries first (id 0);
+    new-consumer: another member takes them over with XAUTOCLAIM once idle."""
+    data = tmp_path / "worker"
+    settings = Settings(data_dir=data)
+    settings.ensure_data_dir()
+    engine = make_engine(settings)
+    upgrade(engine)
+    stream = open_subscription(settings, engine, stream_redis_url)
+    traces, events = scenario()
+    client = redis.Redis.from_url(stream_redis_url, decode_responses=True)
+    xadd_events(client, stream, events)
+
+    pause = tmp_path / "paused-before-ack"
+    env = {"FT_REDIS_URL": stream_redis_url, "FT_STREAM_READ_COUNT": str(READ_COUNT), "FT_STREAM_BATCH_EVENTS": str(READ_COUNT),
+           "FT_STREAM_BLOCK_MS": "200",
+           "FT_CONSUMER_NAME": "crash-worker", "FT_STREAM_CLAIM_IDLE_MS": "1000", "FT_STREAM_RECONCILE_SECONDS": "5"}
+    first = WorkerProcess({**env, "FT_DEBUG_PAUSE_BEFORE_ACK": str(pause)}, data, "first")
+    try:
+        assert wait_for(pause.exists, timeout=60), first.log()
+        in_flight = pause.read_text().split()
+        assert len(in_flight) == READ_COUNT
+        assert stored(engine, stream) == (READ_COUNT, READ_COUNT)  # stored …
+        assert client.xpending(stream, "ftel")["pending"] == READ_COUNT  # … and not acknowledged
+        first.kill()
+    finally:
+        first.kill()
+    pause.unlink()
+
+    name = "crash-worker" if restart_as == "same-consumer" else f"other-{uuid.uuid4().hex[:6]}"
+    second = WorkerProcess({**env, "FT_CONSUMER_NAME": name}, data, "second")
+    try:
+        def drained() -> bool:
+            groups = client.xinfo_groups(stream)
+            last = client.xinfo_stream(stream)["last-generated-id"]
+            return groups[0]["pending"] == 0 and groups[0]["last-delivered-id"] == last
+
+        assert wait_for(drained, timeout=60), second.log()
+        assert wait_for(lambda: stored(engine, stream)[0] == len(events), timeout=10)
+    finally:
+        second.stop()
+    assert stored(engine, stream) == (len(events), len(events))
+    assert f"{READ_COUNT} events were already stored (redelivered entries)" in second.log()  # the batch came back
+    assert client.xlen("ft:dlq") == 0
+
+    graph = EmbeddedGraphStore(settings.graph_dir)
+    try:
+        after_crash = dump(graph, traces)
+    finally:
+        graph.close()
+    engine.dispose()
+    assert after_crash == clean_run(tmp_path / "clean", stream, events, traces)
+    assert after_crash[traces[0]]["trace"]["status"] == "ended"

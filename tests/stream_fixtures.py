@@ -1,0 +1,129 @@
+"""Fixtures of the stream tests: an isolated database on the test Redis, a writer that does what apps
+do (plain XADD / Kafka produce), and `ftel worker` as a real subprocess."""
+
+from __future__ import annotations
+
+import itertools
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+import redis
+
+from tests.conftest import ROOT, service_env
+
+# Databases 8..15 of the test Redis belong to the stream tests (each test flushes the one it gets);
+# pub/sub is not per database, which the code tolerates: control messages are hints checked against
+# the registry of the instance's own database.
+_DBS = itertools.cycle(range(8, 16))
+
+
+def redis_db_url(base: str, db: int) -> str:
+    return base.rsplit("/", 1)[0] + f"/{db}"
+
+
+@pytest.fixture
+def stream_redis_url() -> Iterator[str]:
+    """A flushed database of the real test Redis (`scripts/services.sh start redis`)."""
+    url = redis_db_url(service_env("FT_TEST_REDIS_URL"), next(_DBS))
+    client = redis.Redis.from_url(url)
+    client.flushdb()
+    yield url
+    client.flushdb()
+    client.close()
+
+
+@pytest.fixture
+def kafka_bootstrap() -> str:
+    return service_env("FT_TEST_KAFKA_BOOTSTRAP")
+
+
+def xadd_events(client: redis.Redis, stream: str, events: list[dict[str, Any]], *, garbage_at: int | None = None,
+                per_entry: int = 1) -> list[str]:
+    """Write events like an app would: one `event` field per entry (or `events` arrays of `per_entry`)."""
+    ids = []
+    for start in range(0, len(events), per_entry):
+        if garbage_at is not None and start == garbage_at:
+            ids.append(client.xadd(stream, {"event": "{this is not json"}))
+        chunk = events[start:start + per_entry]
+        fields = {"event": json.dumps(chunk[0])} if per_entry == 1 else {"events": json.dumps(chunk)}
+        ids.append(client.xadd(stream, fields))
+    return [i.decode() if isinstance(i, bytes) else i for i in ids]
+
+
+def dlq(client: redis.Redis) -> list[dict[str, str]]:
+    return [{k.decode() if isinstance(k, bytes) else k: v.decode() if isinstance(v, bytes) else v for k, v in fields.items()}
+            for _, fields in client.xrange("ft:dlq")]
+
+
+def rekeyed(events: list[dict[str, Any]], suffix: str) -> list[dict[str, Any]]:
+    """The seed scenario with its node keys made unique (a key names one node across the service)."""
+    def node(ref: dict[str, Any]) -> dict[str, Any]:
+        return {**ref, "key": ref["key"] + suffix}
+
+    out = []
+    for event in events:
+        event = dict(event)
+        if "node" in event:
+            event["node"] = node(event["node"])
+        for side in ("inputs", "outputs"):
+            if side in event:
+                event[side] = [node(r) for r in event[side]]
+        out.append(event)
+    return out
+
+
+class WorkerProcess:
+    """`ftel worker` in a subprocess, stopped by pid (TERM, or KILL to simulate a crash)."""
+
+    def __init__(self, env: dict[str, str], data_dir: Path, name: str = "worker") -> None:
+        data_dir.mkdir(parents=True, exist_ok=True)
+        self.log_path = data_dir / f"{name}.log"
+        self._log = open(self.log_path, "ab")
+        full = {**os.environ, "FT_DATA_DIR": str(data_dir), "FT_PROJECTOR_INTERVAL_SECONDS": "0.2", **env}
+        self.proc = subprocess.Popen([sys.executable, "-m", "backend.cli", "worker"], env=full, cwd=ROOT,
+                                     stdout=self._log, stderr=subprocess.STDOUT)
+
+    @property
+    def pid(self) -> int:
+        return self.proc.pid
+
+    def log(self) -> str:
+        return self.log_path.read_text(errors="replace")[-6000:]
+
+    def alive(self) -> bool:
+        return self.proc.poll() is None
+
+    def wait_started(self, timeout: float = 60) -> None:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if not self.alive():
+                raise RuntimeError(f"worker exited with {self.proc.returncode}:\n{self.log()}")
+            if "stream consumer" in self.log() and "started" in self.log():
+                return
+            time.sleep(0.1)
+        raise RuntimeError(f"worker did not start in {timeout} s:\n{self.log()}")
+
+    def kill(self) -> None:
+        """SIGKILL: no shutdown code runs, exactly like a crash."""
+        if self.alive():
+            os.kill(self.proc.pid, signal.SIGKILL)
+            self.proc.wait()
+        self._log.close()
+
+    def stop(self) -> None:
+        if self.alive():
+            self.proc.terminate()
+            try:
+                self.proc.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+        self._log.close()
