@@ -1,0 +1,118 @@
+"""The dashboard's only way to the data: the public REST API, called with the signed-in user's token.
+
+Every failure becomes an ApiError whose message can be shown to a person as it is.
+
+ApiError
+ ├── Unreachable      the API did not answer (down, wrong URL, timeout)
+ ├── NotSignedIn      no token in the browser session
+ └── HttpError        the API answered with an error: status, code, message from {"error": {...}}
+      └── AuthExpired 401: the token expired, was revoked or is not a token
+"""
+
+from __future__ import annotations
+
+from typing import Any
+from urllib.parse import quote
+
+import httpx
+
+
+class ApiError(Exception):
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
+
+
+class Unreachable(ApiError):
+    pass
+
+
+class NotSignedIn(ApiError):
+    pass
+
+
+class HttpError(ApiError):
+    def __init__(self, status: int, code: str, message: str, details: Any = None) -> None:
+        super().__init__(message)
+        self.status, self.code, self.details = status, code, details
+
+
+class AuthExpired(HttpError):
+    pass
+
+
+def _segment(key: str) -> str:
+    return quote(key, safe="")
+
+
+class ApiClient:
+    """Thread-safe (one pooled httpx.Client); the token is passed per call, since it lives in the browser."""
+
+    def __init__(self, base: str, timeout: float = 30.0, transport: httpx.BaseTransport | None = None) -> None:
+        self.base = base.rstrip("/")
+        self._http = httpx.Client(base_url=self.base, timeout=timeout, transport=transport)
+
+    def close(self) -> None:
+        self._http.close()
+
+    def _call(self, method: str, path: str, token: str | None, *, auth: bool = True, **kw: Any) -> Any:
+        headers = {}
+        if auth:
+            if not token:
+                raise NotSignedIn("Not signed in: sign in with a client id and secret, or paste an access token.")
+            headers["Authorization"] = f"Bearer {token}"
+        try:
+            response = self._http.request(method, f"/api/v1{path}", headers=headers, **kw)
+        except httpx.TimeoutException:
+            raise Unreachable(f"The API at {self.base} did not answer in time.") from None
+        except httpx.HTTPError as exc:
+            raise Unreachable(f"The API at {self.base} cannot be reached ({exc}). Is the server running?") from None
+        if response.status_code < 400:
+            return response.json()
+        raise _error_of(response)
+
+    def sign_in(self, client_id: str, client_secret: str) -> dict[str, Any]:
+        """{access_token, token_type, expires_in}"""
+        body = self._call("POST", "/auth/token", None, auth=False,
+                          json={"client_id": client_id, "client_secret": client_secret})
+        return dict(body)
+
+    def traces(self, token: str | None, *, q: str | None = None, user: str | None = None, status: str | None = None,
+               since: str | None = None, until: str | None = None, limit: int = 25, cursor: str | None = None) -> dict[str, Any]:
+        params = {k: v for k, v in {"q": q, "user": user, "status": status, "since": since, "until": until,
+                                    "limit": limit, "cursor": cursor}.items() if v not in (None, "")}
+        return dict(self._call("GET", "/traces", token, params=params))
+
+    def trace(self, token: str | None, key: str) -> dict[str, Any]:
+        return dict(self._call("GET", f"/traces/{_segment(key)}", token))
+
+    def trace_graph(self, token: str | None, key: str) -> dict[str, Any]:
+        return dict(self._call("GET", f"/traces/{_segment(key)}/graph", token))
+
+    def node(self, token: str | None, key: str) -> dict[str, Any]:
+        return dict(self._call("GET", f"/nodes/{_segment(key)}", token))
+
+    def lineage(self, token: str | None, key: str, direction: str = "both", depth: int = 5) -> dict[str, Any]:
+        return dict(self._call("GET", f"/lineage/{_segment(key)}", token, params={"direction": direction, "depth": depth}))
+
+    def query(self, token: str | None, cypher: str, params: dict[str, Any] | None = None) -> dict[str, Any]:
+        return dict(self._call("POST", "/graph/query", token, json={"query": cypher, "params": params or {}}))
+
+
+def _error_of(response: httpx.Response) -> HttpError:
+    status = response.status_code
+    try:
+        err = response.json().get("error") or {}
+    except ValueError:
+        err = {}
+    code = str(err.get("code") or f"http_{status}")
+    message = str(err.get("message") or response.reason_phrase or "error")
+    details = err.get("details")
+    if status == 401:
+        return AuthExpired(status, code, f"Your session has expired or the token was not accepted ({message}). Sign in again.",
+                           details)
+    if status == 403:
+        return HttpError(status, code, f"Your account may not do this: {message}", details)
+    if status >= 500:
+        return HttpError(status, code, f"The API failed ({status} {code}): {message}", details)
+    return HttpError(status, code, message, details)
