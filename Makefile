@@ -3,7 +3,7 @@ SHELL := /bin/bash
 PYTHON ?= python3
 VENV ?= .venv
 STAMP := $(VENV)/.installed
-TEST_SERVICES ?= postgres redis neo4j
+TEST_SERVICES ?= postgres redis neo4j kafka
 PYTEST_ARGS ?= -v
 
 .PHONY: run test install services-start services-stop unit demo bench clean
@@ -20,9 +20,10 @@ install: $(STAMP)
 run: $(STAMP)
 	$(VENV)/bin/ftel serve
 
-## make test: install everything, start real PostgreSQL/Redis/Neo4j on loopback, run the whole suite, stop them
+## make test: install everything, start real PostgreSQL/Redis/Neo4j/Kafka on loopback, run the whole suite, stop them
 test: $(STAMP)
 	scripts/install-system-deps.sh
+	scripts/install-browser.sh
 	@status=0; \
 	scripts/services.sh start $(TEST_SERVICES) || status=$$?; \
 	if [ $$status -eq 0 ]; then $(VENV)/bin/python -m pytest $(PYTEST_ARGS) || status=$$?; fi; \
@@ -46,6 +47,7 @@ demo: $(STAMP)
 bench: $(STAMP)
 	$(VENV)/bin/python bench/graph_merge.py
 	$(VENV)/bin/python bench/rest_ingest.py
+	$(VENV)/bin/python bench/stream_ingest.py
 
 clean:
 	rm -rf .ftel-data .pytest_cache test-artifacts

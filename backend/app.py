@@ -10,7 +10,7 @@ from typing import Any
 from fastapi import FastAPI, Request, Response
 
 from backend.api import errors
-from backend.api.routes import accounts, auth, events, health, lineage, traces
+from backend.api.routes import accounts, auth, events, files, health, lineage, retention, subscriptions, traces
 from backend.domain.events import Envelope
 from backend.metrics import HTTP_LATENCY, HTTP_REQUESTS
 from backend.services import Services, open_services
@@ -20,10 +20,11 @@ API_PREFIX = "/api/v1"
 
 
 def create_app(settings: Settings, services: Services | None = None, *, projector: bool = True,
-               close_services: bool | None = None) -> FastAPI:
+               dashboard: bool = False, close_services: bool | None = None) -> FastAPI:
     """The API application. Pass `services` to share already-open stores; otherwise they are opened here.
     Stores are closed at shutdown when opened here or when `close_services` is true (uvicorn re-raises
-    SIGTERM after shutdown, so the lifespan is the last place cleanup surely runs)."""
+    SIGTERM after shutdown, so the lifespan is the last place cleanup surely runs).
+    `dashboard` mounts the Dash trace explorer at /dashboard/."""
     owned = services is None if close_services is None else close_services
     services = services or open_services(settings)
 
@@ -31,7 +32,9 @@ def create_app(settings: Settings, services: Services | None = None, *, projecto
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
         if projector:
             services.start_projector()
+        services.start_streams()  # no-op unless this process consumes streams (all-in-one)
         yield
+        await subscriptions.close_registry(app)
         if owned:
             services.close()
 
@@ -46,7 +49,8 @@ def create_app(settings: Settings, services: Services | None = None, *, projecto
     app.state.services = services
     errors.install(app)
 
-    for router in (auth.router, accounts.router, events.router, traces.router, lineage.router):
+    for router in (auth.router, accounts.router, events.router, traces.router, lineage.router, files.router, retention.router,
+                   subscriptions.router):
         app.include_router(router, prefix=API_PREFIX)
     app.include_router(health.router)
     app.include_router(health.router, prefix=API_PREFIX, include_in_schema=False)
@@ -62,6 +66,10 @@ def create_app(settings: Settings, services: Services | None = None, *, projecto
         return response
 
     _add_envelope_schema(app)
+    if dashboard:
+        from dashboard.serving import local_api_base, mount
+
+        mount(app, local_api_base(settings.host, settings.port))
     return app
 
 

@@ -21,6 +21,8 @@ accounts_app = typer.Typer(help="Accounts, straight in the database (for operato
 app.add_typer(graph_app, name="graph")
 app.add_typer(db_app, name="db")
 app.add_typer(accounts_app, name="accounts")
+retention_app = typer.Typer(help="File retention (size, count, age limits from FT_RETENTION_*).", no_args_is_help=True)
+app.add_typer(retention_app, name="retention")
 console = Console(stderr=True)
 
 
@@ -45,7 +47,7 @@ def _run_server(settings: Settings, all_in_one: bool) -> None:
 
     configure_logging(settings.log_level, settings.log_json)
     try:
-        services = open_services(settings, embedded_redis=all_in_one)
+        services = open_services(settings, embedded_redis=all_in_one, streams=all_in_one)
     except GraphError as exc:
         console.print(f"[red]graph store[/red]: {exc}")
         raise typer.Exit(2) from None
@@ -55,12 +57,13 @@ def _run_server(settings: Settings, all_in_one: bool) -> None:
         f"file-telemetry {'all-in-one' if all_in_one else 'API'} on {base}",
         f"  API      {base}/api/v1",
         f"  docs     {base}/docs",
+        *([f"  dashboard {base}/dashboard/"] if all_in_one else []),
         f"  data     {settings.data_dir.resolve()}",
         f"  SQL      {'SQLite (WAL)' if settings.is_sqlite else 'PostgreSQL'}",
         f"  graph    {settings.graph.value}",
     ]
     if services.redis_url:
-        lines.append(f"  redis    {services.redis_url}")
+        lines.append(f"  redis    {services.redis_url}{'  (stream consumers in this process)' if all_in_one else ''}")
     if created:
         lines += [f"  admin    client_id={created[0]} client_secret={created[1]}",
                   f"           (shown once; also in {settings.admin_credentials_file}, mode 0600)"]
@@ -69,7 +72,7 @@ def _run_server(settings: Settings, all_in_one: bool) -> None:
     elif settings.admin_client_id:
         lines.append(f"  admin    client_id={settings.admin_client_id} (from FT_ADMIN_CLIENT_ID)")
     print("\n".join(lines), flush=True)
-    api = create_app(settings, services, close_services=True)
+    api = create_app(settings, services, dashboard=all_in_one, close_services=True)
     uvicorn.run(api, host=settings.host, port=settings.port, log_config=None, access_log=False)
 
 
@@ -83,6 +86,67 @@ def serve() -> None:
 def api() -> None:
     """Start an API replica only (services mode: PostgreSQL, Neo4j and Redis given by FT_ settings)."""
     _run_server(_settings(), all_in_one=False)
+
+
+@app.command()
+def worker() -> None:
+    """Start a stream worker (ARQ): subscription streams → event log and graph, plus the scheduled jobs.
+
+    Consumes Redis Streams, and Kafka when FT_KAFKA_BOOTSTRAP is set. Needs FT_REDIS_URL. Run several for
+    more throughput: they share one consumer group."""
+    from backend.logs import configure_logging
+    from backend.services import open_services
+    from backend.worker.main import run_worker
+    from graph.base import GraphError
+
+    settings = _settings()
+    configure_logging(settings.log_level, settings.log_json)
+    if settings.redis_url is None:
+        console.print("[red]configuration error[/red]: FT_REDIS_URL is required by `ftel worker` "
+                      "(the Redis the API instances use; the all-in-one's embedded one is redis://127.0.0.1:6380/0)")
+        raise typer.Exit(2)
+    try:
+        services = open_services(settings)
+    except GraphError as exc:
+        console.print(f"[red]graph store[/red]: {exc}")
+        raise typer.Exit(2) from None
+    print(f"file-telemetry worker\n  redis    {settings.redis_url}\n  kafka    {settings.kafka_bootstrap or '-'}\n"
+          f"  SQL      {'SQLite (WAL)' if settings.is_sqlite else 'PostgreSQL'}\n  graph    {settings.graph.value}", flush=True)
+    try:
+        run_worker(settings, services)
+    finally:
+        services.close()
+
+
+@app.command()
+def dashboard(
+    api_url: Annotated[str | None, typer.Option(help="REST API base URL (default: http://FT_HOST:FT_PORT)")] = None,
+    host: Annotated[str, typer.Option(help="address to listen on")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(min=1, max=65535, help="port to listen on")] = 8050,
+    base_path: Annotated[str, typer.Option(help="URL path the dashboard is served under")] = "/",
+) -> None:
+    """Serve the dashboard alone (services mode); it reads the REST API at --api-url with each user's token."""
+    import uvicorn
+
+    from backend.logs import configure_logging
+    from dashboard.serving import local_api_base, standalone
+
+    try:
+        settings = load_settings()  # no data dir: the dashboard keeps nothing
+    except ConfigError as exc:
+        console.print(f"[red]configuration error[/red]: {exc}")
+        raise typer.Exit(2) from None
+    configure_logging(settings.log_level, settings.log_json)
+    api = (api_url or local_api_base(settings.host, settings.port)).rstrip("/")
+    path = "/" + base_path.strip("/") + "/" if base_path.strip("/") else "/"
+    try:
+        reachable = httpx.get(f"{api}/healthz", timeout=3).status_code == 200
+    except httpx.HTTPError:
+        reachable = False
+    print(f"file-telemetry dashboard on http://{host}:{port}{path}\n"
+          f"  API      {api}/api/v1 ({'reachable' if reachable else 'not reachable yet: start it, the dashboard will retry'})",
+          flush=True)
+    uvicorn.run(standalone(api, path), host=host, port=port, log_config=None, access_log=False)
 
 
 def _admin_credentials(settings: Settings, client_id: str | None, client_secret: str | None) -> tuple[str, str]:
@@ -195,6 +259,64 @@ def accounts_create(
         console.print(f"[red]{exc.message}[/red]")
         raise typer.Exit(2) from None
     print(f"client_id={issued.account.client_id}\nclient_secret={issued.client_secret}")
+
+
+@retention_app.command("run")
+def retention_run(
+    dry_run: Annotated[bool, typer.Option("--dry-run", help="print what would be deleted; change nothing")] = False,
+) -> None:
+    """Run retention once on the configured file store: mark files over the limits, delete those whose
+    grace period is over, write retention records. Safe beside a running server."""
+    from backend.db.engine import make_engine, upgrade
+    from backend.storage.files import FileContext
+    from backend.storage.retention import Deletion, limits_of, run_retention
+    from backend.storage.runtime import DeferredGraph, open_object_store
+    from graph.base import GraphError, GraphStore
+    from graph.factory import open_graph
+
+    settings = _settings()
+    engine = make_engine(settings)
+    upgrade(engine)
+    graph: GraphStore = DeferredGraph()
+    if not dry_run:
+        try:
+            graph = open_graph(settings)
+        except GraphError:
+            console.print("graph held by the running server: its projector will mark the nodes expired")
+    ctx = FileContext(settings, engine, graph, open_object_store(settings))
+    limits = limits_of(ctx)
+    console.print(f"retention on {ctx.store.backend}: max_bytes={limits.max_bytes or '-'} max_files={limits.max_files or '-'} "
+                  f"max_age_days={limits.max_age_days or '-'} grace={limits.grace_seconds:g}s{' (dry run)' if dry_run else ''}")
+
+    def line(verb: str, d: Deletion) -> str:
+        return f"{verb:<12} {d.key}  rule={d.rule}  bytes={d.bytes}  size={d.size}  stored={d.stored_at:%Y-%m-%dT%H:%M:%SZ}"
+
+    def deleted(d: Deletion) -> None:
+        print(line("deleted", d), flush=True)
+
+    try:
+        report = run_retention(ctx, dry_run=dry_run, on_delete=None if dry_run else deleted)
+    finally:
+        ctx.store.close()
+        graph.close()
+        engine.dispose()
+    if dry_run:
+        due = {d.key for d in report.deleted}
+        for d in report.deleted:
+            print(line("would delete", d))
+        for d in [*report.marked, *report.waiting]:
+            if d.key not in due:
+                print(line("would mark", d) + f"  delete_after={d.delete_after:%Y-%m-%dT%H:%M:%SZ}")
+        print(f"dry run: {len(report.deleted)} files ({sum(d.bytes for d in report.deleted)} stored bytes) would be deleted now, "
+              f"{len(report.marked)} newly marked")
+        return
+    for d in report.marked:
+        if d.key not in {x.key for x in report.deleted}:
+            print(line("marked", d) + f"  delete_after={d.delete_after:%Y-%m-%dT%H:%M:%SZ}")
+    print(f"deleted {len(report.deleted)} files ({sum(d.bytes for d in report.deleted)} stored bytes), "
+          f"marked {len(report.marked)}, waiting {len(report.waiting)}, failed {len(report.failed)}")
+    if report.failed:
+        raise typer.Exit(1)
 
 
 def main() -> None:

@@ -20,6 +20,11 @@ class StorageBackend(str, Enum):
     s3 = "s3"
 
 
+class Compression(str, Enum):
+    zstd = "zstd"
+    gzip = "gzip"
+
+
 class ConfigError(Exception):
     """Settings that cannot work; the message says which variable and why."""
 
@@ -45,11 +50,43 @@ class Settings(BaseSettings):
     embedded_redis: bool = True
     kafka_bootstrap: str | None = None
 
+    # Stream ingestion (subscriptions on Redis Streams / Kafka), see docs/streams.md
+    redis_public_url: str | None = None  # endpoint handed to subscribers; default: FT_REDIS_URL without password
+    kafka_topic: str = Field("ftel.events", min_length=1, max_length=249)
+    kafka_partitions: int = Field(6, ge=1, le=1000)
+    stream_group: str = Field("ftel", min_length=1, max_length=100)
+    consumer_name: str | None = None  # default: <host>-<pid> (worker), <host>-<data dir hash> (all-in-one)
+    stream_read_count: int = Field(500, ge=1, le=100_000)
+    stream_batch_events: int = Field(2000, ge=1, le=100_000)  # reads are gathered up to this per store + merge
+    stream_block_ms: int = Field(1000, ge=1, le=60_000)
+    stream_claim_idle_ms: int = Field(60_000, ge=100)
+    stream_max_deliveries: int = Field(5, ge=1, le=1000)
+    stream_refresh_seconds: float = Field(30.0, gt=0)
+    stream_reconcile_seconds: int = Field(60, ge=1, le=86_400)
+    stream_dlq_maxlen: int = Field(100_000, ge=100)
+    subscription_idle_minutes: float = Field(10.0, gt=0)
+    # Test hook: after storing a batch and before acknowledging it, write the entry ids to this file
+    # and wait until the file is removed (the crash tests SIGKILL the worker meanwhile).
+    debug_pause_before_ack: Path | None = None
+
     storage: StorageBackend = StorageBackend.local
     s3_endpoint: str | None = None
     s3_bucket: str = "file-telemetry"
     s3_access_key: str | None = None
     s3_secret_key: str | None = None
+    s3_region: str | None = None
+
+    # Files (backend/storage): compression, limits, retention, gRPC upload port.
+    storage_dir: Path | None = None  # local backend; default <data_dir>/files
+    compression: Compression = Compression.zstd
+    compression_level: int | None = Field(None, ge=1, le=22)  # default: zstd 3, gzip 6
+    max_upload_bytes: int = Field(5 * 1024**3, ge=1)
+    retention_max_bytes: int = Field(0, ge=0)  # 0: no limit
+    retention_max_files: int = Field(0, ge=0)  # 0: no limit
+    retention_max_age_days: float = Field(0, ge=0)  # 0: no limit
+    retention_grace_seconds: float = Field(3600, ge=0)
+    retention_interval_seconds: float = Field(300, ge=0)  # 0: only on demand (`ftel retention run`)
+    grpc_port: int = Field(0, ge=0, le=65535)  # 0: no gRPC upload server
 
     admin_client_id: str | None = None
     admin_client_secret: str | None = None
@@ -86,6 +123,11 @@ class Settings(BaseSettings):
             raise ValueError("must start with redis://, rediss:// or unix://")
         return value
 
+    @field_validator("redis_public_url")
+    @classmethod
+    def _redis_public_url(cls, value: str | None) -> str | None:
+        return cls._redis_url(value)
+
     @field_validator("neo4j_uri")
     @classmethod
     def _neo4j_uri(cls, value: str) -> str:
@@ -97,6 +139,10 @@ class Settings(BaseSettings):
     def _coherent(self) -> Settings:
         if self.storage is StorageBackend.s3 and not self.s3_endpoint:
             raise ValueError("FT_STORAGE=s3 needs FT_S3_ENDPOINT")
+        if self.compression is Compression.gzip and self.compression_level is not None and self.compression_level > 9:
+            raise ValueError("FT_COMPRESSION_LEVEL for gzip is 1..9")
+        if self.stream_reconcile_seconds >= 60 and self.stream_reconcile_seconds % 60:
+            raise ValueError("FT_STREAM_RECONCILE_SECONDS must be below 60 or a whole number of minutes")
         if bool(self.admin_client_id) != bool(self.admin_client_secret):
             raise ValueError("set both FT_ADMIN_CLIENT_ID and FT_ADMIN_CLIENT_SECRET, or neither")
         return self
@@ -121,6 +167,11 @@ class Settings(BaseSettings):
     @property
     def graph_dir(self) -> Path:
         return self.data_dir / "graph"
+
+    @property
+    def files_dir(self) -> Path:
+        """Root of the local object store."""
+        return self.storage_dir if self.storage_dir is not None else self.data_dir / "files"
 
     @property
     def admin_credentials_file(self) -> Path:

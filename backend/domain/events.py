@@ -24,6 +24,7 @@ class EventType(str, Enum):
     file_stored = "file.stored"
     file_dropped = "file.dropped"
     file_deleted = "file.deleted"
+    file_expired = "file.expired"  # service-emitted only: retention deleted the stored bytes
     data_dropped = "data.dropped"
     flow = "flow"
     log = "log"
@@ -37,9 +38,15 @@ NODE_EVENTS: dict[EventType, tuple[str, str]] = {
     EventType.file_stored: ("file", "stored"),
     EventType.file_dropped: ("file", "dropped"),
     EventType.file_deleted: ("file", "deleted"),
+    EventType.file_expired: ("file", "expired"),
     EventType.data_dropped: ("data", "dropped"),
 }
 DROP_EVENTS = {EventType.file_dropped, EventType.data_dropped}
+
+# Types only the service itself emits (channels "service:..."): an `expired` node always has a
+# retention record behind it, so observed apps may not send them.
+SERVICE_ONLY_EVENTS = {EventType.file_expired}
+SERVICE_CHANNEL_PREFIX = "service:"
 
 
 class NodeRef(BaseModel):
@@ -58,7 +65,7 @@ class Envelope(BaseModel):
     id: uuid.UUID | None = None
     type: EventType
     trace: Key | None = None
-    user: str | None = Field(None, min_length=1, max_length=512)
+    user: Key | None = None  # same rules as keys: 1..512 characters, no control characters
     time: datetime | None = None
     node: NodeRef | None = None
     inputs: list[NodeRef] = Field(default_factory=list, max_length=10_000)
@@ -138,7 +145,8 @@ class Envelope(BaseModel):
 
 def format_time(value: datetime) -> str:
     """Times travel as fixed-width UTC text so that text order is time order in every store."""
-    return value.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    value = value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)  # no zone: UTC
+    return value.strftime("%Y-%m-%dT%H:%M:%S.%fZ")
 
 
 @dataclass(frozen=True)
@@ -190,6 +198,9 @@ def validate_events(raw: list[Any], channel: str, received_at: datetime) -> tupl
             envelope = Envelope.model_validate(item)
         except ValidationError as exc:
             rejected.append(RejectedEvent(index, _error_text(exc)))
+            continue
+        if envelope.type in SERVICE_ONLY_EVENTS and not channel.startswith(SERVICE_CHANNEL_PREFIX):
+            rejected.append(RejectedEvent(index, f"type: {envelope.type.value} is emitted by the service only (retention)"))
             continue
         payload = canonical_payload(envelope)
         accepted.append(

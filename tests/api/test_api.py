@@ -235,7 +235,7 @@ def test_graph_query_reads_and_refuses_writes(admin: Api) -> None:
 def test_health_readiness_metrics_and_docs(server: Server, admin: Api) -> None:
     assert httpx.get(f"{server.base}/healthz").json() == {"status": "ok"}
     ready = httpx.get(f"{server.base}/readyz").json()
-    assert ready == {"status": "ready", "checks": {"sql": "ok", "graph": "ok"}}
+    assert ready == {"status": "ready", "checks": {"sql": "ok", "graph": "ok", "files": "ok"}}
     metrics = httpx.get(f"{server.base}/metrics").text
     assert "ftel_events_stored_total" in metrics and "ftel_http_requests_total" in metrics
     schema = httpx.get(f"{server.base}/openapi.json").json()

@@ -14,7 +14,7 @@ import pytest
 from tests.conftest import ADMIN, ROOT, Api, Server, free_port
 
 COMMANDS = [[], ["serve"], ["api"], ["demo"], ["graph"], ["graph", "rebuild"], ["db"], ["db", "upgrade"],
-            ["accounts"], ["accounts", "create"]]
+            ["accounts"], ["accounts", "create"], ["worker"], ["dashboard"], ["retention"], ["retention", "run"]]
 
 
 def ftel(*args: str, env: dict[str, str] | None = None, timeout: float = 120) -> subprocess.CompletedProcess[str]:

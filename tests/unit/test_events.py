@@ -89,3 +89,17 @@ def test_flow_op_defaults_from_node_kinds() -> None:
 def test_a_flow_cannot_feed_itself() -> None:
     errors = errors_of([{"type": "flow", "trace": "t", "inputs": [{"kind": "data", "key": "d"}], "outputs": [{"kind": "data", "key": "d"}]}])
     assert "same key" in errors[0]
+
+
+def test_user_ids_with_control_characters_are_rejected() -> None:
+    """PostgreSQL text cannot hold NUL: such a user id is a per-event 4xx, never a 500."""
+    errors = errors_of([{"type": "trace.started", "trace": "t", "user": "bad\x00user"},
+                        {"type": "log", "trace": "t", "message": "m", "user": "x" * 513}])
+    assert "control characters" in errors[0] and "512" in errors[1]
+
+
+def test_times_without_a_zone_are_utc() -> None:
+    from backend.domain.events import format_time
+
+    assert format_time(datetime(2026, 1, 1, 9, 0)) == "2026-01-01T09:00:00.000000Z"
+    assert format_time(datetime(2026, 1, 1, 9, 0, tzinfo=UTC)) == "2026-01-01T09:00:00.000000Z"

@@ -33,10 +33,16 @@ def _check(services: Any) -> dict[str, str]:
         checks["graph"] = "ok"
     except Exception as exc:
         checks["graph"] = f"error: {exc}"[:200]
+    if services.files is not None:
+        try:
+            services.files.store.ping()
+            checks["files"] = "ok"
+        except Exception as exc:
+            checks["files"] = f"error: {exc}"[:200]
     return checks
 
 
-@router.get("/readyz", summary="Readiness: SQL and graph stores reachable")
+@router.get("/readyz", summary="Readiness: SQL, graph and file stores reachable")
 async def readyz(services: ServicesDep) -> JSONResponse:
     checks = await run_in_threadpool(_check, services)
     ok = all(v == "ok" for v in checks.values())
