@@ -48,6 +48,8 @@ bench: $(STAMP)
 	$(VENV)/bin/python bench/graph_merge.py
 	$(VENV)/bin/python bench/rest_ingest.py
 	$(VENV)/bin/python bench/stream_ingest.py
+	$(VENV)/bin/python bench/upload.py
+	$(VENV)/bin/python bench/dashboard_render.py
 
 clean:
 	rm -rf .ftel-data .pytest_cache test-artifacts
