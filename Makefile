@@ -50,6 +50,7 @@ bench: $(STAMP)
 	$(VENV)/bin/python bench/stream_ingest.py
 	$(VENV)/bin/python bench/upload.py
 	$(VENV)/bin/python bench/dashboard_render.py
+	$(VENV)/bin/python bench/flow.py
 
 clean:
 	rm -rf .ftel-data .pytest_cache test-artifacts

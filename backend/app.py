@@ -10,7 +10,7 @@ from typing import Any
 from fastapi import FastAPI, Request, Response
 
 from backend.api import errors
-from backend.api.routes import accounts, auth, events, files, health, lineage, retention, subscriptions, traces
+from backend.api.routes import accounts, auth, events, files, flow, health, lineage, retention, subscriptions, traces
 from backend.domain.events import Envelope
 from backend.metrics import HTTP_LATENCY, HTTP_REQUESTS
 from backend.services import Services, open_services
@@ -50,7 +50,7 @@ def create_app(settings: Settings, services: Services | None = None, *, projecto
     errors.install(app)
 
     for router in (auth.router, accounts.router, events.router, traces.router, lineage.router, files.router, retention.router,
-                   subscriptions.router):
+                   subscriptions.router, flow.router):
         app.include_router(router, prefix=API_PREFIX)
     app.include_router(health.router)
     app.include_router(health.router, prefix=API_PREFIX, include_in_schema=False)

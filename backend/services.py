@@ -21,9 +21,11 @@ from graph.base import GraphError, GraphStore
 from graph.factory import open_graph
 
 if TYPE_CHECKING:
+    from backend.flow.control import FlowControl
     from backend.worker.runtime import StreamRuntime
 
 log = logging.getLogger("ftel.services")
+_flow_lock = threading.Lock()
 
 
 @dataclass
@@ -36,6 +38,7 @@ class Services:
     files: FileServices | None = None  # object store, retention schedule, gRPC uploads (backend/storage)
     consume_streams: bool = False  # all-in-one: run the stream consumers in this process (backend/worker)
     streams: StreamRuntime | None = None
+    _flow: FlowControl | None = None
     _stop: threading.Event = field(default_factory=threading.Event)
     _projector: threading.Thread | None = None
     _streams_thread: threading.Thread | None = None
@@ -44,10 +47,22 @@ class Services:
     def redis_url(self) -> str | None:
         return self.settings.redis_url or (self.redis.url if self.redis else None)
 
+    @property
+    def flow(self) -> FlowControl:
+        """Per-user accounting, parking and draining (backend/flow), opened on first use."""
+        if self._flow is None:
+            from backend.flow.control import FlowControl
+
+            with _flow_lock:
+                if self._flow is None:
+                    self._flow = FlowControl(self.settings, self.engine, self.graph, self.redis_url)
+        return self._flow
+
     def start_projector(self) -> None:
         """Background catch-up: merges events the request path could not merge (graph down, crash)."""
         self._projector = threading.Thread(target=self._project_loop, name="ftel-projector", daemon=True)
         self._projector.start()
+        self.flow.start()  # the drainer runs wherever the projector does (all-in-one, api, worker)
         if self.files is not None:
             self.files.start()  # retention schedule and gRPC uploads run beside the projector
 
@@ -58,7 +73,8 @@ class Services:
         from backend.worker.runtime import StreamRuntime, default_consumer_name
 
         self.streams = StreamRuntime(self.settings, self.engine, self.graph, self.redis_url,
-                                     default_consumer_name(self.settings, "serve"), scheduled=True)
+                                     default_consumer_name(self.settings, "serve"), scheduled=True,
+                                     flow=self.flow)
         self._streams_thread = threading.Thread(target=self.streams.run_in_thread, name="ftel-streams", daemon=True)
         self._streams_thread.start()
 
@@ -81,6 +97,8 @@ class Services:
             self._streams_thread.join(timeout=20)
         if self._projector is not None:
             self._projector.join(timeout=10)
+        if self._flow is not None:
+            self._flow.close()
         closers = [("files", self.files.close if self.files else None), ("graph", self.graph.close),
                    ("sql", self.engine.dispose), ("redis", self.redis.close if self.redis else None)]
         for name, close in closers:  # one failing close does not skip the others

@@ -93,6 +93,20 @@ class Settings(BaseSettings):
     jwt_secret: str | None = None
     token_ttl_seconds: int = Field(900, ge=30, le=86400)
 
+    # Flow control (backend/flow, docs/flow.md): per-user allowances, parking, draining.
+    flow_enabled: bool = True
+    flow_events_per_second: float = Field(5000.0, gt=0)  # default allowance per user of an account
+    flow_bytes_per_second: float = Field(8 * 1024 * 1024, gt=0)
+    flow_burst_seconds: float = Field(10.0, gt=0)
+    flow_max_consumer_lag: int = Field(100_000, ge=0)  # 0: not checked
+    flow_max_memory_mb: int = Field(0, ge=0)  # process RSS; 0: not checked
+    flow_redis_max_memory_mb: int = Field(512, ge=0)  # above this, park on disk; 0: not checked
+    flow_drain_events_per_second: float = Field(2000.0, gt=0)
+    flow_drain_user_quantum: int = Field(200, ge=1)  # events per user per round-robin turn
+    flow_check_seconds: float = Field(1.0, gt=0)
+    flow_tick_seconds: float = Field(0.2, gt=0)
+    flow_spool_segment_bytes: int = Field(64 * 1024 * 1024, ge=4096)
+
     graph_batch_size: int = Field(1000, ge=1, le=100_000)
     max_events_per_request: int = Field(10_000, ge=1)
     max_request_bytes: int = Field(16 * 1024 * 1024, ge=1024)
@@ -163,6 +177,10 @@ class Settings(BaseSettings):
     @property
     def is_sqlite(self) -> bool:
         return self.sqlalchemy_url.startswith("sqlite")
+
+    @property
+    def spool_dir(self) -> Path:
+        return self.data_dir / "spool"
 
     @property
     def graph_dir(self) -> Path:

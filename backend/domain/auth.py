@@ -86,6 +86,14 @@ def _account_by_uuid(session: Session, account_uuid: str) -> Account:
     return account
 
 
+def account_pk(engine: Engine, account_uuid: str) -> int:
+    """The numeric key of an account named by its public id (NotFound if there is none)."""
+    with Session(engine) as session:
+        account = _account_by_uuid(session, account_uuid)
+        assert account.id is not None
+        return account.id
+
+
 def disable_account(engine: Engine, account_uuid: str) -> Account:
     """Disable an account: its tokens stop working at once, its secret can no longer get one."""
     with session_scope(engine) as session:

@@ -60,11 +60,13 @@ def _resolve_log_traces(engine: Engine, events: list[AcceptedEvent]) -> tuple[li
 
 
 def record_events(
-    engine: Engine, graph: GraphStore, raw: list[Any], channel: str, account_id: int | None, batch_size: int = 1000
+    engine: Engine, graph: GraphStore, raw: list[Any], channel: str, account_id: int | None, batch_size: int = 1000,
+    received_at: datetime | None = None,
 ) -> IngestResult:
     """Validate, store once (dedup), then merge into the graph. Stored events are safe even if the
-    graph merge fails: they stay unprojected and the projector retries them."""
-    accepted, rejected = validate_events(raw, channel, datetime.now(UTC))
+    graph merge fails: they stay unprojected, the projector retries them, and they count as `buffered`.
+    `received_at`: when the events reached the service (parked events are stored later)."""
+    accepted, rejected = validate_events(raw, channel, received_at or datetime.now(UTC))
     accepted, traces, unknown = _resolve_log_traces(engine, accepted)
     rejected = sorted(rejected + unknown, key=lambda r: r.index)
     new = event_log.insert_events(engine, channel, account_id, accepted, traces)
@@ -83,6 +85,7 @@ def record_events(
             apply_to_graph(engine, graph, event_log.unprojected(engine, batch_size, seen_before[start:start + batch_size]))
     except GraphError as exc:
         GRAPH_ERRORS.inc()
+        result.buffered = len(fresh)
         log.warning("graph merge deferred: %s", exc)
     return result
 

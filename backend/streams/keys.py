@@ -37,3 +37,27 @@ def subscription_id(stream: str) -> str:
 
 def errors_key(stream: str) -> str:
     return f"{ERRORS_PREFIX}{stream}"
+
+PARK_PREFIX = "ft:park:"
+"""One stream per parked user: `ft:park:<account id>:<user id>`; entry field `b` = JSON batch
+{channel, account, user, received, events} of validated events waiting to be stored (backend/flow)."""
+
+PARKED_USERS = "ft:park:users"
+"""Set of the park streams that may hold entries (the drainer's round-robin list)."""
+
+PARKED_DEPTH = "ft:park:depth"
+"""Hash: park stream → events it holds (a stream entry is a batch; this counts events)."""
+
+PARK_LOCK_PREFIX = "ft:park-lock:"
+"""String per park stream being drained: `ft:park-lock:<park stream>` → drainer id (PX 30 s), one drainer per user."""
+
+FLOW_ALLOWANCES = "ft:flow:allowances"
+"""Hash: account id → JSON allowance {events_per_second, bytes_per_second, burst_seconds} set by an admin."""
+
+
+def park_key(account_id: int | None, user: str) -> str:
+    return f"{PARK_PREFIX}{account_id if account_id is not None else '-'}:{user}"
+
+
+def park_lock_key(park_stream: str) -> str:
+    return f"{PARK_LOCK_PREFIX}{park_stream}"

@@ -12,7 +12,7 @@ import asyncio
 import logging
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from prometheus_client import Counter
 from redis.asyncio import Redis
@@ -23,6 +23,9 @@ from backend.settings import Settings
 from backend.streams import keys
 from backend.streams.base import Entry, EventSource
 from graph.base import GraphStore
+
+if TYPE_CHECKING:
+    from backend.flow.control import FlowControl
 
 log = logging.getLogger("ftel.consumer")
 
@@ -45,8 +48,9 @@ class BatchOutcome:
 
 class StreamConsumer:
     def __init__(self, source: EventSource, engine: Engine, graph: GraphStore, settings: Settings, redis: Redis,
-                 owner_of: Callable[[str], int | None]) -> None:
+                 owner_of: Callable[[str], int | None], flow: FlowControl | None = None) -> None:
         self.source = source
+        self.flow = flow  # per-user allowances: events over them are parked (and the entry acked) instead of stored
         self.engine = engine
         self.graph = graph
         self.settings = settings
@@ -161,8 +165,11 @@ class StreamConsumer:
             starts.append(len(raw))
             raw.extend(entry.events or [])
             origin.extend([i] * len(entry.events or []))
-        result = await asyncio.to_thread(record_events, self.engine, self.graph, raw, stream, self.owner_of(stream),
-                                         self.settings.graph_batch_size)
+        if self.flow is not None:  # a store error still raises here: the entry is released and redelivered
+            result = await asyncio.to_thread(self.flow.admit, raw, stream, self.owner_of(stream), park_on_store_error=False)
+        else:
+            result = await asyncio.to_thread(record_events, self.engine, self.graph, raw, stream, self.owner_of(stream),
+                                             self.settings.graph_batch_size)
         outcome.stored += result.accepted
         outcome.duplicates += result.duplicates
         if result.duplicates:

@@ -46,7 +46,8 @@ def build_worker(settings: Settings, services: Services) -> Worker:
     redis_url = settings.redis_url
     assert redis_url is not None
     runtime = StreamRuntime(settings, services.engine, services.graph, redis_url,
-                            default_consumer_name(settings, "worker"), scheduled=False)
+                            default_consumer_name(settings, "worker"), scheduled=False,
+                            flow=services.flow)
 
     async def startup(ctx: dict[str, Any]) -> None:
         ctx["runtime"] = runtime

@@ -16,6 +16,7 @@ import socket
 import threading
 import time
 from collections.abc import Awaitable, Callable
+from typing import TYPE_CHECKING
 
 import orjson
 from sqlalchemy import Engine
@@ -29,6 +30,9 @@ from backend.streams.redis import RedisStreamSource
 from backend.streams.registry import Registry, connect
 from backend.worker.consumer import StreamConsumer
 from graph.base import GraphStore
+
+if TYPE_CHECKING:
+    from backend.flow.control import FlowControl
 
 log = logging.getLogger("ftel.streams.runtime")
 
@@ -47,13 +51,14 @@ def default_consumer_name(settings: Settings, role: str) -> str:
 
 class StreamRuntime:
     def __init__(self, settings: Settings, engine: Engine, graph: GraphStore, redis_url: str, consumer_name: str,
-                 *, scheduled: bool) -> None:
+                 *, scheduled: bool, flow: FlowControl | None = None) -> None:
         self.settings = settings
         self.engine = engine
         self.graph = graph
         self.redis_url = redis_url
         self.consumer_name = consumer_name
         self.scheduled = scheduled
+        self.flow = flow
         self.owners: dict[str, int | None] = {}
         self.sources: list[EventSource] = []
         self._stop: asyncio.Event | None = None
@@ -93,7 +98,8 @@ class StreamRuntime:
             self._started = True
             log.info("stream consumer %s started (%s)", self.consumer_name, ", ".join(s.transport for s in self.sources))
             for source in self.sources:
-                consumer = StreamConsumer(source, self.engine, self.graph, self.settings, self.redis, self.owners.get)
+                consumer = StreamConsumer(source, self.engine, self.graph, self.settings, self.redis, self.owners.get,
+                                           flow=self.flow)
                 tasks.append(asyncio.create_task(consumer.run(self._stop), name=f"consume-{source.transport}"))
             tasks.append(asyncio.create_task(self.registry.listen(self._on_control, self._stop), name="control"))
             tasks.append(asyncio.create_task(self._refresh_loop(), name="refresh"))

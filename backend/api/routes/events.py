@@ -12,7 +12,6 @@ from pydantic import BaseModel
 
 from backend.api.deps import IngestAccount, ServicesDep
 from backend.domain.errors import InvalidInput, PayloadTooLarge
-from backend.domain.ingest import record_events
 
 router = APIRouter(tags=["events"])
 
@@ -77,13 +76,11 @@ def parse_events(body: bytes, content_type: str) -> list[Any]:
 )
 async def post_events(request: Request, services: ServicesDep, principal: IngestAccount) -> JSONResponse:
     """Each event is validated on its own: bad ones come back in `rejected` with their index, the
-    rest are stored once (re-sending a batch changes nothing) and merged into the lineage graph."""
+    rest are stored once (re-sending a batch changes nothing) and merged into the lineage graph. Events over
+    the user's allowance, or sent while a store is down, are parked and counted in `buffered` (never 429)."""
     settings = services.settings
     raw = parse_events(await read_body(request, settings.max_request_bytes), request.headers.get("content-type", ""))
     if len(raw) > settings.max_events_per_request:
         raise PayloadTooLarge(f"more than {settings.max_events_per_request} events in one request")
-    result = await run_in_threadpool(
-        record_events, services.engine, services.graph, raw, f"rest:{principal.uuid}", principal.account_id,
-        settings.graph_batch_size,
-    )
+    result = await run_in_threadpool(services.flow.admit, raw, f"rest:{principal.uuid}", principal.account_id)
     return JSONResponse(result.as_json(), status_code=202)

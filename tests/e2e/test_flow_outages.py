@@ -1,0 +1,147 @@
+"""Store outages with real, PRIVATE engines (never the shared ones other tests use): Redis and Neo4j are
+stopped mid-load and started again; ingestion keeps answering 202, parks, and after the engine returns
+the backlog drains — every event stored once and in the graph."""
+
+from __future__ import annotations
+
+import os
+import sqlite3
+import subprocess
+import time
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import ADMIN, ROOT, Api, Server, free_port, wait_for
+
+
+def stored(data_dir: Path, like: str) -> tuple[int, int]:
+    with sqlite3.connect(data_dir / "ftel.sqlite3") as db:
+        rows = db.execute("SELECT count(*), count(DISTINCT payload) FROM events WHERE payload LIKE ?", (f"%{like}%",)).fetchone()
+    return int(rows[0]), int(rows[1])
+
+
+class PrivateRedis:
+    """redis-server on a free port with its own AOF (fsync always): a restart keeps what it held."""
+
+    def __init__(self, directory: Path) -> None:
+        self.dir = directory
+        self.dir.mkdir(parents=True, exist_ok=True)
+        self.port = free_port()
+        self.url = f"redis://127.0.0.1:{self.port}/0"
+        self.proc: subprocess.Popen[bytes] | None = None
+        self.start()
+
+    def start(self) -> None:
+        self.proc = subprocess.Popen(["redis-server", "--port", str(self.port), "--bind", "127.0.0.1", "--dir", str(self.dir),
+                                      "--appendonly", "yes", "--appendfsync", "always", "--save", ""],
+                                     stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        import redis
+
+        assert wait_for(lambda: _pings(redis.Redis(port=self.port)), timeout=10)
+
+    def stop(self) -> None:
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.terminate()
+            self.proc.wait(timeout=20)
+        self.proc = None
+
+
+def _pings(client: object) -> bool:
+    try:
+        return bool(client.ping())  # type: ignore[attr-defined]
+    except Exception:
+        return False
+
+
+@pytest.fixture()
+def private_redis(tmp_path: Path) -> Iterator[PrivateRedis]:
+    instance = PrivateRedis(tmp_path / "redis")
+    yield instance
+    instance.stop()
+
+
+def burst(tag: str, start: int, count: int, user: str = "heavy") -> list[dict[str, str]]:
+    return [{"type": "trace.started", "trace": f"{tag}-{i}", "user": user} for i in range(start, start + count)]
+
+
+def test_redis_stopped_rest_keeps_answering_202_into_the_spool_and_nothing_is_lost(tmp_path: Path,
+                                                                                   private_redis: PrivateRedis) -> None:
+    env = {**ADMIN, "FT_REDIS_URL": private_redis.url, "FT_FLOW_EVENTS_PER_SECOND": "10", "FT_FLOW_BURST_SECONDS": "1",
+           "FT_FLOW_DRAIN_EVENTS_PER_SECOND": "20", "FT_FLOW_CHECK_SECONDS": "0.3", "FT_FLOW_TICK_SECONDS": "0.1"}
+    (tmp_path / "data").mkdir()
+    server = Server(env, "serve", tmp_path / "data")
+    try:
+        admin = Api(server.base, ADMIN["FT_ADMIN_CLIENT_ID"], ADMIN["FT_ADMIN_CLIENT_SECRET"])
+        app = admin.account("ingest", name="app")
+        tag = f"r-{uuid.uuid4().hex[:8]}"
+        first = app.post("/events", json=burst(tag, 0, 100)).json()
+        assert first["buffered"] >= 80  # parked in Redis
+        private_redis.stop()
+        answers = [app.post("/events", json=burst(tag, 100 + 50 * i, 50)) for i in range(4)]
+        assert [r.status_code for r in answers] == [202] * 4
+        assert all(r.json()["accepted"] + r.json()["buffered"] == 50 for r in answers)
+        spool = server.data_dir / "spool"
+        assert list(spool.glob("seg-*.log")), "events over the allowance went to the disk spool"
+        view = admin.get("/flow").json()
+        assert view["redis"] == "unusable"
+        private_redis.start()
+        total = 300
+        assert wait_for(lambda: stored(server.data_dir, f"{tag}-") == (total, total), timeout=60), stored(server.data_dir, f"{tag}-")
+        view = wait_for(lambda: (v := admin.get("/flow").json())["buffered"] == {"redis": 0, "spool": 0} and v, timeout=10)
+        assert view and view["redis"] == "ok"
+        assert not list(spool.glob("seg-*.log"))
+        assert admin.get(f"/traces/{tag}-{total - 1}").status_code == 200
+    finally:
+        server.stop()
+
+
+def _services(neo: dict[str, str], action: str) -> None:
+    """scripts/services.sh on a private state dir and port: stops only the Neo4j this test started (by pid)."""
+    env = {**os.environ, "FT_SERVICES_DIR": neo["dir"], "FT_TEST_NEO4J_PORT": neo["port"], "FT_TEST_NEO4J_HEAP": "384m"}
+    done = subprocess.run([str(ROOT / "scripts" / "services.sh"), action, "neo4j"], env=env, cwd=ROOT,
+                          capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stdout + done.stderr
+
+
+@pytest.fixture()
+def private_neo4j(tmp_path: Path) -> Iterator[dict[str, str]]:
+    port = str(free_port())
+    neo = {"dir": str(tmp_path / "services"), "port": port, "uri": f"bolt://127.0.0.1:{port}"}
+    _services(neo, "start")
+    yield neo
+    _services(neo, "stop")
+
+
+def test_neo4j_stopped_mid_load_events_park_and_the_graph_is_complete_after_it_returns(
+        tmp_path: Path, private_neo4j: dict[str, str]) -> None:
+    env = {**ADMIN, "FT_GRAPH": "neo4j", "FT_NEO4J_URI": private_neo4j["uri"], "FT_NEO4J_PASSWORD": "x",
+           "FT_FLOW_CHECK_SECONDS": "0.3", "FT_FLOW_TICK_SECONDS": "0.1", "FT_FLOW_DRAIN_EVENTS_PER_SECOND": "500"}
+    (tmp_path / "data").mkdir()
+    server = Server(env, "serve", tmp_path / "data")
+    try:
+        admin = Api(server.base, ADMIN["FT_ADMIN_CLIENT_ID"], ADMIN["FT_ADMIN_CLIENT_SECRET"])
+        app = admin.account("ingest", name="app")
+        tag = f"n-{uuid.uuid4().hex[:8]}"
+        sent = 0
+        for _ in range(3):
+            assert app.post("/events", json=burst(tag, sent, 20)).json()["accepted"] == 20
+            sent += 20
+        _services(private_neo4j, "stop")
+        assert wait_for(lambda: "graph" in admin.get("/flow").json()["pressure"], timeout=30)
+        for _ in range(5):
+            r = app.post("/events", json=burst(tag, sent, 20))
+            assert r.status_code == 202 and r.json()["buffered"] == 20, r.text
+            sent += 20
+        parked = admin.get("/flow").json()
+        assert parked["buffered"]["redis"] + parked["buffered"]["spool"] >= 100
+        _services(private_neo4j, "start")
+        assert wait_for(lambda: "graph" not in admin.get("/flow").json()["pressure"], timeout=60)
+        assert wait_for(lambda: stored(server.data_dir, f"{tag}-") == (sent, sent), timeout=60)
+        missing = wait_for(lambda: [i for i in range(sent) if admin.get(f"/traces/{tag}-{i}").status_code != 200] == [], timeout=60)
+        assert missing, "every trace reached the graph after Neo4j returned"
+        assert admin.get("/flow").json()["buffered"] == {"redis": 0, "spool": 0}
+    finally:
+        server.stop()
