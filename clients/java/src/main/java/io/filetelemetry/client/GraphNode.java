@@ -1,0 +1,19 @@
+package io.filetelemetry.client;
+
+/**
+ * A lineage node as the server shows it.
+ *
+ * @param key     node key
+ * @param kind    {@code file}, {@code data} or {@code sink}
+ * @param status  {@code received|stored|converted|dropped|written|expired|deleted}, may be null
+ * @param reason  drop reason, may be null
+ * @param code    drop reason code, may be null
+ * @param name    display name, may be null
+ * @param trace   trace key
+ * @param user    user id, may be null
+ * @param firstAt RFC 3339
+ * @param lastAt  RFC 3339
+ */
+public record GraphNode(String key, String kind, String status, String reason, String code, String name,
+                        String trace, String user, String firstAt, String lastAt) {
+}
