@@ -32,6 +32,7 @@ def create_app(settings: Settings, services: Services | None = None, *, projecto
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
         if projector:
             services.start_projector()
+            services.start_files(uploads=True)
         services.start_streams()  # no-op unless this process consumes streams (all-in-one)
         yield
         await subscriptions.close_registry(app)

@@ -63,8 +63,12 @@ class Services:
         self._projector = threading.Thread(target=self._project_loop, name="ftel-projector", daemon=True)
         self._projector.start()
         self.flow.start()  # the drainer runs wherever the projector does (all-in-one, api, worker)
+
+    def start_files(self, *, uploads: bool) -> None:
+        """The retention schedule; with `uploads`, also the gRPC upload server (API processes only:
+        a worker on the same host must not try to bind FT_GRPC_PORT too)."""
         if self.files is not None:
-            self.files.start()  # retention schedule and gRPC uploads run beside the projector
+            self.files.start(uploads=uploads)
 
     def start_streams(self) -> None:
         """All-in-one: the same consumers as `ftel worker`, plus its scheduled jobs, on a thread of their own."""

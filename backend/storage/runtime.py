@@ -44,13 +44,13 @@ class FileServices:
         self._retention: threading.Thread | None = None
         self._grpc: Any = None
 
-    def start(self) -> None:
-        """Start the retention schedule (FT_RETENTION_INTERVAL_SECONDS > 0) and the gRPC upload
-        server (FT_GRPC_PORT > 0)."""
+    def start(self, *, uploads: bool = True) -> None:
+        """Start the retention schedule (FT_RETENTION_INTERVAL_SECONDS > 0) and, with `uploads`, the
+        gRPC upload server (FT_GRPC_PORT > 0)."""
         if self.settings.retention_interval_seconds > 0 and self._retention is None:
             self._retention = threading.Thread(target=self._retention_loop, name="ftel-retention", daemon=True)
             self._retention.start()
-        if self.settings.grpc_port > 0 and self._grpc is None:
+        if uploads and self.settings.grpc_port > 0 and self._grpc is None:
             from backend.grpc.server import start_grpc_server
 
             self._grpc = start_grpc_server(self.ctx, self._engine, self._signing_key, self.settings.host, self.settings.grpc_port)

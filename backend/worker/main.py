@@ -52,6 +52,7 @@ def build_worker(settings: Settings, services: Services) -> Worker:
     async def startup(ctx: dict[str, Any]) -> None:
         ctx["runtime"] = runtime
         services.start_projector()
+        services.start_files(uploads=False)  # retention runs here too; uploads are served by API processes
         task = asyncio.create_task(runtime.run(), name="stream-runtime")
         ctx["runtime_task"] = task
 
