@@ -43,6 +43,7 @@ def _run_server(settings: Settings, all_in_one: bool) -> None:
     from backend.domain import auth
     from backend.logs import configure_logging
     from backend.services import open_services
+    from backend.streams.embedded_redis import EmbeddedRedisError
     from graph.base import GraphError
 
     configure_logging(settings.log_level, settings.log_json)
@@ -50,6 +51,9 @@ def _run_server(settings: Settings, all_in_one: bool) -> None:
         services = open_services(settings, embedded_redis=all_in_one, streams=all_in_one)
     except GraphError as exc:
         console.print(f"[red]graph store[/red]: {exc}")
+        raise typer.Exit(2) from None
+    except EmbeddedRedisError as exc:
+        console.print(f"[red]embedded redis[/red]: {exc}\n(choose another FT_EMBEDDED_REDIS_PORT, or FT_REDIS_URL for a Redis of your own)")
         raise typer.Exit(2) from None
     created = auth.bootstrap_admin(services.engine, settings, generate=all_in_one)
     base = f"http://{settings.host}:{settings.port}"

