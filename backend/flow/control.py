@@ -139,8 +139,8 @@ class FlowControl:
             except Exception as exc:
                 log.warning("flow: Redis cannot take parked events, using the disk spool: %s", exc)
                 self.redis_usable = False
-        self._spool_park.park(batch)
-        with self._lock:
+        with self._lock:  # append and count together: the drainer seals under this lock, so whatever it
+            self._spool_park.park(batch)  # reads from a sealed segment has been counted (no stale depth)
             self._spool_events += len(batch.events)
         FLOW_PARKED.labels("spool", reason).inc(len(batch.events))
         return "spool"
@@ -247,8 +247,9 @@ class FlowControl:
 
     def _drain_spool(self, budget: int) -> int:
         done = 0
-        if not self.spool.closed_segments() and self._spool_events:
-            self.spool.seal()
+        with self._lock:
+            if not self.spool.closed_segments() and self._spool_events:
+                self.spool.seal()
         for path in self.spool.closed_segments():
             if path not in self._spool_cache:  # read a closed segment once, not on every tick
                 read = read_segment(path)

@@ -30,6 +30,14 @@ if n > 0 then redis.call('HINCRBY', KEYS[2], KEYS[1], -n) end
 return n
 """
 
+# Take the per-user drain lock, or renew it when this drainer already holds it (a drainer that lost Redis
+# half-way could not release it, and must not wait out the TTL once Redis is back).
+_CLAIM = """
+if redis.call('SET', KEYS[1], ARGV[1], 'NX', 'PX', ARGV[2]) then return 1 end
+if redis.call('GET', KEYS[1]) == ARGV[1] then redis.call('PEXPIRE', KEYS[1], ARGV[2]); return 1 end
+return 0
+"""
+
 # Forget the user in the round-robin set only if its stream is really empty (a park may race the drain).
 _FORGET_IF_EMPTY = """
 if redis.call('XLEN', KEYS[1]) == 0 then redis.call('SREM', KEYS[2], KEYS[1]); redis.call('HDEL', KEYS[3], KEYS[1]); return 1 end
@@ -62,6 +70,7 @@ class RedisPark:
         self.client = redis.Redis.from_url(url, socket_timeout=2, socket_connect_timeout=2)
         self._forget = self.client.register_script(_FORGET_IF_EMPTY)
         self._done = self.client.register_script(_DONE)
+        self._claim = self.client.register_script(_CLAIM)
 
     def park(self, batch: ParkedBatch) -> None:
         key = keys.park_key(batch.account_id, batch.user)
@@ -80,7 +89,7 @@ class RedisPark:
 
     def claim(self, key: str, owner: str, ttl_ms: int = 30_000) -> bool:
         """One drainer per user at a time (others skip it this turn); expires if the drainer dies."""
-        return bool(self.client.set(keys.park_lock_key(key), owner, nx=True, px=ttl_ms))
+        return bool(self._claim(keys=[keys.park_lock_key(key)], args=[owner, ttl_ms]))
 
     def release(self, key: str) -> None:
         self.client.delete(keys.park_lock_key(key))

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import logging
+import time
 from pathlib import Path
 
 import pytest
@@ -118,3 +119,51 @@ def test_a_spool_with_a_corrupted_last_record_drains_every_intact_record_and_rep
         stored = conn.execute(text("SELECT payload FROM events")).scalars().all()
     assert sorted(int(json.loads(p)["trace"].split("-")[1]) for p in stored) == list(range(20))
     up.close()
+
+
+def test_spool_depth_stays_exact_while_parking_and_draining_race(tmp_path: Path) -> None:
+    """Parking threads append to the spool while the drainer seals and drains it: every event is stored
+    once and the reported spool depth returns to exactly 0 (a count taken after the append went stale)."""
+    import threading
+    from datetime import UTC, datetime
+
+    from backend.flow.parking import ParkedBatch
+
+    _, flow = _stack(tmp_path, flow_drain_events_per_second=100_000, flow_tick_seconds=1.0)
+    parkers, batches, per_batch = 4, 20, 3
+    done = threading.Event()
+    append = flow.spool.append
+
+    def slow_append(payload: bytes) -> None:  # a parker descheduled right after its write (a loaded machine)
+        append(payload)
+        time.sleep(0.05)
+
+    flow.spool.append = slow_append  # type: ignore[method-assign]
+
+    def park(n: int) -> None:
+        for b in range(batches):
+            events = [{"type": "trace.started", "trace": f"race-{n}-{b}-{i}", "user": "u"} for i in range(per_batch)]
+            flow.park(ParkedBatch("rest:x", None, "u", datetime.now(UTC), events), "test")
+            time.sleep(0.02)  # the drainer keeps up, so it reaches the newest record again and again
+
+    def drain() -> None:
+        while not done.is_set():
+            flow.drain_once()
+
+    drainer = threading.Thread(target=drain)
+    drainer.start()
+    threads = [threading.Thread(target=park, args=(n,)) for n in range(parkers)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    done.set()
+    drainer.join()
+    while flow.drain_once():
+        pass
+    with flow.engine.connect() as conn:
+        stored = conn.execute(text("SELECT count(*) FROM events")).scalar_one()
+    assert stored == parkers * batches * per_batch
+    assert flow.snapshot()["buffered"]["spool"] == 0
+    assert not list((tmp_path / "spool").glob("seg-*.log"))
+    flow.close()
