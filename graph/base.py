@@ -78,15 +78,25 @@ class LogCounts:
     error: int = 0
 
 
+@dataclass(frozen=True)
+class Membership:
+    """A node of the batch also belongs to this trace (its row names only the first trace it met)."""
+
+    trace: str
+    kind: str
+    key: str
+
+
 @dataclass
 class GraphBatch:
     traces: list[TraceRow] = field(default_factory=list)
     nodes: list[NodeRow] = field(default_factory=list)
     flows: list[FlowRow] = field(default_factory=list)
     log_counts: list[LogCounts] = field(default_factory=list)
+    memberships: list[Membership] = field(default_factory=list)
 
     def __len__(self) -> int:
-        return len(self.traces) + len(self.nodes) + len(self.flows) + len(self.log_counts)
+        return len(self.traces) + len(self.nodes) + len(self.flows) + len(self.log_counts) + len(self.memberships)
 
 
 @dataclass(frozen=True)

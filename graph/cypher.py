@@ -82,6 +82,16 @@ class CypherGraphStore(ABC):
     # -- writes -----------------------------------------------------------------------------
 
     def apply(self, batch: GraphBatch) -> None:
+        statements = self._statements(batch, fresh=None)
+        if statements:
+            self._write(statements)
+
+    def _statements(self, batch: GraphBatch, fresh: set[tuple[str, str]] | None) -> list[Statement]:
+        """The statements of one batch. `fresh`: (kind, key) of the batch's nodes that are absent from the
+        graph, looked up in the same transaction by an adapter with a single writer; those nodes and their
+        edges are CREATEd, and the other nodes (known to exist) MATCHed, instead of MERGEd: LadybugDB runs
+        that about twice as fast (bench/graph_merge.py). None: nothing is known, MERGE everything."""
+        known_absent = fresh or set()
         statements: list[Statement] = []
         if batch.traces:
             rows = [
@@ -110,25 +120,57 @@ class CypherGraphStore(ABC):
                                    {"rows": [_node_row(n) for n in nodes]}))
                 continue
             # LadybugDB: a separate statement; MATCH after MERGE in one statement measured 2x slower there
-            statements.append((self._merge_nodes_statement(kind), {"rows": [_node_row(n) for n in nodes]}))
-            contained = [{"key": n.key, "trace": n.trace} for n in nodes if n.trace]
-            if contained:
-                statements.append((
-                    f"UNWIND $rows AS r MATCH (t:Trace {{key: r.trace}}) MATCH {self._node('n', kind, 'r.key')} {contains}",
-                    {"rows": contained},
-                ))
+            first: dict[str, NodeRow] = {}
+            merged: list[NodeRow] = []
+            for n in nodes:  # the first row of a fresh key creates the node, later rows merge into it
+                if (kind, n.key) in known_absent and n.key not in first:
+                    first[n.key] = n
+                else:
+                    merged.append(n)
+            if first:
+                statements.append((self._create_nodes_statement(kind), {"rows": [_created_row(n) for n in first.values()]}))
+            if merged:
+                statements.append((self._merge_nodes_statement(kind, match=fresh is not None),
+                                   {"rows": [_node_row(n) for n in merged]}))
+            pairs = {(n.key, n.trace): n.key in first for n in nodes if n.trace}
+            for new_edges, verb in ((True, "CREATE"), (False, "MERGE")):
+                rows = [{"key": key, "trace": trace} for (key, trace), new in pairs.items() if new is new_edges]
+                if rows:
+                    statements.append((
+                        f"UNWIND $rows AS r MATCH (t:Trace {{key: r.trace}}) MATCH {self._node('n', kind, 'r.key')} "
+                        f"{verb} (t)-[:CONTAINS]->(n)",
+                        {"rows": rows},
+                    ))
+        for member_kind, members in groupby(sorted(batch.memberships, key=lambda m: m.kind), key=lambda m: m.kind):
+            node = self._node("n", member_kind if self.kind_in_patterns else None, "r.key")
+            statements.append((  # a node met in several traces of the batch: rare, plain MERGE
+                f"UNWIND $rows AS r MATCH (t:Trace {{key: r.trace}}) MATCH {node} MERGE (t)-[:CONTAINS]->(n)",
+                {"rows": [{"trace": m.trace, "key": m.key} for m in members]},
+            ))
         flow_groups: dict[tuple[str, str], list[FlowRow]] = {}
         for f in batch.flows:  # one statement per kind pair where patterns name the kind, else one in all
             pair = (f.source_kind, f.target_kind) if self.kind_in_patterns else ("", "")
             flow_groups.setdefault(pair, []).append(f)
         for (skind, tkind), flow_group in flow_groups.items():
-            statements.append((
-                f"UNWIND $rows AS r MATCH {self._node('a', skind or None, 'r.source')} "
-                f"MATCH {self._node('b', tkind or None, 'r.target')} "
-                "MERGE (a)-[e:FLOWS_TO {op: r.op}]->(b) "
-                "SET e.at = CASE WHEN e.at IS NULL OR r.at < e.at THEN r.at ELSE e.at END",
-                {"rows": [_flow_row(f) for f in flow_group]},
-            ))
+            ends = f"UNWIND $rows AS r MATCH {self._node('a', skind or None, 'r.source')} MATCH {self._node('b', tkind or None, 'r.target')} "
+            new_flows: dict[tuple[str, str, str], FlowRow] = {}
+            old_flows: list[FlowRow] = []
+            for f in flow_group:  # an edge touching a node created in this batch cannot exist yet
+                if (f.source_kind, f.source) in known_absent or (f.target_kind, f.target) in known_absent:
+                    seen = new_flows.get((f.source, f.target, f.op))
+                    if seen is None or f.at < seen.at:
+                        new_flows[(f.source, f.target, f.op)] = f
+                else:
+                    old_flows.append(f)
+            if new_flows:
+                statements.append((ends + "CREATE (a)-[e:FLOWS_TO {op: r.op, at: r.at}]->(b)",
+                                   {"rows": [_flow_row(f) for f in new_flows.values()]}))
+            if old_flows:
+                statements.append((
+                    ends + "MERGE (a)-[e:FLOWS_TO {op: r.op}]->(b) "
+                    "SET e.at = CASE WHEN e.at IS NULL OR r.at < e.at THEN r.at ELSE e.at END",
+                    {"rows": [_flow_row(f) for f in old_flows]},
+                ))
         counts = sorted(batch.log_counts, key=lambda c: c.kind or "")
         for count_kind, count_group in groupby(counts, key=lambda c: c.kind):
             pattern = "(n:Trace {key: r.key})" if count_kind is None else self._node("n", count_kind, "r.key")
@@ -137,12 +179,21 @@ class CypherGraphStore(ABC):
                 "SET n.log_debug = r.debug, n.log_info = r.info, n.log_warn = r.warn, n.log_error = r.error",
                 {"rows": [{"key": c.key, "debug": c.debug, "info": c.info, "warn": c.warn, "error": c.error} for c in count_group]},
             ))
-        if statements:
-            self._write(statements)
+        return statements
 
-    def _merge_nodes_statement(self, kind: str) -> str:
+    def _create_nodes_statement(self, kind: str) -> str:
+        """Nodes known to be absent, with the values a MERGE into nothing would have given them."""
         return (
-            f"UNWIND $rows AS r {self._merge_node(kind)} "
+            f"UNWIND $rows AS r CREATE (n:{LABELS[kind]} {{key: r.key, kind: r.kind, trace: r.trace, user: r.user, "
+            "name: r.name, first_at: r.first_at, last_at: r.last_at, produced: r.produced, status_rank: r.rank, "
+            "status: r.status, reason: r.reason, code: r.code})"
+        )
+
+    def _merge_nodes_statement(self, kind: str, match: bool = False) -> str:
+        """`match`: the nodes are known to exist (MATCH finds them faster than MERGE in LadybugDB)."""
+        bind = f"MATCH {self._node('n', kind, 'r.key')}" if match else self._merge_node(kind)
+        return (
+            f"UNWIND $rows AS r {bind} "
             "SET n.kind = r.kind, n.trace = coalesce(n.trace, r.trace), n.user = coalesce(n.user, r.user), "
             "n.name = coalesce(r.name, n.name), "
             f"n.first_at = {_MIN_AT.format(v='n')}, n.last_at = {_MAX_AT.format(v='n')}, "
@@ -249,6 +300,16 @@ def _node_row(n: NodeRow) -> dict[str, Any]:
     return {"key": n.key, "kind": n.kind, "trace": n.trace, "user": n.user, "name": n.name, "status": n.status,
             "rank": n.rank, "reason": n.reason, "code": n.code, "produced": n.produced,
             "first_at": n.first_at, "last_at": n.last_at}
+
+
+def _created_row(n: NodeRow) -> dict[str, Any]:
+    """What `_merge_nodes_statement` leaves on a node that did not exist: no status (nor its reason and
+    code) below rank 0, `produced` false rather than null."""
+    ranked = n.rank >= 0
+    return {"key": n.key, "kind": n.kind, "trace": n.trace, "user": n.user, "name": n.name,
+            "status": n.status if ranked else None, "rank": n.rank if ranked else None,
+            "reason": n.reason if ranked else None, "code": n.code if ranked else None,
+            "produced": bool(n.produced), "first_at": n.first_at, "last_at": n.last_at}
 
 
 def _flow_row(f: FlowRow) -> dict[str, Any]:

@@ -7,12 +7,13 @@ process); calls from several threads are serialised by a lock.
 from __future__ import annotations
 
 import threading
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import ladybug
 
-from graph.base import LABELS, GraphError, QueryRejected, QueryResult, QueryTimeout
+from graph.base import LABELS, GraphBatch, GraphError, NodeRow, QueryRejected, QueryResult, QueryTimeout
 from graph.capabilities import Capabilities
 from graph.cypher import CypherGraphStore, Statement
 
@@ -75,11 +76,30 @@ class EmbeddedGraphStore(CypherGraphStore):
         with self._lock:
             return self._rows(self._conn.execute(cypher, params))
 
-    def _write(self, statements: list[Statement]) -> None:
+    def apply(self, batch: GraphBatch) -> None:
+        """This process is the graph's only writer: nodes the batch brings are looked up in the write
+        transaction, and the absent ones created rather than merged (see CypherGraphStore._statements)."""
+        if not (batch.traces or batch.nodes or batch.flows or batch.log_counts):
+            return
+        self._write(lambda: self._statements(batch, fresh=self._absent(batch.nodes)))
+
+    def _absent(self, nodes: list[NodeRow]) -> set[tuple[str, str]]:
+        wanted: dict[str, set[str]] = {}
+        for n in nodes:
+            wanted.setdefault(n.kind, set()).add(n.key)
+        absent: set[tuple[str, str]] = set()
+        for kind, keys in wanted.items():
+            found = self._rows(self._conn.execute(f"UNWIND $keys AS k MATCH (n:{LABELS[kind]} {{key: k}}) RETURN n.key AS key",
+                                                  {"keys": sorted(keys)}))
+            absent.update((kind, key) for key in keys - {row["key"] for row in found})
+        return absent
+
+    def _write(self, statements: list[Statement] | Callable[[], list[Statement]]) -> None:
+        """Run the statements in one transaction; a callable builds them inside it, under the lock."""
         with self._lock:
             self._conn.execute("BEGIN TRANSACTION")
             try:
-                for cypher, params in statements:
+                for cypher, params in statements() if callable(statements) else statements:
                     self._conn.execute(cypher, params)
             except Exception:
                 try:

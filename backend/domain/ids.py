@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from typing import Annotated
 
 from pydantic import AfterValidator
@@ -12,6 +13,7 @@ __all__ = ["MAX_KEY_LENGTH", "Key", "check_key", "new_key", "parse_key", "uuid7"
 from backend.domain.errors import InvalidInput
 
 MAX_KEY_LENGTH = 512
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 
 
 def check_key(value: str) -> str:
@@ -20,7 +22,7 @@ def check_key(value: str) -> str:
         raise ValueError("key must be a non-empty string")
     if len(value) > MAX_KEY_LENGTH:
         raise ValueError(f"key longer than {MAX_KEY_LENGTH} characters")
-    if any(ord(ch) < 32 or ord(ch) == 127 for ch in value):
+    if _CONTROL.search(value):
         raise ValueError("key contains control characters")
     return value
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from backend.domain.events import NODE_EVENTS, Envelope, EventType
-from graph.base import FlowRow, GraphBatch, NodeRow, TraceRow
+from graph.base import FlowRow, GraphBatch, Membership, NodeRow, TraceRow
 
 
 @dataclass(frozen=True)
@@ -25,8 +25,11 @@ class Projection:
     log_targets: set[tuple[str, str | None]] = field(default_factory=set)
 
 
-def _merge_node(into: dict[str, NodeRow], row: NodeRow) -> None:
-    """Fold a row into the batch's row for the same key, as the graph merge would."""
+def _merge_node(into: dict[str, NodeRow], row: NodeRow, traces: dict[str, dict[str, None]]) -> None:
+    """Fold a row into the batch's row for the same key, as the graph merge would; `traces` keeps every
+    trace the node met in the batch (in order), so each of them contains it."""
+    if row.trace:
+        traces.setdefault(row.key, {})[row.trace] = None
     old = into.get(row.key)
     if old is None:
         into[row.key] = row
@@ -65,6 +68,7 @@ def project(events: list[StoredEvent]) -> Projection:
     nodes: dict[str, NodeRow] = {}
     flows: dict[tuple[str, str, str], FlowRow] = {}
     log_targets: set[tuple[str, str | None]] = set()
+    met: dict[str, dict[str, None]] = {}
 
     for ev in events:
         env, at = ev.envelope, ev.time
@@ -79,14 +83,14 @@ def project(events: list[StoredEvent]) -> Projection:
         if env.type in NODE_EVENTS and env.node is not None:
             status = NODE_EVENTS[env.type][1]
             _merge_node(nodes, NodeRow(key=env.node.key, kind=env.node.kind, name=env.node.name, status=status,
-                                       reason=env.reason, code=env.code, **base))  # type: ignore[arg-type]
+                                       reason=env.reason, code=env.code, **base), met)  # type: ignore[arg-type]
         elif env.type is EventType.flow:
             op = env.default_op()
             for n in env.inputs:
-                _merge_node(nodes, NodeRow(key=n.key, kind=n.kind, name=n.name, status="converted", **base))  # type: ignore[arg-type]
+                _merge_node(nodes, NodeRow(key=n.key, kind=n.kind, name=n.name, status="converted", **base), met)  # type: ignore[arg-type]
             for n in env.outputs:
                 status = "converted" if n.kind == "data" else "written"
-                _merge_node(nodes, NodeRow(key=n.key, kind=n.kind, name=n.name, status=status, produced=True, **base))  # type: ignore[arg-type]
+                _merge_node(nodes, NodeRow(key=n.key, kind=n.kind, name=n.name, status=status, produced=True, **base), met)  # type: ignore[arg-type]
             for a in env.inputs:
                 for b in env.outputs:
                     flow_key = (a.key, b.key, op)
@@ -95,11 +99,14 @@ def project(events: list[StoredEvent]) -> Projection:
                         flows[flow_key] = FlowRow(a.key, a.kind, b.key, b.kind, op, at)
         elif env.type is EventType.log:
             if env.node is not None:
-                _merge_node(nodes, NodeRow(key=env.node.key, kind=env.node.kind, name=env.node.name, **base))  # type: ignore[arg-type]
+                _merge_node(nodes, NodeRow(key=env.node.key, kind=env.node.kind, name=env.node.name, **base), met)  # type: ignore[arg-type]
                 log_targets.add((env.node.key, env.node.kind))
             elif ev.trace:
                 log_targets.add((ev.trace, None))
 
-    batch = GraphBatch(traces=list(traces.values()), nodes=list(nodes.values()), flows=list(flows.values()))
+    memberships = [Membership(trace, row.kind, row.key) for row in nodes.values()
+                   for trace in met.get(row.key, {}) if trace != row.trace]
+    batch = GraphBatch(traces=list(traces.values()), nodes=list(nodes.values()), flows=list(flows.values()),
+                       memberships=memberships)
     return Projection(batch=batch, log_targets=log_targets)
 
