@@ -149,3 +149,39 @@ def test_a_drainer_that_lost_redis_mid_drain_takes_its_own_lock_back(stream_redi
         assert park.claim("ft:park:1:u", "drainer-b", ttl_ms=60_000)
     finally:
         park.close()
+
+
+def test_consumer_lag_over_its_threshold_is_pressure_and_parks(tmp_path: Path, stream_redis_url: str) -> None:
+    """Entries of subscription streams not yet delivered to the consumer group count as lag (Redis 7)."""
+    import redis
+
+    from backend.db.engine import make_engine, upgrade
+    from backend.flow.control import FlowControl
+    from backend.settings import Settings
+    from backend.streams import keys
+    from graph.factory import open_graph
+
+    settings = Settings(data_dir=tmp_path, flow_max_consumer_lag=5)  # type: ignore[call-arg]
+    settings.ensure_data_dir()
+    engine = make_engine(settings)
+    upgrade(engine)
+    flow = FlowControl(settings, engine, open_graph(settings), stream_redis_url)
+    client = redis.Redis.from_url(stream_redis_url)
+    try:
+        client.hset(keys.REGISTRY, "ft:s:lagging", "{}")
+        client.xgroup_create("ft:s:lagging", settings.stream_group, id="0", mkstream=True)
+        for i in range(6):
+            client.xadd("ft:s:lagging", {"event": "{}"})
+        flow.check()
+        assert flow.pressing() == ["consumer_lag"]
+        result = flow.admit([{"type": "trace.started", "trace": "lag-1", "user": "quiet"}], "rest:x", None)
+        assert (result.accepted, result.buffered) == (0, 1)
+        assert flow.snapshot()["buffered"]["redis"] == 1  # parked in Redis, which is up
+        client.xreadgroup(settings.stream_group, "c1", {"ft:s:lagging": ">"}, count=10)  # the consumer caught up
+        flow.check()
+        assert flow.pressing() == []
+        assert flow.drain_once() == 1
+        assert flow.snapshot()["buffered"]["redis"] == 0
+    finally:
+        client.close()
+        flow.close()

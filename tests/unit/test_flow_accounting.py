@@ -167,3 +167,18 @@ def test_spool_depth_stays_exact_while_parking_and_draining_race(tmp_path: Path)
     assert flow.snapshot()["buffered"]["spool"] == 0
     assert not list((tmp_path / "spool").glob("seg-*.log"))
     flow.close()
+
+
+def test_process_memory_over_its_threshold_parks_everyone_until_it_falls(tmp_path: Path) -> None:
+    settings, flow = _stack(tmp_path, flow_max_memory_mb=1)  # any process is above 1 MiB
+    flow.check()
+    assert flow.pressing() == ["memory"]
+    result = flow.admit([{"type": "trace.started", "trace": "mem-1", "user": "quiet"}], "rest:x", None)
+    assert (result.accepted, result.buffered) == (0, 1)  # even a user well within the allowance
+    assert flow.drain_once() == 0  # nothing drains under pressure
+    settings.flow_max_memory_mb = 100_000
+    flow.check()
+    assert flow.pressing() == []
+    assert flow.drain_once() == 1
+    assert flow.snapshot()["buffered"]["spool"] == 0
+    flow.close()
