@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import httpx
 import typer
@@ -36,25 +36,49 @@ def _settings() -> Settings:
         raise typer.Exit(2) from None
 
 
+def _check_port(host: str, port: int) -> None:
+    """Fail before anything starts (and before credentials are printed) when FT_HOST:FT_PORT is taken."""
+    import socket
+
+    with socket.socket() as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as uvicorn binds: TIME_WAIT is no obstacle
+        try:
+            probe.bind((host, port))
+        except OSError as exc:
+            console.print(f"[red]cannot listen on {host}:{port}[/red]: {exc.strerror or exc} (FT_HOST, FT_PORT)")
+            raise typer.Exit(2) from None
+
+
+def _open_services(settings: Settings, **options: bool) -> Any:
+    """open_services with the stores' start-up failures as one plain message and exit code 2."""
+    from sqlalchemy.exc import OperationalError
+
+    from backend.services import open_services
+    from backend.streams.embedded_redis import EmbeddedRedisError
+    from graph.base import GraphError
+
+    try:
+        return open_services(settings, **options)
+    except GraphError as exc:
+        console.print(f"[red]graph store[/red]: {exc}")
+    except EmbeddedRedisError as exc:
+        console.print(f"[red]embedded redis[/red]: {exc}\n(choose another FT_EMBEDDED_REDIS_PORT, or FT_REDIS_URL for a Redis of your own)")
+    except OperationalError as exc:
+        reason = str(exc.orig).strip().splitlines()[0] if exc.orig is not None else str(exc).splitlines()[0]
+        console.print(f"[red]SQL store[/red]: cannot open FT_DATABASE_URL: {reason}")
+    raise typer.Exit(2)
+
+
 def _run_server(settings: Settings, all_in_one: bool) -> None:
     import uvicorn
 
     from backend.app import create_app
     from backend.domain import auth
     from backend.logs import configure_logging
-    from backend.services import open_services
-    from backend.streams.embedded_redis import EmbeddedRedisError
-    from graph.base import GraphError
 
     configure_logging(settings.log_level, settings.log_json)
-    try:
-        services = open_services(settings, embedded_redis=all_in_one, streams=all_in_one)
-    except GraphError as exc:
-        console.print(f"[red]graph store[/red]: {exc}")
-        raise typer.Exit(2) from None
-    except EmbeddedRedisError as exc:
-        console.print(f"[red]embedded redis[/red]: {exc}\n(choose another FT_EMBEDDED_REDIS_PORT, or FT_REDIS_URL for a Redis of your own)")
-        raise typer.Exit(2) from None
+    _check_port(settings.host, settings.port)
+    services = _open_services(settings, embedded_redis=all_in_one, streams=all_in_one)
     created = auth.bootstrap_admin(services.engine, settings, generate=all_in_one)
     base = f"http://{settings.host}:{settings.port}"
     lines = [
@@ -99,9 +123,7 @@ def worker() -> None:
     Consumes Redis Streams, and Kafka when FT_KAFKA_BOOTSTRAP is set. Needs FT_REDIS_URL. Run several for
     more throughput: they share one consumer group."""
     from backend.logs import configure_logging
-    from backend.services import open_services
     from backend.worker.main import run_worker
-    from graph.base import GraphError
 
     settings = _settings()
     configure_logging(settings.log_level, settings.log_json)
@@ -109,11 +131,7 @@ def worker() -> None:
         console.print("[red]configuration error[/red]: FT_REDIS_URL is required by `ftel worker` "
                       "(the Redis the API instances use; the all-in-one's embedded one is redis://127.0.0.1:6380/0)")
         raise typer.Exit(2)
-    try:
-        services = open_services(settings)
-    except GraphError as exc:
-        console.print(f"[red]graph store[/red]: {exc}")
-        raise typer.Exit(2) from None
+    services = _open_services(settings)
     print(f"file-telemetry worker\n  redis    {settings.redis_url}\n  kafka    {settings.kafka_bootstrap or '-'}\n"
           f"  SQL      {'SQLite (WAL)' if settings.is_sqlite else 'PostgreSQL'}\n  graph    {settings.graph.value}", flush=True)
     try:

@@ -99,6 +99,11 @@ def disable_account(engine: Engine, account_uuid: str) -> Account:
     with session_scope(engine) as session:
         account = _account_by_uuid(session, account_uuid)
         if account.disabled_at is None:
+            if "admin" in account.role_set:
+                admins = session.exec(select(Account).where(Account.disabled_at == None)).all()  # noqa: E711
+                if not any("admin" in a.role_set and a.id != account.id for a in admins):
+                    raise Conflict("this is the last enabled admin account: create another admin before disabling it",
+                                   {"account": account_uuid})
             account.disabled_at = datetime.now(UTC)
             session.add(account)
         return account

@@ -4,6 +4,7 @@ services stack (PostgreSQL + Neo4j)."""
 from __future__ import annotations
 
 import uuid
+from pathlib import Path
 
 import httpx
 
@@ -254,3 +255,20 @@ def test_projector_catches_up_stored_events(admin: Api) -> None:
         assert admin.post("/events", json=[event]).status_code == 202
     summary = wait_for(lambda: admin.get(f"/traces/{trace}").json().get("summary", {}).get("dropped") == 2)
     assert summary
+
+
+def test_the_last_enabled_admin_cannot_be_disabled(tmp_path: Path) -> None:
+    """Disabling it would lock everyone out of the API (only `ftel accounts create` on the host would help)."""
+    srv = Server(dict(ADMIN), "serve", tmp_path)
+    try:
+        admin = Api(srv.base, ADMIN["FT_ADMIN_CLIENT_ID"], ADMIN["FT_ADMIN_CLIENT_SECRET"])
+        me = next(a for a in admin.get("/accounts").json() if a["client_id"] == ADMIN["FT_ADMIN_CLIENT_ID"])
+        assert_error(admin.delete(f"/accounts/{me['id']}"), 409, "conflict")
+        assert admin.get("/traces").status_code == 200  # still enabled
+        second = admin.post("/accounts", json={"name": "second-admin", "roles": ["admin"]}).json()
+        assert admin.delete(f"/accounts/{me['id']}").status_code == 200  # another admin remains
+        other = Api(srv.base, second["client_id"], second["client_secret"])
+        assert_error(other.delete(f"/accounts/{second['id']}"), 409, "conflict")
+        assert other.get("/accounts").status_code == 200
+    finally:
+        srv.stop()

@@ -38,6 +38,23 @@ def test_bad_configuration_stops_start_up_with_the_variable_named(tmp_path: Path
     blocker.write_text("x")
     result = ftel("serve", env={"FT_DATA_DIR": str(blocker / "data")})
     assert result.returncode == 2 and "FT_DATA_DIR" in result.stderr
+    result = ftel("serve", env={"FT_DATA_DIR": str(tmp_path / "d1"), "FT_LOG_LEVEL": "LOUD"})
+    assert result.returncode == 2 and "FT_LOG_LEVEL" in result.stderr and "Traceback" not in result.stderr
+    result = ftel("serve", env={"FT_DATA_DIR": str(tmp_path / "d2"), "FT_PORT": str(free_port()),
+                                "FT_DATABASE_URL": "postgresql://nobody:x@127.0.0.1:1/none"})
+    assert result.returncode == 2 and "FT_DATABASE_URL" in result.stderr and "Connection refused" in result.stderr
+    assert "Traceback" not in result.stderr + result.stdout
+
+
+def test_http_port_taken_stops_start_up_before_credentials_are_shown(tmp_path: Path) -> None:
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        result = ftel("serve", env={"FT_DATA_DIR": str(tmp_path), "FT_PORT": str(port), "FT_EMBEDDED_REDIS_PORT": str(free_port())})
+    assert result.returncode == 2, result.stderr
+    assert f"127.0.0.1:{port}" in result.stderr and "FT_PORT" in result.stderr and "in use" in result.stderr
+    assert "client_secret" not in result.stdout and not (tmp_path / "admin-credentials").exists()
 
 
 def test_the_default_relative_data_dir_works_as_make_run_uses_it(tmp_path: Path) -> None:
