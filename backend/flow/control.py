@@ -49,7 +49,8 @@ class FlowControl:
         self.spool = Spool(settings.spool_dir, settings.flow_spool_segment_bytes)
         self._spool_park = SpoolPark(self.spool)
         self.redis = RedisPark(redis_url) if redis_url else None
-        self.redis_usable = self.redis is not None
+        self.redis_usable = self.redis is not None  # Redis takes parked events (reachable, below its memory limit)
+        self._redis_reachable = self.redis is not None
         self.pressure: dict[str, bool] = dict.fromkeys(PRESSURES, False)
         self._spool_events = sum(len(ParkedBatch.decode(r).events) for _, recs in self.spool.records() for r in recs)
         self.spool.bad_records.clear()  # reported when the segment is drained
@@ -163,16 +164,23 @@ class FlowControl:
             self.pressure["graph"] = True
         rss_mb = psutil.Process().memory_info().rss / (1024 * 1024)
         self.pressure["memory"] = bool(s.flow_max_memory_mb) and rss_mb > s.flow_max_memory_mb
+        was_reachable = self._redis_reachable
         if self.redis is not None:
             try:
                 used = self.redis.used_memory_mb()
+                self._redis_reachable = True
                 self.redis_usable = not (s.flow_redis_max_memory_mb and used > s.flow_redis_max_memory_mb)
                 self.pressure["consumer_lag"] = bool(s.flow_max_consumer_lag) and self._consumer_lag() > s.flow_max_consumer_lag
                 stored = self.redis.client.hgetall(keys.FLOW_ALLOWANCES)
                 for account, doc in stored.items():  # type: ignore[union-attr]
                     self.accounting.set_allowance(int(account), Allowance(**orjson.loads(doc)))
-            except Exception:
-                self.redis_usable = False
+            except Exception as exc:
+                if self._redis_reachable:
+                    log.warning("flow: Redis unreachable (%s); parking on the disk spool until it answers", exc)
+                self.redis_usable = self._redis_reachable = False
+            else:
+                if not was_reachable:
+                    log.info("flow: Redis reachable again; its parked events drain")
         for name, on in self.pressure.items():
             FLOW_PRESSURE.labels(name).set(1 if on else 0)
 
@@ -225,13 +233,13 @@ class FlowControl:
         if budget <= 0:
             return 0
         done = self._drain_spool(budget)
-        if self.redis is not None and done < budget:
+        if self.redis is not None and self._redis_reachable and done < budget:  # check() finds it reachable again
             try:
                 done += self._drain_redis(budget - done)
             except Exception as exc:
                 if not self.pressing():
                     log.warning("flow: draining Redis failed: %s", exc)
-                self.redis_usable = False
+                self.redis_usable = self._redis_reachable = False
         self._drain_tokens -= done
         if done:
             self._drained.append((time.monotonic(), done))

@@ -37,6 +37,10 @@ if TYPE_CHECKING:
 log = logging.getLogger("ftel.streams.runtime")
 
 
+class _Stopped(Exception):
+    """Asked to stop while waiting for Redis: not an error."""
+
+
 def default_consumer_name(settings: Settings, role: str) -> str:
     """FT_CONSUMER_NAME, else unique per process (worker) or stable per data dir (all-in-one, so that a
     restart re-reads its own pending entries at once instead of waiting for the claim timeout)."""
@@ -81,7 +85,10 @@ class StreamRuntime:
         self.registry = Registry(self.redis)
         tasks: list[asyncio.Task[None]] = []
         try:
-            await self._until_redis()
+            try:
+                await self._until_redis()
+            except _Stopped:
+                return  # asked to stop before Redis ever answered (the finally below still cleans up)
             await subscriptions.sync(self.engine, self.registry, self.settings.stream_group, scan_streams=True)
             self.sources = [RedisStreamSource(self.redis, self.settings.stream_group, self.consumer_name,
                                               claim_idle_ms=self.settings.stream_claim_idle_ms,
@@ -133,9 +140,12 @@ class StreamRuntime:
                 return
             except Exception as exc:
                 if self._stop is not None and self._stop.is_set():
-                    raise
+                    raise _Stopped() from None
                 log.warning("redis %s unreachable (%s); retrying in %.1fs", self.redis_url, exc, delay)
-                await asyncio.sleep(delay)
+                try:  # a stop request ends the wait at once
+                    await asyncio.wait_for(self._stop.wait(), timeout=delay) if self._stop else await asyncio.sleep(delay)
+                except TimeoutError:
+                    pass
                 delay = min(delay * 2, 10.0)
 
     def stop(self) -> None:
@@ -154,6 +164,8 @@ class StreamRuntime:
             try:
                 asyncio.run(self.run())
             except Exception:
+                if self._stopping.is_set():
+                    break
                 log.exception("stream runtime stopped on an error; restarting in 5 s")
             self._stopping.wait(5.0)
 
