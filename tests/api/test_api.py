@@ -173,6 +173,15 @@ def test_event_bodies_in_every_accepted_shape(admin: Api) -> None:
     r = admin.post("/events", content=ndjson, headers={"Content-Type": "application/x-ndjson"})
     assert r.json() == {"accepted": 1, "duplicates": 1, "buffered": 0, "rejected": []}
     assert_error(admin.post("/events", content=b"{not json", headers={"Content-Type": "application/json"}), 400, "invalid_input")
+    # a pretty-printed array with a missing comma is reported as JSON, at its line, not as NDJSON
+    typo = b'[\n  {"type": "log", "trace": "t", "message": "a"}\n  {"type": "log", "trace": "t", "message": "b"}\n]'
+    r = admin.post("/events", content=typo, headers={"Content-Type": "application/json"})
+    assert_error(r, 400, "invalid_input")
+    assert "not valid JSON" in r.json()["error"]["message"] and "line 3" in r.json()["error"]["message"]
+    bad_third = ndjson.encode() + b"{oops\n"
+    r = admin.post("/events", content=bad_third, headers={"Content-Type": "application/x-ndjson"})
+    assert_error(r, 400, "invalid_input")
+    assert r.json()["error"]["details"] == {"line": 3}
     assert_error(admin.post("/events", content=b"", headers={"Content-Type": "application/json"}), 400, "invalid_input")
     assert_error(admin.post("/events", json={"hello": 1}), 400, "invalid_input")
     assert_error(admin.post("/events", content=b"[" + b" " * (17 * 1024 * 1024) + b"]",

@@ -46,17 +46,14 @@ def parse_events(body: bytes, content_type: str) -> list[Any]:
     if not body.strip():
         raise InvalidInput("empty body: send a JSON array of events, {\"events\": [...]} or NDJSON")
     if "ndjson" in content_type or "jsonlines" in content_type:
-        try:
-            return [orjson.loads(line) for line in body.splitlines() if line.strip()]
-        except orjson.JSONDecodeError as exc:
-            raise InvalidInput(f"invalid NDJSON: {exc}") from None
+        return _ndjson(body)
     try:
         doc = orjson.loads(body)
-    except orjson.JSONDecodeError:
+    except orjson.JSONDecodeError as exc:
         lines = [line for line in body.splitlines() if line.strip()]
-        if len(lines) > 1:  # NDJSON sent as application/json
-            return parse_events(body, "application/x-ndjson")
-        raise InvalidInput("body is not valid JSON") from None
+        if len(lines) > 1 and _is_json_object(lines[0]):  # NDJSON sent as application/json
+            return _ndjson(body)
+        raise InvalidInput(f"body is not valid JSON: {exc}") from None
     if isinstance(doc, list):
         return doc
     if isinstance(doc, dict) and isinstance(doc.get("events"), list):
@@ -64,6 +61,26 @@ def parse_events(body: bytes, content_type: str) -> list[Any]:
     if isinstance(doc, dict) and "type" in doc:
         return [doc]
     raise InvalidInput("expected a JSON array of events or {\"events\": [...]}")
+
+
+def _is_json_object(line: bytes) -> bool:
+    try:
+        return isinstance(orjson.loads(line), dict)
+    except orjson.JSONDecodeError:
+        return False
+
+
+def _ndjson(body: bytes) -> list[Any]:
+    """One JSON event per line; an error names the line (1-based, counting blank lines)."""
+    events = []
+    for number, line in enumerate(body.splitlines(), start=1):
+        if not line.strip():
+            continue
+        try:
+            events.append(orjson.loads(line))
+        except orjson.JSONDecodeError as exc:
+            raise InvalidInput(f"invalid NDJSON at line {number}: {exc}", {"line": number}) from None
+    return events
 
 
 @router.post(
