@@ -31,7 +31,8 @@ class TraceRow:
     key: str
     user: str | None = None
     name: str | None = None
-    started: bool = False  # True when the row comes from trace.started: its user wins
+    started: bool = False  # True when the row comes from trace.started: the earliest one names user and name
+    started_at: str | None = None  # time of that trace.started
     status: str = "open"
     first_at: str | None = None
     last_at: str | None = None

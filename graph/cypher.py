@@ -95,19 +95,24 @@ class CypherGraphStore(ABC):
         statements: list[Statement] = []
         if batch.traces:
             rows = [
-                {"key": t.key, "user": t.user, "name": t.name, "started": t.started,
+                {"key": t.key, "user": t.user, "name": t.name, "started": t.started, "started_at": t.started_at,
                  "rank": TRACE_STATUS_RANK[t.status], "status": t.status, "first_at": t.first_at, "last_at": t.last_at}
                 for t in batch.traces
             ]
+            # The earliest trace.started names user and name, whatever the arrival order (ties: smaller user).
+            # `r.started = true`, not a bare `r.started`: LadybugDB 0.22 fails on a bare boolean in CASE WHEN.
+            # Separate SET clauses: each reads what the one before wrote (name, then user, then started_at).
+            wins = ("r.started = true AND (t.started_at IS NULL OR r.started_at < t.started_at "
+                    "OR (r.started_at = t.started_at AND r.user < t.user))")
             statements.append((
                 "UNWIND $rows AS r MERGE (t:Trace {key: r.key}) "
-                # `r.started = true`, not a bare `r.started`: LadybugDB 0.22 fails on a bare boolean in CASE WHEN.
                 "SET t.kind = 'trace', "
-                "t.user = CASE WHEN r.started = true THEN r.user ELSE coalesce(t.user, r.user) END, "
-                "t.name = coalesce(r.name, t.name), "
                 f"t.first_at = {_MIN_AT.format(v='t')}, t.last_at = {_MAX_AT.format(v='t')}, "
                 f"t.status_rank = {_RANK.format(v='t')} "
-                "SET t.status = CASE WHEN t.status_rank = r.rank THEN r.status ELSE t.status END",
+                "SET t.status = CASE WHEN t.status_rank = r.rank THEN r.status ELSE t.status END "
+                f"SET t.name = CASE WHEN {wins} THEN coalesce(r.name, t.name) ELSE coalesce(t.name, r.name) END "
+                f"SET t.user = CASE WHEN {wins} THEN r.user WHEN r.started = true THEN t.user ELSE coalesce(t.user, r.user) END "
+                f"SET t.started_at = CASE WHEN {wins} THEN r.started_at ELSE t.started_at END",
                 {"rows": rows},
             ))
         by_kind = sorted(batch.nodes, key=lambda n: n.kind)

@@ -27,6 +27,7 @@ _KINDS = tuple(LABELS.values())
 
 def _schema() -> list[str]:
     ddl = [f"CREATE NODE TABLE IF NOT EXISTS {label}({_NODE_COLUMNS})" for label in ("Trace", *_KINDS)]
+    ddl.append("ALTER TABLE Trace ADD IF NOT EXISTS started_at STRING")  # graphs made before it existed
     pairs = ", ".join(f"FROM {a} TO {b}" for a in _KINDS for b in _KINDS)
     ddl.append(f"CREATE REL TABLE IF NOT EXISTS FLOWS_TO({pairs}, op STRING, at STRING)")
     ddl.append("CREATE REL TABLE IF NOT EXISTS CONTAINS(" + ", ".join(f"FROM Trace TO {k}" for k in _KINDS) + ")")

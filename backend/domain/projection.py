@@ -47,16 +47,24 @@ def _merge_node(into: dict[str, NodeRow], row: NodeRow, traces: dict[str, dict[s
         old.code = row.code or old.code
 
 
+def _starts_earlier(row: TraceRow, old: TraceRow) -> bool:
+    """Of two trace.started events, the earlier one names the trace's user (ties: the smaller user id),
+    so the owner does not depend on the order events arrive in."""
+    return (row.started_at or "", row.user or "") < (old.started_at or "", old.user or "")
+
+
 def _merge_trace(into: dict[str, TraceRow], row: TraceRow) -> None:
     old = into.get(row.key)
     if old is None:
         into[row.key] = row
         return
-    if row.started:
-        old.user, old.started = row.user, True
+    if row.started and (not old.started or _starts_earlier(row, old)):
+        old.user, old.started, old.started_at = row.user, True, row.started_at
+        old.name = row.name or old.name
+    elif row.started:
+        old.name = old.name or row.name
     elif not old.started:
         old.user = old.user or row.user
-    old.name = row.name or old.name
     if row.status == "ended":
         old.status = "ended"
     old.first_at = min(x for x in (old.first_at, row.first_at) if x)
@@ -77,6 +85,7 @@ def project(events: list[StoredEvent]) -> Projection:
             name = (env.attrs or {}).get("name") if started else None
             _merge_trace(traces, TraceRow(
                 key=ev.trace, user=env.user, name=name if isinstance(name, str) else None, started=started,
+                started_at=at if started else None,
                 status="ended" if env.type is EventType.trace_ended else "open", first_at=at, last_at=at,
             ))
         base = {"trace": ev.trace, "user": env.user, "first_at": at, "last_at": at}

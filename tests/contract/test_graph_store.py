@@ -176,6 +176,31 @@ def test_trace_user_comes_from_trace_started(store: GraphStore) -> None:
     assert trace is not None and trace["user"] == "owner"
 
 
+def test_the_earliest_trace_started_names_the_trace_whatever_the_arrival_order(store: GraphStore) -> None:
+    late = {"type": "trace.started", "trace": "O", "user": "new-owner", "attrs": {"name": "late"}, "time": "2026-06-01T00:00:00Z"}
+    early = {"type": "trace.started", "trace": "O", "user": "first-owner", "attrs": {"name": "early"}, "time": "2026-01-01T00:00:00Z"}
+    results = []
+    for order in ([late, early], [early, late]):
+        for batching in ("apart", "together"):
+            store.clear()
+            if batching == "apart":
+                for event in order:
+                    store.apply(batch_of([event]))
+            else:
+                store.apply(batch_of(order))
+            trace = store.trace("O")
+            assert trace is not None
+            results.append((trace["user"], trace["name"]))
+    assert results == [("first-owner", "early")] * 4
+    tie = {**late, "user": "z-owner", "time": early["time"]}  # same time: the smaller user id, in any order
+    store.apply(batch_of([tie]))
+    trace = store.trace("O")
+    assert trace is not None and trace["user"] == "first-owner"
+    store.apply(batch_of([{**tie, "user": "a-owner"}]))
+    trace = store.trace("O")
+    assert trace is not None and trace["user"] == "a-owner"
+
+
 def test_log_counts_are_set_not_added(store: GraphStore) -> None:
     store.apply(batch_of(seed_events("A")))
     counts = GraphBatch(log_counts=[LogCounts("File1", "file", warn=2, error=1), LogCounts("A", None, info=3)])
