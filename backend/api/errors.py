@@ -30,7 +30,13 @@ def install(app: FastAPI) -> None:
 
     @app.exception_handler(RequestValidationError)
     async def _validation(_: Request, exc: RequestValidationError) -> JSONResponse:
-        details = [{"loc": list(e.get("loc", ())), "msg": e.get("msg")} for e in exc.errors()]
+        errors = exc.errors()
+        broken = next((e for e in errors if e.get("type") == "json_invalid"), None)
+        if broken is not None:  # not JSON at all: the same 400 as /events gives
+            where = (broken.get("ctx") or {}).get("error", "")
+            return error_response(400, "invalid_input", f"body is not valid JSON{': ' + str(where) if where else ''}",
+                                  {"position": list(broken.get("loc", ()))[1:]})
+        details = [{"loc": list(e.get("loc", ())), "msg": e.get("msg")} for e in errors]
         return error_response(422, "unprocessable", "request does not match the API schema", details)
 
     @app.exception_handler(HTTPException)

@@ -131,6 +131,13 @@ def test_subscription_input_and_roles_are_checked(app: Api, admin: Api) -> None:
     assert_error(app.post("/subscriptions", json={"user_id": "x" * 513}), 422, "unprocessable")
     assert_error(app.get("/subscriptions/nope"), 404, "not_found")
     assert_error(app.delete("/subscriptions/nope"), 404, "not_found")
+    broken = app.post("/subscriptions", content=b'{"user_id": "u",}', headers={"Content-Type": "application/json"})
+    assert_error(broken, 400, "invalid_input")
+    assert "not valid JSON" in broken.json()["error"]["message"]
+    bare = app.post("/subscriptions")  # every field is optional, so is the body
+    assert bare.status_code == 201, bare.text
+    assert bare.json()["user_id"] and bare.json()["transport"] == "redis"
+    app.delete(f"/subscriptions/{bare.json()['id']}")
 
 
 # -- ingestion ---------------------------------------------------------------------------------------

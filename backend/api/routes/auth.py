@@ -48,7 +48,7 @@ async def token(request: Request, services: ServicesDep) -> dict[str, Any]:
         fields = {k: body.get(k) for k in ("client_id", "client_secret")} if isinstance(body, dict) else {}
     client_id, secret = fields.get("client_id"), fields.get("client_secret")
     if not isinstance(client_id, str) or not isinstance(secret, str) or not client_id or not secret:
-        raise InvalidInput("client_id and client_secret are required")
+        raise InvalidInput("client_id and client_secret are required, as strings")
     return await run_in_threadpool(
         auth.issue_token, services.engine, services.signing_key, services.settings.token_ttl_seconds, client_id, secret
     )

@@ -68,10 +68,12 @@ def _out(sub: Subscription, services: Services) -> SubscriptionOut:
 
 
 @router.post("/subscriptions", status_code=201, response_model=SubscriptionOut, summary="Open a stream for a user id")
-async def create_subscription(body: SubscriptionIn, services: ServicesDep, registry: RegistryDep,
-                              principal: IngestAccount) -> SubscriptionOut:
+async def create_subscription(services: ServicesDep, registry: RegistryDep, principal: IngestAccount,
+                              body: SubscriptionIn | None = None) -> SubscriptionOut:
     """Returns the stream key to write telemetry to (Redis: `XADD <stream_key> * event '<json>'`).
-    Every instance starts consuming it at once. One account may hold many subscriptions."""
+    Every instance starts consuming it at once. One account may hold many subscriptions. Every field is
+    optional: with no body the service issues a user id and uses the Redis transport."""
+    body = body or SubscriptionIn()
     sub = await subscriptions.create(services.engine, registry, services.settings, principal, body.user_id,
                                      body.user_name, body.transport)
     return _out(sub, services)
