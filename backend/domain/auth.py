@@ -94,6 +94,15 @@ def account_pk(engine: Engine, account_uuid: str) -> int:
         return account.id
 
 
+def account_uuids(engine: Engine, pks: set[int]) -> dict[int, str]:
+    """Public ids of accounts named by their numeric keys (for views that must not show internal keys)."""
+    if not pks:
+        return {}
+    with Session(engine) as session:
+        rows = session.exec(select(Account.id, Account.uuid).where(Account.id.in_(sorted(pks)))).all()  # type: ignore[union-attr]
+    return {int(pk): str(uuid) for pk, uuid in rows}
+
+
 def disable_account(engine: Engine, account_uuid: str) -> Account:
     """Disable an account: its tokens stop working at once, its secret can no longer get one."""
     with session_scope(engine) as session:

@@ -91,7 +91,9 @@ def test_flow_view_reports_users_media_rate_and_is_admin_only(flow_server: Serve
                          "default_allowance", "allowances"}
     assert view["pressure"] == [] and set(view["buffered"]) == {"redis", "spool"}
     user = view["users"][0]
-    assert {"account_id", "user", "events", "bytes", "first_seen", "last_seen", "rate", "parked", "buffered"} <= set(user)
+    assert {"account", "user", "events", "bytes", "first_seen", "last_seen", "rate", "parked", "buffered"} <= set(user)
+    accounts = {a["id"] for a in flow_admin.get("/accounts").json()}
+    assert user["account"] in accounts and user["last_seen"].endswith("Z")  # public ids and ISO times, as elsewhere
     metrics = httpx.get(f"{flow_server.base}/metrics").text
     for name in ("ftel_flow_events_total", "ftel_flow_bytes_total", "ftel_flow_parked_total", "ftel_flow_parked_events",
                  "ftel_flow_drained_total", "ftel_flow_drain_rate", "ftel_flow_oldest_parked_seconds"):
@@ -110,7 +112,7 @@ def test_admin_raises_an_allowance_and_the_next_burst_is_stored_at_once(flow_ser
     batch = [{"type": "trace.started", "trace": f"big-{tag}-{i}", "user": "u"} for i in range(10 * ALLOWANCE)]
     body = app.post("/events", json=batch).json()
     assert (body["accepted"], body["buffered"]) == (len(batch), 0)
-    assert str(r.json()["account_key"]) in flow_admin.get("/flow").json()["allowances"]
+    assert created["id"] in flow_admin.get("/flow").json()["allowances"]
     bad = flow_admin.http.put("/api/v1/flow/allowances/nope", json={"events_per_second": 1, "bytes_per_second": 1})
     assert bad.status_code == 404
     zero = flow_admin.http.put(f"/api/v1/flow/allowances/{created['id']}", json={"events_per_second": 0, "bytes_per_second": 1})

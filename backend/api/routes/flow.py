@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from typing import Any
 
 from fastapi import APIRouter
@@ -11,6 +12,7 @@ from pydantic import BaseModel, Field
 from backend.api.deps import AdminAccount, ServicesDep
 from backend.domain import auth
 from backend.flow.accounting import Allowance
+from backend.streams import keys
 
 router = APIRouter(tags=["flow"])
 
@@ -23,7 +25,22 @@ class AllowanceIn(BaseModel):
 
 @router.get("/flow", summary="Per-user accounting, parked events per user and medium, drain rate, pressure")
 async def get_flow(services: ServicesDep, _: AdminAccount) -> dict[str, Any]:
-    return await run_in_threadpool(services.flow.snapshot)
+    """Accounts are named by their public id (as in GET /accounts and PUT /flow/allowances/{account});
+    times are ISO 8601 UTC."""
+    snap = await run_in_threadpool(services.flow.snapshot)
+    parked = [(key.removeprefix(keys.PARK_PREFIX).partition(":"), depth) for key, depth in snap["buffered_by_user"].items()]
+    pks = {u["account_id"] for u in snap["users"] if u["account_id"] is not None}
+    pks |= {int(a) for (a, _, _), _ in parked if a.isdigit()} | {int(a) for a in snap["allowances"]}
+    public = await run_in_threadpool(auth.account_uuids, services.engine, pks)
+    for user in snap["users"]:
+        pk = user.pop("account_id")
+        user["account"] = public.get(pk) if pk is not None else None
+        for field in ("first_seen", "last_seen"):
+            user[field] = datetime.fromtimestamp(user[field], UTC).isoformat().replace("+00:00", "Z") if user[field] else None
+    snap["buffered_by_user"] = [{"account": public.get(int(a)) if a.isdigit() else None, "user": user, "buffered": depth}
+                                for (a, _, user), depth in parked]
+    snap["allowances"] = {public.get(int(a), a): value for a, value in snap["allowances"].items()}
+    return snap
 
 
 @router.put("/flow/allowances/{account_id}", summary="Set the per-user allowance of an account")
@@ -33,4 +50,4 @@ async def put_allowance(account_id: str, body: AllowanceIn, services: ServicesDe
     pk = await run_in_threadpool(auth.account_pk, services.engine, account_id)
     allowance = Allowance(body.events_per_second, body.bytes_per_second, body.burst_seconds)
     await run_in_threadpool(services.flow.set_allowance, pk, allowance)
-    return {"account": account_id, "account_key": pk, **allowance.as_json()}
+    return {"account": account_id, **allowance.as_json()}
