@@ -60,7 +60,9 @@ def _open_services(settings: Settings, **options: bool) -> Any:
     try:
         return open_services(settings, **options)
     except GraphError as exc:
-        console.print(f"[red]graph store[/red]: {exc}")
+        held = "lock" in str(exc).lower()
+        console.print(f"[red]graph store[/red]: {exc}"
+                      + ("\n(another ftel process is using this FT_DATA_DIR: stop it, or give this one its own)" if held else ""))
     except EmbeddedRedisError as exc:
         console.print(f"[red]embedded redis[/red]: {exc}\n(choose another FT_EMBEDDED_REDIS_PORT, or FT_REDIS_URL for a Redis of your own)")
     except OperationalError as exc:
