@@ -128,7 +128,7 @@ def test_round_trip_is_byte_exact(files_server: FileServer, admin: Api, kind: st
     assert got.content == content
     assert got.headers["content-type"] == "application/octet-stream"
     assert got.headers["x-content-sha256"] == body["sha256"]
-    assert "attachment" in got.headers["content-disposition"]
+    assert got.headers["content-disposition"].startswith(f'attachment; filename="{kind}.dat"')  # the uploaded name
 
 
 def test_upload_puts_the_file_in_its_trace_with_status_stored(files_server: FileServer, admin: Api) -> None:

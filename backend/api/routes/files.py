@@ -149,6 +149,6 @@ async def file_content(key: str, files: FilesDep, _: ReadAccount) -> StreamingRe
     f = opened.file
     # Always served as an octet-stream attachment: a client-declared type (text/html...) is kept in
     # the metadata but never trusted in a response from this origin.
-    headers = {"Content-Length": str(f.size), "Content-Disposition": _attachment(f.key), "ETag": f'"{f.sha256}"',
+    headers = {"Content-Length": str(f.size), "Content-Disposition": _attachment(f.filename or f.key), "ETag": f'"{f.sha256}"',
                "X-Content-SHA256": f.sha256, "X-Content-Type-Options": "nosniff"}
     return StreamingResponse(opened.chunks, media_type="application/octet-stream", headers=headers)
