@@ -13,15 +13,17 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 
 from backend.settings import ConfigError, Settings, load_settings
 
+# plain click help: the rich layout of typer 0.29 tags every flag with a type ("--dry-run <bool>")
 app = typer.Typer(help="file-telemetry: trace the life of files.", no_args_is_help=True, add_completion=False,
+                  rich_markup_mode=None,
                   pretty_exceptions_enable=False)
-graph_app = typer.Typer(help="Lineage graph maintenance.", no_args_is_help=True)
-db_app = typer.Typer(help="SQL schema maintenance.", no_args_is_help=True)
-accounts_app = typer.Typer(help="Accounts, straight in the database (for operators).", no_args_is_help=True)
+graph_app = typer.Typer(help="Lineage graph maintenance.", no_args_is_help=True, rich_markup_mode=None)
+db_app = typer.Typer(help="SQL schema maintenance.", no_args_is_help=True, rich_markup_mode=None)
+accounts_app = typer.Typer(help="Accounts, straight in the database (for operators).", no_args_is_help=True, rich_markup_mode=None)
 app.add_typer(graph_app, name="graph")
 app.add_typer(db_app, name="db")
 app.add_typer(accounts_app, name="accounts")
-retention_app = typer.Typer(help="File retention (size, count, age limits from FT_RETENTION_*).", no_args_is_help=True)
+retention_app = typer.Typer(help="File retention (size, count, age limits from FT_RETENTION_*).", no_args_is_help=True, rich_markup_mode=None)
 app.add_typer(retention_app, name="retention")
 console = Console(stderr=True)
 
