@@ -8,6 +8,7 @@ from contextlib import asynccontextmanager
 from typing import Any
 
 from fastapi import FastAPI, Request, Response
+from fastapi_offline import FastAPIOffline
 
 from backend.api import errors
 from backend.api.routes import accounts, auth, events, files, flow, health, lineage, retention, subscriptions, traces
@@ -39,7 +40,8 @@ def create_app(settings: Settings, services: Services | None = None, *, projecto
         if owned:
             services.close()
 
-    app = FastAPI(
+    # Swagger UI and ReDoc served from the package, not a CDN: /docs works on a machine without internet
+    app = FastAPIOffline(
         title="file-telemetry",
         version="0.1.0",
         description="Traces the life of files: arrival, storage, conversion into data, outputs and drops.",

@@ -3,6 +3,7 @@ services stack (PostgreSQL + Neo4j)."""
 
 from __future__ import annotations
 
+import re
 import uuid
 from pathlib import Path
 
@@ -253,7 +254,11 @@ def test_health_readiness_metrics_and_docs(server: Server, admin: Api) -> None:
                  "/api/v1/traces/{key}/graph", "/api/v1/nodes/{key}", "/api/v1/lineage/{key}", "/api/v1/graph/query"):
         assert path in schema["paths"], path
     assert "Envelope" in schema["components"]["schemas"]
-    assert httpx.get(f"{server.base}/docs").status_code == 200
+    docs = httpx.get(f"{server.base}/docs")
+    assert docs.status_code == 200 and "cdn." not in docs.text  # works without internet
+    for asset in re.findall(r'(?:src|href)="(/static-offline-docs/[^"]+)"', docs.text):
+        assert httpx.get(f"{server.base}{asset}").status_code == 200, asset
+    assert "/static-offline-docs/swagger-ui-bundle.js" in docs.text
     assert_error(httpx.get(f"{server.base}/api/v1/no-such-thing"), 404, "not_found")
 
 

@@ -73,7 +73,7 @@ async def create_subscription(services: ServicesDep, registry: RegistryDep, prin
     """Returns the stream key to write telemetry to (Redis: `XADD <stream_key> * event '<json>'`).
     Every instance starts consuming it at once. One account may hold many subscriptions. Every field is
     optional: with no body the service issues a user id and uses the Redis transport."""
-    body = body or SubscriptionIn()
+    body = body or SubscriptionIn.model_validate({})
     sub = await subscriptions.create(services.engine, registry, services.settings, principal, body.user_id,
                                      body.user_name, body.transport)
     return _out(sub, services)
