@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import fcntl
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -43,9 +44,39 @@ def alembic_config(engine: Engine) -> Config:
     return config
 
 
+_MIGRATION_LOCK_KEY = 0x66746C6D  # "ftlm": the PostgreSQL advisory lock taken while migrating
+
+
 def upgrade(engine: Engine) -> None:
-    """Bring the schema to the newest revision; an existing database is migrated in place."""
-    command.upgrade(alembic_config(engine), "head")
+    """Bring the schema to the newest revision; an existing database is migrated in place. Processes
+    starting together (`ftel api` and `ftel worker` in compose) take turns: the first migrates, the
+    others then find the schema up to date."""
+    with _migration_lock(engine):
+        command.upgrade(alembic_config(engine), "head")
+
+
+@contextmanager
+def _migration_lock(engine: Engine) -> Iterator[None]:
+    if engine.dialect.name == "postgresql":
+        with engine.connect() as conn:  # a session lock on a connection of its own, held around the upgrade
+            conn.exec_driver_sql(f"SELECT pg_advisory_lock({_MIGRATION_LOCK_KEY})")
+            conn.commit()
+            try:
+                yield
+            finally:
+                conn.exec_driver_sql(f"SELECT pg_advisory_unlock({_MIGRATION_LOCK_KEY})")
+                conn.commit()
+        return
+    database = engine.url.database
+    if not database or database == ":memory:":
+        yield
+        return
+    with open(f"{database}.migrate-lock", "a") as lock:  # SQLite: processes on this host share the file
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(lock, fcntl.LOCK_UN)
 
 
 def current_revision(engine: Engine) -> str | None:

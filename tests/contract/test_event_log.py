@@ -124,3 +124,34 @@ def test_an_existing_database_upgrades_in_place(sql_settings: Settings) -> None:
     assert [a.client_id for a in auth.list_accounts(engine)] == [issued.account.client_id]
     assert len(event_log.unprojected(engine, 1000)) == len(seed_events("A"))
     engine.dispose()
+
+
+def test_processes_starting_together_migrate_an_empty_database_once(sql_settings: Settings) -> None:
+    """`ftel api` and `ftel worker` both migrate at start (compose starts them together): concurrent
+    upgrades of an empty database must all succeed, and leave one schema at the newest revision."""
+    import threading
+
+    sql_settings.ensure_data_dir()
+    engines = [make_engine(sql_settings) for _ in range(3)]
+    start = threading.Barrier(len(engines))
+    errors: list[BaseException] = []
+
+    def migrate(engine: Engine) -> None:
+        start.wait()
+        try:
+            upgrade(engine)
+        except BaseException as exc:  # collected: the assertion below shows it
+            errors.append(exc)
+
+    for _ in range(2):  # twice: the second round races on an up-to-date schema
+        threads = [threading.Thread(target=migrate, args=(e,)) for e in engines]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        start.reset()
+    assert errors == []
+    head = sorted(p.stem.split("_")[0] for p in (Path(__file__).parents[2] / "backend/db/migrations/versions").glob("*.py"))[-1]
+    assert current_revision(engines[0]) == head
+    for engine in engines:
+        engine.dispose()
