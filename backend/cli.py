@@ -28,10 +28,12 @@ app.add_typer(retention_app, name="retention")
 console = Console(stderr=True)
 
 
-def _settings() -> Settings:
+def _settings(data_dir: bool = True) -> Settings:
+    """Settings from the environment; `data_dir`: this command writes under FT_DATA_DIR (create and check it)."""
     try:
         settings = load_settings()
-        settings.ensure_data_dir()
+        if data_dir:
+            settings.ensure_data_dir()
         return settings
     except ConfigError as exc:
         console.print(f"[red]configuration error[/red]: {exc}")
@@ -49,6 +51,37 @@ def _check_port(host: str, port: int) -> None:
         except OSError as exc:
             console.print(f"[red]cannot listen on {host}:{port}[/red]: {exc.strerror or exc} (FT_HOST, FT_PORT)")
             raise typer.Exit(2) from None
+
+
+def _wait_for_redis(url: str, attempts: int = 5) -> None:
+    """The worker cannot do anything without its Redis: wait a little (it may be starting), then say so."""
+    import time
+
+    import redis
+
+    client = redis.Redis.from_url(url, socket_connect_timeout=2, socket_timeout=2)
+    try:
+        for attempt in range(attempts):
+            try:
+                client.ping()
+                return
+            except redis.RedisError as exc:
+                if attempt == attempts - 1:
+                    console.print(f"[red]cannot reach FT_REDIS_URL[/red] {_without_password(url)}: {exc}")
+                    raise typer.Exit(2) from None
+                time.sleep(1.0)
+    finally:
+        client.close()
+
+
+def _without_password(url: str) -> str:
+    from urllib.parse import urlsplit, urlunsplit
+
+    parts = urlsplit(url)
+    if parts.password is None:
+        return url
+    host = parts.hostname or ""
+    return urlunsplit(parts._replace(netloc=f"{parts.username or ''}:***@{host}{f':{parts.port}' if parts.port else ''}"))
 
 
 def _open_services(settings: Settings, **options: bool) -> Any:
@@ -135,6 +168,7 @@ def worker() -> None:
         console.print("[red]configuration error[/red]: FT_REDIS_URL is required by `ftel worker` "
                       "(the Redis the API instances use; the all-in-one's embedded one is redis://127.0.0.1:6380/0)")
         raise typer.Exit(2)
+    _wait_for_redis(settings.redis_url)
     services = _open_services(settings)
     print(f"file-telemetry worker\n  redis    {settings.redis_url}\n  kafka    {settings.kafka_bootstrap or '-'}\n"
           f"  SQL      {'SQLite (WAL)' if settings.is_sqlite else 'PostgreSQL'}\n  graph    {settings.graph.value}", flush=True)
@@ -184,21 +218,23 @@ def _admin_credentials(settings: Settings, client_id: str | None, client_secret:
     if path.exists():
         values = dict(line.split("=", 1) for line in path.read_text().splitlines() if "=" in line)
         return values["FT_ADMIN_CLIENT_ID"], values["FT_ADMIN_CLIENT_SECRET"]
-    console.print(f"[red]no credentials[/red]: pass --client-id/--client-secret or start `ftel serve` first ({path} not found)")
+    console.print(f"[red]no credentials[/red]: pass --client-id/--client-secret, set FT_ADMIN_CLIENT_ID and "
+                  f"FT_ADMIN_CLIENT_SECRET, or start `ftel serve` first ({path} not found)")
     raise typer.Exit(2)
 
 
 @app.command()
 def demo(
     url: Annotated[str | None, typer.Option(help="server base URL (default: http://FT_HOST:FT_PORT)")] = None,
-    trace: Annotated[str, typer.Option(help="key of the demo trace")] = "A",
+    trace: Annotated[str, typer.Option(help="key of the demo trace (its node keys File1..File4, data1..data6 are "
+                                              "the same for every trace)")] = "A",
     client_id: Annotated[str | None, typer.Option(help="client id (default: the admin credentials)")] = None,
     client_secret: Annotated[str | None, typer.Option(help="client secret")] = None,
 ) -> None:
     """Send the seed scenario (trace A: two drops, File3 → data1..6 → File4) to a running server."""
     from backend.demo import seed_events
 
-    settings = _settings()
+    settings = _settings(data_dir=False)  # only talks HTTP
     base = (url or f"http://{settings.host}:{settings.port}").rstrip("/")
     cid, secret = _admin_credentials(settings, client_id, client_secret)
     try:
@@ -214,7 +250,7 @@ def demo(
                 raise typer.Exit(1)
             summary = client.get(f"/api/v1/traces/{trace}", headers=headers).json()
     except httpx.HTTPError as exc:
-        console.print(f"[red]cannot reach {base}[/red]: {exc}. Is `make run` running?")
+        console.print(f"[red]cannot reach {base}[/red]: {exc}. Is the server running (`make run`, or pass --url)?")
         raise typer.Exit(1) from None
     result = sent.json()
     print(f"sent trace {trace!r}: {result['accepted']} new events, {result['duplicates']} already there")
@@ -268,9 +304,9 @@ def db_upgrade() -> None:
 
 @accounts_app.command("create")
 def accounts_create(
-    name: Annotated[str, typer.Option(help="display name")],
-    role: Annotated[list[str], typer.Option(help="ingest, read, export or admin; repeat for several")],
-    kind: Annotated[str, typer.Option(help="system or human")] = "system",
+    name: Annotated[str, typer.Option(metavar="NAME", help="display name")],
+    role: Annotated[list[str], typer.Option(metavar="ROLE", help="ingest, read, export or admin; repeat for several")],
+    kind: Annotated[str, typer.Option(metavar="KIND", help="system or human")] = "system",
 ) -> None:
     """Create an account and print its client id and secret (shown once)."""
     from backend.db.engine import make_engine, upgrade

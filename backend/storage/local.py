@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import logging
+
 import os
 import tempfile
 from collections.abc import Iterable, Iterator
@@ -12,6 +14,8 @@ from backend.storage.base import READ_CHUNK, ObjectInfo, ObjectNotFound, Storage
 
 _TMP = ".tmp"  # object names never start with '.', so temp files cannot collide with objects
 
+
+log = logging.getLogger("ftel.storage")
 
 class LocalObjectStore:
     """ObjectStore on a local directory (the all-in-one default: `<data dir>/files`)."""
@@ -69,8 +73,9 @@ class LocalObjectStore:
     def delete(self, name: str) -> None:
         try:
             self._path(name).unlink()
-        except FileNotFoundError:
-            pass
+        except FileNotFoundError:  # idempotent, but say so: a process on another data dir sees nothing here
+            log.warning("object %s is not in %s; nothing to delete (processes sharing the file catalog must share "
+                        "the file store: one FT_DATA_DIR/files, or FT_STORAGE=s3)", name, self.root)
         except OSError as exc:
             raise StorageError(f"cannot delete {name}: {exc.strerror or exc}") from exc
 

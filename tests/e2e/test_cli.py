@@ -163,6 +163,15 @@ def test_demo_without_a_server_says_so(tmp_path: Path) -> None:
     result = ftel("demo", "--url", f"http://127.0.0.1:{free_port()}", "--client-id", "x", "--client-secret", "y",
                   env={"FT_DATA_DIR": str(tmp_path)})
     assert result.returncode == 1 and "cannot reach" in result.stderr
+    result = ftel("demo", "--url", f"http://127.0.0.1:{free_port()}", env={"FT_DATA_DIR": str(tmp_path / "none")})
+    assert result.returncode == 2 and "FT_ADMIN_CLIENT_ID" in result.stderr
+    assert not (tmp_path / "none").exists()  # a command that only talks HTTP leaves no data dir behind
+
+
+def test_worker_without_its_redis_says_so_without_the_password(tmp_path: Path) -> None:
+    result = ftel("worker", env={"FT_DATA_DIR": str(tmp_path), "FT_REDIS_URL": f"redis://:hunter2@127.0.0.1:{free_port()}/0"})
+    assert result.returncode == 2 and "FT_REDIS_URL" in result.stderr
+    assert "hunter2" not in result.stderr + result.stdout and "Traceback" not in result.stderr
 
 
 def test_accounts_create_prints_credentials_once(tmp_path: Path) -> None:
