@@ -40,7 +40,7 @@ def _settings(data_dir: bool = True) -> Settings:
         raise typer.Exit(2) from None
 
 
-def _check_port(host: str, port: int) -> None:
+def _check_port(host: str, port: int, names: str = "FT_HOST, FT_PORT") -> None:
     """Fail before anything starts (and before credentials are printed) when FT_HOST:FT_PORT is taken."""
     import socket
 
@@ -49,7 +49,7 @@ def _check_port(host: str, port: int) -> None:
         try:
             probe.bind((host, port))
         except OSError as exc:
-            console.print(f"[red]cannot listen on {host}:{port}[/red]: {exc.strerror or exc} (FT_HOST, FT_PORT)")
+            console.print(f"[red]cannot listen on {host}:{port}[/red]: {exc.strerror or exc} ({names})")
             raise typer.Exit(2) from None
 
 
@@ -169,9 +169,17 @@ def worker() -> None:
                       "(the Redis the API instances use; the all-in-one's embedded one is redis://127.0.0.1:6380/0)")
         raise typer.Exit(2)
     _wait_for_redis(settings.redis_url)
+    if settings.worker_metrics_port:
+        _check_port(settings.host, settings.worker_metrics_port, "FT_WORKER_METRICS_PORT")
     services = _open_services(settings)
+    if settings.worker_metrics_port:  # the same registry the API serves at /metrics: stream, flow, event counters
+        from prometheus_client import start_http_server
+
+        start_http_server(settings.worker_metrics_port, addr=settings.host)
     print(f"file-telemetry worker\n  redis    {settings.redis_url}\n  kafka    {settings.kafka_bootstrap or '-'}\n"
-          f"  SQL      {'SQLite (WAL)' if settings.is_sqlite else 'PostgreSQL'}\n  graph    {settings.graph.value}", flush=True)
+          f"  SQL      {'SQLite (WAL)' if settings.is_sqlite else 'PostgreSQL'}\n  graph    {settings.graph.value}"
+          + (f"\n  metrics  http://{settings.host}:{settings.worker_metrics_port}/metrics" if settings.worker_metrics_port else ""),
+          flush=True)
     try:
         run_worker(settings, services)
     finally:

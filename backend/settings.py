@@ -87,6 +87,7 @@ class Settings(BaseSettings):
     retention_grace_seconds: float = Field(3600, ge=0)
     retention_interval_seconds: float = Field(300, ge=0)  # 0: only on demand (`ftel retention run`)
     grpc_port: int = Field(0, ge=0, le=65535)  # 0: no gRPC upload server
+    worker_metrics_port: int = Field(0, ge=0, le=65535)  # `ftel worker`: Prometheus /metrics on FT_HOST; 0: off
 
     admin_client_id: str | None = None
     admin_client_secret: str | None = None

@@ -11,12 +11,13 @@ import time
 import uuid
 from pathlib import Path
 
+import httpx
 import redis
 from sqlalchemy import create_engine, func, select
 
 from backend.db.models import Event
 from backend.demo import seed_events
-from tests.conftest import ADMIN, Api, Server, create_pg_database, drop_pg_database, service_env, wait_for
+from tests.conftest import ADMIN, Api, Server, create_pg_database, drop_pg_database, free_port, service_env, wait_for
 from tests.stream_fixtures import WorkerProcess, rekeyed, stream_redis_url, xadd_events  # noqa: F401  (fixture)
 
 
@@ -46,7 +47,9 @@ def test_two_apis_and_two_workers_on_one_redis(tmp_path: Path, stream_redis_url:
         started.append(api1)
         api2 = Server(env, "api", tmp_path / "api2")
         started.append(api2)
-        workers = {name: WorkerProcess({**env, "FT_CONSUMER_NAME": name}, tmp_path / name) for name in ("w1", "w2")}
+        metrics = {name: free_port() for name in ("w1", "w2")}
+        workers = {name: WorkerProcess({**env, "FT_CONSUMER_NAME": name, "FT_WORKER_METRICS_PORT": str(metrics[name])},
+                                       tmp_path / name) for name in ("w1", "w2")}
         started += workers.values()
         for worker in workers.values():
             worker.wait_started()
@@ -79,6 +82,10 @@ def test_two_apis_and_two_workers_on_one_redis(tmp_path: Path, stream_redis_url:
 
         assert wait_for(drained, timeout=10)
         assert {c["name"] for c in client.xinfo_consumers(stream, "ftel")} == {"w1", "w2"}
+        # each worker serves Prometheus metrics (FT_WORKER_METRICS_PORT): together they acked every entry
+        acked = sum(_metric(httpx.get(f"http://127.0.0.1:{port}/metrics").text, "ftel_stream_entries_total",
+                            {"transport": "redis", "outcome": "acked"}) for port in metrics.values())
+        assert acked == len(events)
 
         # deleted through API 2: every worker stops consuming it
         assert via2.delete(f"/subscriptions/{sub['id']}").json()["delete_reason"] == "unsubscribed"
@@ -105,3 +112,11 @@ def test_two_apis_and_two_workers_on_one_redis(tmp_path: Path, stream_redis_url:
             proc.stop()
         sql.dispose()
         drop_pg_database(admin_url, pg)
+
+
+def _metric(text: str, name: str, labels: dict[str, str]) -> float:
+    """The value of one sample of a Prometheus text exposition (0 when absent)."""
+    from prometheus_client.parser import text_string_to_metric_families
+
+    return next((sample.value for family in text_string_to_metric_families(text) for sample in family.samples
+                 if sample.name == name and sample.labels == labels), 0.0)
