@@ -59,6 +59,8 @@ def _wait_for_redis(url: str, attempts: int = 5) -> None:
 
     import redis
 
+    from backend.streams.registry import without_password
+
     client = redis.Redis.from_url(url, socket_connect_timeout=2, socket_timeout=2)
     try:
         for attempt in range(attempts):
@@ -67,21 +69,11 @@ def _wait_for_redis(url: str, attempts: int = 5) -> None:
                 return
             except redis.RedisError as exc:
                 if attempt == attempts - 1:
-                    console.print(f"[red]cannot reach FT_REDIS_URL[/red] {_without_password(url)}: {exc}")
+                    console.print(f"[red]cannot reach FT_REDIS_URL[/red] {without_password(url)}: {exc}")
                     raise typer.Exit(2) from None
                 time.sleep(1.0)
     finally:
         client.close()
-
-
-def _without_password(url: str) -> str:
-    from urllib.parse import urlsplit, urlunsplit
-
-    parts = urlsplit(url)
-    if parts.password is None:
-        return url
-    host = parts.hostname or ""
-    return urlunsplit(parts._replace(netloc=f"{parts.username or ''}:***@{host}{f':{parts.port}' if parts.port else ''}"))
 
 
 def _open_services(settings: Settings, **options: bool) -> Any:

@@ -12,7 +12,6 @@ import logging
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
-from urllib.parse import urlsplit, urlunsplit
 
 from sqlalchemy import Engine
 
@@ -23,7 +22,7 @@ from backend.domain.errors import NotFound, Unavailable, Unprocessable
 from backend.domain.ids import uuid7
 from backend.settings import Settings
 from backend.streams import keys
-from backend.streams.registry import Registry, StreamRecord
+from backend.streams.registry import Registry, StreamRecord, without_password
 
 log = logging.getLogger("ftel.subscriptions")
 
@@ -41,13 +40,9 @@ def endpoint(settings: Settings, redis_url: str | None, transport: str) -> Endpo
     """Where apps write; never hands out the server's own Redis password."""
     if transport == "kafka":
         return Endpoint(settings.kafka_bootstrap or "", settings.kafka_topic)
-    url = settings.redis_public_url or redis_url or ""
-    parts = urlsplit(url)
-    if parts.password and not settings.redis_public_url:
-        host = parts.hostname or ""
-        netloc = (f"{parts.username}@" if parts.username else "") + host + (f":{parts.port}" if parts.port else "")
-        url = urlunsplit((parts.scheme, netloc, parts.path, parts.query, parts.fragment))
-    return Endpoint(url)
+    if settings.redis_public_url:
+        return Endpoint(settings.redis_public_url)
+    return Endpoint(without_password(redis_url or ""))
 
 
 def _iso(value: datetime | None) -> str | None:

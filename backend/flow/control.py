@@ -366,8 +366,8 @@ class FlowControl:
         FLOW_DRAIN_RATE.set(snap["drain_rate"])
         FLOW_OLDEST.set(snap["oldest_parked_seconds"] or 0)
         for key, depth in snap["buffered_by_user"].items():
-            account, _, user = key.removeprefix(keys.PARK_PREFIX).partition(":")
-            FLOW_USER_DEPTH.labels(account, user).set(depth)
+            account, user = keys.park_owner(key)
+            FLOW_USER_DEPTH.labels(str(account) if account is not None else "-", user).set(depth)
         for user in snap["users"]:
             FLOW_RATE.labels(str(user["account_id"] if user["account_id"] is not None else "-"), user["user"]).set(user["rate"])
 

@@ -59,5 +59,11 @@ def park_key(account_id: int | None, user: str) -> str:
     return f"{PARK_PREFIX}{account_id if account_id is not None else '-'}:{user}"
 
 
+def park_owner(park_stream: str) -> tuple[int | None, str]:
+    """(account id, user id) of a park stream: the inverse of park_key."""
+    account, _, user = park_stream.removeprefix(PARK_PREFIX).partition(":")
+    return (int(account) if account.isdigit() else None), user
+
+
 def park_lock_key(park_stream: str) -> str:
     return f"{PARK_LOCK_PREFIX}{park_stream}"

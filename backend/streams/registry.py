@@ -8,6 +8,7 @@ import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import asdict, dataclass
 from typing import Any
+from urllib.parse import urlsplit, urlunsplit
 
 import orjson
 from redis.asyncio import Redis
@@ -47,6 +48,15 @@ class StreamRecord:
             return cls(**{k: doc.get(k) for k in cls.__dataclass_fields__})
         except (orjson.JSONDecodeError, TypeError):
             return None
+
+
+def without_password(url: str) -> str:
+    """The URL with its password left out (for subscribers and for messages and logs)."""
+    parts = urlsplit(url)
+    if not parts.password:
+        return url
+    netloc = (f"{parts.username}@" if parts.username else "") + (parts.hostname or "") + (f":{parts.port}" if parts.port else "")
+    return urlunsplit((parts.scheme, netloc, parts.path, parts.query, parts.fragment))
 
 
 def connect(url: str) -> Redis:

@@ -27,7 +27,7 @@ from backend.settings import Settings
 from backend.streams import keys
 from backend.streams.base import EventSource
 from backend.streams.redis import RedisStreamSource
-from backend.streams.registry import Registry, connect
+from backend.streams.registry import Registry, connect, without_password
 from backend.worker.consumer import StreamConsumer
 from graph.base import GraphStore
 
@@ -141,7 +141,7 @@ class StreamRuntime:
             except Exception as exc:
                 if self._stop is not None and self._stop.is_set():
                     raise _Stopped() from None
-                log.warning("redis %s unreachable (%s); retrying in %.1fs", self.redis_url, exc, delay)
+                log.warning("redis %s unreachable (%s); retrying in %.1fs", without_password(self.redis_url), exc, delay)
                 try:  # a stop request ends the wait at once
                     await asyncio.wait_for(self._stop.wait(), timeout=delay) if self._stop else await asyncio.sleep(delay)
                 except TimeoutError:

@@ -28,17 +28,17 @@ async def get_flow(services: ServicesDep, _: AdminAccount) -> dict[str, Any]:
     """Accounts are named by their public id (as in GET /accounts and PUT /flow/allowances/{account});
     times are ISO 8601 UTC."""
     snap = await run_in_threadpool(services.flow.snapshot)
-    parked = [(key.removeprefix(keys.PARK_PREFIX).partition(":"), depth) for key, depth in snap["buffered_by_user"].items()]
+    parked = [(keys.park_owner(key), depth) for key, depth in snap["buffered_by_user"].items()]
     pks = {u["account_id"] for u in snap["users"] if u["account_id"] is not None}
-    pks |= {int(a) for (a, _, _), _ in parked if a.isdigit()} | {int(a) for a in snap["allowances"]}
+    pks |= {a for (a, _), _ in parked if a is not None} | {int(a) for a in snap["allowances"]}
     public = await run_in_threadpool(auth.account_uuids, services.engine, pks)
     for user in snap["users"]:
         pk = user.pop("account_id")
         user["account"] = public.get(pk) if pk is not None else None
         for field in ("first_seen", "last_seen"):
             user[field] = datetime.fromtimestamp(user[field], UTC).isoformat().replace("+00:00", "Z") if user[field] else None
-    snap["buffered_by_user"] = [{"account": public.get(int(a)) if a.isdigit() else None, "user": user, "buffered": depth}
-                                for (a, _, user), depth in parked]
+    snap["buffered_by_user"] = [{"account": public.get(a) if a is not None else None, "user": user, "buffered": depth}
+                                for (a, user), depth in parked]
     snap["allowances"] = {public.get(int(a), a): value for a, value in snap["allowances"].items()}
     return snap
 
