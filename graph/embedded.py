@@ -7,7 +7,8 @@ process); calls from several threads are serialised by a lock.
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -47,6 +48,15 @@ def _plain(value: Any) -> Any:
     return value
 
 
+@contextmanager
+def _graph_errors() -> Iterator[None]:
+    """LadybugDB reports every failure as RuntimeError: at this boundary it becomes a GraphError."""
+    try:
+        yield
+    except RuntimeError as exc:
+        raise GraphError(f"embedded graph: {exc}") from exc
+
+
 class EmbeddedGraphStore(CypherGraphStore):
     capabilities = Capabilities(no_shared_writers=True, no_multi_labels=True)
 
@@ -74,7 +84,7 @@ class EmbeddedGraphStore(CypherGraphStore):
         return [dict(zip(columns, row, strict=True)) for row in result.get_all()]
 
     def _read(self, cypher: str, params: dict[str, Any]) -> list[dict[str, Any]]:
-        with self._lock:
+        with self._lock, _graph_errors():
             return self._rows(self._conn.execute(cypher, params))
 
     def apply(self, batch: GraphBatch) -> None:
@@ -97,7 +107,7 @@ class EmbeddedGraphStore(CypherGraphStore):
 
     def _write(self, statements: list[Statement] | Callable[[], list[Statement]]) -> None:
         """Run the statements in one transaction; a callable builds them inside it, under the lock."""
-        with self._lock:
+        with self._lock, _graph_errors():
             self._conn.execute("BEGIN TRANSACTION")
             try:
                 for cypher, params in statements() if callable(statements) else statements:
@@ -140,12 +150,12 @@ class EmbeddedGraphStore(CypherGraphStore):
             return QueryResult(columns=columns, rows=rows, truncated=truncated)
 
     def clear(self) -> None:
-        with self._lock:
+        with self._lock, _graph_errors():
             for label in ("Trace", *_KINDS):
                 self._conn.execute(f"MATCH (n:{label}) DETACH DELETE n")
 
     def ping(self) -> None:
-        with self._lock:
+        with self._lock, _graph_errors():
             self._conn.execute("RETURN 1")
 
     def close(self) -> None:

@@ -45,6 +45,7 @@ def _plain(value: Any) -> Any:
 
 class Neo4jGraphStore(CypherGraphStore):
     kind_in_patterns = False
+
     def __init__(self, uri: str, user: str, password: str, database: str | None = None) -> None:
         self._driver = GraphDatabase.driver(uri, auth=(user, password), connection_timeout=10)
         self._database = database
@@ -70,6 +71,8 @@ class Neo4jGraphStore(CypherGraphStore):
                 return session.execute_read(lambda tx: [r.data() for r in tx.run(cypher, params)])
         except (ServiceUnavailable, OSError) as exc:
             raise GraphError(f"Neo4j unreachable: {exc}") from exc
+        except (DriverError, Neo4jError) as exc:
+            raise GraphError(f"Neo4j: {exc}") from exc
 
     def _write(self, statements: list[Statement]) -> None:
         def work(tx: neo4j.ManagedTransaction) -> None:
@@ -81,6 +84,8 @@ class Neo4jGraphStore(CypherGraphStore):
                 session.execute_write(work)
         except (ServiceUnavailable, OSError) as exc:
             raise GraphError(f"Neo4j unreachable: {exc}") from exc
+        except (DriverError, Neo4jError) as exc:
+            raise GraphError(f"Neo4j: {exc}") from exc
 
     def _user_query(self, cypher: str, params: dict[str, Any], row_limit: int, timeout: float) -> QueryResult:
         @unit_of_work(timeout=timeout)
@@ -109,10 +114,13 @@ class Neo4jGraphStore(CypherGraphStore):
 
     def clear(self) -> None:
         while True:
-            records, _, _ = self._driver.execute_query(
-                "MATCH (n) WHERE n:Node OR n:Trace WITH n LIMIT 5000 DETACH DELETE n RETURN count(*) AS c",
-                database_=self._database,
-            )
+            try:
+                records, _, _ = self._driver.execute_query(
+                    "MATCH (n) WHERE n:Node OR n:Trace WITH n LIMIT 5000 DETACH DELETE n RETURN count(*) AS c",
+                    database_=self._database,
+                )
+            except (DriverError, Neo4jError, OSError) as exc:
+                raise GraphError(f"Neo4j: {exc}") from exc
             if records[0]["c"] == 0:
                 return
 

@@ -20,6 +20,7 @@ from typing import Any
 import httpx
 import psycopg
 import pytest
+from sqlalchemy import Engine
 
 from backend.settings import GraphBackend, Settings
 
@@ -95,6 +96,35 @@ def sql_settings(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Set
         yield Settings(data_dir=tmp_path, database_url=url)
     finally:
         drop_pg_database(admin, url)
+
+
+@pytest.fixture
+def sql_engine(sql_settings: Settings) -> Iterator[Engine]:
+    """A migrated engine on each SQL backend (the composition root's own constructor)."""
+    from backend.bootstrap import open_engine
+    from backend.db.engine import upgrade
+
+    sql_settings.ensure_data_dir()
+    engine = open_engine(sql_settings)
+    upgrade(engine)
+    yield engine
+    engine.dispose()
+
+
+UNREACHABLE_SQL = {
+    "sqlite": "sqlite:////nonexistent-dir/ftel/none.sqlite3",
+    "postgres": "postgresql://nobody:x@127.0.0.1:1/none",
+}
+
+
+@pytest.fixture(params=sorted(UNREACHABLE_SQL))
+def unreachable_engine(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Engine]:
+    """An engine on a database that cannot be reached: a store on it must raise SqlUnavailable."""
+    from backend.bootstrap import open_engine
+
+    engine = open_engine(Settings(data_dir=tmp_path, database_url=UNREACHABLE_SQL[request.param]))
+    yield engine
+    engine.dispose()
 
 
 # -- Neo4j -------------------------------------------------------------------------------------

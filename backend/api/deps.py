@@ -1,62 +1,133 @@
-"""Typed dependency aliases: a route signature reads like its contract."""
+"""What the routes depend on: the process's services (wired by backend/bootstrap.py) and typed
+dependency aliases, so that a route signature reads like its contract and asks for one service."""
 
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Annotated
 
 from fastapi import Depends, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
-from sqlalchemy import Engine
+from redis.asyncio import Redis
 
-from backend.domain import auth
-from backend.domain.errors import Forbidden, Unauthenticated
-from backend.services import Services
+from backend.domain.auth import Auth, Principal
+from backend.domain.files import Files
+from backend.domain.health import Health
+from backend.domain.ingest import Ingest
+from backend.domain.queries import Queries
+from backend.domain.retention import Retention
+from backend.domain.subscriptions import Subscriptions
+from backend.errors import Forbidden, Unauthenticated, Unavailable
+from backend.flow.control import FlowControl
 from backend.settings import Settings
-from graph.base import GraphStore
+from backend.streams.registry import Registry
 
 _bearer = HTTPBearer(auto_error=False, description="Access token from POST /api/v1/auth/token")
 
 
-def get_services(request: Request) -> Services:
-    services: Services = request.app.state.services
+@dataclass(frozen=True)
+class ApiServices:
+    settings: Settings
+    auth: Auth
+    ingest: Ingest
+    queries: Queries
+    subscriptions: Subscriptions
+    health: Health
+    files: Files | None = None
+    retention: Retention | None = None
+    flow: FlowControl | None = None
+    redis: Callable[[], Redis] | None = None  # makes the asyncio client of the stream registry
+
+
+def _services(request: Request) -> ApiServices:
+    services: ApiServices = request.app.state.services
     return services
 
 
-ServicesDep = Annotated[Services, Depends(get_services)]
+def get_settings(request: Request) -> Settings:
+    return _services(request).settings
 
 
-def get_settings(services: ServicesDep) -> Settings:
-    return services.settings
+def get_auth(request: Request) -> Auth:
+    return _services(request).auth
 
 
-def get_engine(services: ServicesDep) -> Engine:
-    return services.engine
+def get_ingest(request: Request) -> Ingest:
+    return _services(request).ingest
 
 
-def get_graph(services: ServicesDep) -> GraphStore:
-    return services.graph
+def get_queries(request: Request) -> Queries:
+    return _services(request).queries
+
+
+def get_subscriptions(request: Request) -> Subscriptions:
+    return _services(request).subscriptions
+
+
+def get_health(request: Request) -> Health:
+    return _services(request).health
+
+
+def get_files(request: Request) -> Files:
+    files = _services(request).files
+    if files is None:
+        raise Unavailable("file storage is not configured in this process")
+    return files
+
+
+def get_retention(request: Request) -> Retention:
+    retention = _services(request).retention
+    if retention is None:
+        raise Unavailable("file storage is not configured in this process")
+    return retention
+
+
+def get_flow(request: Request) -> FlowControl:
+    flow = _services(request).flow
+    if flow is None:
+        raise Unavailable("flow control is not running in this process")
+    return flow
+
+
+def get_registry(request: Request) -> Registry | None:
+    """One asyncio Redis client per app (it lives on the API's event loop), made on first use."""
+    make = _services(request).redis
+    if make is None:
+        return None
+    registry: Registry | None = getattr(request.app.state, "stream_registry", None)
+    if registry is None:
+        registry = Registry(make())
+        request.app.state.stream_registry = registry
+    return registry
 
 
 SettingsDep = Annotated[Settings, Depends(get_settings)]
-EngineDep = Annotated[Engine, Depends(get_engine)]
-GraphDep = Annotated[GraphStore, Depends(get_graph)]
+AuthDep = Annotated[Auth, Depends(get_auth)]
+IngestDep = Annotated[Ingest, Depends(get_ingest)]
+QueriesDep = Annotated[Queries, Depends(get_queries)]
+SubscriptionsDep = Annotated[Subscriptions, Depends(get_subscriptions)]
+HealthDep = Annotated[Health, Depends(get_health)]
+FilesDep = Annotated[Files, Depends(get_files)]
+RetentionDep = Annotated[Retention, Depends(get_retention)]
+FlowDep = Annotated[FlowControl, Depends(get_flow)]
+RegistryDep = Annotated[Registry | None, Depends(get_registry)]
 
 
 async def current_principal(
-    services: ServicesDep, credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)]
-) -> auth.Principal:
+    auth: AuthDep, credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)]
+) -> Principal:
     if credentials is None:
         raise Unauthenticated("missing bearer token: POST /api/v1/auth/token first")
-    return await run_in_threadpool(auth.authenticate, services.engine, services.signing_key, credentials.credentials)
+    return await run_in_threadpool(auth.authenticate, credentials.credentials)
 
 
-CurrentAccount = Annotated[auth.Principal, Depends(current_principal)]
+CurrentAccount = Annotated[Principal, Depends(current_principal)]
 
 
-def require(role: str) -> Callable[[auth.Principal], auth.Principal]:
-    def check(principal: CurrentAccount) -> auth.Principal:
+def require(role: str) -> Callable[[Principal], Principal]:
+    def check(principal: CurrentAccount) -> Principal:
         if not principal.has(role):
             raise Forbidden(f"role '{role}' required", {"have": sorted(principal.roles)})
         return principal
@@ -64,6 +135,6 @@ def require(role: str) -> Callable[[auth.Principal], auth.Principal]:
     return check
 
 
-IngestAccount = Annotated[auth.Principal, Depends(require("ingest"))]
-ReadAccount = Annotated[auth.Principal, Depends(require("read"))]
-AdminAccount = Annotated[auth.Principal, Depends(require("admin"))]
+IngestAccount = Annotated[Principal, Depends(require("ingest"))]
+ReadAccount = Annotated[Principal, Depends(require("read"))]
+AdminAccount = Annotated[Principal, Depends(require("admin"))]

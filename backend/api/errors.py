@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Mapping
 from typing import Any
 
 from fastapi import FastAPI, Request
@@ -10,7 +11,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException
 
-from backend.domain.errors import FtelError
+from backend.errors import FtelError
 
 log = logging.getLogger("ftel.api")
 
@@ -18,7 +19,8 @@ _CODES = {400: "invalid_input", 401: "unauthenticated", 403: "forbidden", 404: "
           409: "conflict", 413: "payload_too_large", 415: "unsupported_media_type", 422: "unprocessable"}
 
 
-def error_response(status: int, code: str, message: str, details: Any = None, headers: dict[str, str] | None = None) -> JSONResponse:
+def error_response(status: int, code: str, message: str, details: Any = None,
+                   headers: Mapping[str, str] | None = None) -> JSONResponse:
     return JSONResponse({"error": {"code": code, "message": message, "details": details}}, status_code=status, headers=headers)
 
 

@@ -1,4 +1,5 @@
-"""SQL tables (SQLModel). BIGINT primary keys; a UUID text column is the public id."""
+"""SQL tables (SQLModel): accounts, the event log, subscriptions, stored files and retention records.
+BIGINT primary keys; a UUID text column is the public id. Only the stores in backend/db use them."""
 
 from __future__ import annotations
 
@@ -6,8 +7,7 @@ from datetime import UTC, datetime
 
 from sqlalchemy import BigInteger, Column, Index, Integer, Text
 from sqlmodel import Field, SQLModel
-
-from backend.domain.ids import uuid7
+from uuid6 import uuid7
 
 # SQLite only auto-increments an INTEGER PRIMARY KEY; PostgreSQL gets a real BIGINT (identity).
 BigId = BigInteger().with_variant(Integer(), "sqlite")
@@ -84,3 +84,79 @@ class Meta(SQLModel, table=True):
 
     key: str = Field(primary_key=True, max_length=100)
     value: str = Field(sa_column=Column(Text, nullable=False))
+
+
+class Subscription(SQLModel, table=True):
+    """A channel an account opened for one user id: a Redis stream or a key on the Kafka topic.
+    Soft-deleted (unsubscribe, idle expiry): the row stays, with when and why."""
+
+    __tablename__ = "subscriptions"
+    __table_args__ = (Index("ix_subscriptions_live", "deleted_at", "transport"),)
+
+    id: int | None = Field(default=None, sa_column=Column(BigId, primary_key=True, autoincrement=True))
+    uuid: str = Field(max_length=36, unique=True, index=True)
+    stream_key: str = Field(max_length=200, unique=True)
+    transport: str = Field(max_length=16)  # redis | kafka
+    # Owner; NULL when rebuilt from Redis after the SQL store was lost and the account is unknown.
+    account_id: int | None = Field(default=None, sa_column=Column(BigInteger().with_variant(Integer(), "sqlite"), nullable=True, index=True))
+    owner_uuid: str | None = Field(default=None, max_length=36)
+    user_id: str = Field(max_length=512)
+    user_name: str | None = Field(default=None, max_length=200)
+    created_at: datetime = Field(default_factory=_now)
+    deleted_at: datetime | None = None
+    delete_reason: str | None = Field(default=None, max_length=32)  # unsubscribed | idle
+
+
+# Original and stored sizes go past 2 GiB: BIGINT on PostgreSQL (SQLite integers are 64-bit anyway).
+_BigCount = BigInteger().with_variant(Integer(), "sqlite")
+
+
+class StoredFile(SQLModel, table=True):
+    """One uploaded file: its lineage key, its storage group, and the object holding its compressed bytes."""
+
+    __tablename__ = "stored_files"
+    __table_args__ = (
+        # retention walks the live files of one backend oldest first
+        Index("ix_stored_files_backend_state_time", "backend", "state", "stored_at", "id"),
+        Index("ix_stored_files_group", "group_key", "stored_at"),
+    )
+
+    id: int | None = Field(default=None, sa_column=Column(BigId, primary_key=True, autoincrement=True))
+    uuid: str = Field(default_factory=_uuid, max_length=36, unique=True)
+    key: str = Field(max_length=512, unique=True)
+    trace_key: str = Field(max_length=512)
+    group_key: str = Field(max_length=512)
+    filename: str | None = Field(default=None, max_length=512)
+    content_type: str | None = Field(default=None, max_length=200)
+    backend: str = Field(max_length=16)  # local | s3
+    object_name: str = Field(max_length=1024)
+    codec: str = Field(max_length=8)  # zstd | gzip
+    size: int = Field(sa_column=Column(_BigCount, nullable=False))
+    stored_size: int = Field(sa_column=Column(_BigCount, nullable=False))
+    sha256: str = Field(max_length=64)
+    account_id: int | None = Field(default=None, sa_column=Column(_BigCount, nullable=True))
+    stored_at: datetime = Field(default_factory=_now, index=True)
+    state: str = Field(default="stored", max_length=8)
+    marked_at: datetime | None = None
+    marked_rule: str | None = Field(default=None, max_length=16)
+    expired_at: datetime | None = None
+
+
+class RetentionRecord(SQLModel, table=True):
+    """One deletion by retention: which file, under which rule, how many stored bytes, when."""
+
+    __tablename__ = "retention_records"
+
+    id: int | None = Field(default=None, sa_column=Column(BigId, primary_key=True, autoincrement=True))
+    uuid: str = Field(default_factory=_uuid, max_length=36, unique=True)
+    file_id: int = Field(sa_column=Column(_BigCount, nullable=False, unique=True))  # a file is deleted once
+    file_key: str = Field(max_length=512, index=True)
+    trace_key: str = Field(max_length=512)
+    group_key: str = Field(max_length=512)
+    backend: str = Field(max_length=16)
+    rule: str = Field(max_length=16)  # max_age | max_files | max_bytes
+    bytes: int = Field(sa_column=Column(_BigCount, nullable=False))  # stored (compressed) bytes freed
+    size: int = Field(sa_column=Column(_BigCount, nullable=False))  # original size of the file
+    stored_at: datetime
+    marked_at: datetime
+    deleted_at: datetime = Field(default_factory=_now, index=True)

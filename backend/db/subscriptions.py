@@ -1,100 +1,85 @@
-"""SQL access to subscriptions: insert, soft delete, restore (reconciliation), lookups."""
+"""Subscriptions on SQL: the durable copy of the Redis registry `ft:streams`."""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import datetime
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import Engine, select, update
+from sqlalchemy import Engine, Table, select, update
 from sqlalchemy.dialects import postgresql, sqlite
-from sqlmodel import Session
-from sqlmodel import select as select_rows
 
-from backend.db.engine import session_scope
-from backend.db.models import Account
-from backend.db.stream_models import Subscription
+from backend.db.base import SubscriptionRow
+from backend.db.engine import translated, utc
+from backend.db.models import Subscription
 
-
-def insert(engine: Engine, subscription: Subscription) -> Subscription:
-    with session_scope(engine) as session:
-        session.add(subscription)
-    return subscription
+SUBSCRIPTIONS = cast(Table, Subscription.__table__)  # type: ignore[attr-defined]
+S = SUBSCRIPTIONS.c
 
 
-def remove(engine: Engine, uuid: str) -> None:
-    """Undo an insert whose Redis half failed (the caller reports the error)."""
-    with engine.begin() as conn:
-        conn.execute(Subscription.__table__.delete().where(Subscription.__table__.c.uuid == uuid))  # type: ignore[attr-defined]
+def _subscription(row: Any) -> SubscriptionRow:
+    return SubscriptionRow(uuid=row.uuid, stream_key=row.stream_key, transport=row.transport,
+                           account_id=int(row.account_id) if row.account_id is not None else None,
+                           owner_uuid=row.owner_uuid, user_id=row.user_id, user_name=row.user_name,
+                           created_at=utc(row.created_at), deleted_at=utc(row.deleted_at) if row.deleted_at else None,
+                           delete_reason=row.delete_reason, id=int(row.id))
 
 
-def get(engine: Engine, uuid: str) -> Subscription | None:
-    with Session(engine, expire_on_commit=False) as session:
-        return session.exec(select_rows(Subscription).where(Subscription.uuid == uuid)).first()
+def _values(sub: SubscriptionRow) -> dict[str, Any]:
+    return {"uuid": sub.uuid, "stream_key": sub.stream_key, "transport": sub.transport, "account_id": sub.account_id,
+            "owner_uuid": sub.owner_uuid, "user_id": sub.user_id, "user_name": sub.user_name,
+            "created_at": sub.created_at, "deleted_at": sub.deleted_at, "delete_reason": sub.delete_reason}
 
 
-def listed(engine: Engine, account_id: int | None, include_deleted: bool) -> list[Subscription]:
-    """Subscriptions of one account (None: every account), oldest first."""
-    stmt = select_rows(Subscription)
-    if account_id is not None:
-        stmt = stmt.where(Subscription.account_id == account_id)
-    if not include_deleted:
-        stmt = stmt.where(Subscription.deleted_at.is_(None))  # type: ignore[union-attr]
-    with Session(engine, expire_on_commit=False) as session:
-        return list(session.exec(stmt.order_by(Subscription.id)))  # type: ignore[arg-type]
+class SqlSubscriptions:
+    """SubscriptionStore (backend.db.base) over SQLAlchemy."""
 
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+        dialect = postgresql if engine.dialect.name == "postgresql" else sqlite
+        self._restore = dialect.insert(SUBSCRIPTIONS).on_conflict_do_nothing().returning(S.id)
 
-def live(engine: Engine) -> list[Subscription]:
-    return listed(engine, None, include_deleted=False)
+    @translated
+    def insert(self, sub: SubscriptionRow) -> SubscriptionRow:
+        with self.engine.begin() as conn:
+            row = conn.execute(SUBSCRIPTIONS.insert().returning(*SUBSCRIPTIONS.c), _values(sub)).one()
+        return _subscription(row)
 
+    @translated
+    def remove(self, uuid: str) -> None:
+        with self.engine.begin() as conn:
+            conn.execute(SUBSCRIPTIONS.delete().where(S.uuid == uuid))
 
-def by_stream(engine: Engine) -> dict[str, Subscription]:
-    """Every subscription, live or deleted, by stream key."""
-    return {s.stream_key: s for s in listed(engine, None, include_deleted=True)}
+    @translated
+    def get(self, uuid: str) -> SubscriptionRow | None:
+        with self.engine.connect() as conn:
+            row = conn.execute(select(SUBSCRIPTIONS).where(S.uuid == uuid)).first()
+        return _subscription(row) if row else None
 
+    @translated
+    def listed(self, account_id: int | None, include_deleted: bool) -> list[SubscriptionRow]:
+        stmt = select(SUBSCRIPTIONS)
+        if account_id is not None:
+            stmt = stmt.where(S.account_id == account_id)
+        if not include_deleted:
+            stmt = stmt.where(S.deleted_at.is_(None))
+        with self.engine.connect() as conn:
+            return [_subscription(r) for r in conn.execute(stmt.order_by(S.id))]
 
-def soft_delete(engine: Engine, uuids: Sequence[str], reason: str, at: datetime) -> list[str]:
-    """Mark live subscriptions deleted; returns the uuids that were live (deleting twice is a no-op)."""
-    if not uuids:
-        return []
-    table = Subscription.__table__  # type: ignore[attr-defined]
-    with engine.begin() as conn:
-        live_ones = [row.uuid for row in conn.execute(
-            select(table.c.uuid).where(table.c.uuid.in_(list(uuids)), table.c.deleted_at.is_(None)))]
-        if live_ones:
-            conn.execute(update(table).where(table.c.uuid.in_(live_ones), table.c.deleted_at.is_(None))
-                         .values(deleted_at=at, delete_reason=reason))
-    return live_ones
+    @translated
+    def soft_delete(self, uuids: Sequence[str], reason: str, at: datetime) -> list[str]:
+        if not uuids:
+            return []
+        with self.engine.begin() as conn:
+            live = [str(u) for u in conn.execute(select(S.uuid).where(S.uuid.in_(list(uuids)), S.deleted_at.is_(None))).scalars()]
+            if live:
+                conn.execute(update(SUBSCRIPTIONS).where(S.uuid.in_(live), S.deleted_at.is_(None))
+                             .values(deleted_at=at, delete_reason=reason))
+        return live
 
-
-def restore(engine: Engine, rows: Sequence[dict[str, Any]]) -> int:
-    """Insert subscriptions known elsewhere (the Redis registry); existing ones are left alone."""
-    if not rows:
-        return 0
-    table = Subscription.__table__  # type: ignore[attr-defined]
-    dialect = postgresql if engine.dialect.name == "postgresql" else sqlite
-    stmt = dialect.insert(table).on_conflict_do_nothing().returning(table.c.id)
-    with engine.begin() as conn:
-        return len(list(conn.execute(stmt, list(rows))))
-
-
-def account_ids(engine: Engine, uuids: set[str], client_ids: set[str]) -> tuple[dict[str, int], dict[str, int]]:
-    """Live accounts by uuid and by client id (to re-link restored subscriptions to their owners)."""
-    by_uuid: dict[str, int] = {}
-    by_client: dict[str, int] = {}
-    if not uuids and not client_ids:
-        return by_uuid, by_client
-    table = Account.__table__  # type: ignore[attr-defined]
-    stmt = select(table.c.id, table.c.uuid, table.c.client_id).where(
-        table.c.disabled_at.is_(None), table.c.uuid.in_(list(uuids)) | table.c.client_id.in_(list(client_ids)))
-    with engine.connect() as conn:
-        for row in conn.execute(stmt):
-            by_uuid[row.uuid] = row.id
-            by_client[row.client_id] = row.id
-    return by_uuid, by_client
-
-
-def account_client_id(engine: Engine, account_id: int) -> str | None:
-    table = Account.__table__  # type: ignore[attr-defined]
-    with engine.connect() as conn:
-        return conn.execute(select(table.c.client_id).where(table.c.id == account_id)).scalar_one_or_none()
+    @translated
+    def restore(self, subs: Sequence[SubscriptionRow]) -> int:
+        if not subs:
+            return 0
+        with self.engine.begin() as conn:
+            return len(list(conn.execute(self._restore, [_values(s) for s in subs])))

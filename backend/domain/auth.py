@@ -13,12 +13,9 @@ from typing import Any
 import jwt
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
-from sqlalchemy import Engine
-from sqlmodel import Session, select
 
-from backend.db.engine import session_scope
-from backend.db.models import Account, Meta
-from backend.domain.errors import Conflict, InvalidInput, NotFound, Unauthenticated
+from backend.db.base import AccountRow, AccountStore
+from backend.errors import InvalidInput, NotFound, Unauthenticated
 from backend.settings import Settings
 
 log = logging.getLogger("ftel.auth")
@@ -26,6 +23,7 @@ log = logging.getLogger("ftel.auth")
 ROLES = ("ingest", "read", "export", "admin")
 KINDS = ("system", "human")
 ISSUER = "file-telemetry"
+SIGNING_KEY = "jwt_signing_key"  # the `meta` value every replica signs tokens with (unless FT_JWT_SECRET)
 _hasher = PasswordHasher()
 # Verifying against this when the client id is unknown keeps the response time the same.
 _DUMMY_HASH = _hasher.hash("not-a-real-secret")
@@ -46,162 +44,24 @@ class Principal:
 
 @dataclass(frozen=True)
 class IssuedCredentials:
-    account: Account
+    account: AccountRow
     client_secret: str
 
 
-def _normalise_roles(roles: list[str]) -> str:
+@dataclass(frozen=True)
+class Token:
+    access_token: str
+    expires_in: int
+    token_type: str = "bearer"
+
+
+def _roles(roles: list[str]) -> frozenset[str]:
     unknown = sorted(set(roles) - set(ROLES))
     if unknown:
         raise InvalidInput(f"unknown roles: {', '.join(unknown)}", {"allowed": list(ROLES)})
     if not roles:
         raise InvalidInput("an account needs at least one role", {"allowed": list(ROLES)})
-    return ",".join(sorted(set(roles)))
-
-
-def create_account(engine: Engine, name: str, kind: str, roles: list[str], client_id: str | None = None,
-                   client_secret: str | None = None) -> IssuedCredentials:
-    if kind not in KINDS:
-        raise InvalidInput(f"kind must be one of {', '.join(KINDS)}")
-    role_text = _normalise_roles(roles)
-    client_id = client_id or f"ft_{secrets.token_urlsafe(12)}"
-    client_secret = client_secret or secrets.token_urlsafe(32)
-    with session_scope(engine) as session:
-        if session.exec(select(Account).where(Account.client_id == client_id)).first() is not None:
-            raise Conflict(f"client id {client_id!r} is taken")
-        account = Account(name=name, kind=kind, roles=role_text, client_id=client_id, secret_hash=_hasher.hash(client_secret))
-        session.add(account)
-    return IssuedCredentials(account=account, client_secret=client_secret)
-
-
-def list_accounts(engine: Engine) -> list[Account]:
-    with Session(engine) as session:
-        return list(session.exec(select(Account).order_by(Account.id)))  # type: ignore[arg-type]
-
-
-def _account_by_uuid(session: Session, account_uuid: str) -> Account:
-    account = session.exec(select(Account).where(Account.uuid == account_uuid)).first()
-    if account is None:
-        raise NotFound(f"no account {account_uuid}")
-    return account
-
-
-def account_pk(engine: Engine, account_uuid: str) -> int:
-    """The numeric key of an account named by its public id (NotFound if there is none)."""
-    with Session(engine) as session:
-        account = _account_by_uuid(session, account_uuid)
-        assert account.id is not None
-        return account.id
-
-
-def account_uuids(engine: Engine, pks: set[int]) -> dict[int, str]:
-    """Public ids of accounts named by their numeric keys (for views that must not show internal keys)."""
-    if not pks:
-        return {}
-    with Session(engine) as session:
-        rows = session.exec(select(Account.id, Account.uuid).where(Account.id.in_(sorted(pks)))).all()  # type: ignore[union-attr]
-    return {int(pk): str(uuid) for pk, uuid in rows}
-
-
-def disable_account(engine: Engine, account_uuid: str) -> Account:
-    """Disable an account: its tokens stop working at once, its secret can no longer get one."""
-    with session_scope(engine) as session:
-        account = _account_by_uuid(session, account_uuid)
-        if account.disabled_at is None:
-            if "admin" in account.role_set:
-                admins = session.exec(select(Account).where(Account.disabled_at == None)).all()  # noqa: E711
-                if not any("admin" in a.role_set and a.id != account.id for a in admins):
-                    raise Conflict("this is the last enabled admin account: create another admin before disabling it",
-                                   {"account": account_uuid})
-            account.disabled_at = datetime.now(UTC)
-            session.add(account)
-        return account
-
-
-def rotate_secret(engine: Engine, account_uuid: str) -> IssuedCredentials:
-    """New secret; tokens issued for the old one are revoked (their secret version no longer matches)."""
-    secret = secrets.token_urlsafe(32)
-    with session_scope(engine) as session:
-        account = _account_by_uuid(session, account_uuid)
-        account.secret_hash = _hasher.hash(secret)
-        account.secret_version += 1
-        session.add(account)
-    return IssuedCredentials(account=account, client_secret=secret)
-
-
-def signing_key(engine: Engine, settings: Settings) -> str:
-    """FT_JWT_SECRET, or a random key kept in the database so that every replica shares it."""
-    if settings.jwt_secret:
-        return settings.jwt_secret
-    with session_scope(engine) as session:
-        row = session.get(Meta, "jwt_signing_key")
-        if row is None:
-            row = Meta(key="jwt_signing_key", value=secrets.token_urlsafe(48))
-            session.add(row)
-        return row.value
-
-
-def issue_token(engine: Engine, key: str, ttl: int, client_id: str, client_secret: str) -> dict[str, Any]:
-    with Session(engine) as session:
-        account = session.exec(select(Account).where(Account.client_id == client_id)).first()
-    try:
-        _hasher.verify(account.secret_hash if account else _DUMMY_HASH, client_secret)
-    except (VerificationError, InvalidHashError):
-        raise Unauthenticated("invalid client credentials") from None
-    if account is None or account.disabled_at is not None:
-        raise Unauthenticated("invalid client credentials")
-    now = datetime.now(UTC)
-    claims = {
-        "iss": ISSUER, "sub": account.uuid, "roles": sorted(account.role_set), "ver": account.secret_version,
-        "iat": now, "exp": now + timedelta(seconds=ttl),
-    }
-    return {"access_token": jwt.encode(claims, key, algorithm="HS256"), "token_type": "bearer", "expires_in": ttl}
-
-
-def authenticate(engine: Engine, key: str, token: str) -> Principal:
-    """Verify a bearer token and that its account is still enabled with the same secret."""
-    try:
-        claims = jwt.decode(token, key, algorithms=["HS256"], issuer=ISSUER, options={"require": ["exp", "sub", "iss"]})
-    except jwt.ExpiredSignatureError:
-        raise Unauthenticated("token expired") from None
-    except jwt.PyJWTError:
-        raise Unauthenticated("invalid token") from None
-    with Session(engine) as session:
-        account = session.exec(select(Account).where(Account.uuid == claims["sub"])).first()
-    if account is None or account.disabled_at is not None or account.secret_version != claims.get("ver"):
-        raise Unauthenticated("token revoked")
-    assert account.id is not None
-    return Principal(account_id=account.id, uuid=account.uuid, name=account.name, roles=account.role_set)
-
-
-def bootstrap_admin(engine: Engine, settings: Settings, generate: bool) -> tuple[str, str] | None:
-    """Make sure an admin can sign in.
-
-    With FT_ADMIN_CLIENT_ID/SECRET: that account exists with that secret. Without them and with
-    `generate` (the all-in-one): create an admin once, write its credentials to
-    <data dir>/admin-credentials (mode 0600) and return them so the caller prints them once.
-    """
-    if settings.admin_client_id and settings.admin_client_secret:
-        with session_scope(engine) as session:
-            account = session.exec(select(Account).where(Account.client_id == settings.admin_client_id)).first()
-            if account is None:
-                session.add(Account(name="admin", kind="system", roles="admin", client_id=settings.admin_client_id,
-                                    secret_hash=_hasher.hash(settings.admin_client_secret)))
-            elif not _verifies(account.secret_hash, settings.admin_client_secret):
-                account.secret_hash = _hasher.hash(settings.admin_client_secret)
-                account.secret_version += 1
-                account.disabled_at = None
-                session.add(account)
-        return None
-    if not generate:
-        return None
-    with Session(engine) as session:
-        has_admin = session.exec(select(Account).where(Account.roles.contains("admin"), Account.disabled_at.is_(None))).first()  # type: ignore[union-attr, attr-defined]
-    if has_admin is not None:
-        return None
-    issued = create_account(engine, "admin", "system", ["admin"], client_id="admin")
-    _write_credentials(settings.admin_credentials_file, issued.account.client_id, issued.client_secret)
-    return issued.account.client_id, issued.client_secret
+    return frozenset(roles)
 
 
 def _verifies(secret_hash: str, secret: str) -> bool:
@@ -209,6 +69,108 @@ def _verifies(secret_hash: str, secret: str) -> bool:
         return _hasher.verify(secret_hash, secret)
     except (VerificationError, InvalidHashError):
         return False
+
+
+class Auth:
+    """Accounts and tokens. The signing key is FT_JWT_SECRET, or a random one kept in the database so
+    that every replica shares it (read once, on first use)."""
+
+    def __init__(self, accounts: AccountStore, settings: Settings) -> None:
+        self.accounts = accounts
+        self.settings = settings
+        self._key: str | None = settings.jwt_secret
+
+    @property
+    def signing_key(self) -> str:
+        if self._key is None:
+            self._key = self.accounts.meta(SIGNING_KEY, lambda: secrets.token_urlsafe(48))
+        return self._key
+
+    # -- accounts -------------------------------------------------------------------------------
+
+    def create_account(self, name: str, kind: str, roles: list[str], client_id: str | None = None,
+                       client_secret: str | None = None) -> IssuedCredentials:
+        if kind not in KINDS:
+            raise InvalidInput(f"kind must be one of {', '.join(KINDS)}")
+        role_set = _roles(roles)
+        client_secret = client_secret or secrets.token_urlsafe(32)
+        account = self.accounts.insert(name, kind, role_set, client_id or f"ft_{secrets.token_urlsafe(12)}",
+                                       _hasher.hash(client_secret))
+        return IssuedCredentials(account=account, client_secret=client_secret)
+
+    def list_accounts(self) -> list[AccountRow]:
+        return self.accounts.listed()
+
+    def account_pk(self, account_uuid: str) -> int:
+        """The numeric key of an account named by its public id (NotFound if there is none)."""
+        account = self.accounts.by_uuid(account_uuid)
+        if account is None:
+            raise NotFound(f"no account {account_uuid}")
+        return account.id
+
+    def account_uuids(self, pks: set[int]) -> dict[int, str]:
+        """Public ids of accounts named by their numeric keys (for views that must not show internal keys)."""
+        return self.accounts.uuids(pks)
+
+    def disable_account(self, account_uuid: str) -> AccountRow:
+        """Its tokens stop working at once, its secret can no longer get one; never the last enabled admin."""
+        return self.accounts.disable(account_uuid, datetime.now(UTC))
+
+    def rotate_secret(self, account_uuid: str) -> IssuedCredentials:
+        """New secret; tokens issued for the old one are revoked (their secret version no longer matches)."""
+        secret = secrets.token_urlsafe(32)
+        return IssuedCredentials(self.accounts.set_secret(account_uuid, _hasher.hash(secret)), secret)
+
+    # -- tokens ---------------------------------------------------------------------------------
+
+    def issue_token(self, client_id: str, client_secret: str) -> Token:
+        account = self.accounts.by_client_id(client_id)
+        if not _verifies(account.secret_hash if account else _DUMMY_HASH, client_secret):
+            raise Unauthenticated("invalid client credentials")
+        if account is None or not account.enabled:
+            raise Unauthenticated("invalid client credentials")
+        ttl = self.settings.token_ttl_seconds
+        now = datetime.now(UTC)
+        claims: dict[str, Any] = {"iss": ISSUER, "sub": account.uuid, "roles": sorted(account.roles),
+                                  "ver": account.secret_version, "iat": now, "exp": now + timedelta(seconds=ttl)}
+        return Token(access_token=jwt.encode(claims, self.signing_key, algorithm="HS256"), expires_in=ttl)
+
+    def authenticate(self, token: str) -> Principal:
+        """Verify a bearer token and that its account is still enabled with the same secret."""
+        try:
+            claims = jwt.decode(token, self.signing_key, algorithms=["HS256"], issuer=ISSUER,
+                                options={"require": ["exp", "sub", "iss"]})
+        except jwt.ExpiredSignatureError:
+            raise Unauthenticated("token expired") from None
+        except jwt.PyJWTError:
+            raise Unauthenticated("invalid token") from None
+        account = self.accounts.by_uuid(str(claims["sub"]))
+        if account is None or not account.enabled or account.secret_version != claims.get("ver"):
+            raise Unauthenticated("token revoked")
+        return Principal(account_id=account.id, uuid=account.uuid, name=account.name, roles=account.roles)
+
+    # -- bootstrap ------------------------------------------------------------------------------
+
+    def bootstrap_admin(self, generate: bool) -> tuple[str, str] | None:
+        """Make sure an admin can sign in.
+
+        With FT_ADMIN_CLIENT_ID/SECRET: that account exists with that secret. Without them and with
+        `generate` (the all-in-one): create an admin once, write its credentials to
+        <data dir>/admin-credentials (mode 0600) and return them so the caller prints them once.
+        """
+        s = self.settings
+        if s.admin_client_id and s.admin_client_secret:
+            account = self.accounts.by_client_id(s.admin_client_id)
+            if account is None:
+                self.accounts.insert("admin", "system", frozenset({"admin"}), s.admin_client_id, _hasher.hash(s.admin_client_secret))
+            elif not _verifies(account.secret_hash, s.admin_client_secret):
+                self.accounts.set_secret(account.uuid, _hasher.hash(s.admin_client_secret), enable=True)
+            return None
+        if not generate or self.accounts.any_enabled_admin():
+            return None
+        issued = self.create_account("admin", "system", ["admin"], client_id="admin")
+        _write_credentials(s.admin_credentials_file, issued.account.client_id, issued.client_secret)
+        return issued.account.client_id, issued.client_secret
 
 
 def _write_credentials(path: Path, client_id: str, secret: str) -> None:

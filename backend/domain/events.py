@@ -1,4 +1,4 @@
-"""The event envelope (DESIGN §4): parsing, validation, canonical form and dedup key."""
+"""The event envelope (docs/architecture.md, "The event envelope"): parsing, validation, canonical form and dedup key."""
 
 from __future__ import annotations
 

@@ -10,7 +10,7 @@ from uuid6 import uuid7
 
 __all__ = ["MAX_KEY_LENGTH", "Key", "check_key", "new_key", "parse_key", "uuid7"]
 
-from backend.domain.errors import InvalidInput
+from backend.errors import InvalidInput
 
 MAX_KEY_LENGTH = 512
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from backend.domain.events import NODE_EVENTS, Envelope, EventType
+from backend.domain.events import NODE_EVENTS, Envelope, EventType, NodeRef
 from graph.base import FlowRow, GraphBatch, Membership, NodeRow, TraceRow
 
 
@@ -71,6 +71,12 @@ def _merge_trace(into: dict[str, TraceRow], row: TraceRow) -> None:
     old.last_at = max(x for x in (old.last_at, row.last_at) if x)
 
 
+def _row(ref: NodeRef, ev: StoredEvent, status: str | None = None, *, reason: str | None = None,
+         code: str | None = None, produced: bool = False) -> NodeRow:
+    return NodeRow(key=ref.key, kind=ref.kind, name=ref.name, status=status, reason=reason, code=code, produced=produced,
+                   trace=ev.trace, user=ev.envelope.user, first_at=ev.time, last_at=ev.time)
+
+
 def project(events: list[StoredEvent]) -> Projection:
     traces: dict[str, TraceRow] = {}
     nodes: dict[str, NodeRow] = {}
@@ -88,18 +94,14 @@ def project(events: list[StoredEvent]) -> Projection:
                 started_at=at if started else None,
                 status="ended" if env.type is EventType.trace_ended else "open", first_at=at, last_at=at,
             ))
-        base = {"trace": ev.trace, "user": env.user, "first_at": at, "last_at": at}
         if env.type in NODE_EVENTS and env.node is not None:
-            status = NODE_EVENTS[env.type][1]
-            _merge_node(nodes, NodeRow(key=env.node.key, kind=env.node.kind, name=env.node.name, status=status,
-                                       reason=env.reason, code=env.code, **base), met)  # type: ignore[arg-type]
+            _merge_node(nodes, _row(env.node, ev, NODE_EVENTS[env.type][1], reason=env.reason, code=env.code), met)
         elif env.type is EventType.flow:
             op = env.default_op()
             for n in env.inputs:
-                _merge_node(nodes, NodeRow(key=n.key, kind=n.kind, name=n.name, status="converted", **base), met)  # type: ignore[arg-type]
+                _merge_node(nodes, _row(n, ev, "converted"), met)
             for n in env.outputs:
-                status = "converted" if n.kind == "data" else "written"
-                _merge_node(nodes, NodeRow(key=n.key, kind=n.kind, name=n.name, status=status, produced=True, **base), met)  # type: ignore[arg-type]
+                _merge_node(nodes, _row(n, ev, "converted" if n.kind == "data" else "written", produced=True), met)
             for a in env.inputs:
                 for b in env.outputs:
                     flow_key = (a.key, b.key, op)
@@ -108,7 +110,7 @@ def project(events: list[StoredEvent]) -> Projection:
                         flows[flow_key] = FlowRow(a.key, a.kind, b.key, b.kind, op, at)
         elif env.type is EventType.log:
             if env.node is not None:
-                _merge_node(nodes, NodeRow(key=env.node.key, kind=env.node.kind, name=env.node.name, **base), met)  # type: ignore[arg-type]
+                _merge_node(nodes, _row(env.node, ev), met)
                 log_targets.add((env.node.key, env.node.kind))
             elif ev.trace:
                 log_targets.add((ev.trace, None))

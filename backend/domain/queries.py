@@ -7,11 +7,10 @@ from collections import Counter
 from typing import Any, Literal
 
 import orjson
-from sqlalchemy import Engine
-
-from backend.db import event_log
-from backend.domain.errors import InvalidInput, NotFound, Unavailable, Unprocessable
-from graph.base import GraphError, GraphStore, QueryRejected, QueryTimeout, TraceFilter
+from backend.db.base import EventLog
+from backend.domain.events import format_time
+from backend.errors import InvalidInput, NotFound, QueryRejected, QueryTimeout, Unprocessable
+from graph.base import GraphStore, TraceFilter
 
 NODE_PUBLIC = ("key", "kind", "status", "reason", "code", "name", "trace", "user", "first_at", "last_at")
 UNCONVERTED = {None, "received", "stored"}
@@ -48,13 +47,6 @@ def _trace_public(t: dict[str, Any]) -> dict[str, Any]:
             "logs": {lvl: t.get(f"log_{lvl}") or 0 for lvl in ("debug", "info", "warn", "error")}}
 
 
-def _guard(call: Any, *args: Any) -> Any:
-    try:
-        return call(*args)
-    except GraphError as exc:
-        raise Unavailable(f"graph store unavailable: {exc}") from None
-
-
 def encode_cursor(first_at: str, key: str) -> str:
     return base64.urlsafe_b64encode(orjson.dumps([first_at, key])).decode().rstrip("=")
 
@@ -68,93 +60,95 @@ def decode_cursor(cursor: str) -> tuple[str, str]:
         raise InvalidInput("invalid cursor") from None
 
 
-def list_traces(graph: GraphStore, filt: TraceFilter, limit: int, cursor: str | None) -> dict[str, Any]:
-    after = decode_cursor(cursor) if cursor else None
-    rows = _guard(graph.list_traces, filt, limit + 1, after)
-    page, more = rows[:limit], len(rows) > limit
-    counts = _guard(graph.trace_counts, [t["key"] for t in page])
-    by_trace: dict[str, list[dict[str, Any]]] = {}
-    for c in counts:
-        by_trace.setdefault(c["trace"], []).append(c)
-    items = [{**_trace_public(t), "summary": summarise(by_trace.get(t["key"], []))} for t in page]
-    next_cursor = encode_cursor(page[-1]["first_at"] or "", page[-1]["key"]) if more and page else None
-    return {"items": items, "next_cursor": next_cursor}
+class Queries:
+    """The read use cases: traces and their summaries, nodes with their events, lineage walks, Cypher.
+    An unreachable graph raises GraphError (503) from the store itself."""
 
+    def __init__(self, graph: GraphStore, events: EventLog) -> None:
+        self.graph = graph
+        self.events = events
 
-def trace_detail(graph: GraphStore, key: str) -> dict[str, Any]:
-    trace = _guard(graph.trace, key)
-    if trace is None:
-        raise NotFound(f"no trace {key!r}")
-    counts = _guard(graph.trace_counts, [key])
-    return {**_trace_public(trace), "summary": summarise(counts)}
+    def list_traces(self, filt: TraceFilter, limit: int, cursor: str | None) -> dict[str, Any]:
+        after = decode_cursor(cursor) if cursor else None
+        rows = self.graph.list_traces(filt, limit + 1, after)
+        page, more = rows[:limit], len(rows) > limit
+        counts = self.graph.trace_counts([t["key"] for t in page])
+        by_trace: dict[str, list[dict[str, Any]]] = {}
+        for c in counts:
+            by_trace.setdefault(c["trace"], []).append(c)
+        items = [{**_trace_public(t), "summary": summarise(by_trace.get(t["key"], []))} for t in page]
+        next_cursor = encode_cursor(page[-1]["first_at"] or "", page[-1]["key"]) if more and page else None
+        return {"items": items, "next_cursor": next_cursor}
 
+    def trace_detail(self, key: str) -> dict[str, Any]:
+        trace = self.graph.trace(key)
+        if trace is None:
+            raise NotFound(f"no trace {key!r}")
+        counts = self.graph.trace_counts([key])
+        return {**_trace_public(trace), "summary": summarise(counts)}
 
-def trace_graph(graph: GraphStore, key: str) -> dict[str, Any]:
-    if _guard(graph.trace, key) is None:
-        raise NotFound(f"no trace {key!r}")
-    sub = _guard(graph.trace_graph, key)
-    return {"nodes": [_public_node(n) for n in sub.nodes],
-            "edges": [{"source": e["source"], "target": e["target"], "op": e["op"]} for e in sub.edges]}
+    def trace_graph(self, key: str) -> dict[str, Any]:
+        if self.graph.trace(key) is None:
+            raise NotFound(f"no trace {key!r}")
+        sub = self.graph.trace_graph(key)
+        return {"nodes": [_public_node(n) for n in sub.nodes],
+                "edges": [{"source": e["source"], "target": e["target"], "op": e["op"]} for e in sub.edges]}
 
+    def node_detail(self, key: str, limit: int) -> dict[str, Any]:
+        node = self.graph.node(key)
+        if node is None:
+            raise NotFound(f"no node {key!r}")
+        events = [{"id": e.uuid, "type": e.type, "time": format_time(e.created_at), "trace": e.trace_key, "role": e.role,
+                   "event": orjson.loads(e.payload)} for e in self.events.node_events(key, limit)]
+        logs = [
+            {"time": e["time"], "level": e["event"].get("level", "info"), "message": e["event"].get("message"), "id": e["id"]}
+            for e in events if e["type"] == "log"
+        ]
+        return {"node": {**_public_node(node), "logs": {lvl: node.get(f"log_{lvl}") or 0 for lvl in ("debug", "info", "warn", "error")}},
+                "events": events, "logs": logs}
 
-def node_detail(engine: Engine, graph: GraphStore, key: str, limit: int) -> dict[str, Any]:
-    node = _guard(graph.node, key)
-    if node is None:
-        raise NotFound(f"no node {key!r}")
-    events = event_log.node_events(engine, key, limit)
-    logs = [
-        {"time": e["time"], "level": e["event"].get("level", "info"), "message": e["event"].get("message"), "id": e["id"]}
-        for e in events if e["type"] == "log"
-    ]
-    return {"node": {**_public_node(node), "logs": {lvl: node.get(f"log_{lvl}") or 0 for lvl in ("debug", "info", "warn", "error")}},
-            "events": events, "logs": logs}
+    def lineage(self, key: str, direction: Literal["upstream", "downstream", "both"], depth: int,
+                max_nodes: int = 5000) -> dict[str, Any]:
+        """Breadth-first along FLOWS_TO, one batched hop per level. `truncated` says more lies beyond
+        the depth or the node limit."""
+        start = self.graph.node(key)
+        if start is None:
+            raise NotFound(f"no node {key!r}")
+        nodes: dict[str, dict[str, Any]] = {key: _public_node(start)}
+        edges: dict[tuple[str, str, str], dict[str, Any]] = {}
+        truncated = False
+        ways: list[Literal["upstream", "downstream"]] = ["upstream", "downstream"] if direction == "both" else [direction]
+        for way in ways:
+            frontier, seen = [key], {key}
+            for _ in range(depth):
+                hops = self.graph.neighbours(frontier, way)
+                frontier = []
+                for h in hops:
+                    edges[(h["source"], h["target"], h["op"])] = {"source": h["source"], "target": h["target"], "op": h["op"]}
+                    far = h["node"]["key"]
+                    if far not in seen:
+                        if len(nodes) >= max_nodes:
+                            truncated = True
+                            continue
+                        seen.add(far)
+                        nodes.setdefault(far, _public_node(h["node"]))
+                        frontier.append(far)
+                if not frontier:
+                    break
+            else:
+                if frontier and self.graph.neighbours(frontier, way):
+                    truncated = True
+        kept = [e for e in edges.values() if e["source"] in nodes and e["target"] in nodes]
+        return {"root": key, "direction": direction, "depth": depth, "nodes": list(nodes.values()), "edges": kept,
+                "truncated": truncated}
 
-
-def lineage(graph: GraphStore, key: str, direction: Literal["upstream", "downstream", "both"], depth: int,
-            max_nodes: int = 5000) -> dict[str, Any]:
-    """Breadth-first along FLOWS_TO, one batched hop per level. `truncated` says more lies beyond
-    the depth or the node limit."""
-    start = _guard(graph.node, key)
-    if start is None:
-        raise NotFound(f"no node {key!r}")
-    nodes: dict[str, dict[str, Any]] = {key: _public_node(start)}
-    edges: dict[tuple[str, str, str], dict[str, Any]] = {}
-    truncated = False
-    ways: list[Literal["upstream", "downstream"]] = ["upstream", "downstream"] if direction == "both" else [direction]
-    for way in ways:
-        frontier, seen = [key], {key}
-        for _ in range(depth):
-            hops = _guard(graph.neighbours, frontier, way)
-            frontier = []
-            for h in hops:
-                edges[(h["source"], h["target"], h["op"])] = {"source": h["source"], "target": h["target"], "op": h["op"]}
-                far = h["node"]["key"]
-                if far not in seen:
-                    if len(nodes) >= max_nodes:
-                        truncated = True
-                        continue
-                    seen.add(far)
-                    nodes.setdefault(far, _public_node(h["node"]))
-                    frontier.append(far)
-            if not frontier:
-                break
-        else:
-            if frontier and _guard(graph.neighbours, frontier, way):
-                truncated = True
-    kept = [e for e in edges.values() if e["source"] in nodes and e["target"] in nodes]
-    return {"root": key, "direction": direction, "depth": depth, "nodes": list(nodes.values()), "edges": kept,
-            "truncated": truncated}
-
-
-def graph_query(graph: GraphStore, cypher: str, params: dict[str, Any], row_limit: int, timeout: float) -> dict[str, Any]:
-    if not cypher.strip():
-        raise InvalidInput("query is empty")
-    try:
-        result = graph.query(cypher, params, row_limit, timeout)
-    except QueryTimeout as exc:
-        raise Unprocessable(str(exc), {"timeout_seconds": timeout}) from None
-    except QueryRejected as exc:
-        raise Unprocessable(f"query rejected: {exc}") from None
-    except GraphError as exc:
-        raise Unavailable(f"graph store unavailable: {exc}") from None
-    return {"columns": result.columns, "rows": result.rows, "truncated": result.truncated, "row_limit": row_limit}
+    def graph_query(self, cypher: str, params: dict[str, Any], row_limit: int, timeout: float) -> dict[str, Any]:
+        if not cypher.strip():
+            raise InvalidInput("query is empty")
+        try:
+            result = self.graph.query(cypher, params, row_limit, timeout)
+        except QueryTimeout as exc:
+            raise Unprocessable(str(exc), {"timeout_seconds": timeout}) from None
+        except QueryRejected as exc:
+            raise Unprocessable(f"query rejected: {exc}") from None
+        return {"columns": result.columns, "rows": result.rows, "truncated": result.truncated, "row_limit": row_limit}

@@ -12,8 +12,6 @@ import time
 from dataclasses import dataclass, field
 from typing import Any
 
-NO_USER = "-"
-
 
 @dataclass(frozen=True)
 class Allowance:

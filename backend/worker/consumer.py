@@ -1,4 +1,4 @@
-"""The stream consumer: entries from an EventSource → event log (dedup) → graph → ack.
+"""The stream consumer: entries from an EventSource → the ingest pipeline (event log, graph) → ack.
 
 The order is the whole guarantee: an entry is acknowledged only after its events are stored (and
 merged, or left for the projector), so a crash at any point redelivers it and the event log's dedup
@@ -12,20 +12,15 @@ import asyncio
 import logging
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from prometheus_client import Counter
 from redis.asyncio import Redis
-from sqlalchemy import Engine
 
-from backend.domain.ingest import record_events
+from backend.domain.ingest import Ingest
 from backend.settings import Settings
 from backend.streams import keys
 from backend.streams.base import Entry, EventSource
-from graph.base import GraphStore
-
-if TYPE_CHECKING:
-    from backend.flow.control import FlowControl
 
 log = logging.getLogger("ftel.consumer")
 
@@ -47,12 +42,10 @@ class BatchOutcome:
 
 
 class StreamConsumer:
-    def __init__(self, source: EventSource, engine: Engine, graph: GraphStore, settings: Settings, redis: Redis,
-                 owner_of: Callable[[str], int | None], flow: FlowControl | None = None) -> None:
+    def __init__(self, source: EventSource, ingest: Ingest, settings: Settings, redis: Redis,
+                 owner_of: Callable[[str], int | None]) -> None:
         self.source = source
-        self.flow = flow  # per-user allowances: events over them are parked (and the entry acked) instead of stored
-        self.engine = engine
-        self.graph = graph
+        self.ingest = ingest  # flow control included: events over an allowance are parked (and the entry acked)
         self.settings = settings
         self.redis = redis
         self.owner_of = owner_of
@@ -97,7 +90,7 @@ class StreamConsumer:
         return entries
 
     async def handle(self, entries: Sequence[Entry]) -> BatchOutcome:
-        """Store one fetched batch (one `record_events` call per stream), then ack / dead-letter / release."""
+        """Admit one fetched batch (one `Ingest.admit` call per stream), then ack / dead-letter / release."""
         outcome = BatchOutcome()
         by_stream: dict[str, list[Entry]] = {}
         for entry in entries:
@@ -165,11 +158,8 @@ class StreamConsumer:
             starts.append(len(raw))
             raw.extend(entry.events or [])
             origin.extend([i] * len(entry.events or []))
-        if self.flow is not None:  # a store error still raises here: the entry is released and redelivered
-            result = await asyncio.to_thread(self.flow.admit, raw, stream, self.owner_of(stream), park_on_store_error=False)
-        else:
-            result = await asyncio.to_thread(record_events, self.engine, self.graph, raw, stream, self.owner_of(stream),
-                                             self.settings.graph_batch_size)
+        # an unreachable event log raises here (not parked): the entry is released and redelivered
+        result = await asyncio.to_thread(self.ingest.admit, raw, stream, self.owner_of(stream), on_store_error="raise")
         outcome.stored += result.accepted
         outcome.duplicates += result.duplicates
         if result.duplicates:

@@ -1,31 +1,34 @@
-"""Scheduled jobs of the stream side: ARQ cron jobs in `ftel worker` (one run per tick across all
-workers), a plain periodic loop in the all-in-one. `ctx["runtime"]` is the process's StreamRuntime."""
+"""The jobs of the stream side that must run once per cluster: ARQ cron jobs in `ftel worker` (one run
+per tick across all workers), periodic tasks in the all-in-one (backend/bootstrap.py). Each opens its
+own registry client on the event loop it runs on."""
 
 from __future__ import annotations
 
 import logging
-from typing import Any
+from collections.abc import Callable
 
-from backend.domain import subscriptions
+from redis.asyncio import Redis
+
+from backend.domain.subscriptions import Subscriptions
+from backend.streams.registry import Registry
 
 log = logging.getLogger("ftel.jobs")
 
 
-async def reconcile_subscriptions(ctx: dict[str, Any]) -> dict[str, list[str]]:
+async def reconcile_subscriptions(subscriptions: Subscriptions, connect: Callable[[], Redis]) -> dict[str, list[str]]:
     """Compare SQL and Redis (registry and the `ft:s:*` streams) and repair whichever side lacks something."""
-    runtime = ctx["runtime"]
-    if not runtime.started:
-        return {}
-    report = await subscriptions.sync(runtime.engine, runtime.registry, runtime.settings.stream_group, scan_streams=True)
+    redis = connect()
+    try:
+        report = await subscriptions.sync(Registry(redis), scan_streams=True)
+    finally:
+        await redis.aclose()
     return report.as_json()
 
 
-async def expire_idle_subscriptions(ctx: dict[str, Any]) -> list[str]:
+async def expire_idle_subscriptions(subscriptions: Subscriptions, connect: Callable[[], Redis]) -> list[str]:
     """Soft-delete subscriptions with no new entry for FT_SUBSCRIPTION_IDLE_MINUTES and tell every instance."""
-    runtime = ctx["runtime"]
-    if not runtime.started:
-        return []
-    closed = await subscriptions.expire_idle(runtime.engine, runtime.registry, runtime.settings)
-    if closed:
-        log.info("expired %d idle subscriptions", len(closed))
-    return closed
+    redis = connect()
+    try:
+        return await subscriptions.expire_idle(Registry(redis))
+    finally:
+        await redis.aclose()

@@ -1,6 +1,7 @@
-"""`ftel worker`: an ARQ worker process that hosts the stream consumers, merges events into the graph
-and runs the scheduled jobs. Several workers share one consumer group (no entry is handled twice while
-they are alive) and ARQ runs each cron tick on one worker only."""
+"""`ftel worker`: an ARQ worker process that hosts the stream consumers and runs, as ARQ cron jobs, the
+jobs that must run once per cluster (ARQ runs each tick on one worker only). Several workers share one
+consumer group: no entry is handled twice while they are alive. The process's periodic tasks (projector,
+flow control, retention) are started by `on_start`; everything is wired in backend/bootstrap.py."""
 
 from __future__ import annotations
 
@@ -8,20 +9,28 @@ import asyncio
 import logging
 import os
 import signal
+from collections.abc import Callable, Coroutine, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 from arq import cron
 from arq.connections import RedisSettings
-from arq.cron import CronJob
+from arq.typing import WorkerCoroutine
 from arq.worker import Worker
 
-from backend.services import Services
-from backend.settings import Settings
 from backend.streams import keys
-from backend.worker import jobs
-from backend.worker.runtime import StreamRuntime, default_consumer_name
+from backend.worker.runtime import StreamRuntime
 
 log = logging.getLogger("ftel.worker")
+
+
+@dataclass(frozen=True)
+class ClusterJob:
+    """A job run once per tick across all workers."""
+
+    name: str
+    every_seconds: int
+    run: Callable[[], Coroutine[Any, Any, object]]
 
 
 def schedule(seconds: int) -> dict[str, Any]:
@@ -34,25 +43,19 @@ def schedule(seconds: int) -> dict[str, Any]:
     return {"hour": set(range(0, 24, max(1, minutes // 60))), "minute": 0, "second": 0}
 
 
-def cron_jobs(settings: Settings) -> list[CronJob]:
-    every = schedule(settings.stream_reconcile_seconds)
-    return [
-        cron(jobs.reconcile_subscriptions, name="cron:reconcile_subscriptions", keep_result=60, **every),
-        cron(jobs.expire_idle_subscriptions, name="cron:expire_idle_subscriptions", keep_result=60, **every),
-    ]
+def _cron_function(job: ClusterJob, ready: Callable[[], bool]) -> WorkerCoroutine:
+    async def run(ctx: dict[Any, Any], *args: Any, **kwargs: Any) -> Any:
+        if not ready():  # the runtime's own start-up sync comes first
+            return None
+        return await job.run()
+
+    run.__qualname__ = run.__name__ = job.name
+    return run
 
 
-def build_worker(settings: Settings, services: Services) -> Worker:
-    redis_url = settings.redis_url
-    assert redis_url is not None
-    runtime = StreamRuntime(settings, services.engine, services.graph, redis_url,
-                            default_consumer_name(settings, "worker"), scheduled=False,
-                            flow=services.flow)
-
+def build_worker(redis_url: str, runtime: StreamRuntime, jobs: Sequence[ClusterJob], on_start: Callable[[], None]) -> Worker:
     async def startup(ctx: dict[str, Any]) -> None:
-        ctx["runtime"] = runtime
-        services.start_projector()
-        services.start_files(uploads=False)  # retention runs here too; uploads are served by API processes
+        on_start()
         task = asyncio.create_task(runtime.run(), name="stream-runtime")
         ctx["runtime_task"] = task
 
@@ -72,13 +75,10 @@ def build_worker(settings: Settings, services: Services) -> Worker:
             except (TimeoutError, Exception) as exc:
                 log.warning("stream runtime did not stop cleanly: %r", exc)
 
+    cron_jobs = [cron(_cron_function(job, lambda: runtime.started), name=f"cron:{job.name}", keep_result=60,
+                      **schedule(job.every_seconds)) for job in jobs]
     return Worker(
-        functions=[], cron_jobs=cron_jobs(settings), redis_settings=RedisSettings.from_dsn(redis_url),
+        functions=[], cron_jobs=cron_jobs, redis_settings=RedisSettings.from_dsn(redis_url),
         queue_name=keys.ARQ_QUEUE, health_check_key=f"{keys.ARQ_QUEUE}:health-check",
         on_startup=startup, on_shutdown=shutdown, handle_signals=True, keep_result=0, poll_delay=0.5, max_jobs=4,
     )
-
-
-def run_worker(settings: Settings, services: Services) -> None:
-    """Run until SIGTERM/SIGINT; the stores are closed by the caller."""
-    build_worker(settings, services).run()

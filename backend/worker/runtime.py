@@ -1,5 +1,5 @@
-"""The stream side of one process: which subscriptions to follow, one consumer per transport, and (in
-the all-in-one) the scheduled jobs. `ftel worker` hosts it inside ARQ; `ftel serve` in a thread.
+"""The stream side of one process: which subscriptions to follow and one consumer per transport.
+`ftel worker` hosts it inside ARQ; `ftel serve` in a thread of its own.
 
 What is followed comes from SQL (the live subscriptions, with their owners), kept in step with the
 Redis registry; it is refreshed at once on an `ft:control` message and every FT_STREAM_REFRESH_SECONDS
@@ -16,23 +16,21 @@ import socket
 import threading
 import time
 from collections.abc import Awaitable, Callable
-from typing import TYPE_CHECKING
 
 import orjson
-from sqlalchemy import Engine
+from redis.asyncio import Redis
 
-from backend.db import subscriptions as store
-from backend.domain import subscriptions
+from backend.domain.ingest import Ingest
+from backend.domain.subscriptions import Subscriptions
 from backend.settings import Settings
 from backend.streams import keys
 from backend.streams.base import EventSource
-from backend.streams.redis import RedisStreamSource
-from backend.streams.registry import Registry, connect, without_password
+from backend.streams.registry import Registry, without_password
 from backend.worker.consumer import StreamConsumer
-from graph.base import GraphStore
 
-if TYPE_CHECKING:
-    from backend.flow.control import FlowControl
+# The event sources of a process, given its Redis client and a "is this stream live?" check (the
+# composition root decides which transports exist: Redis Streams, and Kafka when configured).
+SourceFactory = Callable[[Redis, Callable[[str], Awaitable[bool]]], list[EventSource]]
 
 log = logging.getLogger("ftel.streams.runtime")
 
@@ -54,15 +52,15 @@ def default_consumer_name(settings: Settings, role: str) -> str:
 
 
 class StreamRuntime:
-    def __init__(self, settings: Settings, engine: Engine, graph: GraphStore, redis_url: str, consumer_name: str,
-                 *, scheduled: bool, flow: FlowControl | None = None) -> None:
+    def __init__(self, settings: Settings, subscriptions: Subscriptions, ingest: Ingest, redis_url: str,
+                 connect: Callable[[], Redis], sources: SourceFactory, consumer_name: str) -> None:
         self.settings = settings
-        self.engine = engine
-        self.graph = graph
+        self.subscriptions = subscriptions
+        self.ingest = ingest
         self.redis_url = redis_url
+        self.connect = connect
+        self.make_sources = sources
         self.consumer_name = consumer_name
-        self.scheduled = scheduled
-        self.flow = flow
         self.owners: dict[str, int | None] = {}
         self.sources: list[EventSource] = []
         self._stop: asyncio.Event | None = None
@@ -81,7 +79,7 @@ class StreamRuntime:
             self._stop.set()
         self._wake = asyncio.Event()
         self._refreshing = asyncio.Lock()
-        self.redis = connect(self.redis_url)
+        self.redis = self.connect()
         self.registry = Registry(self.redis)
         tasks: list[asyncio.Task[None]] = []
         try:
@@ -89,29 +87,16 @@ class StreamRuntime:
                 await self._until_redis()
             except _Stopped:
                 return  # asked to stop before Redis ever answered (the finally below still cleans up)
-            await subscriptions.sync(self.engine, self.registry, self.settings.stream_group, scan_streams=True)
-            self.sources = [RedisStreamSource(self.redis, self.settings.stream_group, self.consumer_name,
-                                              claim_idle_ms=self.settings.stream_claim_idle_ms,
-                                              dlq_maxlen=self.settings.stream_dlq_maxlen)]
-            if self.settings.kafka_bootstrap:
-                from backend.streams.kafka import KafkaEventSource
-
-                self.sources.append(KafkaEventSource(
-                    self.settings.kafka_bootstrap, self.settings.kafka_topic, self.settings.stream_group,
-                    self.consumer_name, self.redis, partitions=self.settings.kafka_partitions,
-                    retry_delay_ms=self.settings.stream_claim_idle_ms, dlq_maxlen=self.settings.stream_dlq_maxlen,
-                    is_live=self._is_live))
+            await self.subscriptions.sync(self.registry, scan_streams=True)
+            self.sources = self.make_sources(self.redis, self._is_live)
             await self.refresh()  # sources connect in their consumer task: Kafka down must not stop Redis
             self._started = True
             log.info("stream consumer %s started (%s)", self.consumer_name, ", ".join(s.transport for s in self.sources))
             for source in self.sources:
-                consumer = StreamConsumer(source, self.engine, self.graph, self.settings, self.redis, self.owners.get,
-                                           flow=self.flow)
+                consumer = StreamConsumer(source, self.ingest, self.settings, self.redis, self.owners.get)
                 tasks.append(asyncio.create_task(consumer.run(self._stop), name=f"consume-{source.transport}"))
             tasks.append(asyncio.create_task(self.registry.listen(self._on_control, self._stop), name="control"))
             tasks.append(asyncio.create_task(self._refresh_loop(), name="refresh"))
-            if self.scheduled:
-                tasks.append(asyncio.create_task(self._scheduled_loop(), name="scheduled"))
             await self._stop.wait()
         finally:
             self._stop.set()
@@ -181,8 +166,8 @@ class StreamRuntime:
             await self._refresh()
 
     async def _refresh(self) -> None:
-        await subscriptions.sync(self.engine, self.registry, self.settings.stream_group, scan_streams=False)
-        live = await asyncio.to_thread(store.live, self.engine)
+        await self.subscriptions.sync(self.registry, scan_streams=False)
+        live = await asyncio.to_thread(self.subscriptions.live)
         self.owners.clear()
         self.owners.update({s.stream_key: s.account_id for s in live})
         state: dict[str, list[str]] = {}
@@ -223,26 +208,3 @@ class StreamRuntime:
             return False
         await self.refresh()
         return stream in self.owners
-
-    # -- scheduled jobs (all-in-one; `ftel worker` runs them as ARQ cron jobs) -----------------------
-
-    async def _scheduled_loop(self) -> None:
-        assert self._stop is not None
-        from backend.worker import jobs
-
-        while not self._stop.is_set():
-            try:
-                await asyncio.wait_for(self._stop.wait(), timeout=self.settings.stream_reconcile_seconds)
-                return
-            except TimeoutError:
-                pass
-            for job in (jobs.reconcile_subscriptions, jobs.expire_idle_subscriptions):
-                await self._run_job(job)
-
-    async def _run_job(self, job: Callable[[dict[str, object]], Awaitable[object]]) -> None:
-        try:
-            await job({"runtime": self})
-        except asyncio.CancelledError:
-            raise
-        except Exception:
-            log.exception("scheduled job %s failed", job.__name__)

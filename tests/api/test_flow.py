@@ -138,17 +138,25 @@ def test_stream_entries_over_the_allowance_are_parked_acknowledged_and_drained(f
 
 
 def test_a_drainer_that_lost_redis_mid_drain_takes_its_own_lock_back(stream_redis_url: str) -> None:
-    """The per-user drain lock outlives a drainer that could not release it (Redis went away): the same
-    drainer renews it at once when Redis is back; another drainer still waits for the TTL."""
-    from backend.flow.parking import RedisPark
+    """The per-user drain lease outlives a drainer that could not finish it (Redis went away): the same
+    drainer takes it again at once when Redis is back; another drainer still waits for the TTL."""
+    from datetime import UTC, datetime
 
-    park = RedisPark(stream_redis_url)
+    from backend.bootstrap import sync_redis
+    from backend.park.base import ParkedBatch
+    from backend.park.redis import RedisPark
+
+    park = RedisPark(sync_redis(stream_redis_url), lease_ttl_ms=60_000)
     try:
-        assert park.claim("ft:park:1:u", "drainer-a", ttl_ms=60_000)
-        assert park.claim("ft:park:1:u", "drainer-a", ttl_ms=60_000)  # its own lock, left behind
-        assert not park.claim("ft:park:1:u", "drainer-b", ttl_ms=60_000)
-        park.release("ft:park:1:u")
-        assert park.claim("ft:park:1:u", "drainer-b", ttl_ms=60_000)
+        park.park(ParkedBatch("rest:x", 1, "u", datetime.now(UTC), [{"type": "log", "trace": "t", "message": "m"}]))
+        [queue] = park.queues()
+        assert park.take(queue, 10, "drainer-a") is not None
+        assert park.take(queue, 10, "drainer-a") is not None  # its own lease, left behind
+        assert park.take(queue, 10, "drainer-b") is None
+        lease = park.take(queue, 10, "drainer-a")
+        assert lease is not None
+        park.finish(lease, 0)
+        assert park.take(queue, 10, "drainer-b") is not None
     finally:
         park.close()
 
@@ -157,17 +165,14 @@ def test_consumer_lag_over_its_threshold_is_pressure_and_parks(tmp_path: Path, s
     """Entries of subscription streams not yet delivered to the consumer group count as lag (Redis 7)."""
     import redis
 
-    from backend.db.engine import make_engine, upgrade
-    from backend.flow.control import FlowControl
+    from backend.bootstrap import Role, build
     from backend.settings import Settings
     from backend.streams import keys
-    from graph.factory import open_graph
 
-    settings = Settings(data_dir=tmp_path, flow_max_consumer_lag=5)  # type: ignore[call-arg]
-    settings.ensure_data_dir()
-    engine = make_engine(settings)
-    upgrade(engine)
-    flow = FlowControl(settings, engine, open_graph(settings), stream_redis_url)
+    settings = Settings(data_dir=tmp_path, flow_max_consumer_lag=5, redis_url=stream_redis_url)  # type: ignore[call-arg]
+    process = build(settings, Role.api)
+    flow, ingest = process.flow, process.ingest
+    assert flow is not None
     client = redis.Redis.from_url(stream_redis_url)
     try:
         client.hset(keys.REGISTRY, "ft:s:lagging", "{}")
@@ -176,7 +181,7 @@ def test_consumer_lag_over_its_threshold_is_pressure_and_parks(tmp_path: Path, s
             client.xadd("ft:s:lagging", {"event": "{}"})
         flow.check()
         assert flow.pressing() == ["consumer_lag"]
-        result = flow.admit([{"type": "trace.started", "trace": "lag-1", "user": "quiet"}], "rest:x", None)
+        result = ingest.admit([{"type": "trace.started", "trace": "lag-1", "user": "quiet"}], "rest:x", None)
         assert (result.accepted, result.buffered) == (0, 1)
         assert flow.snapshot()["buffered"]["redis"] == 1  # parked in Redis, which is up
         client.xreadgroup(settings.stream_group, "c1", {"ft:s:lagging": ">"}, count=10)  # the consumer caught up
@@ -186,4 +191,4 @@ def test_consumer_lag_over_its_threshold_is_pressure_and_parks(tmp_path: Path, s
         assert flow.snapshot()["buffered"]["redis"] == 0
     finally:
         client.close()
-        flow.close()
+        process.close()

@@ -19,15 +19,19 @@ from typing import Any
 
 import pytest
 
-from backend.db.engine import make_engine, upgrade
-from backend.domain.errors import NotFound
+from backend.bootstrap import open_engine, open_graph, wire_ingest
+from backend.db.accounts import SqlAccounts
+from backend.db.base import LiveTotals
+from backend.db.engine import upgrade
+from backend.db.event_log import SqlEventLog
+from backend.db.files import SqlFileCatalog
+from backend.domain import retention as retention_module
+from backend.domain.files import Content, Files
+from backend.domain.retention import Limits, Retention, RetentionReport
+from backend.errors import NotFound
 from backend.settings import Settings
-from backend.storage import catalog
 from backend.storage.base import ObjectStore, StorageError
-from backend.storage.files import FileContext, content, metadata, upload
 from backend.storage.local import LocalObjectStore
-from backend.storage.retention import Limits, run_retention
-from graph.embedded import EmbeddedGraphStore
 from tests.conftest import ADMIN, ROOT, Api, Server, wait_for
 from tests.storage_fixtures import S3Server, new_bucket, s3_server  # noqa: F401
 
@@ -61,15 +65,65 @@ class Source:
         return self.fields
 
 
+class Ctx:
+    """The file use cases in-process, on real SQL and the embedded graph, with a movable clock and an object
+    store the test may swap (a flaky one, another backend)."""
+
+    def __init__(self, settings: Settings, tmp_path: Path) -> None:
+        settings.ensure_data_dir()
+        self.settings = settings
+        self.engine = open_engine(settings)
+        upgrade(self.engine)
+        self.graph = open_graph(settings)
+        self.catalog = SqlFileCatalog(self.engine)
+        self.ingest, _ = wire_ingest(settings, SqlEventLog(self.engine), self.graph, SqlAccounts(self.engine), [],
+                                     flow=False)
+        self.clock = Clock(T0)
+        self.store: ObjectStore = LocalObjectStore(tmp_path / "files")
+
+    @property
+    def files(self) -> Files:
+        return Files(self.catalog, self.store, self.ingest, self.settings, self.clock)
+
+    @property
+    def retention(self) -> Retention:
+        return Retention(self.catalog, self.store, self.ingest, self.settings, self.clock)
+
+    def close(self) -> None:
+        self.graph.close()
+        self.engine.dispose()
+
+
+FileContext = Ctx
+
+
+def upload(ctx: Ctx, source: Any, account_id: int | None) -> dict[str, Any]:
+    return ctx.files.upload(source, account_id)
+
+
+def metadata(ctx: Ctx, key: str) -> dict[str, Any]:
+    return ctx.files.metadata(key)
+
+
+def content(ctx: Ctx, key: str) -> Content:
+    return ctx.files.content(key)
+
+
+def run_retention(ctx: Ctx, **kwargs: Any) -> RetentionReport:
+    return ctx.retention.run(**kwargs)
+
+
+def live_bytes(ctx: Ctx, backend: str = "local") -> int:
+    seen: list[LiveTotals] = []
+    ctx.catalog.plan_marks(backend, lambda totals, files: seen.append(totals) or [], T0, apply=False)
+    return seen[0].stored_bytes
+
+
 @pytest.fixture
-def ctx(sql_settings: Settings, tmp_path: Path) -> Iterator[FileContext]:
-    engine = make_engine(sql_settings)
-    upgrade(engine)
-    graph = EmbeddedGraphStore(tmp_path / "graph")
-    context = FileContext(sql_settings, engine, graph, LocalObjectStore(tmp_path / "files"), Clock(T0))
+def ctx(sql_settings: Settings, tmp_path: Path) -> Iterator[Ctx]:
+    context = Ctx(sql_settings, tmp_path)
     yield context
-    graph.close()
-    engine.dispose()
+    context.close()
 
 
 def store_file(ctx: FileContext, key: str, size: int, at: datetime, trace: str = "ret-trace", group: str = "ret-group") -> dict[str, Any]:
@@ -85,7 +139,7 @@ def node_status(ctx: FileContext, key: str) -> str | None:
 
 def records(ctx: FileContext) -> list[dict[str, Any]]:
     return [{"key": r.file_key, "rule": r.rule, "bytes": r.bytes, "deleted_at": r.deleted_at}
-            for r in reversed(catalog.retention_records(ctx.engine, 1000, None, None, None))]
+            for r in reversed(ctx.catalog.retention_records(1000, None, None, None))]
 
 
 def assert_expired(ctx: FileContext, key: str) -> None:
@@ -119,8 +173,7 @@ def test_size_rule_deletes_oldest_files_until_the_total_fits(ctx: FileContext) -
     for i in (2, 3):
         assert_held(ctx, f"size-{i}")
     assert len(list(ctx.store.list())) == 2
-    with ctx.engine.connect() as conn:
-        assert catalog.live_totals(conn, "local").stored_bytes == limit
+    assert live_bytes(ctx) == limit
 
 
 def test_count_rule_keeps_the_newest_files(ctx: FileContext) -> None:
@@ -194,14 +247,19 @@ def test_dry_run_reports_and_changes_nothing(ctx: FileContext) -> None:
 def test_overlapping_runs_delete_each_file_once(ctx: FileContext, monkeypatch: pytest.MonkeyPatch) -> None:
     for i in range(12):
         store_file(ctx, f"overlap-{i}", 100, T0 + timedelta(seconds=i))
-    read_totals = catalog.live_totals
+    plan = retention_module.planner
 
-    def slow_totals(*args: Any) -> Any:  # widen the window between reading the totals and marking
-        totals = read_totals(*args)
-        time.sleep(0.2)
-        return totals
+    def slow_planner(*args: Any) -> Any:  # widen the window between reading the totals and marking
+        inner = plan(*args)
 
-    monkeypatch.setattr(catalog, "live_totals", slow_totals)
+        def slow(totals: LiveTotals, files: Any) -> Any:
+            marks = inner(totals, files)
+            time.sleep(0.2)
+            return marks
+
+        return slow
+
+    monkeypatch.setattr(retention_module, "planner", slow_planner)
     reports = []
 
     def run() -> None:

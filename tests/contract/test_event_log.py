@@ -1,4 +1,5 @@
-"""The SQL side on SQLite and PostgreSQL: migrations, dedup inserts, projection cursor, accounts."""
+"""The EventLog contract (backend/db/base.py) on SQLite and PostgreSQL, and the schema it lives in:
+migrations, dedup inserts, the projection cursor, per-node reads, and SqlUnavailable when unreachable."""
 
 from __future__ import annotations
 
@@ -8,121 +9,141 @@ from pathlib import Path
 import pytest
 from sqlalchemy import Engine, inspect
 
-from backend.db import event_log
-from backend.db.engine import current_revision, make_engine, upgrade
+from backend.bootstrap import open_engine
+from backend.db.base import EventLog, NewEvent, NodeLink
+from backend.db.engine import current_revision, upgrade
+from backend.db.event_log import SqlEventLog
 from backend.demo import seed_events
-from backend.domain import auth
-from backend.domain.errors import Conflict, InvalidInput, Unauthenticated
 from backend.domain.events import validate_events
+from backend.errors import SqlUnavailable
 from backend.settings import Settings
 
 
 @pytest.fixture
-def engine(sql_settings: Settings) -> Engine:
-    engine = make_engine(sql_settings)
-    upgrade(engine)
-    yield engine
-    engine.dispose()
+def log(sql_engine: Engine) -> EventLog:
+    return SqlEventLog(sql_engine)
 
 
-def store(engine: Engine, raw: list[dict], channel: str = "rest:x") -> dict[str, int]:
+def rows(raw: list[dict], channel: str = "rest:x") -> list[NewEvent]:
     accepted, rejected = validate_events(raw, channel, datetime.now(UTC))
     assert not rejected
-    return event_log.insert_events(engine, channel, None, accepted, {})
+    return [NewEvent(uuid=ev.uuid, dedup_key=ev.dedup_key, type=ev.envelope.type.value, trace_key=ev.envelope.trace,
+                     node_key=ev.envelope.node.key if ev.envelope.node else None,
+                     level=(ev.envelope.level or "info") if ev.envelope.type.value == "log" else None,
+                     user_id=ev.envelope.user, created_at=ev.time, payload=ev.payload,
+                     nodes=tuple(NodeLink(r.key, r.kind, role) for r, role in ev.envelope.nodes()))
+            for ev in accepted]
 
 
-def test_migrations_create_the_schema_and_rerun_as_no_op(engine: Engine) -> None:
-    tables = set(inspect(engine).get_table_names())
-    assert {"accounts", "events", "event_nodes", "meta", "alembic_version"} <= tables
-    revision = current_revision(engine)
+def store(log: EventLog, raw: list[dict], channel: str = "rest:x") -> dict[str, int]:
+    return log.insert(channel, None, rows(raw, channel))
+
+
+def test_migrations_create_the_schema_and_rerun_as_no_op(sql_engine: Engine) -> None:
+    tables = set(inspect(sql_engine).get_table_names())
+    assert {"accounts", "events", "event_nodes", "meta", "subscriptions", "stored_files", "retention_records",
+            "alembic_version"} <= tables
+    revision = current_revision(sql_engine)
     assert revision is not None
-    upgrade(engine)
-    assert current_revision(engine) == revision
+    upgrade(sql_engine)
+    assert current_revision(sql_engine) == revision
 
 
-def test_primary_keys_are_bigint_on_postgres(engine: Engine) -> None:
-    cols = {c["name"]: c for c in inspect(engine).get_columns("events")}
-    expected = "BIGINT" if engine.dialect.name == "postgresql" else "INTEGER"
+def test_primary_keys_are_bigint_on_postgres(sql_engine: Engine) -> None:
+    cols = {c["name"]: c for c in inspect(sql_engine).get_columns("events")}
+    expected = "BIGINT" if sql_engine.dialect.name == "postgresql" else "INTEGER"
     assert str(cols["id"]["type"]) == expected
     assert str(cols["uuid"]["type"]).startswith("VARCHAR")
 
 
-def test_each_event_is_stored_once(engine: Engine) -> None:
+def test_each_event_is_stored_once(log: EventLog) -> None:
     events = seed_events("A")
-    assert len(store(engine, events)) == len(events)
-    assert store(engine, events) == {}
-    assert len(event_log.unprojected(engine, 1000)) == len(events)
+    assert len(store(log, events)) == len(events)
+    assert store(log, events) == {}
+    assert len(log.unprojected(1000)) == len(events)
 
 
-def test_same_payload_on_another_channel_is_another_event_unless_it_has_an_id(engine: Engine) -> None:
+def test_new_rows_come_back_in_insertion_order_with_their_payload_and_utc_times(log: EventLog) -> None:
+    events = seed_events("A")
+    inserted = store(log, events)
+    back = log.unprojected(1000)
+    assert [e.id for e in back] == sorted(inserted.values())
+    assert all(e.created_at.tzinfo is not None for e in back)
+    assert {e.payload for e in back} == {r.payload for r in rows(events)}
+
+
+def test_same_payload_on_another_channel_is_another_event_unless_it_has_an_id(log: EventLog) -> None:
     no_id = {"type": "log", "trace": "t", "message": "m", "time": "2026-01-01T00:00:00Z"}
-    assert len(store(engine, [no_id], "rest:a")) == 1
-    assert len(store(engine, [no_id], "rest:b")) == 1
+    assert len(store(log, [no_id], "rest:a")) == 1
+    assert len(store(log, [no_id], "rest:b")) == 1
     with_id = no_id | {"id": "0190f2d4-0000-7000-8000-000000000001"}
-    assert len(store(engine, [with_id], "rest:a")) == 1
-    assert len(store(engine, [with_id], "rest:b")) == 0
+    assert len(store(log, [with_id], "rest:a")) == 1
+    assert len(store(log, [with_id], "rest:b")) == 0
 
 
-def test_duplicates_inside_one_batch_are_stored_once(engine: Engine) -> None:
+def test_duplicates_inside_one_batch_are_stored_once(log: EventLog) -> None:
     event = {"type": "log", "trace": "t", "message": "m", "time": "2026-01-01T00:00:00Z"}
-    assert len(store(engine, [event, event, event])) == 1
+    assert len(store(log, [event, event, event])) == 1
 
 
-def test_projection_cursor_marks_and_resets(engine: Engine) -> None:
-    store(engine, seed_events("A"))
-    pending = event_log.unprojected(engine, 5)
+def test_projection_cursor_marks_and_resets(log: EventLog) -> None:
+    total = len(seed_events("A"))
+    store(log, seed_events("A"))
+    pending = log.unprojected(5)
     assert [e.id for e in pending] == sorted(e.id for e in pending)
-    event_log.mark_projected(engine, [e.id for e in pending])
-    assert event_log.pending_count(engine) == len(seed_events("A")) - 5
-    assert event_log.reset_projection(engine) == len(seed_events("A"))
-    assert event_log.pending_count(engine) == len(seed_events("A"))
+    log.mark_projected([e.id for e in pending])
+    assert log.pending_count() == total - 5
+    assert log.reset_projection() == total
+    assert log.pending_count() == total
 
 
-def test_node_events_and_log_counts_come_back_in_time_order(engine: Engine) -> None:
-    store(engine, seed_events("A"))
-    events = event_log.node_events(engine, "File1", 100)
-    assert [e["type"] for e in events] == ["file.received", "file.stored", "log", "file.dropped"]
-    assert [e["time"] for e in events] == sorted(e["time"] for e in events)
-    counts = event_log.log_counts(engine, {("File1", "file"), ("data5", "data")})
+def test_unprojected_can_be_narrowed_to_one_batch_by_dedup_key(log: EventLog) -> None:
+    batch = rows(seed_events("A"))
+    log.insert("rest:x", None, batch)
+    wanted = [batch[0].dedup_key, batch[3].dedup_key]
+    assert {e.payload for e in log.unprojected(100, wanted)} == {batch[0].payload, batch[3].payload}
+
+
+def test_node_events_and_log_counts_come_back_in_time_order(log: EventLog) -> None:
+    store(log, seed_events("A"))
+    events = log.node_events("File1", 100)
+    assert [e.type for e in events] == ["file.received", "file.stored", "log", "file.dropped"]
+    assert [e.created_at for e in events] == sorted(e.created_at for e in events)
+    assert {e.role for e in events} == {"node"}
+    counts = log.log_counts({("File1", "file"), ("data5", "data")})
     assert counts == {("File1", "file"): {"warn": 1}, ("data5", "data"): {"debug": 1}}
-    assert event_log.known_node_traces(engine, ["data5", "nope"]) == {"data5": "A"}
+    assert log.known_node_traces(["data5", "nope"]) == {"data5": "A"}
 
 
-def test_accounts_hash_secrets_and_issue_tokens(engine: Engine) -> None:
-    issued = auth.create_account(engine, "importer", "system", ["ingest"])
-    assert issued.client_secret not in issued.account.secret_hash
-    assert issued.account.secret_hash.startswith("$argon2")
-    key = auth.signing_key(engine, Settings())
-    assert key == auth.signing_key(engine, Settings())
-    token = auth.issue_token(engine, key, 60, issued.account.client_id, issued.client_secret)
-    principal = auth.authenticate(engine, key, token["access_token"])
-    assert principal.roles == {"ingest"} and not principal.has("read")
-    with pytest.raises(Unauthenticated):
-        auth.issue_token(engine, key, 60, issued.account.client_id, "wrong")
-    with pytest.raises(Conflict):
-        auth.create_account(engine, "again", "system", ["read"], client_id=issued.account.client_id)
-    with pytest.raises(InvalidInput):
-        auth.create_account(engine, "bad", "system", ["superuser"])
-    auth.rotate_secret(engine, issued.account.uuid)
-    with pytest.raises(Unauthenticated, match="revoked"):
-        auth.authenticate(engine, key, token["access_token"])
+def test_an_unreachable_database_raises_sql_unavailable_from_every_method(unreachable_engine: Engine) -> None:
+    log = SqlEventLog(unreachable_engine)
+    calls = [lambda: log.insert("rest:x", None, rows(seed_events("A"))), lambda: log.known_node_traces(["a"]),
+             lambda: log.unprojected(10), lambda: log.mark_projected([1]), log.reset_projection, log.pending_count,
+             lambda: log.log_counts({("a", "file")}), lambda: log.node_events("a", 10), log.ping]
+    for call in calls:
+        with pytest.raises(SqlUnavailable):
+            call()
 
 
 def test_an_existing_database_upgrades_in_place(sql_settings: Settings) -> None:
     """A database made by the first revision keeps its rows through every later migration."""
     from alembic import command
 
+    from backend.db.accounts import SqlAccounts
     from backend.db.engine import alembic_config
 
-    engine = make_engine(sql_settings)
+    sql_settings.ensure_data_dir()
+    engine = open_engine(sql_settings)
     command.upgrade(alembic_config(engine), "0001")
     assert current_revision(engine) == "0001"
-    issued = auth.create_account(engine, "old", "system", ["read"])
-    store(engine, seed_events("A"))
+    with engine.begin() as conn:  # what revision 0001 knew: accounts and events
+        conn.exec_driver_sql("INSERT INTO accounts (uuid, name, kind, roles, client_id, secret_hash, secret_version, "
+                             "created_at) VALUES ('u-1', 'old', 'system', 'read', 'old-client', 'h', 1, '2026-01-01 00:00:00')")
+    SqlEventLog(engine).insert("rest:x", None, rows(seed_events("A")))
     upgrade(engine)
-    assert current_revision(engine) != "0001" or len(list((Path(__file__).parents[2] / "backend/db/migrations/versions").glob("*.py"))) == 1
-    assert [a.client_id for a in auth.list_accounts(engine)] == [issued.account.client_id]
-    assert len(event_log.unprojected(engine, 1000)) == len(seed_events("A"))
+    assert current_revision(engine) != "0001"
+    assert [a.client_id for a in SqlAccounts(engine).listed()] == ["old-client"]
+    assert len(SqlEventLog(engine).unprojected(1000)) == len(seed_events("A"))
     engine.dispose()
 
 
@@ -132,7 +153,7 @@ def test_processes_starting_together_migrate_an_empty_database_once(sql_settings
     import threading
 
     sql_settings.ensure_data_dir()
-    engines = [make_engine(sql_settings) for _ in range(3)]
+    engines = [open_engine(sql_settings) for _ in range(3)]
     start = threading.Barrier(len(engines))
     errors: list[BaseException] = []
 

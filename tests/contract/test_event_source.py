@@ -15,15 +15,15 @@ import pytest
 import redis as redis_sync
 from aiokafka import AIOKafkaProducer
 
-from backend.db.engine import make_engine, upgrade
+from backend.bootstrap import Role, async_redis, build, open_engine, open_graph, wire_ingest
+from backend.db.accounts import SqlAccounts
+from backend.db.event_log import SqlEventLog
 from backend.demo import seed_events
 from backend.settings import Settings
 from backend.streams.base import Entry, EventSource
 from backend.streams.kafka import KafkaEventSource, wait_assigned
 from backend.streams.redis import RedisStreamSource
-from backend.streams.registry import connect
 from backend.worker.consumer import StoreFailed, StreamConsumer
-from graph.embedded import EmbeddedGraphStore
 from tests.stream_fixtures import dlq, kafka_bootstrap, stream_redis_url  # noqa: F401  (fixtures)
 
 RETRY_MS = 300
@@ -64,7 +64,7 @@ class RedisHarness(Harness):
     holds_back_unfollowed = True
 
     async def member(self, name: str, streams: list[str]) -> EventSource:
-        client = connect(self.redis_url)
+        client = async_redis(self.redis_url)
         source = RedisStreamSource(client, "ftel", name, claim_idle_ms=RETRY_MS)
         await source.start()
         source.follow(streams)
@@ -93,7 +93,7 @@ class KafkaHarness(Harness):
         self._producer: AIOKafkaProducer | None = None
 
     async def member(self, name: str, streams: list[str]) -> EventSource:
-        client = connect(self.redis_url)
+        client = async_redis(self.redis_url)
         source = KafkaEventSource(self.bootstrap, self.topic, self.group, name, client, partitions=4, retry_delay_ms=RETRY_MS)
         await source.start()
         source.follow(streams)
@@ -302,20 +302,18 @@ def test_only_followed_streams_are_delivered(harness: Harness) -> None:
 
 
 def test_consumer_stores_the_seed_scenario_once_and_dead_letters_garbage(harness: Harness, tmp_path: Path) -> None:
-    """The consumer on top of the source: garbage and invalid events go to the DLQ with a reason, the
-    rest is stored and merged; the same entries written again store nothing new."""
+    """The consumer on top of the source, on the production pipeline (flow control included): garbage and
+    invalid events go to the DLQ with a reason, the rest is stored and merged; the same entries written
+    again store nothing new."""
     (a,) = streams(1)
     settings = Settings(data_dir=tmp_path, stream_read_count=7, stream_block_ms=100)
-    settings.ensure_data_dir()
-    engine = make_engine(settings)
-    upgrade(engine)
-    graph = EmbeddedGraphStore(settings.graph_dir)
+    process = build(settings, Role.api)
     events = seed_events("CS")
 
     async def scenario() -> None:
         member = await harness.member("m1", [a])
-        client = connect(harness.redis_url)
-        consumer = StreamConsumer(member, engine, graph, settings, client, lambda _: None)
+        client = async_redis(harness.redis_url)
+        consumer = StreamConsumer(member, process.ingest, settings, client, lambda _: None)
         for i, event in enumerate(events):
             if i == 4:
                 await harness.write(a, raw="garbage")
@@ -347,12 +345,11 @@ def test_consumer_stores_the_seed_scenario_once_and_dead_letters_garbage(harness
         assert len(reasons) == 2
         assert "not JSON" in reasons[0] or "not JSON" in reasons[1]
         assert any("1 of 2 events rejected (1 stored): event 0: type" in r for r in reasons)
-        graph_view = graph.trace_graph("CS")
+        graph_view = process.graph.trace_graph("CS")
         nodes = {n["key"]: n["status"] for n in graph_view.nodes}
         assert nodes["File1"] == "dropped" and nodes["File4"] == "written" and len(nodes) == 10
     finally:
-        graph.close()
-        engine.dispose()
+        process.close()
 
 
 def test_an_entry_that_keeps_failing_is_dead_lettered_with_its_last_error(harness: Harness, tmp_path: Path) -> None:
@@ -361,12 +358,15 @@ def test_an_entry_that_keeps_failing_is_dead_lettered_with_its_last_error(harnes
     (a,) = streams(1)
     settings = Settings(data_dir=tmp_path, stream_max_deliveries=2, stream_block_ms=100)
     settings.ensure_data_dir()
-    engine = make_engine(settings)  # never upgraded: every insert fails with "no such table"
+    engine = open_engine(settings)  # never upgraded: every insert fails with "no such table"
+    graph = open_graph(settings)
+    closers: list[Any] = []
+    ingest, _ = wire_ingest(settings, SqlEventLog(engine), graph, SqlAccounts(engine), closers, flow=True)
 
     async def scenario() -> None:
         member = await harness.member("m1", [a])
-        client = connect(harness.redis_url)
-        consumer = StreamConsumer(member, engine, None, settings, client, lambda _: None)  # type: ignore[arg-type]
+        client = async_redis(harness.redis_url)
+        consumer = StreamConsumer(member, ingest, settings, client, lambda _: None)
         await harness.write(a, [ev("P", 1)])
         attempts = 0
         deadline = time.monotonic() + 20
@@ -388,4 +388,7 @@ def test_an_entry_that_keeps_failing_is_dead_lettered_with_its_last_error(harnes
         assert record["stream"] == a and record["deliveries"] == "2"
         assert "failed 2 times" in record["reason"] and "no such table" in record["reason"]
     finally:
+        for _, close in closers:
+            close()
+        graph.close()
         engine.dispose()

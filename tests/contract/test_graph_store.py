@@ -15,7 +15,7 @@ from backend.domain.projection import StoredEvent, project
 from backend.settings import Settings
 from graph.base import GraphBatch, GraphStore, LogCounts, QueryRejected, QueryTimeout, TraceFilter
 from graph.cypher import CypherGraphStore
-from graph.factory import open_graph
+from backend.bootstrap import open_graph
 
 
 @pytest.fixture

@@ -1,11 +1,11 @@
-"""SQL and the Redis registry kept in step (`backend.domain.subscriptions.sync`), idle expiry, and
-trimming — on SQLite and PostgreSQL, against the real test Redis."""
+"""SQL and the Redis registry kept in step (`Subscriptions.sync`), idle expiry, and trimming — on SQLite
+and PostgreSQL, against the real test Redis."""
 
 from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import Awaitable, Callable, Iterator
+from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -14,34 +14,42 @@ import pytest
 import redis as redis_sync
 from sqlalchemy import Engine
 
-from backend.db import subscriptions as store
-from backend.db.engine import make_engine, upgrade
-from backend.domain import auth, subscriptions
+from backend.bootstrap import Role, async_redis, build, sync_redis
+from backend.db.accounts import SqlAccounts
+from backend.db.subscriptions import SqlSubscriptions
+from backend.domain.auth import Auth, Principal
+from backend.domain.subscriptions import Subscriptions
 from backend.settings import Settings
+from backend.streams.admin import StreamAdmin
 from backend.streams.redis import RedisStreamSource, trim_acknowledged
-from backend.streams.registry import Registry, connect
+from backend.streams.registry import Registry
 from backend.worker.consumer import StreamConsumer
-from graph.embedded import EmbeddedGraphStore
 from tests.stream_fixtures import stream_redis_url  # noqa: F401  (fixture)
 
 
 @pytest.fixture
-def engine(sql_settings: Settings) -> Iterator[Engine]:
-    sql_settings.ensure_data_dir()
-    engine = make_engine(sql_settings)
-    upgrade(engine)
-    yield engine
-    engine.dispose()
+def store(sql_engine: Engine) -> SqlSubscriptions:
+    return SqlSubscriptions(sql_engine)
 
 
-def principal(engine: Engine, name: str = "app") -> auth.Principal:
-    account = auth.create_account(engine, name, "system", ["ingest"]).account
-    return auth.Principal(account_id=account.id or 0, uuid=account.uuid, name=account.name, roles=frozenset({"ingest"}))
+def service(engine: Engine, settings: Settings, redis_url: str) -> Subscriptions:
+    admin = StreamAdmin(sync_redis(redis_url), settings.stream_group)
+    return Subscriptions(SqlSubscriptions(engine), SqlAccounts(engine), settings, redis_url, admin)
+
+
+@pytest.fixture
+def subs(sql_engine: Engine, sql_settings: Settings, stream_redis_url: str) -> Subscriptions:  # noqa: F811
+    return service(sql_engine, sql_settings, stream_redis_url)
+
+
+def principal(engine: Engine, name: str = "app") -> Principal:
+    account = Auth(SqlAccounts(engine), Settings()).create_account(name, "system", ["ingest"]).account
+    return Principal(account_id=account.id, uuid=account.uuid, name=account.name, roles=frozenset({"ingest"}))
 
 
 def run(url: str, body: Callable[[Registry], Awaitable[Any]]) -> Any:
     async def main() -> Any:
-        client = connect(url)
+        client = async_redis(url)
         try:
             return await body(Registry(client))
         finally:
@@ -50,12 +58,12 @@ def run(url: str, body: Callable[[Registry], Awaitable[Any]]) -> Any:
     return asyncio.run(main())
 
 
-def test_registry_only_subscriptions_are_restored_into_sql_and_replayed(engine: Engine, sql_settings: Settings,
+def test_registry_only_subscriptions_are_restored_into_sql_and_replayed(sql_engine: Engine, subs: Subscriptions, store: SqlSubscriptions,
                                                                           stream_redis_url: str) -> None:  # noqa: F811
-    owner = principal(engine)
-    sub = run(stream_redis_url, lambda reg: subscriptions.create(engine, reg, sql_settings, owner, "u1", "User One", "redis"))
-    gone = run(stream_redis_url, lambda reg: subscriptions.create(engine, reg, sql_settings, owner, "u2", None, "redis"))
-    run(stream_redis_url, lambda reg: subscriptions.close(engine, reg, [gone], "unsubscribed"))
+    owner = principal(sql_engine)
+    sub = run(stream_redis_url, lambda reg: subs.create(reg, owner, "u1", "User One", "redis"))
+    gone = run(stream_redis_url, lambda reg: subs.create(reg, owner, "u2", None, "redis"))
+    run(stream_redis_url, lambda reg: subs.close(reg, [gone], "unsubscribed"))
     client = redis_sync.Redis.from_url(stream_redis_url, decode_responses=True)
     client.xadd(sub.stream_key, {"event": "{}"})
     client.xreadgroup("ftel", "c", {sub.stream_key: ">"})
@@ -63,39 +71,40 @@ def test_registry_only_subscriptions_are_restored_into_sql_and_replayed(engine: 
     assert client.xinfo_groups(sub.stream_key)[0]["last-delivered-id"] != "0-0"
 
     for row in (sub, gone):  # the SQL store loses its subscriptions
-        store.remove(engine, row.uuid)
-    report = run(stream_redis_url, lambda reg: subscriptions.sync(engine, reg, "ftel", scan_streams=True))
+        store.remove(row.uuid)
+    report = run(stream_redis_url, lambda reg: subs.sync(reg, scan_streams=True))
     assert sorted(report.restored_to_sql) == sorted([sub.stream_key, gone.stream_key]) and not report.orphans
 
-    back = store.get(engine, sub.uuid)
+    back = store.get(sub.uuid)
     assert back is not None and (back.account_id, back.user_id, back.user_name, back.deleted_at) == (owner.account_id, "u1", "User One", None)
     assert abs(back.created_at.replace(tzinfo=UTC) - sub.created_at.replace(tzinfo=UTC)) < timedelta(seconds=1)
-    closed = store.get(engine, gone.uuid)
+    closed = store.get(gone.uuid)
     assert closed is not None and closed.deleted_at is not None and closed.delete_reason == "unsubscribed"
     # what the stream still holds is read again: its events went down with the old SQL store
     assert client.xinfo_groups(sub.stream_key)[0]["last-delivered-id"] == "0-0"
-    again = run(stream_redis_url, lambda reg: subscriptions.sync(engine, reg, "ftel", scan_streams=True))
+    again = run(stream_redis_url, lambda reg: subs.sync(reg, scan_streams=True))
     assert not again.changed()
 
 
-def test_sql_only_subscriptions_are_written_back_to_redis(engine: Engine, sql_settings: Settings,
+def test_sql_only_subscriptions_are_written_back_to_redis(sql_engine: Engine, subs: Subscriptions, store: SqlSubscriptions,
                                                           stream_redis_url: str) -> None:  # noqa: F811
-    owner = principal(engine)
-    sub = run(stream_redis_url, lambda reg: subscriptions.create(engine, reg, sql_settings, owner, "u1", None, "redis"))
+    owner = principal(sql_engine)
+    sub = run(stream_redis_url, lambda reg: subs.create(reg, owner, "u1", None, "redis"))
     client = redis_sync.Redis.from_url(stream_redis_url, decode_responses=True)
     client.flushdb()  # Redis lost everything
-    report = run(stream_redis_url, lambda reg: subscriptions.sync(engine, reg, "ftel", scan_streams=True))
+    report = run(stream_redis_url, lambda reg: subs.sync(reg, scan_streams=True))
     assert report.restored_to_registry == [sub.stream_key] and report.streams_recreated == [sub.stream_key]
     record = json.loads(client.hget("ft:streams", sub.stream_key))
     assert (record["owner"], record["user_id"], record["deleted"]) == (owner.uuid, "u1", None)
     assert client.xinfo_groups(sub.stream_key)[0]["name"] == "ftel"
 
 
-def test_a_deletion_on_either_side_wins(engine: Engine, sql_settings: Settings, stream_redis_url: str) -> None:  # noqa: F811
-    owner = principal(engine)
-    a = run(stream_redis_url, lambda reg: subscriptions.create(engine, reg, sql_settings, owner, "a", None, "redis"))
-    b = run(stream_redis_url, lambda reg: subscriptions.create(engine, reg, sql_settings, owner, "b", None, "redis"))
-    store.soft_delete(engine, [a.uuid], "unsubscribed", datetime.now(UTC))  # deleted in SQL only
+def test_a_deletion_on_either_side_wins(sql_engine: Engine, subs: Subscriptions, store: SqlSubscriptions,
+                                       stream_redis_url: str) -> None:  # noqa: F811
+    owner = principal(sql_engine)
+    a = run(stream_redis_url, lambda reg: subs.create(reg, owner, "a", None, "redis"))
+    b = run(stream_redis_url, lambda reg: subs.create(reg, owner, "b", None, "redis"))
+    store.soft_delete([a.uuid], "unsubscribed", datetime.now(UTC))  # deleted in SQL only
 
     async def delete_in_registry(reg: Registry) -> None:
         record = await reg.get(b.stream_key)
@@ -105,29 +114,30 @@ def test_a_deletion_on_either_side_wins(engine: Engine, sql_settings: Settings, 
         await reg.put(replace(record, deleted=datetime.now(UTC).isoformat(), reason="idle"))
 
     run(stream_redis_url, delete_in_registry)
-    report = run(stream_redis_url, lambda reg: subscriptions.sync(engine, reg, "ftel", scan_streams=False))
+    report = run(stream_redis_url, lambda reg: subs.sync(reg, scan_streams=False))
     assert report.closed_in_registry == [a.stream_key] and report.closed_in_sql == [b.stream_key]
-    row = store.get(engine, b.uuid)
+    row = store.get(b.uuid)
     assert row is not None and row.delete_reason == "idle"
     client = redis_sync.Redis.from_url(stream_redis_url, decode_responses=True)
     assert json.loads(client.hget("ft:streams", a.stream_key))["reason"] == "unsubscribed"
 
 
-def test_a_stream_nobody_knows_is_restored_without_an_owner(engine: Engine, stream_redis_url: str) -> None:  # noqa: F811
+def test_a_stream_nobody_knows_is_restored_without_an_owner(subs: Subscriptions, store: SqlSubscriptions,
+                                                           stream_redis_url: str) -> None:  # noqa: F811
     client = redis_sync.Redis.from_url(stream_redis_url, decode_responses=True)
     client.xadd("ft:s:orphan-1", {"event": "{}"})
-    report = run(stream_redis_url, lambda reg: subscriptions.sync(engine, reg, "ftel", scan_streams=True))
+    report = run(stream_redis_url, lambda reg: subs.sync(reg, scan_streams=True))
     assert report.orphans == ["ft:s:orphan-1"]
-    (row,) = store.live(engine)
+    (row,) = store.listed(None, include_deleted=False)
     assert (row.stream_key, row.account_id, row.user_id) == ("ft:s:orphan-1", None, "unknown")
     assert client.xinfo_groups("ft:s:orphan-1")[0]["name"] == "ftel"
 
 
-def test_idle_expiry_closes_quiet_streams_but_never_one_with_unread_entries(engine: Engine, sql_settings: Settings,
+def test_idle_expiry_closes_quiet_streams_but_never_one_with_unread_entries(sql_engine: Engine, subs: Subscriptions, store: SqlSubscriptions,
                                                                             stream_redis_url: str) -> None:  # noqa: F811
-    owner = principal(engine)
-    settings = sql_settings.model_copy(update={"subscription_idle_minutes": 1.0})
-    made = [run(stream_redis_url, lambda reg, u=u: subscriptions.create(engine, reg, settings, owner, u, None, "redis"))
+    owner = principal(sql_engine)
+    idle = service(sql_engine, subs.settings.model_copy(update={"subscription_idle_minutes": 1.0}), stream_redis_url)
+    made = [run(stream_redis_url, lambda reg, u=u: idle.create(reg, owner, u, None, "redis"))
             for u in ("quiet", "backlog", "recent")]
     quiet, backlog, recent = made
     client = redis_sync.Redis.from_url(stream_redis_url, decode_responses=True)
@@ -136,9 +146,9 @@ def test_idle_expiry_closes_quiet_streams_but_never_one_with_unread_entries(engi
     later = datetime.now(UTC) + timedelta(minutes=2)
     late_ms = int(later.timestamp() * 1000) - 30_000
     client.xadd(recent.stream_key, {"event": "{}"}, id=f"{late_ms}-0")  # written 30 s before "now"
-    closed = run(stream_redis_url, lambda reg: subscriptions.expire_idle(engine, reg, settings, now=later))
+    closed = run(stream_redis_url, lambda reg: idle.expire_idle(reg, now=later))
     assert closed == [quiet.stream_key]
-    row = store.get(engine, quiet.uuid)
+    row = store.get(quiet.uuid)
     assert row is not None and row.delete_reason == "idle"
     assert json.loads(client.hget("ft:streams", quiet.stream_key))["reason"] == "idle"
 
@@ -147,7 +157,7 @@ def test_trimming_keeps_every_entry_not_yet_acknowledged(stream_redis_url: str) 
     stream = "ft:s:trim"
 
     async def scenario() -> None:
-        client = connect(stream_redis_url)
+        client = async_redis(stream_redis_url)
         try:
             source = RedisStreamSource(client, "ftel", "c1")
             source.follow([stream])
@@ -176,32 +186,27 @@ def test_an_entry_that_breaks_the_store_is_isolated_from_its_batch(pg_url: str, 
     the other entries of its batch are stored and acknowledged. Validation now rejects every input we
     know to break PostgreSQL (e.g. NUL in a user id), so the store failure is injected here."""
     settings = Settings(data_dir=tmp_path, database_url=pg_url, stream_max_deliveries=1, graph="embedded")
-    settings.ensure_data_dir()
-    engine = make_engine(settings)
-    upgrade(engine)
-    graph = EmbeddedGraphStore(settings.graph_dir)
+    process = build(settings, Role.admin)  # SQL only: the consumer's store failure is what this is about
     stream = "ft:s:poison"
     good = [{"type": "log", "trace": "P", "message": f"ok {n}", "time": f"2026-01-01T00:00:0{n}Z"} for n in range(3)]
     poison = {"type": "log", "trace": "P", "user": "u", "message": "breaks the store"}
-    import backend.worker.consumer as consumer_module
+    real_admit = process.ingest.admit
 
-    real_record = consumer_module.record_events
-
-    def failing_record(engine: Any, graph: Any, raw: list[Any], *args: Any, **kwargs: Any) -> Any:
+    def failing_admit(raw: list[Any], *args: Any, **kwargs: Any) -> Any:
         if any(isinstance(e, dict) and e.get("message") == "breaks the store" for e in raw):
             raise RuntimeError("store refused the batch")
-        return real_record(engine, graph, raw, *args, **kwargs)
+        return real_admit(raw, *args, **kwargs)
 
-    monkeypatch.setattr(consumer_module, "record_events", failing_record)
+    monkeypatch.setattr(process.ingest, "admit", failing_admit)
 
     async def scenario() -> Any:
-        client = connect(stream_redis_url)
+        client = async_redis(stream_redis_url)
         try:
             source = RedisStreamSource(client, "ftel", "c1")
             source.follow([stream])
             for event in (good[0], poison, good[1], good[2]):
                 await client.xadd(stream, {"event": json.dumps(event)})
-            consumer = StreamConsumer(source, engine, graph, settings, client, lambda _: None)
+            consumer = StreamConsumer(source, process.ingest, settings, client, lambda _: None)
             outcome = await consumer.handle(await source.fetch(10, 100))
             return outcome, (await client.xpending(stream, "ftel"))["pending"]
         finally:
@@ -213,5 +218,4 @@ def test_an_entry_that_breaks_the_store_is_isolated_from_its_batch(pg_url: str, 
         ((entry, reason),) = outcome.dead
         assert entry.events == [poison] and "failed 1 times" in reason
     finally:
-        graph.close()
-        engine.dispose()
+        process.close()

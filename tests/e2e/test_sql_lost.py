@@ -9,7 +9,7 @@ from pathlib import Path
 import redis
 from sqlalchemy import select
 
-from backend.db.engine import make_engine
+from backend.bootstrap import open_engine
 from backend.db.models import Event
 from backend.demo import seed_events
 from backend.settings import Settings
@@ -71,7 +71,7 @@ def test_subscriptions_are_rediscovered_from_redis_and_no_entry_is_lost(tmp_path
         assert json.loads(client.hget("ft:streams", live["stream_key"]))["deleted"] is None
         assert client.xlen("ft:dlq") == 0
         assert "restored 2 subscriptions from the Redis registry into SQL" in srv.log()
-        engine = make_engine(Settings(data_dir=tmp_path))
+        engine = open_engine(Settings(data_dir=tmp_path))
         with engine.connect() as conn:
             logged = set(conn.execute(select(Event.uuid)).scalars())
         engine.dispose()

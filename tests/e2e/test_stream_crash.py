@@ -15,15 +15,14 @@ import pytest
 import redis
 from sqlalchemy import Engine, func, select
 
-from backend.db.engine import make_engine, upgrade
+from backend.bootstrap import Role, async_redis, build, open_engine, open_graph
+from backend.db.engine import upgrade
 from backend.db.models import Event
 from backend.demo import seed_events
-from backend.domain import auth, subscriptions
-from backend.domain.ingest import record_events
+from backend.domain.auth import Principal
 from backend.settings import Settings
-from backend.streams.registry import Registry, connect
+from backend.streams.registry import Registry
 from graph.base import GraphStore
-from graph.embedded import EmbeddedGraphStore
 from tests.conftest import wait_for
 from tests.stream_fixtures import WorkerProcess, rekeyed, stream_redis_url, xadd_events  # noqa: F401  (fixture)
 
@@ -43,20 +42,23 @@ def scenario() -> tuple[list[str], list[dict[str, Any]]]:
     return traces, events
 
 
-def open_subscription(settings: Settings, engine: Engine, redis_url: str) -> str:
-    issued = auth.create_account(engine, "crash-app", "system", ["ingest"])
-    account = issued.account
-    principal = auth.Principal(account_id=account.id or 0, uuid=account.uuid, name=account.name, roles=frozenset({"ingest"}))
+def open_subscription(settings: Settings, redis_url: str) -> str:
+    process = build(settings.model_copy(update={"redis_url": redis_url}), Role.admin)
+    try:
+        account = process.auth.create_account("crash-app", "system", ["ingest"]).account
+        principal = Principal(account_id=account.id, uuid=account.uuid, name=account.name, roles=frozenset({"ingest"}))
 
-    async def create() -> str:
-        client = connect(redis_url)
-        try:
-            sub = await subscriptions.create(engine, Registry(client), settings, principal, "crash-user", None, "redis")
-        finally:
-            await client.aclose()
-        return sub.stream_key
+        async def create() -> str:
+            client = async_redis(redis_url)
+            try:
+                sub = await process.subscriptions.create(Registry(client), principal, "crash-user", None, "redis")
+            finally:
+                await client.aclose()
+            return sub.stream_key
 
-    return asyncio.run(create())
+        return asyncio.run(create())
+    finally:
+        process.close()
 
 
 def stored(engine: Engine, stream: str) -> tuple[int, int]:
@@ -79,18 +81,13 @@ def dump(graph: GraphStore, traces: list[str]) -> dict[str, Any]:
 
 def clean_run(tmp: Path, stream: str, events: list[dict[str, Any]], traces: list[str]) -> dict[str, Any]:
     """The same entries stored in batches of READ_COUNT by a process that never crashes."""
-    settings = Settings(data_dir=tmp)
-    settings.ensure_data_dir()
-    engine = make_engine(settings)
-    upgrade(engine)
-    graph = EmbeddedGraphStore(settings.graph_dir)
+    process = build(Settings(data_dir=tmp), Role.api)  # the production pipeline, as the worker runs it
     try:
         for start in range(0, len(events), READ_COUNT):
-            record_events(engine, graph, events[start:start + READ_COUNT], stream, None)
-        return dump(graph, traces)
+            process.ingest.admit(events[start:start + READ_COUNT], stream, None, on_store_error="raise")
+        return dump(process.graph, traces)
     finally:
-        graph.close()
-        engine.dispose()
+        process.close()
 
 
 @pytest.mark.parametrize("restart_as", ["same-consumer", "new-consumer"])
@@ -101,10 +98,9 @@ def test_sigkill_between_store_and_ack_loses_nothing_and_stores_nothing_twice(
     new-consumer: another member takes them over with XAUTOCLAIM once idle."""
     data = tmp_path / "worker"
     settings = Settings(data_dir=data)
-    settings.ensure_data_dir()
-    engine = make_engine(settings)
+    stream = open_subscription(settings, stream_redis_url)
+    engine = open_engine(settings)
     upgrade(engine)
-    stream = open_subscription(settings, engine, stream_redis_url)
     traces, events = scenario()
     client = redis.Redis.from_url(stream_redis_url, decode_responses=True)
     xadd_events(client, stream, events)
@@ -141,7 +137,7 @@ def test_sigkill_between_store_and_ack_loses_nothing_and_stores_nothing_twice(
     assert f"{READ_COUNT} events were already stored (redelivered entries)" in second.log()  # the batch came back
     assert client.xlen("ft:dlq") == 0
 
-    graph = EmbeddedGraphStore(settings.graph_dir)
+    graph = open_graph(settings)
     try:
         after_crash = dump(graph, traces)
     finally:

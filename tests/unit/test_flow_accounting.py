@@ -6,15 +6,19 @@ import json
 import logging
 import time
 from pathlib import Path
+from typing import Any
 
 import pytest
 from sqlalchemy import text
 
-from backend.db.engine import make_engine, upgrade
+from backend.bootstrap import open_engine, open_graph, wire_ingest
+from backend.db.accounts import SqlAccounts
+from backend.db.engine import upgrade
+from backend.db.event_log import SqlEventLog
+from backend.domain.ingest import Ingest
 from backend.flow.accounting import Accounting, Allowance
 from backend.flow.control import FlowControl
 from backend.settings import Settings
-from graph.factory import open_graph
 
 
 def test_events_within_the_burst_fit_and_the_rest_do_not() -> None:
@@ -64,14 +68,40 @@ def test_parking_transitions_are_reported_once() -> None:
 
 # -- admission with the stores (SQLite + embedded graph, no Redis: the spool is the park) -----------
 
-def _stack(tmp_path: Path, **overrides: object) -> tuple[Settings, FlowControl]:
-    values: dict[str, object] = {"data_dir": tmp_path, "flow_drain_events_per_second": 1000, "flow_tick_seconds": 1.0, **overrides}
-    settings = Settings(**values)  # type: ignore[arg-type]
-    settings.ensure_data_dir()
-    engine = make_engine(settings)
-    if settings.is_sqlite:
-        upgrade(engine)
-    return settings, FlowControl(settings, engine, open_graph(settings), None)
+
+class Stack:
+    """The production ingest pipeline and flow control (bootstrap.wire_ingest) on real stores; the SQL
+    database may be unreachable (never migrated then)."""
+
+    def __init__(self, tmp_path: Path, **overrides: object) -> None:
+        values: dict[str, object] = {"data_dir": tmp_path, "flow_drain_events_per_second": 1000, "flow_tick_seconds": 1.0,
+                                     **overrides}
+        self.settings = Settings(**values)  # type: ignore[arg-type]
+        self.settings.ensure_data_dir()
+        self.engine = open_engine(self.settings)
+        if self.settings.is_sqlite:
+            upgrade(self.engine)
+        self.graph = open_graph(self.settings)
+        self.closers: list[tuple[str, Any]] = []
+        ingest, flow = wire_ingest(self.settings, SqlEventLog(self.engine), self.graph, SqlAccounts(self.engine),
+                                   self.closers, flow=True)
+        assert flow is not None
+        self.ingest: Ingest = ingest
+        self.flow: FlowControl = flow
+
+    def admit(self, raw: list[Any], channel: str, account_id: int | None) -> Any:
+        return self.ingest.admit(raw, channel, account_id)
+
+    def close(self) -> None:
+        for _, close in self.closers:
+            close()
+        self.graph.close()
+        self.engine.dispose()
+
+
+def _stack(tmp_path: Path, **overrides: object) -> tuple[Settings, Stack]:
+    stack = Stack(tmp_path, **overrides)
+    return stack.settings, stack
 
 
 def test_event_log_unreachable_parks_on_disk_and_drains_once_it_is_back(tmp_path: Path) -> None:
@@ -79,14 +109,14 @@ def test_event_log_unreachable_parks_on_disk_and_drains_once_it_is_back(tmp_path
     events = [{"type": "trace.started", "trace": f"t-{i}", "user": "u"} for i in range(30)] + [{"type": "nope"}]
     result = down.admit(events, "rest:x", None)
     assert (result.accepted, result.buffered, [r.index for r in result.rejected]) == (0, 30, [30])
-    assert down.snapshot()["buffered"]["spool"] == 30 and down.pressing() == ["sql"]
+    assert down.flow.snapshot()["buffered"]["spool"] == 30 and down.flow.pressing() == ["sql"]
     down.close()
     _, up = _stack(tmp_path)
-    assert up.snapshot()["buffered"]["spool"] == 30  # counted again from the segments after a restart
-    assert up.drain_once() == 30
+    assert up.flow.snapshot()["buffered"]["spool"] == 30  # counted again from the segments after a restart
+    assert up.flow.drain_once() == 30
     again = up.admit(events[:30], "rest:x", None)
     assert (again.accepted, again.duplicates) == (0, 30)  # the drained events kept their dedup keys
-    assert up.snapshot()["buffered"]["spool"] == 0
+    assert up.flow.snapshot()["buffered"]["spool"] == 0
     up.close()
 
 
@@ -95,8 +125,8 @@ def test_drain_is_bounded_per_tick(tmp_path: Path) -> None:
                      flow_drain_user_quantum=5)
     result = flow.admit([{"type": "trace.started", "trace": f"b-{i}", "user": "u"} for i in range(50)], "rest:x", None)
     assert (result.accepted, result.buffered) == (5, 45)
-    assert flow.drain_once() == 10  # one tick of FT_FLOW_TICK_SECONDS=1 at 10 events/s
-    assert flow.drain_once() == 10
+    assert flow.flow.drain_once() == 10  # one tick of FT_FLOW_TICK_SECONDS=1 at 10 events/s
+    assert flow.flow.drain_once() == 10
     flow.close()
 
 
@@ -111,10 +141,10 @@ def test_a_spool_with_a_corrupted_last_record_drains_every_intact_record_and_rep
     data[-5] ^= 0xFF  # the third record (events c-20..c-29) no longer matches its checksum
     segment.write_bytes(bytes(data))
     settings, up = _stack(tmp_path)
-    with caplog.at_level(logging.ERROR, logger="ftel.flow"):
-        assert up.drain_once() == 20
+    with caplog.at_level(logging.ERROR, logger="ftel.park"):
+        assert up.flow.drain_once() == 20
     assert "damaged record" in caplog.text and "checksum mismatch" in caplog.text
-    assert up.snapshot()["spool"]["bad_segments"] == [segment.with_suffix(".bad").name]
+    assert up.flow.snapshot()["spool"]["bad_segments"] == [segment.with_suffix(".bad").name]
     with up.engine.connect() as conn:
         stored = conn.execute(text("SELECT payload FROM events")).scalars().all()
     assert sorted(int(json.loads(p)["trace"].split("-")[1]) for p in stored) == list(range(20))
@@ -127,28 +157,29 @@ def test_spool_depth_stays_exact_while_parking_and_draining_race(tmp_path: Path)
     import threading
     from datetime import UTC, datetime
 
-    from backend.flow.parking import ParkedBatch
+    from backend.park.base import ParkedBatch
 
     _, flow = _stack(tmp_path, flow_drain_events_per_second=100_000, flow_tick_seconds=1.0)
     parkers, batches, per_batch = 4, 20, 3
     done = threading.Event()
-    append = flow.spool.append
+    spool = flow.flow.parking.spool.spool
+    append = spool.append
 
     def slow_append(payload: bytes) -> None:  # a parker descheduled right after its write (a loaded machine)
         append(payload)
         time.sleep(0.05)
 
-    flow.spool.append = slow_append  # type: ignore[method-assign]
+    spool.append = slow_append  # type: ignore[method-assign]
 
     def park(n: int) -> None:
         for b in range(batches):
             events = [{"type": "trace.started", "trace": f"race-{n}-{b}-{i}", "user": "u"} for i in range(per_batch)]
-            flow.park(ParkedBatch("rest:x", None, "u", datetime.now(UTC), events), "test")
+            flow.flow.parking.park(ParkedBatch("rest:x", None, "u", datetime.now(UTC), events), "test")
             time.sleep(0.02)  # the drainer keeps up, so it reaches the newest record again and again
 
     def drain() -> None:
         while not done.is_set():
-            flow.drain_once()
+            flow.flow.drain_once()
 
     drainer = threading.Thread(target=drain)
     drainer.start()
@@ -159,26 +190,26 @@ def test_spool_depth_stays_exact_while_parking_and_draining_race(tmp_path: Path)
         t.join()
     done.set()
     drainer.join()
-    while flow.drain_once():
+    while flow.flow.drain_once():
         pass
     with flow.engine.connect() as conn:
         stored = conn.execute(text("SELECT count(*) FROM events")).scalar_one()
     assert stored == parkers * batches * per_batch
-    assert flow.snapshot()["buffered"]["spool"] == 0
+    assert flow.flow.snapshot()["buffered"]["spool"] == 0
     assert not list((tmp_path / "spool").glob("seg-*.log"))
     flow.close()
 
 
 def test_process_memory_over_its_threshold_parks_everyone_until_it_falls(tmp_path: Path) -> None:
     settings, flow = _stack(tmp_path, flow_max_memory_mb=1)  # any process is above 1 MiB
-    flow.check()
-    assert flow.pressing() == ["memory"]
+    flow.flow.check()
+    assert flow.flow.pressing() == ["memory"]
     result = flow.admit([{"type": "trace.started", "trace": "mem-1", "user": "quiet"}], "rest:x", None)
     assert (result.accepted, result.buffered) == (0, 1)  # even a user well within the allowance
-    assert flow.drain_once() == 0  # nothing drains under pressure
+    assert flow.flow.drain_once() == 0  # nothing drains under pressure
     settings.flow_max_memory_mb = 100_000
-    flow.check()
-    assert flow.pressing() == []
-    assert flow.drain_once() == 1
-    assert flow.snapshot()["buffered"]["spool"] == 0
+    flow.flow.check()
+    assert flow.flow.pressing() == []
+    assert flow.flow.drain_once() == 1
+    assert flow.flow.snapshot()["buffered"]["spool"] == 0
     flow.close()

@@ -5,7 +5,7 @@ from __future__ import annotations
 import struct
 from pathlib import Path
 
-from backend.flow.spool import HEADER, Spool, read_segment
+from backend.park.spool import HEADER, Spool, read_segment
 
 
 def _spool_with(tmp_path: Path, payloads: list[bytes]) -> tuple[Spool, Path]:

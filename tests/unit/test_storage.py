@@ -16,15 +16,15 @@ from pathlib import Path
 import pytest
 import zstandard
 
-from backend.domain.errors import InvalidInput, Unprocessable
+from backend.errors import InvalidInput, Unprocessable
 from backend.domain.events import validate_events
 from backend.domain.projection import StoredEvent, project
 from backend.settings import Compression, ConfigError, Settings, load_settings
 from backend.storage.archive import RECORD, Member, tar_gz, tar_stream
 from backend.storage.base import ChunkReader
 from backend.storage.codec import DECODE_CHUNK, CorruptObject, Encoder, TooLarge, decode
-from backend.storage.files import check_file_name
-from backend.storage.multipart import MultipartUpload, boundary_of
+from backend.domain.files import check_file_name
+from backend.api.multipart import MultipartUpload, boundary_of
 
 CODECS = [Compression.zstd, Compression.gzip]
 

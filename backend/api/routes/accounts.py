@@ -8,9 +8,8 @@ from typing import Literal
 from fastapi import APIRouter
 from pydantic import BaseModel, Field
 
-from backend.api.deps import AdminAccount, EngineDep
-from backend.db.models import Account
-from backend.domain import auth
+from backend.api.deps import AdminAccount, AuthDep
+from backend.db.base import AccountRow
 
 router = APIRouter(tags=["accounts"])
 
@@ -37,28 +36,28 @@ class Credentials(AccountOut):
     client_secret: str = Field(description="Shown once; only its Argon2 hash is kept")
 
 
-def _out(a: Account) -> AccountOut:
-    return AccountOut(id=a.uuid, name=a.name, kind=a.kind, roles=sorted(a.role_set), client_id=a.client_id,
+def _out(a: AccountRow) -> AccountOut:
+    return AccountOut(id=a.uuid, name=a.name, kind=a.kind, roles=sorted(a.roles), client_id=a.client_id,
                       created_at=a.created_at, disabled_at=a.disabled_at)
 
 
 @router.post("/accounts", status_code=201, response_model=Credentials, summary="Create an account (secret shown once)")
-def create_account(body: AccountIn, engine: EngineDep, _: AdminAccount) -> Credentials:
-    issued = auth.create_account(engine, body.name, body.kind, list(body.roles))
+def create_account(body: AccountIn, auth: AuthDep, _: AdminAccount) -> Credentials:
+    issued = auth.create_account(body.name, body.kind, list(body.roles))
     return Credentials(**_out(issued.account).model_dump(), client_secret=issued.client_secret)
 
 
 @router.get("/accounts", response_model=list[AccountOut], summary="List accounts")
-def list_accounts(engine: EngineDep, _: AdminAccount) -> list[AccountOut]:
-    return [_out(a) for a in auth.list_accounts(engine)]
+def list_accounts(auth: AuthDep, _: AdminAccount) -> list[AccountOut]:
+    return [_out(a) for a in auth.list_accounts()]
 
 
 @router.delete("/accounts/{account_id}", response_model=AccountOut, summary="Disable an account; its tokens stop working")
-def disable_account(account_id: str, engine: EngineDep, _: AdminAccount) -> AccountOut:
-    return _out(auth.disable_account(engine, account_id))
+def disable_account(account_id: str, auth: AuthDep, _: AdminAccount) -> AccountOut:
+    return _out(auth.disable_account(account_id))
 
 
 @router.post("/accounts/{account_id}/secret", response_model=Credentials, summary="Rotate the secret; old tokens are revoked")
-def rotate_secret(account_id: str, engine: EngineDep, _: AdminAccount) -> Credentials:
-    issued = auth.rotate_secret(engine, account_id)
+def rotate_secret(account_id: str, auth: AuthDep, _: AdminAccount) -> Credentials:
+    issued = auth.rotate_secret(account_id)
     return Credentials(**_out(issued.account).model_dump(), client_secret=issued.client_secret)

@@ -2,16 +2,13 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 import orjson
 from fastapi import APIRouter, Request
 from fastapi.concurrency import run_in_threadpool
 from pydantic import BaseModel
 
-from backend.api.deps import ServicesDep
-from backend.domain import auth
-from backend.domain.errors import InvalidInput
+from backend.api.deps import AuthDep
+from backend.errors import InvalidInput
 
 router = APIRouter(tags=["auth"])
 
@@ -34,7 +31,7 @@ class TokenResponse(BaseModel):
                                                                         "client_secret": {"type": "string"}}}},
     }}},
 )
-async def token(request: Request, services: ServicesDep) -> dict[str, Any]:
+async def token(request: Request, auth: AuthDep) -> TokenResponse:
     """Accepts a JSON body or an OAuth2 client-credentials form (`client_id`, `client_secret`)."""
     content_type = request.headers.get("content-type", "")
     if content_type.startswith("application/x-www-form-urlencoded") or content_type.startswith("multipart/form-data"):
@@ -49,6 +46,5 @@ async def token(request: Request, services: ServicesDep) -> dict[str, Any]:
     client_id, secret = fields.get("client_id"), fields.get("client_secret")
     if not isinstance(client_id, str) or not isinstance(secret, str) or not client_id or not secret:
         raise InvalidInput("client_id and client_secret are required, as strings")
-    return await run_in_threadpool(
-        auth.issue_token, services.engine, services.signing_key, services.settings.token_ttl_seconds, client_id, secret
-    )
+    issued = await run_in_threadpool(auth.issue_token, client_id, secret)
+    return TokenResponse(access_token=issued.access_token, token_type=issued.token_type, expires_in=issued.expires_in)

@@ -10,8 +10,8 @@ from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel
 
-from backend.api.deps import IngestAccount, ServicesDep
-from backend.domain.errors import InvalidInput, PayloadTooLarge
+from backend.api.deps import IngestAccount, IngestDep, SettingsDep
+from backend.errors import InvalidInput, PayloadTooLarge
 
 router = APIRouter(tags=["events"])
 
@@ -91,13 +91,12 @@ def _ndjson(body: bytes) -> list[Any]:
         "application/x-ndjson": {"schema": {"type": "string"}},
     }}},
 )
-async def post_events(request: Request, services: ServicesDep, principal: IngestAccount) -> JSONResponse:
+async def post_events(request: Request, ingest: IngestDep, settings: SettingsDep, principal: IngestAccount) -> JSONResponse:
     """Each event is validated on its own: bad ones come back in `rejected` with their index, the
     rest are stored once (re-sending a batch changes nothing) and merged into the lineage graph. Events over
     the user's allowance, or sent while a store is down, are parked and counted in `buffered` (never 429)."""
-    settings = services.settings
     raw = parse_events(await read_body(request, settings.max_request_bytes), request.headers.get("content-type", ""))
     if len(raw) > settings.max_events_per_request:
         raise PayloadTooLarge(f"more than {settings.max_events_per_request} events in one request")
-    result = await run_in_threadpool(services.flow.admit, raw, f"rest:{principal.uuid}", principal.account_id)
+    result = await run_in_threadpool(ingest.admit, raw, f"rest:{principal.uuid}", principal.account_id)
     return JSONResponse(result.as_json(), status_code=202)

@@ -5,34 +5,24 @@ from __future__ import annotations
 import asyncio
 from collections.abc import AsyncGenerator, Iterator
 from datetime import date as Date
-from typing import Annotated, Any
+from typing import Annotated
 from urllib.parse import quote
 
-from fastapi import APIRouter, Depends, Query, Request
+from fastapi import APIRouter, Query, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse, StreamingResponse
 from starlette.requests import ClientDisconnect
 
-from backend.api.deps import IngestAccount, ReadAccount, ServicesDep
-from backend.domain.errors import FtelError, InvalidInput, PayloadTooLarge, Unavailable
-from backend.storage import files as file_cases
-from backend.storage.multipart import MultipartUpload, boundary_of
-from backend.storage.runtime import FileServices
+from backend.api.deps import FilesDep, IngestAccount, ReadAccount
+from backend.api.multipart import MultipartUpload, boundary_of
+from backend.api.schemas import FileOut
+from backend.errors import FtelError, InvalidInput, PayloadTooLarge
 
 router = APIRouter(tags=["files"])
 
 BODY_PIECE = 1024 * 1024  # request body handed to the upload thread in pieces of about this size
 MULTIPART_ALLOWANCE = 1024 * 1024  # headers and text fields around the file part
 DRAIN_LIMIT = 16 * 1024 * 1024  # after refusing an upload, read this much more so the client sees the answer
-
-
-def get_files(services: ServicesDep) -> FileServices:
-    if services.files is None:
-        raise Unavailable("file storage is not configured in this process")
-    return services.files
-
-
-FilesDep = Annotated[FileServices, Depends(get_files)]
 
 
 async def _pieces(request: Request) -> AsyncGenerator[bytes, None]:
@@ -85,7 +75,8 @@ _UPLOAD_SCHEMA = {"requestBody": {"required": True, "content": {"multipart/form-
     }}}}}}
 
 
-@router.post("/files", status_code=201, summary="Upload a file (streamed, compressed)", openapi_extra=_UPLOAD_SCHEMA)
+@router.post("/files", status_code=201, summary="Upload a file (streamed, compressed)", openapi_extra=_UPLOAD_SCHEMA,
+             response_model=FileOut, responses={201: {"model": FileOut}})
 async def upload_file(request: Request, files: FilesDep, principal: IngestAccount) -> JSONResponse:
     """Multipart form: `file`, `trace`, optional `key` and `group`. Answers
     `201 {key, group, size, stored_size, codec, sha256, ...}`; the file appears in its trace with
@@ -98,7 +89,7 @@ async def upload_file(request: Request, files: FilesDep, principal: IngestAccoun
     body = _pieces(request)
     source = MultipartUpload(_blocking(body, asyncio.get_running_loop()), boundary)
     try:
-        stored = await run_in_threadpool(file_cases.upload, files.ctx, source, principal.account_id)
+        stored = await run_in_threadpool(files.upload, source, principal.account_id)
     except ClientDisconnect:
         raise InvalidInput("the client closed the connection before the upload ended") from None
     except FtelError:
@@ -124,7 +115,7 @@ async def daily_archive(files: FilesDep, _: ReadAccount,
         day = None
     if day is None:
         raise InvalidInput("date must be YYYY-MM-DD", {"date": date[:40]})
-    stream = await run_in_threadpool(file_cases.daily_archive, files.ctx, day)
+    stream = await run_in_threadpool(files.daily_archive, day)
     return StreamingResponse(stream, media_type="application/gzip",
                              headers={"Content-Disposition": _attachment(f"files-{day.isoformat()}.tar.gz")})
 
@@ -132,20 +123,20 @@ async def daily_archive(files: FilesDep, _: ReadAccount,
 @router.get("/files/groups/{group}/archive", summary="tar.gz of a storage group", response_class=StreamingResponse,
             responses={200: {"content": {"application/gzip": {}}}})
 async def group_archive(group: str, files: FilesDep, _: ReadAccount) -> StreamingResponse:
-    stream = await run_in_threadpool(file_cases.group_archive, files.ctx, group)
+    stream = await run_in_threadpool(files.group_archive, group)
     return StreamingResponse(stream, media_type="application/gzip",
                              headers={"Content-Disposition": _attachment(f"group-{group}.tar.gz")})
 
 
-@router.get("/files/{key}", summary="Metadata of a stored file")
-async def file_metadata(key: str, files: FilesDep, _: ReadAccount) -> dict[str, Any]:
-    return await run_in_threadpool(file_cases.metadata, files.ctx, key)
+@router.get("/files/{key}", response_model=FileOut, summary="Metadata of a stored file")
+async def file_metadata(key: str, files: FilesDep, _: ReadAccount) -> FileOut:
+    return FileOut.model_validate(await run_in_threadpool(files.metadata, key))
 
 
 @router.get("/files/{key}/content", summary="The original bytes of a stored file (streamed)",
             response_class=StreamingResponse, responses={200: {"content": {"application/octet-stream": {}}}})
 async def file_content(key: str, files: FilesDep, _: ReadAccount) -> StreamingResponse:
-    opened = await run_in_threadpool(file_cases.content, files.ctx, key)
+    opened = await run_in_threadpool(files.content, key)
     f = opened.file
     # Always served as an octet-stream attachment: a client-declared type (text/html...) is kept in
     # the metadata but never trusted in a response from this origin.

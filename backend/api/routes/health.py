@@ -2,15 +2,13 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 from fastapi import APIRouter, Response
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
-from sqlalchemy import text
 
-from backend.api.deps import ServicesDep
+from backend.api.deps import HealthDep
+from backend.api.schemas import Readiness
 
 router = APIRouter(tags=["health"])
 
@@ -20,33 +18,13 @@ async def healthz() -> dict[str, str]:
     return {"status": "ok"}
 
 
-def _check(services: Any) -> dict[str, str]:
-    checks: dict[str, str] = {}
-    try:
-        with services.engine.connect() as conn:
-            conn.execute(text("SELECT 1"))
-        checks["sql"] = "ok"
-    except Exception as exc:
-        checks["sql"] = f"error: {type(exc).__name__}"
-    try:
-        services.graph.ping()
-        checks["graph"] = "ok"
-    except Exception as exc:
-        checks["graph"] = f"error: {exc}"[:200]
-    if services.files is not None:
-        try:
-            services.files.store.ping()
-            checks["files"] = "ok"
-        except Exception as exc:
-            checks["files"] = f"error: {exc}"[:200]
-    return checks
-
-
-@router.get("/readyz", summary="Readiness: SQL, graph and file stores reachable")
-async def readyz(services: ServicesDep) -> JSONResponse:
-    checks = await run_in_threadpool(_check, services)
+@router.get("/readyz", summary="Readiness: SQL, graph and file stores reachable", response_model=Readiness,
+            responses={503: {"model": Readiness, "description": "a store is unreachable"}})
+async def readyz(health: HealthDep) -> JSONResponse:
+    checks = await run_in_threadpool(health.readiness)
     ok = all(v == "ok" for v in checks.values())
-    return JSONResponse({"status": "ready" if ok else "unavailable", "checks": checks}, status_code=200 if ok else 503)
+    body = Readiness(status="ready" if ok else "unavailable", checks=checks)
+    return JSONResponse(body.model_dump(), status_code=200 if ok else 503)
 
 
 @router.get("/metrics", summary="Prometheus metrics", response_class=Response)

@@ -8,26 +8,26 @@ from fastapi import APIRouter, Query
 from fastapi.concurrency import run_in_threadpool
 from pydantic import BaseModel, Field
 
-from backend.api.deps import EngineDep, GraphDep, ReadAccount, SettingsDep
-from backend.domain import queries
+from backend.api.deps import QueriesDep, ReadAccount, SettingsDep
+from backend.api.schemas import Lineage, NodeDetail, QueryOut
 from backend.domain.ids import parse_key
 
 router = APIRouter(tags=["lineage"])
 
 
-@router.get("/nodes/{key}", summary="A node with its events and logs in time order")
-async def get_node(key: str, engine: EngineDep, graph: GraphDep, _: ReadAccount,
-                   limit: Annotated[int, Query(ge=1, le=10_000)] = 1000) -> dict[str, Any]:
-    return await run_in_threadpool(queries.node_detail, engine, graph, parse_key(key), limit)
+@router.get("/nodes/{key}", response_model=NodeDetail, summary="A node with its events and logs in time order")
+async def get_node(key: str, queries: QueriesDep, _: ReadAccount,
+                   limit: Annotated[int, Query(ge=1, le=10_000)] = 1000) -> NodeDetail:
+    return NodeDetail.model_validate(await run_in_threadpool(queries.node_detail, parse_key(key), limit))
 
 
-@router.get("/lineage/{key}", summary="Upstream and/or downstream of a node")
+@router.get("/lineage/{key}", response_model=Lineage, summary="Upstream and/or downstream of a node")
 async def get_lineage(
-    key: str, graph: GraphDep, _: ReadAccount,
+    key: str, queries: QueriesDep, _: ReadAccount,
     direction: Literal["upstream", "downstream", "both"] = "both",
     depth: Annotated[int, Query(ge=1, le=50)] = 5,
-) -> dict[str, Any]:
-    return await run_in_threadpool(queries.lineage, graph, parse_key(key), direction, depth)
+) -> Lineage:
+    return Lineage.model_validate(await run_in_threadpool(queries.lineage, parse_key(key), direction, depth))
 
 
 class CypherIn(BaseModel):
@@ -35,7 +35,7 @@ class CypherIn(BaseModel):
     params: dict[str, Any] = Field(default_factory=dict)
 
 
-@router.post("/graph/query", summary="Read-only Cypher with row and time limits")
-async def graph_query(body: CypherIn, graph: GraphDep, settings: SettingsDep, _: ReadAccount) -> dict[str, Any]:
-    return await run_in_threadpool(queries.graph_query, graph, body.query, body.params, settings.query_row_limit,
-                                   settings.query_timeout_seconds)
+@router.post("/graph/query", response_model=QueryOut, summary="Read-only Cypher with row and time limits")
+async def graph_query(body: CypherIn, queries: QueriesDep, settings: SettingsDep, _: ReadAccount) -> QueryOut:
+    return QueryOut.model_validate(await run_in_threadpool(queries.graph_query, body.query, body.params,
+                                                           settings.query_row_limit, settings.query_timeout_seconds))

@@ -3,17 +3,16 @@
 from __future__ import annotations
 
 import base64
-from typing import Annotated, Any, Literal
+from typing import Annotated, Literal
 
 from fastapi import APIRouter, Query
 from fastapi.concurrency import run_in_threadpool
 
-from backend.api.deps import ReadAccount
-from backend.api.routes.files import FilesDep
-from backend.domain.errors import InvalidInput
-from backend.storage import catalog
-from backend.storage.files import check_file_name
-from backend.storage.retention import record_json
+from backend.api.deps import ReadAccount, RetentionDep
+from backend.api.schemas import RetentionPage
+from backend.domain.files import check_file_name
+from backend.domain.retention import record_json
+from backend.errors import InvalidInput
 
 router = APIRouter(tags=["files"])
 
@@ -27,19 +26,19 @@ def _cursor(value: str | None) -> int | None:
         raise InvalidInput("invalid cursor") from None
 
 
-@router.get("/retention/records", summary="Deletions by retention, newest first")
+@router.get("/retention/records", response_model=RetentionPage, summary="Deletions by retention, newest first")
 async def retention_records(
-    files: FilesDep, _: ReadAccount,
+    retention: RetentionDep, _: ReadAccount,
     key: Annotated[str | None, Query(description="only this file key")] = None,
     rule: Literal["max_age", "max_files", "max_bytes"] | None = None,
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
     cursor: str | None = None,
-) -> dict[str, Any]:
+) -> RetentionPage:
     """Each record: `{id, key, group, trace, backend, rule, bytes, size, stored_at, marked_at, deleted_at}`;
     `bytes` are the stored (compressed) bytes freed, `size` the original size."""
     if key is not None:
         check_file_name(key, "key")
-    rows = await run_in_threadpool(catalog.retention_records, files.ctx.engine, limit + 1, _cursor(cursor), key, rule)
+    rows = await run_in_threadpool(retention.records, limit + 1, _cursor(cursor), key, rule)
     page, more = rows[:limit], len(rows) > limit
     next_cursor = base64.urlsafe_b64encode(str(page[-1].id).encode()).decode().rstrip("=") if more and page else None
-    return {"items": [record_json(r) for r in page], "next_cursor": next_cursor}
+    return RetentionPage.model_validate({"items": [record_json(r) for r in page], "next_cursor": next_cursor})

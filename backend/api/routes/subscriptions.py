@@ -5,16 +5,14 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated, Literal
 
-from fastapi import APIRouter, Depends, FastAPI, Query, Request
+from fastapi import APIRouter, Query
 from fastapi.concurrency import run_in_threadpool
 from pydantic import BaseModel, Field
 
-from backend.api.deps import IngestAccount, ServicesDep
-from backend.db.stream_models import Subscription
-from backend.domain import subscriptions
-from backend.domain.errors import Forbidden
-from backend.services import Services
-from backend.streams.registry import Registry, connect
+from backend.api.deps import IngestAccount, RegistryDep, SubscriptionsDep
+from backend.db.base import SubscriptionRow
+from backend.domain.subscriptions import Subscriptions
+from backend.errors import Forbidden
 
 router = APIRouter(tags=["subscriptions"])
 
@@ -38,66 +36,43 @@ class SubscriptionOut(BaseModel):
     delete_reason: str | None = None
 
 
-def get_registry(request: Request, services: ServicesDep) -> Registry | None:
-    """One asyncio Redis client per app (it lives on the API's event loop), made on first use."""
-    url = services.redis_url
-    if url is None:
-        return None
-    registry: Registry | None = getattr(request.app.state, "stream_registry", None)
-    if registry is None:
-        registry = Registry(connect(url))
-        request.app.state.stream_registry = registry
-    return registry
-
-
-async def close_registry(app: FastAPI) -> None:
-    registry: Registry | None = getattr(app.state, "stream_registry", None)
-    if registry is not None:
-        app.state.stream_registry = None
-        await registry.redis.aclose()
-
-
-RegistryDep = Annotated[Registry | None, Depends(get_registry)]
-
-
-def _out(sub: Subscription, services: Services) -> SubscriptionOut:
-    where = subscriptions.endpoint(services.settings, services.redis_url, sub.transport)
+def _out(sub: SubscriptionRow, subscriptions: Subscriptions) -> SubscriptionOut:
+    where = subscriptions.endpoint(sub.transport)
     return SubscriptionOut(id=sub.uuid, user_id=sub.user_id, user_name=sub.user_name, stream_key=sub.stream_key,
                            transport=sub.transport, endpoint=where.url, topic=where.topic, created_at=sub.created_at,
                            deleted_at=sub.deleted_at, delete_reason=sub.delete_reason)
 
 
 @router.post("/subscriptions", status_code=201, response_model=SubscriptionOut, summary="Open a stream for a user id")
-async def create_subscription(services: ServicesDep, registry: RegistryDep, principal: IngestAccount,
+async def create_subscription(subscriptions: SubscriptionsDep, registry: RegistryDep, principal: IngestAccount,
                               body: SubscriptionIn | None = None) -> SubscriptionOut:
     """Returns the stream key to write telemetry to (Redis: `XADD <stream_key> * event '<json>'`).
     Every instance starts consuming it at once. One account may hold many subscriptions. Every field is
     optional: with no body the service issues a user id and uses the Redis transport."""
     body = body or SubscriptionIn.model_validate({})
-    sub = await subscriptions.create(services.engine, registry, services.settings, principal, body.user_id,
-                                     body.user_name, body.transport)
-    return _out(sub, services)
+    sub = await subscriptions.create(registry, principal, body.user_id, body.user_name, body.transport)
+    return _out(sub, subscriptions)
 
 
 @router.get("/subscriptions", response_model=list[SubscriptionOut], summary="Your subscriptions")
 async def list_subscriptions(
-    services: ServicesDep, principal: IngestAccount,
+    subscriptions: SubscriptionsDep, principal: IngestAccount,
     include_deleted: Annotated[bool, Query(description="also closed ones (unsubscribed, idle)")] = False,
     all_accounts: Annotated[bool, Query(alias="all", description="admin: every account's")] = False,
 ) -> list[SubscriptionOut]:
     if all_accounts and "admin" not in principal.roles:
         raise Forbidden("only admins may list every account's subscriptions")
-    subs = await run_in_threadpool(subscriptions.listed, services.engine, principal, include_deleted, all_accounts)
-    return [_out(s, services) for s in subs]
+    subs = await run_in_threadpool(subscriptions.listed, principal, include_deleted, all_accounts)
+    return [_out(s, subscriptions) for s in subs]
 
 
 @router.get("/subscriptions/{sub_id}", response_model=SubscriptionOut, summary="One of your subscriptions")
-async def get_subscription(sub_id: str, services: ServicesDep, principal: IngestAccount) -> SubscriptionOut:
-    return _out(await run_in_threadpool(subscriptions.get_own, services.engine, principal, sub_id), services)
+async def get_subscription(sub_id: str, subscriptions: SubscriptionsDep, principal: IngestAccount) -> SubscriptionOut:
+    return _out(await run_in_threadpool(subscriptions.get_own, principal, sub_id), subscriptions)
 
 
 @router.delete("/subscriptions/{sub_id}", response_model=SubscriptionOut, summary="Close a subscription (soft delete)")
-async def delete_subscription(sub_id: str, services: ServicesDep, registry: RegistryDep,
+async def delete_subscription(sub_id: str, subscriptions: SubscriptionsDep, registry: RegistryDep,
                               principal: IngestAccount) -> SubscriptionOut:
     """Every instance stops consuming the stream; entries already in it stay in Redis unread."""
-    return _out(await subscriptions.delete(services.engine, registry, principal, sub_id), services)
+    return _out(await subscriptions.delete(registry, principal, sub_id), subscriptions)

@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Annotated, Any, Literal
+from typing import Annotated, Literal
 
 from fastapi import APIRouter, Query
 from fastapi.concurrency import run_in_threadpool
 
-from backend.api.deps import GraphDep, ReadAccount
-from backend.domain import queries
+from backend.api.deps import QueriesDep, ReadAccount
+from backend.api.schemas import TraceGraph, TraceOut, TracePage
 from backend.domain.events import format_time
 from backend.domain.ids import parse_key
 from graph.base import TraceFilter
@@ -17,9 +17,9 @@ from graph.base import TraceFilter
 router = APIRouter(tags=["traces"])
 
 
-@router.get("/traces", summary="List traces, newest first")
+@router.get("/traces", response_model=TracePage, summary="List traces, newest first")
 async def list_traces(
-    graph: GraphDep, _: ReadAccount,
+    queries: QueriesDep, _: ReadAccount,
     user: str | None = None,
     status: Literal["open", "ended"] | None = None,
     since: Annotated[datetime | None, Query(description="traces active at or after this time (RFC 3339)")] = None,
@@ -27,17 +27,17 @@ async def list_traces(
     q: Annotated[str | None, Query(max_length=200, description="substring of key, name or user")] = None,
     limit: Annotated[int, Query(ge=1, le=500)] = 50,
     cursor: str | None = None,
-) -> dict[str, Any]:
+) -> TracePage:
     filt = TraceFilter(user=user, status=status, since=format_time(since) if since else None,
                        until=format_time(until) if until else None, q=q)
-    return await run_in_threadpool(queries.list_traces, graph, filt, limit, cursor)
+    return TracePage.model_validate(await run_in_threadpool(queries.list_traces, filt, limit, cursor))
 
 
-@router.get("/traces/{key}", summary="A trace with its summary")
-async def get_trace(key: str, graph: GraphDep, _: ReadAccount) -> dict[str, Any]:
-    return await run_in_threadpool(queries.trace_detail, graph, parse_key(key))
+@router.get("/traces/{key}", response_model=TraceOut, summary="A trace with its summary")
+async def get_trace(key: str, queries: QueriesDep, _: ReadAccount) -> TraceOut:
+    return TraceOut.model_validate(await run_in_threadpool(queries.trace_detail, parse_key(key)))
 
 
-@router.get("/traces/{key}/graph", summary="Nodes and flow edges of a trace")
-async def get_trace_graph(key: str, graph: GraphDep, _: ReadAccount) -> dict[str, Any]:
-    return await run_in_threadpool(queries.trace_graph, graph, parse_key(key))
+@router.get("/traces/{key}/graph", response_model=TraceGraph, summary="Nodes and flow edges of a trace")
+async def get_trace_graph(key: str, queries: QueriesDep, _: ReadAccount) -> TraceGraph:
+    return TraceGraph.model_validate(await run_in_threadpool(queries.trace_graph, parse_key(key)))

@@ -5,9 +5,7 @@ from __future__ import annotations
 from alembic import context
 from sqlmodel import SQLModel
 
-import backend.db.files_models  # noqa: F401  (file storage tables)
 import backend.db.models  # noqa: F401  (registers the tables on SQLModel.metadata)
-import backend.db.stream_models  # noqa: F401
 
 target_metadata = SQLModel.metadata
 

@@ -9,7 +9,7 @@ from collections.abc import Iterator
 from python_multipart.exceptions import FormParserError
 from python_multipart.multipart import MultipartParser, parse_options_header
 
-from backend.domain.errors import InvalidInput, Unprocessable
+from backend.errors import InvalidInput, Unprocessable
 
 FILE_FIELD = "file"
 MAX_FIELD_BYTES = 64 * 1024

@@ -1,4 +1,4 @@
-"""The disk spool: where parked events go when Redis is unreachable or too full.
+"""The disk spool: the park medium of last resort, when Redis is unreachable or too full.
 
 Append-only segment files under FT_DATA_DIR/spool. One record = a 12-byte header (magic, payload length,
 CRC-32 of the payload) and the payload; every append is fsynced before it returns, so a sender that got
@@ -10,13 +10,20 @@ log's dedup makes a replay after a crash harmless.
 
 from __future__ import annotations
 
+import logging
 import os
 import struct
 import threading
+import time
 import zlib
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
+
+from backend.metrics import FLOW_SPOOL_BAD
+from backend.park.base import Lease, MediumHealth, ParkedBatch
+
+log = logging.getLogger("ftel.park")
 
 MAGIC = b"FTS1"
 HEADER = struct.Struct(">4sII")  # magic, payload length, crc32(payload)
@@ -139,3 +146,107 @@ class Spool:
     def close(self) -> None:
         with self._lock:
             self._close_active()
+
+
+class SpoolPark:
+    """ParkMedium (backend.park.base) on the spool: one FIFO queue across users, for this process only.
+    A closed segment is read once and drained record by record; it is deleted once every record is handed
+    over (a damaged tail is kept as `.bad` and reported)."""
+
+    name = "spool"
+    QUEUE = "spool"
+
+    def __init__(self, spool: Spool) -> None:
+        self.spool = spool
+        self._lock = threading.Lock()  # park + count vs seal: what a sealed segment holds has been counted
+        self._events = sum(len(ParkedBatch.decode(r).events) for _, recs in spool.records() for r in recs)
+        spool.bad_records.clear()  # reported when the segment is drained
+        self._pos: dict[Path, int] = {}
+        self._cache: dict[Path, list[bytes]] = {}
+        self._holder: str | None = None
+
+    def park(self, batch: ParkedBatch) -> None:
+        with self._lock:
+            self.spool.append(batch.encode())
+            self._events += len(batch.events)
+
+    def queues(self) -> list[str]:
+        return [self.QUEUE] if self._events or self.spool.closed_segments() else []
+
+    def take(self, queue: str, max_events: int, holder: str) -> Lease | None:
+        with self._lock:
+            if self._holder not in (None, holder):
+                return None
+            if not self.spool.closed_segments() and self._events:
+                self.spool.seal()
+        for path in self.spool.closed_segments():
+            records = self._records(path)
+            start = self._pos.get(path, 0)
+            if start >= len(records):
+                self._retire(path)
+                continue
+            lease = Lease(queue, holder, [])
+            for i in range(start, len(records)):
+                batch = ParkedBatch.decode(records[i])
+                if lease.batches and lease.events + len(batch.events) > max_events:
+                    break
+                lease.batches.append(batch)
+                lease.positions.append((path, i))
+            self._holder = holder
+            return lease
+        return None
+
+    def finish(self, lease: Lease, handled: int) -> None:
+        try:
+            if handled:
+                path, last = lease.positions[handled - 1]
+                self._pos[path] = last + 1
+                with self._lock:
+                    self._events = max(0, self._events - sum(len(b.events) for b in lease.batches[:handled]))
+                if self._pos[path] >= len(self._records(path)):
+                    self._retire(path)
+        finally:
+            self._holder = None
+
+    def _records(self, path: Path) -> list[bytes]:
+        if path not in self._cache:  # a closed segment is read once, not on every take
+            read = read_segment(path)
+            if read.problem is not None:
+                self.spool.bad_records.append((path.name, read.bad_offset or 0, read.problem))
+            self._cache[path] = read.records
+        return self._cache[path]
+
+    def _retire(self, path: Path) -> None:
+        for name, offset, problem in self.spool.bad_records:
+            if name == path.name:
+                log.error("spool segment %s has a damaged record at byte %d (%s); kept as .bad", name, offset, problem)
+                FLOW_SPOOL_BAD.inc()
+        self.spool.bad_records = [b for b in self.spool.bad_records if b[0] != path.name]
+        self.spool.discard(path)
+        self._pos.pop(path, None)
+        self._cache.pop(path, None)
+
+    def depths(self) -> dict[str, int]:
+        return {self.QUEUE: self._events} if self._events else {}
+
+    def owner(self, queue: str) -> tuple[int | None, str] | None:
+        return None
+
+    def oldest_age(self) -> float | None:
+        oldest = self.spool.oldest_mtime()
+        return max(0.0, time.time() - oldest) if oldest is not None and self._events else None
+
+    def health(self) -> MediumHealth:
+        return MediumHealth(reachable=True)
+
+    def depth_bytes(self) -> int:
+        return self.spool.depth_bytes()
+
+    def segment_count(self) -> int:
+        return len(self.spool.segments())
+
+    def bad_segments(self) -> list[str]:
+        return sorted(p.name for p in self.spool.dir.glob("*.bad"))
+
+    def close(self) -> None:
+        self.spool.close()

@@ -1,4 +1,5 @@
-"""Composition root: create_app(settings) wires the stores and the routes."""
+"""The FastAPI application: routes, error mapping, metrics middleware and the OpenAPI schema, on the
+services the composition root (backend/bootstrap.py) built for this process."""
 
 from __future__ import annotations
 
@@ -11,34 +12,32 @@ from fastapi import FastAPI, Request, Response
 from fastapi_offline import FastAPIOffline
 
 from backend.api import errors
+from backend.api.deps import ApiServices
 from backend.api.routes import accounts, auth, events, files, flow, health, lineage, retention, subscriptions, traces
 from backend.domain.events import Envelope
 from backend.metrics import HTTP_LATENCY, HTTP_REQUESTS
-from backend.services import Services, open_services
-from backend.settings import Settings
+from backend.streams.registry import Registry
 
 API_PREFIX = "/api/v1"
 
 
-def create_app(settings: Settings, services: Services | None = None, *, projector: bool = True,
-               dashboard: bool = False, close_services: bool | None = None) -> FastAPI:
-    """The API application. Pass `services` to share already-open stores; otherwise they are opened here.
-    Stores are closed at shutdown when opened here or when `close_services` is true (uvicorn re-raises
-    SIGTERM after shutdown, so the lifespan is the last place cleanup surely runs).
-    `dashboard` mounts the Dash trace explorer at /dashboard/."""
-    owned = services is None if close_services is None else close_services
-    services = services or open_services(settings)
+def create_app(services: ApiServices, *, on_start: Callable[[], None] | None = None,
+               on_stop: Callable[[], None] | None = None, dashboard: str | None = None) -> FastAPI:
+    """`on_start`/`on_stop` run in the lifespan (uvicorn re-raises SIGTERM after shutdown, so the lifespan is
+    the last place cleanup surely runs). `dashboard`: mount the Dash trace explorer at /dashboard/, reading
+    the API at that base URL."""
 
     @asynccontextmanager
-    async def lifespan(_: FastAPI) -> AsyncIterator[None]:
-        if projector:
-            services.start_projector()
-            services.start_files(uploads=True)
-        services.start_streams()  # no-op unless this process consumes streams (all-in-one)
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        if on_start is not None:
+            on_start()
         yield
-        await subscriptions.close_registry(app)
-        if owned:
-            services.close()
+        registry: Registry | None = getattr(app.state, "stream_registry", None)
+        if registry is not None:
+            app.state.stream_registry = None
+            await registry.redis.aclose()
+        if on_stop is not None:
+            on_stop()
 
     # Swagger UI and ReDoc served from the package, not a CDN: /docs works on a machine without internet
     app = FastAPIOffline(
@@ -52,8 +51,8 @@ def create_app(settings: Settings, services: Services | None = None, *, projecto
     app.state.services = services
     errors.install(app)
 
-    for router in (auth.router, accounts.router, events.router, traces.router, lineage.router, files.router, retention.router,
-                   subscriptions.router, flow.router):
+    for router in (auth.router, accounts.router, events.router, traces.router, lineage.router, files.router,
+                   retention.router, subscriptions.router, flow.router):
         app.include_router(router, prefix=API_PREFIX)
     app.include_router(health.router)
     app.include_router(health.router, prefix=API_PREFIX, include_in_schema=False)
@@ -69,10 +68,10 @@ def create_app(settings: Settings, services: Services | None = None, *, projecto
         return response
 
     _add_envelope_schema(app)
-    if dashboard:
-        from dashboard.serving import local_api_base, mount
+    if dashboard is not None:
+        from dashboard.serving import mount
 
-        mount(app, local_api_base(settings.host, settings.port))
+        mount(app, dashboard)
     return app
 
 

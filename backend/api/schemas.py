@@ -1,0 +1,196 @@
+"""Response bodies of the read routes, so that /docs shows real schemas (times are fixed-width UTC text,
+as the stores keep them: text order is time order)."""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from pydantic import BaseModel, Field
+
+
+class LogCounts(BaseModel):
+    debug: int = 0
+    info: int = 0
+    warn: int = 0
+    error: int = 0
+
+
+class Summary(BaseModel):
+    files: int = Field(description="files that came in (not produced by a flow)")
+    dropped: int
+    unconverted: int = Field(description="incoming files never converted nor dropped")
+    data: int
+    outputs: int = Field(description="files and sinks produced by flows")
+    drop_reasons: dict[str, int]
+
+
+class TraceOut(BaseModel):
+    key: str
+    user: str | None
+    name: str | None
+    status: str
+    first_at: str | None
+    last_at: str | None
+    logs: LogCounts
+    summary: Summary
+
+
+class TracePage(BaseModel):
+    items: list[TraceOut]
+    next_cursor: str | None = Field(description="pass as `cursor` for the next page; null on the last")
+
+
+class NodeOut(BaseModel):
+    key: str
+    kind: str
+    status: str | None
+    reason: str | None
+    code: str | None
+    name: str | None
+    trace: str | None
+    user: str | None
+    first_at: str | None
+    last_at: str | None
+
+
+class Edge(BaseModel):
+    source: str
+    target: str
+    op: str
+
+
+class TraceGraph(BaseModel):
+    nodes: list[NodeOut]
+    edges: list[Edge]
+
+
+class NodeWithLogs(NodeOut):
+    logs: LogCounts
+
+
+class NodeEventOut(BaseModel):
+    id: str
+    type: str
+    time: str
+    trace: str | None
+    role: str = Field(description="the node's part in the event: node, input or output")
+    event: dict[str, Any] = Field(description="the event as stored (canonical form)")
+
+
+class LogLine(BaseModel):
+    time: str
+    level: str
+    message: str | None
+    id: str
+
+
+class NodeDetail(BaseModel):
+    node: NodeWithLogs
+    events: list[NodeEventOut]
+    logs: list[LogLine]
+
+
+class Lineage(BaseModel):
+    root: str
+    direction: Literal["upstream", "downstream", "both"]
+    depth: int
+    nodes: list[NodeOut]
+    edges: list[Edge]
+    truncated: bool = Field(description="more lies beyond the depth or the node limit")
+
+
+class QueryOut(BaseModel):
+    columns: list[str]
+    rows: list[list[Any]]
+    truncated: bool
+    row_limit: int
+
+
+class FileOut(BaseModel):
+    key: str
+    group: str
+    trace: str
+    size: int = Field(description="original size in bytes")
+    stored_size: int = Field(description="compressed size in the store")
+    codec: str
+    sha256: str = Field(description="of the original bytes")
+    filename: str | None
+    content_type: str | None
+    stored_at: str
+    backend: str
+    state: Literal["stored", "marked", "expired"]
+    marked_at: str | None
+    marked_rule: str | None
+    expired_at: str | None
+
+
+class RetentionRecordOut(BaseModel):
+    id: str
+    key: str
+    group: str
+    trace: str
+    backend: str
+    rule: str
+    bytes: int = Field(description="stored (compressed) bytes freed")
+    size: int = Field(description="original size of the file")
+    stored_at: str
+    marked_at: str
+    deleted_at: str
+
+
+class RetentionPage(BaseModel):
+    items: list[RetentionRecordOut]
+    next_cursor: str | None
+
+
+class AllowanceOut(BaseModel):
+    events_per_second: float
+    bytes_per_second: float
+    burst_seconds: float
+
+
+class AccountAllowance(AllowanceOut):
+    account: str
+
+
+class FlowUser(BaseModel):
+    account: str | None = Field(description="public id of the account (as in GET /accounts)")
+    user: str
+    events: int
+    bytes: int
+    parked: int
+    first_seen: str | None
+    last_seen: str | None
+    rate: float = Field(description="events/s, recent")
+    parking: bool
+    buffered: int = Field(description="events of this user parked in Redis now")
+
+
+class ParkedUser(BaseModel):
+    account: str | None
+    user: str
+    buffered: int
+
+
+class SpoolState(BaseModel):
+    bytes: int
+    segments: int
+    bad_segments: list[str]
+
+
+class FlowOut(BaseModel):
+    users: list[FlowUser]
+    buffered: dict[str, int] = Field(description="parked events per medium (redis, spool)")
+    buffered_by_user: list[ParkedUser]
+    drain_rate: float
+    oldest_parked_seconds: float | None
+    pressure: list[str]
+    redis: Literal["ok", "unusable", "none"]
+    spool: SpoolState
+    default_allowance: AllowanceOut
+    allowances: dict[str, AllowanceOut] = Field(description="by account public id")
+
+
+class Readiness(BaseModel):
+    status: Literal["ready", "unavailable"]
+    checks: dict[str, str]

@@ -1,0 +1,390 @@
+"""The composition root: `build(settings, role)` opens each adapter once, builds the typed services on
+them and returns a Process with what the role needs. Nothing else constructs an engine, a graph store,
+a Redis client or an object store (tests aside); the transports (api, grpc, worker, cli) get services.
+
+    role         stores opened                              background tasks (PeriodicRunner)              elsewhere
+    serve        SQL, graph, objects, embedded Redis*       projector, flow-check, flow-drain, retention,  stream consumers (thread),
+                                                            reconcile, expire-idle                         gRPC uploads
+    api          SQL, graph, objects, Redis if set          projector, flow-check, flow-drain, retention   gRPC uploads
+    worker       SQL, graph, objects, Redis                 projector, flow-check, flow-drain, retention   stream consumers and the
+                                                                                                           cluster jobs (ARQ cron)
+    admin        SQL                                        -                                              (ftel accounts)
+    maintenance  SQL, graph (must be free)                  -                                              (ftel graph rebuild)
+    retention    SQL, objects, graph if free                -                                              (ftel retention run)
+
+    * unless FT_REDIS_URL names one.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import threading
+from collections.abc import Awaitable, Callable, Coroutine
+from dataclasses import dataclass, field
+from enum import Enum
+from typing import Any, Literal
+
+import grpc
+import redis
+import redis.asyncio
+from sqlalchemy import Engine, create_engine, event
+
+from backend.api.deps import ApiServices
+from backend.db.accounts import SqlAccounts
+from backend.db.base import AccountStore, EventLog
+from backend.db.engine import ping as ping_sql
+from backend.db.engine import sqlite_pragmas, upgrade
+from backend.db.event_log import SqlEventLog
+from backend.db.files import SqlFileCatalog
+from backend.db.subscriptions import SqlSubscriptions
+from backend.domain.auth import Auth
+from backend.domain.files import Files
+from backend.domain.health import Health
+from backend.domain.ingest import Ingest
+from backend.domain.projector import Projector
+from backend.domain.queries import Queries
+from backend.domain.retention import Retention
+from backend.domain.subscriptions import Subscriptions
+from backend.errors import GraphError
+from backend.flow.accounting import Accounting, Allowance
+from backend.flow.control import FlowControl
+from backend.flow.drain import Drainer
+from backend.flow.parking import Parking
+from backend.flow.policy import FlowPolicy
+from backend.flow.pressure import Pressure
+from backend.park.redis import RedisPark
+from backend.park.spool import Spool, SpoolPark
+from backend.periodic import Periodic, PeriodicRunner
+from backend.settings import GraphBackend, Settings, StorageBackend
+from backend.storage.base import ObjectStore
+from backend.streams.admin import StreamAdmin
+from backend.streams.base import EventSource
+from backend.streams.embedded_redis import EmbeddedRedis
+from backend.streams.redis import RedisStreamSource
+from backend.worker import jobs
+from backend.worker.main import ClusterJob
+from backend.worker.runtime import SourceFactory, StreamRuntime, default_consumer_name
+from graph.base import GraphStore
+
+log = logging.getLogger("ftel.bootstrap")
+
+
+class Role(str, Enum):
+    serve = "serve"
+    api = "api"
+    worker = "worker"
+    admin = "admin"
+    maintenance = "maintenance"
+    retention = "retention"
+
+
+@dataclass(frozen=True)
+class RoleSpec:
+    graph: Literal["required", "optional", "none"]
+    objects: bool
+    redis: Literal["embedded", "configured", "none"]
+    flow: bool
+    streams: Literal["thread", "arq", "none"]
+    uploads: bool  # the gRPC upload server (FT_GRPC_PORT > 0): API processes only
+    tasks: tuple[str, ...] = ()
+    cluster_jobs: tuple[str, ...] = ()
+
+
+_SERVING = ("projector", "flow-check", "flow-drain", "retention")
+_STREAM_JOBS = ("reconcile", "expire-idle")
+
+ROLES: dict[Role, RoleSpec] = {
+    Role.serve: RoleSpec("required", True, "embedded", True, "thread", True, _SERVING + _STREAM_JOBS),
+    Role.api: RoleSpec("required", True, "configured", True, "none", True, _SERVING),
+    Role.worker: RoleSpec("required", True, "configured", True, "arq", False, _SERVING, _STREAM_JOBS),
+    Role.admin: RoleSpec("none", False, "none", False, "none", False),
+    Role.maintenance: RoleSpec("required", False, "none", False, "none", False),
+    Role.retention: RoleSpec("optional", True, "none", False, "none", False),
+}
+
+
+# -- adapters: the only constructors ----------------------------------------------------------------
+
+
+def open_engine(settings: Settings) -> Engine:
+    """One engine per process. SQLite runs in WAL mode (backend.db.engine.sqlite_pragmas)."""
+    if settings.is_sqlite:
+        engine = create_engine(settings.sqlalchemy_url, connect_args={"check_same_thread": False, "timeout": 30})
+        event.listen(engine, "connect", sqlite_pragmas)
+        return engine
+    return create_engine(settings.sqlalchemy_url, pool_pre_ping=True, pool_size=10, max_overflow=10)
+
+
+def open_graph(settings: Settings) -> GraphStore:
+    if settings.graph is GraphBackend.neo4j:
+        from graph.neo4j import Neo4jGraphStore
+
+        return Neo4jGraphStore(settings.neo4j_uri, settings.neo4j_user, settings.neo4j_password, settings.neo4j_database)
+    from graph.embedded import EmbeddedGraphStore
+
+    return EmbeddedGraphStore(settings.graph_dir)
+
+
+def open_object_store(settings: Settings) -> ObjectStore:
+    """The store of FT_STORAGE: a local directory (FT_STORAGE_DIR, default <data dir>/files) or an S3
+    bucket (FT_S3_*). Opening contacts nothing; the S3 bucket is created on first write."""
+    if settings.storage is StorageBackend.s3:
+        from backend.storage.s3 import S3ObjectStore
+
+        return S3ObjectStore(settings.s3_endpoint or "", settings.s3_bucket, settings.s3_access_key,
+                             settings.s3_secret_key, region=settings.s3_region)
+    from backend.storage.local import LocalObjectStore
+
+    return LocalObjectStore(settings.files_dir)
+
+
+def sync_redis(url: str, timeout: float = 2.0) -> redis.Redis:
+    """A blocking client (bytes replies), for worker threads: park media, administration."""
+    return redis.Redis.from_url(url, socket_timeout=timeout, socket_connect_timeout=min(timeout, 2.0))
+
+
+def async_redis(url: str) -> redis.asyncio.Redis:
+    """An asyncio client with text replies (stream fields are UTF-8 JSON), for the caller's event loop."""
+    client: redis.asyncio.Redis = redis.asyncio.Redis.from_url(url, decode_responses=True, health_check_interval=30,
+                                                               socket_keepalive=True)
+    return client
+
+
+def stream_sources(settings: Settings, consumer: str) -> SourceFactory:
+    """The transports this process consumes: Redis Streams always, Kafka when FT_KAFKA_BOOTSTRAP is set."""
+
+    def make(client: redis.asyncio.Redis, is_live: Callable[[str], Awaitable[bool]]) -> list[EventSource]:
+        sources: list[EventSource] = [RedisStreamSource(client, settings.stream_group, consumer,
+                                                        claim_idle_ms=settings.stream_claim_idle_ms,
+                                                        dlq_maxlen=settings.stream_dlq_maxlen)]
+        if settings.kafka_bootstrap:
+            from backend.streams.kafka import KafkaEventSource
+
+            sources.append(KafkaEventSource(
+                settings.kafka_bootstrap, settings.kafka_topic, settings.stream_group, consumer, client,
+                partitions=settings.kafka_partitions, retry_delay_ms=settings.stream_claim_idle_ms,
+                dlq_maxlen=settings.stream_dlq_maxlen, is_live=is_live))
+        return sources
+
+    return make
+
+
+# -- the process ------------------------------------------------------------------------------------
+
+
+@dataclass
+class Process:
+    """What one role of the service runs on: its stores and services, its background tasks, and (for the
+    serving roles) its stream consumers and upload server. `start()` starts the background work,
+    `close()` stops it and closes every store, each once."""
+
+    role: Role
+    settings: Settings
+    engine: Engine
+    graph: GraphStore
+    events: SqlEventLog
+    auth: Auth
+    projector: Projector
+    ingest: Ingest
+    queries: Queries
+    subscriptions: Subscriptions
+    health: Health
+    objects: ObjectStore | None = None
+    files: Files | None = None
+    retention: Retention | None = None
+    flow: FlowControl | None = None
+    redis_url: str | None = None
+    embedded_redis: EmbeddedRedis | None = None
+    streams: StreamRuntime | None = None
+    cluster_jobs: list[ClusterJob] = field(default_factory=list)
+    runner: PeriodicRunner = field(default_factory=PeriodicRunner)
+    closers: list[tuple[str, Callable[[], Any]]] = field(default_factory=list)
+    _grpc: grpc.Server | None = None
+    _streams_thread: threading.Thread | None = None
+    _closed: bool = False
+
+    @property
+    def spec(self) -> RoleSpec:
+        return ROLES[self.role]
+
+    def connect_redis(self) -> redis.asyncio.Redis:
+        assert self.redis_url is not None
+        return async_redis(self.redis_url)
+
+    def api_services(self) -> ApiServices:
+        return ApiServices(settings=self.settings, auth=self.auth, ingest=self.ingest, queries=self.queries,
+                           subscriptions=self.subscriptions, health=self.health, files=self.files,
+                           retention=self.retention, flow=self.flow,
+                           redis=self.connect_redis if self.redis_url else None)
+
+    def start(self) -> None:
+        """Background tasks of the role; the gRPC uploads and the in-process stream consumers where the role has them."""
+        self.runner.start()
+        s = self.settings
+        if self.spec.uploads and s.grpc_port > 0 and self.files is not None and self._grpc is None:
+            from backend.grpc.server import start_grpc_server
+
+            self._grpc = start_grpc_server(self.files, self.auth, s.host, s.grpc_port)
+        if self.spec.streams == "thread" and self.streams is not None and self._streams_thread is None:
+            self._streams_thread = threading.Thread(target=self.streams.run_in_thread, name="ftel-streams", daemon=True)
+            self._streams_thread.start()
+
+    def close(self) -> None:
+        if self._closed:
+            return
+        self._closed = True
+        if self.streams is not None and self._streams_thread is not None:
+            self.streams.stop()  # before the stores close: the consumer finishes its batch first
+            self._streams_thread.join(timeout=20)
+        self.runner.stop()
+        if self._grpc is not None:
+            self._grpc.stop(grace=5).wait(10)
+        for name, close in reversed(self.closers):  # one failing close does not skip the others
+            try:
+                close()
+            except Exception:
+                log.exception("closing %s failed", name)
+
+
+def build(settings: Settings, role: Role) -> Process:
+    """Open the stores of `role` (migrating SQL), wire the services, and plan the background work (started
+    by `Process.start()`). A store that cannot be opened raises its error; what was opened is closed."""
+    spec = ROLES[role]
+    settings.ensure_data_dir()
+    closers: list[tuple[str, Callable[[], Any]]] = []
+    try:
+        return _build(settings, role, spec, closers)
+    except BaseException:
+        for name, close in reversed(closers):
+            try:
+                close()
+            except Exception:
+                log.exception("closing %s failed", name)
+        raise
+
+
+def _build(settings: Settings, role: Role, spec: RoleSpec, closers: list[tuple[str, Callable[[], Any]]]) -> Process:
+    engine = open_engine(settings)
+    closers.append(("sql", engine.dispose))
+    upgrade(engine)
+    events, accounts = SqlEventLog(engine), SqlAccounts(engine)
+    graph = _graph(settings, spec)
+    closers.append(("graph", graph.close))
+
+    embedded: EmbeddedRedis | None = None
+    redis_url = settings.redis_url if spec.redis != "none" else None
+    if spec.redis == "embedded" and redis_url is None and settings.embedded_redis:
+        embedded = EmbeddedRedis(settings.data_dir / "redis", settings.embedded_redis_port, sync_redis)
+        closers.append(("redis", embedded.close))
+        redis_url = embedded.url
+    admin: StreamAdmin | None = None
+    if redis_url is not None:
+        admin = StreamAdmin(sync_redis(redis_url), settings.stream_group)
+        closers.append(("redis admin", admin.close))
+
+    ingest, flow = wire_ingest(settings, events, graph, accounts, closers, flow=spec.flow, redis_url=redis_url,
+                               admin=admin)
+    projector = ingest.projector
+    auth = Auth(accounts, settings)
+    subscriptions = Subscriptions(SqlSubscriptions(engine), accounts, settings, redis_url, admin)
+    checks: list[tuple[str, Callable[[], None]]] = [("sql", lambda: ping_sql(engine)), ("graph", graph.ping)]
+    objects: ObjectStore | None = None
+    if spec.objects:
+        objects = open_object_store(settings)
+        closers.append(("files", objects.close))
+        checks.append(("files", objects.ping))
+    process = Process(role=role, settings=settings, engine=engine, graph=graph, events=events, auth=auth,
+                      projector=projector, ingest=ingest, queries=Queries(graph, events), subscriptions=subscriptions,
+                      health=Health(checks), objects=objects, flow=flow, redis_url=redis_url, embedded_redis=embedded,
+                      closers=closers)
+    if objects is not None:
+        catalog = SqlFileCatalog(engine)
+        process.files = Files(catalog, objects, ingest, settings)
+        process.retention = Retention(catalog, objects, ingest, settings)
+    if spec.streams != "none" and redis_url is not None:
+        consumer = default_consumer_name(settings, "serve" if role is Role.serve else "worker")
+        process.streams = StreamRuntime(settings, subscriptions, ingest, redis_url, process.connect_redis,
+                                        stream_sources(settings, consumer), consumer)
+    process.runner = PeriodicRunner([_task(process, name) for name in spec.tasks])
+    process.cluster_jobs = [_cluster_job(process, name) for name in spec.cluster_jobs]
+    return process
+
+
+def wire_ingest(settings: Settings, events: EventLog, graph: GraphStore, accounts: AccountStore,
+                closers: list[tuple[str, Callable[[], Any]]], *, flow: bool, redis_url: str | None = None,
+                admin: StreamAdmin | None = None) -> tuple[Ingest, FlowControl | None]:
+    """The one ingest pipeline on these stores; with `flow`, behind flow control (allowances, pressure, the
+    park media: the disk spool, and Redis when there is one, and the drainer)."""
+    projector = Projector(events, graph, settings.graph_batch_size)
+    if not flow:
+        return Ingest(events, projector), None
+    accounting = Accounting(Allowance(settings.flow_events_per_second, settings.flow_bytes_per_second,
+                                      settings.flow_burst_seconds))
+    pressure = Pressure(settings, events, graph, admin.consumer_lag if admin else None)
+    parking = Parking(SpoolPark(Spool(settings.spool_dir, settings.flow_spool_segment_bytes)),
+                      RedisPark(sync_redis(redis_url)) if redis_url else None, settings.flow_redis_max_memory_mb)
+    closers.append(("park media", parking.close))
+    ingest = Ingest(events, projector, policy=FlowPolicy(accounting, pressure, enabled=settings.flow_enabled),
+                    parking=parking, park_quantum=settings.flow_drain_user_quantum)
+    return ingest, FlowControl(accounting, pressure, parking, Drainer(ingest, parking, pressure, settings), accounts, admin)
+
+
+def _graph(settings: Settings, spec: RoleSpec) -> GraphStore:
+    if spec.graph == "none":
+        from graph.unavailable import UnavailableGraph
+
+        return UnavailableGraph("this command does not open the graph")
+    try:
+        return open_graph(settings)
+    except GraphError:
+        if spec.graph == "required":
+            raise
+        from graph.unavailable import UnavailableGraph
+
+        log.info("graph held by another process: its projector will merge this command's events")
+        return UnavailableGraph()
+
+
+def _task(p: Process, name: str) -> Periodic:
+    """The periodic tasks a role may run, by name (the ROLES table picks them)."""
+    s = p.settings
+
+    def drain() -> None:
+        assert p.flow is not None
+        p.flow.drain_once()
+
+    def retention() -> None:
+        assert p.retention is not None
+        p.retention.run()
+
+    def stream_job(job: Callable[[Subscriptions, Callable[[], redis.asyncio.Redis]], Coroutine[Any, Any, object]]) -> Callable[[], None]:
+        def run() -> None:
+            if p.streams is None or not p.streams.started:  # the runtime's own start-up sync comes first
+                return
+            asyncio.run(job(p.subscriptions, p.connect_redis))
+
+        return run
+
+    flow_on = p.flow is not None and s.flow_enabled
+    table = {
+        "projector": Periodic("projector", s.projector_interval_seconds, p.projector.catch_up),
+        "flow-check": Periodic("flow-check", s.flow_check_seconds if flow_on else 0, p.flow.check if p.flow else drain),
+        "flow-drain": Periodic("flow-drain", s.flow_tick_seconds if flow_on else 0, drain),
+        "retention": Periodic("retention", s.retention_interval_seconds if p.retention else 0, retention),
+        "reconcile": Periodic("reconcile", s.stream_reconcile_seconds if p.streams else 0,
+                              stream_job(jobs.reconcile_subscriptions)),
+        "expire-idle": Periodic("expire-idle", s.stream_reconcile_seconds if p.streams else 0,
+                                stream_job(jobs.expire_idle_subscriptions)),
+    }
+    return table[name]
+
+
+def _cluster_job(p: Process, name: str) -> ClusterJob:
+    every = p.settings.stream_reconcile_seconds
+    if name == "reconcile":
+        return ClusterJob("reconcile_subscriptions", every, lambda: jobs.reconcile_subscriptions(p.subscriptions, p.connect_redis))
+    if name == "expire-idle":
+        return ClusterJob("expire_idle_subscriptions", every,
+                          lambda: jobs.expire_idle_subscriptions(p.subscriptions, p.connect_redis))
+    raise ValueError(f"unknown cluster job {name!r}")

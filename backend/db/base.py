@@ -1,0 +1,320 @@
+"""The SQL stores as the rest of the service sees them: four protocols with their own row types.
+
+Every implementation (one per protocol, over SQLAlchemy, on SQLite and PostgreSQL) keeps these
+guarantees, checked by the contract suites in tests/contract/ on both databases:
+- A method that returns has committed: what it wrote is durable (SQLite WAL `synchronous=NORMAL`
+  survives a process crash; PostgreSQL commits).
+- A database that cannot be reached (or stays locked past its busy timeout) raises `SqlUnavailable`,
+  never a driver exception; any other exception is a bug.
+- Rows are plain frozen dataclasses owned by the caller; no ORM object or session leaves a store.
+- Times are timezone-aware UTC.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Protocol
+
+from backend.errors import SqlUnavailable
+
+__all__ = ["SqlUnavailable"]
+
+
+# -- event log ----------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class NodeLink:
+    """A node an event names, and how: `node`, `input` or `output`."""
+
+    key: str
+    kind: str
+    role: str
+
+
+@dataclass(frozen=True)
+class NewEvent:
+    """An event ready to be stored: validated, its dedup key and canonical payload computed."""
+
+    uuid: str
+    dedup_key: str
+    type: str
+    trace_key: str | None
+    node_key: str | None
+    level: str | None
+    user_id: str | None
+    created_at: datetime
+    payload: str
+    nodes: tuple[NodeLink, ...] = ()
+
+
+@dataclass(frozen=True)
+class LoggedEvent:
+    """An event as the log holds it: its row id (insertion order), payload and settled trace."""
+
+    id: int
+    payload: str
+    trace_key: str | None
+    created_at: datetime
+
+
+@dataclass(frozen=True)
+class NodeEvent:
+    """An event naming a node, with the node's role in it."""
+
+    uuid: str
+    type: str
+    created_at: datetime
+    trace_key: str | None
+    role: str
+    payload: str
+
+
+LogTarget = tuple[str, str | None]  # (node key, kind) or (trace key, None) for trace-level logs
+
+
+class EventLog(Protocol):
+    """The raw event log: the source of truth every projection is rebuilt from."""
+
+    def insert(self, channel: str, account_id: int | None, events: Sequence[NewEvent]) -> dict[str, int]:
+        """Store each event once (by dedup key, and by uuid); {dedup key: row id} of the new ones.
+        Idempotent: inserting the same events again returns {} and changes nothing."""
+        ...
+
+    def known_node_traces(self, keys: Iterable[str]) -> dict[str, str]:
+        """For node keys already in the log, the trace an earlier event put them in."""
+        ...
+
+    def unprojected(self, limit: int, dedup_keys: Sequence[str] | None = None) -> list[LoggedEvent]:
+        """Events not yet merged into the graph, in insertion order (optionally only these)."""
+        ...
+
+    def mark_projected(self, ids: Sequence[int]) -> None: ...
+
+    def reset_projection(self) -> int:
+        """Mark every event unprojected (before a graph rebuild); how many there are."""
+        ...
+
+    def pending_count(self) -> int: ...
+
+    def log_counts(self, targets: set[LogTarget]) -> dict[LogTarget, dict[str, int]]:
+        """Log counts by level of nodes (kind given) and of trace-level logs (kind None)."""
+        ...
+
+    def node_events(self, key: str, limit: int) -> list[NodeEvent]:
+        """Events naming a node, in time order (then insertion order)."""
+        ...
+
+    def ping(self) -> None:
+        """Raise SqlUnavailable when the database cannot be reached."""
+        ...
+
+
+# -- accounts -----------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class AccountRow:
+    id: int
+    uuid: str
+    name: str
+    kind: str
+    roles: frozenset[str]
+    client_id: str
+    secret_hash: str
+    secret_version: int
+    created_at: datetime
+    disabled_at: datetime | None
+
+    @property
+    def enabled(self) -> bool:
+        return self.disabled_at is None
+
+
+class AccountStore(Protocol):
+    """Accounts (hashed secrets only) and the server-wide values every replica shares."""
+
+    def insert(self, name: str, kind: str, roles: frozenset[str], client_id: str, secret_hash: str) -> AccountRow:
+        """Create an account; Conflict when the client id is taken."""
+        ...
+
+    def by_client_id(self, client_id: str) -> AccountRow | None: ...
+
+    def by_uuid(self, uuid: str) -> AccountRow | None: ...
+
+    def listed(self) -> list[AccountRow]:
+        """Every account, oldest first."""
+        ...
+
+    def uuids(self, ids: set[int]) -> dict[int, str]: ...
+
+    def client_id(self, account_id: int) -> str | None: ...
+
+    def ids_for(self, uuids: set[str], client_ids: set[str]) -> tuple[dict[str, int], dict[str, int]]:
+        """Enabled accounts by uuid and by client id."""
+        ...
+
+    def set_secret(self, uuid: str, secret_hash: str, *, enable: bool = False) -> AccountRow:
+        """New secret hash, secret version + 1 (tokens of the old secret stop working); NotFound."""
+        ...
+
+    def disable(self, uuid: str, at: datetime) -> AccountRow:
+        """Disable (idempotent); Conflict when it is the last enabled admin; NotFound."""
+        ...
+
+    def any_enabled_admin(self) -> bool: ...
+
+    def meta(self, key: str, default: Callable[[], str]) -> str:
+        """A shared value, created from `default()` by the first caller (every replica gets the same)."""
+        ...
+
+
+# -- subscriptions ------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class SubscriptionRow:
+    """A channel an account opened for one user id: a Redis stream or a key on the Kafka topic."""
+
+    uuid: str
+    stream_key: str
+    transport: str
+    account_id: int | None  # None when rebuilt from Redis and the owner is unknown
+    owner_uuid: str | None
+    user_id: str
+    user_name: str | None
+    created_at: datetime
+    deleted_at: datetime | None = None
+    delete_reason: str | None = None
+    id: int | None = None  # set once stored
+
+    @property
+    def live(self) -> bool:
+        return self.deleted_at is None
+
+
+class SubscriptionStore(Protocol):
+    """The durable copy of the subscription registry; soft deletes only."""
+
+    def insert(self, sub: SubscriptionRow) -> SubscriptionRow: ...
+
+    def remove(self, uuid: str) -> None:
+        """Undo an insert whose Redis half failed."""
+        ...
+
+    def get(self, uuid: str) -> SubscriptionRow | None: ...
+
+    def listed(self, account_id: int | None, include_deleted: bool) -> list[SubscriptionRow]:
+        """Of one account (None: every account), oldest first."""
+        ...
+
+    def soft_delete(self, uuids: Sequence[str], reason: str, at: datetime) -> list[str]:
+        """Mark live ones deleted; the uuids that were live (deleting twice is a no-op)."""
+        ...
+
+    def restore(self, subs: Sequence[SubscriptionRow]) -> int:
+        """Insert subscriptions known elsewhere (the Redis registry); existing ones are left alone."""
+        ...
+
+
+# -- file catalog -------------------------------------------------------------------------------
+
+FILE_STATES = ("stored", "marked", "expired")
+
+
+@dataclass(frozen=True)
+class StoredFileRow:
+    """One uploaded file: its lineage key, its storage group, and the object holding its bytes."""
+
+    uuid: str
+    key: str
+    trace_key: str
+    group_key: str
+    filename: str | None
+    content_type: str | None
+    backend: str
+    object_name: str
+    codec: str
+    size: int
+    stored_size: int
+    sha256: str
+    account_id: int | None
+    stored_at: datetime
+    state: str = "stored"
+    marked_at: datetime | None = None
+    marked_rule: str | None = None
+    expired_at: datetime | None = None
+    id: int | None = None  # set once stored
+
+
+@dataclass(frozen=True)
+class RetentionRow:
+    """One deletion by retention: which file, under which rule, how many stored bytes, when."""
+
+    uuid: str
+    file_id: int
+    file_key: str
+    trace_key: str
+    group_key: str
+    backend: str
+    rule: str
+    bytes: int
+    size: int
+    stored_at: datetime
+    marked_at: datetime
+    deleted_at: datetime
+    id: int | None = None
+
+
+@dataclass(frozen=True)
+class LiveTotals:
+    files: int
+    stored_bytes: int
+
+
+Mark = tuple[StoredFileRow, str]  # a file and the retention rule that marks it
+MarkPlanner = Callable[[LiveTotals, Iterator[StoredFileRow]], list[Mark]]
+
+
+class FileCatalog(Protocol):
+    """Stored files and retention records. Retention never deletes a row: `state` goes stored →
+    marked → expired, and each deletion writes one RetentionRow."""
+
+    def key_taken(self, key: str) -> bool: ...
+
+    def insert(self, row: StoredFileRow) -> StoredFileRow:
+        """Record an uploaded file; Conflict when its key is taken."""
+        ...
+
+    def by_key(self, key: str) -> StoredFileRow | None: ...
+
+    def group_exists(self, group: str) -> bool: ...
+
+    def in_group(self, group: str) -> Iterator[StoredFileRow]:
+        """The group's files still held (stored or marked), in upload order, read a page at a time."""
+        ...
+
+    def of_day(self, day: datetime) -> Iterator[StoredFileRow]:
+        """Files stored on one UTC day and still held, in upload order."""
+        ...
+
+    def plan_marks(self, backend: str, planner: MarkPlanner, now: datetime, *, apply: bool) -> list[Mark]:
+        """Give `planner` the totals and the unmarked files of a backend (oldest first); with `apply`, mark
+        what it returns, holding a lock so that two runs never plan from the same totals."""
+        ...
+
+    def marked(self, backend: str, before: datetime | None = None, limit: int | None = None,
+               after: tuple[datetime, int] | None = None) -> list[StoredFileRow]:
+        """Marked files (marked at or before `before`), oldest first, a page after `after` (stored_at, id)."""
+        ...
+
+    def expire(self, f: StoredFileRow, now: datetime, delete_object: Callable[[str], None]) -> RetentionRow | None:
+        """Claim a marked file, delete its object, write its retention record, in one transaction (a failed
+        delete leaves it marked). None when another run took it."""
+        ...
+
+    def retention_records(self, limit: int, before_id: int | None, key: str | None, rule: str | None) -> list[RetentionRow]:
+        """Newest first; page with `before_id`."""
+        ...
