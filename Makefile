@@ -6,7 +6,7 @@ STAMP := $(VENV)/.installed
 TEST_SERVICES ?= postgres redis neo4j kafka
 PYTEST_ARGS ?= -v
 
-.PHONY: run test install services-start services-stop unit demo bench clean
+.PHONY: run test lint install services-start services-stop unit demo bench clean
 
 $(STAMP): pyproject.toml
 	@test -x $(VENV)/bin/python || $(PYTHON) -m venv $(VENV)
@@ -20,8 +20,14 @@ install: $(STAMP)
 run: $(STAMP)
 	$(VENV)/bin/ftel serve
 
-## make test: install everything, start real PostgreSQL/Redis/Neo4j/Kafka on loopback, run the whole suite, stop them
-test: $(STAMP)
+## make lint: types (mypy --strict) and style (ruff check, ruff format --check); part of make test
+lint: $(STAMP)
+	$(VENV)/bin/ruff check backend graph dashboard tests bench
+	$(VENV)/bin/ruff format --check backend graph dashboard tests bench
+	$(VENV)/bin/mypy
+
+## make test: install everything, lint, start real PostgreSQL/Redis/Neo4j/Kafka on loopback, run the whole suite, stop them
+test: lint
 	scripts/install-system-deps.sh
 	scripts/install-browser.sh
 	@status=0; \

@@ -2,15 +2,15 @@
 them and returns a Process with what the role needs. Nothing else constructs an engine, a graph store,
 a Redis client or an object store (tests aside); the transports (api, grpc, worker, cli) get services.
 
-    role         stores opened                              background tasks (PeriodicRunner)              elsewhere
-    serve        SQL, graph, objects, embedded Redis*       projector, flow-check, flow-drain, retention,  stream consumers (thread),
-                                                            reconcile, expire-idle                         gRPC uploads
-    api          SQL, graph, objects, Redis if set          projector, flow-check, flow-drain, retention   gRPC uploads
-    worker       SQL, graph, objects, Redis                 projector, flow-check, flow-drain, retention   stream consumers and the
-                                                                                                           cluster jobs (ARQ cron)
-    admin        SQL                                        -                                              (ftel accounts)
-    maintenance  SQL, graph (must be free)                  -                                              (ftel graph rebuild)
-    retention    SQL, objects, graph if free                -                                              (ftel retention run)
+    role         stores opened                          periodic tasks            elsewhere
+    serve        SQL, graph, objects, embedded Redis*   projector, flow, retention,  stream consumers (a thread),
+                                                        reconcile, expire-idle       gRPC uploads, the dashboard
+    api          SQL, graph, objects, Redis if set      projector, flow, retention   gRPC uploads
+    worker       SQL, graph, objects, Redis             projector, flow, retention   stream consumers, and reconcile
+                                                                                     and expire-idle as ARQ cron
+    admin        SQL                                    -                            (ftel accounts)
+    maintenance  SQL, graph (must be free)              -                            (ftel graph rebuild)
+    retention    SQL, objects, graph if free            -                            (ftel retention run)
 
     * unless FT_REDIS_URL names one.
 """
@@ -69,6 +69,8 @@ from graph.base import GraphStore
 
 log = logging.getLogger("ftel.bootstrap")
 
+StreamJob = Callable[[Subscriptions, Callable[[], redis.asyncio.Redis]], Coroutine[Any, Any, object]]
+
 
 class Role(str, Enum):
     serve = "serve"
@@ -120,7 +122,9 @@ def open_graph(settings: Settings) -> GraphStore:
     if settings.graph is GraphBackend.neo4j:
         from graph.neo4j import Neo4jGraphStore
 
-        return Neo4jGraphStore(settings.neo4j_uri, settings.neo4j_user, settings.neo4j_password, settings.neo4j_database)
+        return Neo4jGraphStore(
+            settings.neo4j_uri, settings.neo4j_user, settings.neo4j_password, settings.neo4j_database
+        )
     from graph.embedded import EmbeddedGraphStore
 
     return EmbeddedGraphStore(settings.graph_dir)
@@ -132,8 +136,13 @@ def open_object_store(settings: Settings) -> ObjectStore:
     if settings.storage is StorageBackend.s3:
         from backend.storage.s3 import S3ObjectStore
 
-        return S3ObjectStore(settings.s3_endpoint or "", settings.s3_bucket, settings.s3_access_key,
-                             settings.s3_secret_key, region=settings.s3_region)
+        return S3ObjectStore(
+            settings.s3_endpoint or "",
+            settings.s3_bucket,
+            settings.s3_access_key,
+            settings.s3_secret_key,
+            region=settings.s3_region,
+        )
     from backend.storage.local import LocalObjectStore
 
     return LocalObjectStore(settings.files_dir)
@@ -146,8 +155,9 @@ def sync_redis(url: str, timeout: float = 2.0) -> redis.Redis:
 
 def async_redis(url: str) -> redis.asyncio.Redis:
     """An asyncio client with text replies (stream fields are UTF-8 JSON), for the caller's event loop."""
-    client: redis.asyncio.Redis = redis.asyncio.Redis.from_url(url, decode_responses=True, health_check_interval=30,
-                                                               socket_keepalive=True)
+    client: redis.asyncio.Redis = redis.asyncio.Redis.from_url(
+        url, decode_responses=True, health_check_interval=30, socket_keepalive=True
+    )
     return client
 
 
@@ -155,16 +165,31 @@ def stream_sources(settings: Settings, consumer: str) -> SourceFactory:
     """The transports this process consumes: Redis Streams always, Kafka when FT_KAFKA_BOOTSTRAP is set."""
 
     def make(client: redis.asyncio.Redis, is_live: Callable[[str], Awaitable[bool]]) -> list[EventSource]:
-        sources: list[EventSource] = [RedisStreamSource(client, settings.stream_group, consumer,
-                                                        claim_idle_ms=settings.stream_claim_idle_ms,
-                                                        dlq_maxlen=settings.stream_dlq_maxlen)]
+        sources: list[EventSource] = [
+            RedisStreamSource(
+                client,
+                settings.stream_group,
+                consumer,
+                claim_idle_ms=settings.stream_claim_idle_ms,
+                dlq_maxlen=settings.stream_dlq_maxlen,
+            )
+        ]
         if settings.kafka_bootstrap:
             from backend.streams.kafka import KafkaEventSource
 
-            sources.append(KafkaEventSource(
-                settings.kafka_bootstrap, settings.kafka_topic, settings.stream_group, consumer, client,
-                partitions=settings.kafka_partitions, retry_delay_ms=settings.stream_claim_idle_ms,
-                dlq_maxlen=settings.stream_dlq_maxlen, is_live=is_live))
+            sources.append(
+                KafkaEventSource(
+                    settings.kafka_bootstrap,
+                    settings.kafka_topic,
+                    settings.stream_group,
+                    consumer,
+                    client,
+                    partitions=settings.kafka_partitions,
+                    retry_delay_ms=settings.stream_claim_idle_ms,
+                    dlq_maxlen=settings.stream_dlq_maxlen,
+                    is_live=is_live,
+                )
+            )
         return sources
 
     return make
@@ -213,13 +238,21 @@ class Process:
         return async_redis(self.redis_url)
 
     def api_services(self) -> ApiServices:
-        return ApiServices(settings=self.settings, auth=self.auth, ingest=self.ingest, queries=self.queries,
-                           subscriptions=self.subscriptions, health=self.health, files=self.files,
-                           retention=self.retention, flow=self.flow,
-                           redis=self.connect_redis if self.redis_url else None)
+        return ApiServices(
+            settings=self.settings,
+            auth=self.auth,
+            ingest=self.ingest,
+            queries=self.queries,
+            subscriptions=self.subscriptions,
+            health=self.health,
+            files=self.files,
+            retention=self.retention,
+            flow=self.flow,
+            redis=self.connect_redis if self.redis_url else None,
+        )
 
     def start(self) -> None:
-        """Background tasks of the role; the gRPC uploads and the in-process stream consumers where the role has them."""
+        """The role's periodic tasks; its gRPC uploads and in-process stream consumers where it has them."""
         self.runner.start()
         s = self.settings
         if self.spec.uploads and s.grpc_port > 0 and self.files is not None and self._grpc is None:
@@ -283,8 +316,9 @@ def _build(settings: Settings, role: Role, spec: RoleSpec, closers: list[tuple[s
         admin = StreamAdmin(sync_redis(redis_url), settings.stream_group)
         closers.append(("redis admin", admin.close))
 
-    ingest, flow = wire_ingest(settings, events, graph, accounts, closers, flow=spec.flow, redis_url=redis_url,
-                               admin=admin)
+    ingest, flow = wire_ingest(
+        settings, events, graph, accounts, closers, flow=spec.flow, redis_url=redis_url, admin=admin
+    )
     projector = ingest.projector
     auth = Auth(accounts, settings)
     subscriptions = Subscriptions(SqlSubscriptions(engine), accounts, settings, redis_url, admin)
@@ -294,40 +328,80 @@ def _build(settings: Settings, role: Role, spec: RoleSpec, closers: list[tuple[s
         objects = open_object_store(settings)
         closers.append(("files", objects.close))
         checks.append(("files", objects.ping))
-    process = Process(role=role, settings=settings, engine=engine, graph=graph, events=events, auth=auth,
-                      projector=projector, ingest=ingest, queries=Queries(graph, events), subscriptions=subscriptions,
-                      health=Health(checks), objects=objects, flow=flow, redis_url=redis_url, embedded_redis=embedded,
-                      closers=closers)
+    process = Process(
+        role=role,
+        settings=settings,
+        engine=engine,
+        graph=graph,
+        events=events,
+        auth=auth,
+        projector=projector,
+        ingest=ingest,
+        queries=Queries(graph, events),
+        subscriptions=subscriptions,
+        health=Health(checks),
+        objects=objects,
+        flow=flow,
+        redis_url=redis_url,
+        embedded_redis=embedded,
+        closers=closers,
+    )
     if objects is not None:
         catalog = SqlFileCatalog(engine)
         process.files = Files(catalog, objects, ingest, settings)
         process.retention = Retention(catalog, objects, ingest, settings)
     if spec.streams != "none" and redis_url is not None:
         consumer = default_consumer_name(settings, "serve" if role is Role.serve else "worker")
-        process.streams = StreamRuntime(settings, subscriptions, ingest, redis_url, process.connect_redis,
-                                        stream_sources(settings, consumer), consumer)
+        process.streams = StreamRuntime(
+            settings,
+            subscriptions,
+            ingest,
+            redis_url,
+            process.connect_redis,
+            stream_sources(settings, consumer),
+            consumer,
+        )
     process.runner = PeriodicRunner([_task(process, name) for name in spec.tasks])
     process.cluster_jobs = [_cluster_job(process, name) for name in spec.cluster_jobs]
     return process
 
 
-def wire_ingest(settings: Settings, events: EventLog, graph: GraphStore, accounts: AccountStore,
-                closers: list[tuple[str, Callable[[], Any]]], *, flow: bool, redis_url: str | None = None,
-                admin: StreamAdmin | None = None) -> tuple[Ingest, FlowControl | None]:
+def wire_ingest(
+    settings: Settings,
+    events: EventLog,
+    graph: GraphStore,
+    accounts: AccountStore,
+    closers: list[tuple[str, Callable[[], Any]]],
+    *,
+    flow: bool,
+    redis_url: str | None = None,
+    admin: StreamAdmin | None = None,
+) -> tuple[Ingest, FlowControl | None]:
     """The one ingest pipeline on these stores; with `flow`, behind flow control (allowances, pressure, the
     park media: the disk spool, and Redis when there is one, and the drainer)."""
     projector = Projector(events, graph, settings.graph_batch_size)
     if not flow:
         return Ingest(events, projector), None
-    accounting = Accounting(Allowance(settings.flow_events_per_second, settings.flow_bytes_per_second,
-                                      settings.flow_burst_seconds))
+    accounting = Accounting(
+        Allowance(settings.flow_events_per_second, settings.flow_bytes_per_second, settings.flow_burst_seconds)
+    )
     pressure = Pressure(settings, events, graph, admin.consumer_lag if admin else None)
-    parking = Parking(SpoolPark(Spool(settings.spool_dir, settings.flow_spool_segment_bytes)),
-                      RedisPark(sync_redis(redis_url)) if redis_url else None, settings.flow_redis_max_memory_mb)
+    parking = Parking(
+        SpoolPark(Spool(settings.spool_dir, settings.flow_spool_segment_bytes)),
+        RedisPark(sync_redis(redis_url)) if redis_url else None,
+        settings.flow_redis_max_memory_mb,
+    )
     closers.append(("park media", parking.close))
-    ingest = Ingest(events, projector, policy=FlowPolicy(accounting, pressure, enabled=settings.flow_enabled),
-                    parking=parking, park_quantum=settings.flow_drain_user_quantum)
-    return ingest, FlowControl(accounting, pressure, parking, Drainer(ingest, parking, pressure, settings), accounts, admin)
+    ingest = Ingest(
+        events,
+        projector,
+        policy=FlowPolicy(accounting, pressure, enabled=settings.flow_enabled),
+        parking=parking,
+        park_quantum=settings.flow_drain_user_quantum,
+    )
+    return ingest, FlowControl(
+        accounting, pressure, parking, Drainer(ingest, parking, pressure, settings), accounts, admin
+    )
 
 
 def _graph(settings: Settings, spec: RoleSpec) -> GraphStore:
@@ -347,10 +421,16 @@ def _graph(settings: Settings, spec: RoleSpec) -> GraphStore:
 
 
 def _task(p: Process, name: str) -> Periodic:
-    """The periodic tasks a role may run, by name (the ROLES table picks them)."""
+    """The periodic tasks a role may run, by name (the ROLES table picks them); an interval of 0 leaves
+    out a task whose part this process does not have."""
     s = p.settings
+    flow_on = p.flow is not None and s.flow_enabled
 
-    def drain() -> None:
+    def flow_check() -> None:
+        assert p.flow is not None
+        p.flow.check()
+
+    def flow_drain() -> None:  # returns nothing: the drain rate, not the runner, paces the next tick
         assert p.flow is not None
         p.flow.drain_once()
 
@@ -358,7 +438,7 @@ def _task(p: Process, name: str) -> Periodic:
         assert p.retention is not None
         p.retention.run()
 
-    def stream_job(job: Callable[[Subscriptions, Callable[[], redis.asyncio.Redis]], Coroutine[Any, Any, object]]) -> Callable[[], None]:
+    def stream_job(job: StreamJob) -> Callable[[], None]:
         def run() -> None:
             if p.streams is None or not p.streams.started:  # the runtime's own start-up sync comes first
                 return
@@ -366,25 +446,19 @@ def _task(p: Process, name: str) -> Periodic:
 
         return run
 
-    flow_on = p.flow is not None and s.flow_enabled
+    every_stream_tick = s.stream_reconcile_seconds if p.streams else 0
     table = {
         "projector": Periodic("projector", s.projector_interval_seconds, p.projector.catch_up),
-        "flow-check": Periodic("flow-check", s.flow_check_seconds if flow_on else 0, p.flow.check if p.flow else drain),
-        "flow-drain": Periodic("flow-drain", s.flow_tick_seconds if flow_on else 0, drain),
+        "flow-check": Periodic("flow-check", s.flow_check_seconds if flow_on else 0, flow_check),
+        "flow-drain": Periodic("flow-drain", s.flow_tick_seconds if flow_on else 0, flow_drain),
         "retention": Periodic("retention", s.retention_interval_seconds if p.retention else 0, retention),
-        "reconcile": Periodic("reconcile", s.stream_reconcile_seconds if p.streams else 0,
-                              stream_job(jobs.reconcile_subscriptions)),
-        "expire-idle": Periodic("expire-idle", s.stream_reconcile_seconds if p.streams else 0,
-                                stream_job(jobs.expire_idle_subscriptions)),
+        "reconcile": Periodic("reconcile", every_stream_tick, stream_job(jobs.reconcile_subscriptions)),
+        "expire-idle": Periodic("expire-idle", every_stream_tick, stream_job(jobs.expire_idle_subscriptions)),
     }
     return table[name]
 
 
 def _cluster_job(p: Process, name: str) -> ClusterJob:
-    every = p.settings.stream_reconcile_seconds
-    if name == "reconcile":
-        return ClusterJob("reconcile_subscriptions", every, lambda: jobs.reconcile_subscriptions(p.subscriptions, p.connect_redis))
-    if name == "expire-idle":
-        return ClusterJob("expire_idle_subscriptions", every,
-                          lambda: jobs.expire_idle_subscriptions(p.subscriptions, p.connect_redis))
-    raise ValueError(f"unknown cluster job {name!r}")
+    """The same stream jobs, run by ARQ cron once per cluster (`ftel worker`)."""
+    job = {"reconcile": jobs.reconcile_subscriptions, "expire-idle": jobs.expire_idle_subscriptions}[name]
+    return ClusterJob(job.__name__, p.settings.stream_reconcile_seconds, lambda: job(p.subscriptions, p.connect_redis))

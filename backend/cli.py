@@ -17,16 +17,24 @@ if TYPE_CHECKING:
     from backend.bootstrap import Process
 
 # plain click help: the rich layout of typer 0.29 tags every flag with a type ("--dry-run <bool>")
-app = typer.Typer(help="file-telemetry: trace the life of files.", no_args_is_help=True, add_completion=False,
-                  rich_markup_mode=None,
-                  pretty_exceptions_enable=False)
+app = typer.Typer(
+    help="file-telemetry: trace the life of files.",
+    no_args_is_help=True,
+    add_completion=False,
+    rich_markup_mode=None,
+    pretty_exceptions_enable=False,
+)
 graph_app = typer.Typer(help="Lineage graph maintenance.", no_args_is_help=True, rich_markup_mode=None)
 db_app = typer.Typer(help="SQL schema maintenance.", no_args_is_help=True, rich_markup_mode=None)
-accounts_app = typer.Typer(help="Accounts, straight in the database (for operators).", no_args_is_help=True, rich_markup_mode=None)
+accounts_app = typer.Typer(
+    help="Accounts, straight in the database (for operators).", no_args_is_help=True, rich_markup_mode=None
+)
 app.add_typer(graph_app, name="graph")
 app.add_typer(db_app, name="db")
 app.add_typer(accounts_app, name="accounts")
-retention_app = typer.Typer(help="File retention (size, count, age limits from FT_RETENTION_*).", no_args_is_help=True, rich_markup_mode=None)
+retention_app = typer.Typer(
+    help="File retention (size, count, age limits from FT_RETENTION_*).", no_args_is_help=True, rich_markup_mode=None
+)
 app.add_typer(retention_app, name="retention")
 console = Console(stderr=True)
 
@@ -90,10 +98,14 @@ def _build(settings: Settings, role: str) -> Process:
         return build(settings, Role(role))
     except GraphError as exc:
         held = "lock" in str(exc).lower()
-        console.print(f"[red]graph store[/red]: {exc}"
-                      + ("\n(another ftel process is using this FT_DATA_DIR: stop it, or give this one its own)" if held else ""))
+        console.print(
+            f"[red]graph store[/red]: {exc}"
+            + ("\n(another ftel process is using this FT_DATA_DIR: stop it, or give this one its own)" if held else "")
+        )
     except EmbeddedRedisError as exc:
-        console.print(f"[red]embedded redis[/red]: {exc}\n(choose another FT_EMBEDDED_REDIS_PORT, or FT_REDIS_URL for a Redis of your own)")
+        console.print(
+            f"[red]embedded redis[/red]: {exc}\n(choose another FT_EMBEDDED_REDIS_PORT, or FT_REDIS_URL for a Redis of your own)"
+        )
     except SqlUnavailable as exc:
         reason = exc.message.removeprefix("SQL database unavailable: ")
         console.print(f"[red]SQL store[/red]: cannot open FT_DATABASE_URL: {reason}")
@@ -125,10 +137,14 @@ def _run_server(settings: Settings, all_in_one: bool) -> None:
         f"  graph    {settings.graph.value}",
     ]
     if process.redis_url:
-        lines.append(f"  redis    {without_password(process.redis_url)}{'  (stream consumers in this process)' if all_in_one else ''}")
+        lines.append(
+            f"  redis    {without_password(process.redis_url)}{'  (stream consumers in this process)' if all_in_one else ''}"
+        )
     if created:
-        lines += [f"  admin    client_id={created[0]} client_secret={created[1]}",
-                  f"           (shown once; also in {settings.admin_credentials_file}, mode 0600)"]
+        lines += [
+            f"  admin    client_id={created[0]} client_secret={created[1]}",
+            f"           (shown once; also in {settings.admin_credentials_file}, mode 0600)",
+        ]
     elif all_in_one and settings.admin_credentials_file.exists():
         lines.append(f"  admin    credentials in {settings.admin_credentials_file}")
     elif settings.admin_client_id:
@@ -136,8 +152,12 @@ def _run_server(settings: Settings, all_in_one: bool) -> None:
     print("\n".join(lines), flush=True)
     from dashboard.serving import local_api_base
 
-    api = create_app(process.api_services(), on_start=process.start, on_stop=process.close,
-                     dashboard=local_api_base(settings.host, settings.port) if all_in_one else None)
+    api = create_app(
+        process.api_services(),
+        on_start=process.start,
+        on_stop=process.close,
+        dashboard=local_api_base(settings.host, settings.port) if all_in_one else None,
+    )
     try:
         uvicorn.run(api, host=settings.host, port=settings.port, log_config=None, access_log=False)
     finally:
@@ -168,8 +188,10 @@ def worker() -> None:
     settings = _settings()
     configure_logging(settings.log_level, settings.log_json)
     if settings.redis_url is None:
-        console.print("[red]configuration error[/red]: FT_REDIS_URL is required by `ftel worker` "
-                      "(the Redis the API instances use; the all-in-one's embedded one is redis://127.0.0.1:6380/0)")
+        console.print(
+            "[red]configuration error[/red]: FT_REDIS_URL is required by `ftel worker` "
+            "(the Redis the API instances use; the all-in-one's embedded one is redis://127.0.0.1:6380/0)"
+        )
         raise typer.Exit(2)
     _wait_for_redis(settings.redis_url)
     if settings.worker_metrics_port:
@@ -179,10 +201,17 @@ def worker() -> None:
         from prometheus_client import start_http_server
 
         start_http_server(settings.worker_metrics_port, addr=settings.host)
-    print(f"file-telemetry worker\n  redis    {without_password(settings.redis_url)}\n  kafka    {settings.kafka_bootstrap or '-'}\n"
-          f"  SQL      {'SQLite (WAL)' if settings.is_sqlite else 'PostgreSQL'}\n  graph    {settings.graph.value}"
-          + (f"\n  metrics  http://{settings.host}:{settings.worker_metrics_port}/metrics" if settings.worker_metrics_port else ""),
-          flush=True)
+    print(
+        f"file-telemetry worker\n  redis    {without_password(settings.redis_url)}\n"
+        f"  kafka    {settings.kafka_bootstrap or '-'}\n"
+        f"  SQL      {'SQLite (WAL)' if settings.is_sqlite else 'PostgreSQL'}\n  graph    {settings.graph.value}"
+        + (
+            f"\n  metrics  http://{settings.host}:{settings.worker_metrics_port}/metrics"
+            if settings.worker_metrics_port
+            else ""
+        ),
+        flush=True,
+    )
     assert process.streams is not None
     try:
         build_worker(settings.redis_url, process.streams, process.cluster_jobs, process.start).run()
@@ -215,9 +244,11 @@ def dashboard(
         reachable = httpx.get(f"{api}/healthz", timeout=3).status_code == 200
     except httpx.HTTPError:
         reachable = False
-    print(f"file-telemetry dashboard on http://{host}:{port}{path}\n"
-          f"  API      {api}/api/v1 ({'reachable' if reachable else 'not reachable yet: start it, the dashboard will retry'})",
-          flush=True)
+    print(
+        f"file-telemetry dashboard on http://{host}:{port}{path}\n"
+        f"  API      {api}/api/v1 ({'reachable' if reachable else 'not reachable yet: start it, the dashboard will retry'})",
+        flush=True,
+    )
     uvicorn.run(standalone(api, path), host=host, port=port, log_config=None, access_log=False)
 
 
@@ -230,16 +261,22 @@ def _admin_credentials(settings: Settings, client_id: str | None, client_secret:
     if path.exists():
         values = dict(line.split("=", 1) for line in path.read_text().splitlines() if "=" in line)
         return values["FT_ADMIN_CLIENT_ID"], values["FT_ADMIN_CLIENT_SECRET"]
-    console.print(f"[red]no credentials[/red]: pass --client-id/--client-secret, set FT_ADMIN_CLIENT_ID and "
-                  f"FT_ADMIN_CLIENT_SECRET, or start `ftel serve` first ({path} not found)")
+    console.print(
+        f"[red]no credentials[/red]: pass --client-id/--client-secret, set FT_ADMIN_CLIENT_ID and "
+        f"FT_ADMIN_CLIENT_SECRET, or start `ftel serve` first ({path} not found)"
+    )
     raise typer.Exit(2)
 
 
 @app.command()
 def demo(
     url: Annotated[str | None, typer.Option(help="server base URL (default: http://FT_HOST:FT_PORT)")] = None,
-    trace: Annotated[str, typer.Option(help="key of the demo trace (its node keys File1..File4, data1..data6 are "
-                                              "the same for every trace)")] = "A",
+    trace: Annotated[
+        str,
+        typer.Option(
+            help="key of the demo trace (its node keys File1..File4, data1..data6 are the same for every trace)"
+        ),
+    ] = "A",
     client_id: Annotated[str | None, typer.Option(help="client id (default: the admin credentials)")] = None,
     client_secret: Annotated[str | None, typer.Option(help="client secret")] = None,
 ) -> None:
@@ -282,7 +319,13 @@ def graph_rebuild(
         if not yes and sys.stdin.isatty() and not typer.confirm("Clear the graph and rebuild it from the event log?"):
             raise typer.Exit(1)
         total = process.projector.start_rebuild()
-        columns = (TextColumn("rebuilding graph"), BarColumn(), MofNCompleteColumn(), TextColumn("events"), TimeRemainingColumn())
+        columns = (
+            TextColumn("rebuilding graph"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            TextColumn("events"),
+            TimeRemainingColumn(),
+        )
         with Progress(*columns, console=console) as progress:
             task = progress.add_task("rebuild", total=total)
             while done := process.projector.project_pending(batch):
@@ -346,8 +389,10 @@ def retention_run(
     if isinstance(process.graph, UnavailableGraph) and not dry_run:
         console.print("graph held by the running server: its projector will mark the nodes expired")
     limits = limits_of(settings)
-    console.print(f"retention on {process.objects.backend}: max_bytes={limits.max_bytes or '-'} max_files={limits.max_files or '-'} "
-                  f"max_age_days={limits.max_age_days or '-'} grace={limits.grace_seconds:g}s{' (dry run)' if dry_run else ''}")
+    console.print(
+        f"retention on {process.objects.backend}: max_bytes={limits.max_bytes or '-'} max_files={limits.max_files or '-'} "
+        f"max_age_days={limits.max_age_days or '-'} grace={limits.grace_seconds:g}s{' (dry run)' if dry_run else ''}"
+    )
 
     def line(verb: str, d: Deletion) -> str:
         return f"{verb:<12} {d.key}  rule={d.rule}  bytes={d.bytes}  size={d.size}  stored={d.stored_at:%Y-%m-%dT%H:%M:%SZ}"
@@ -366,14 +411,18 @@ def retention_run(
         for d in [*report.marked, *report.waiting]:
             if d.key not in due:
                 print(line("would mark", d) + f"  delete_after={d.delete_after:%Y-%m-%dT%H:%M:%SZ}")
-        print(f"dry run: {len(report.deleted)} files ({sum(d.bytes for d in report.deleted)} stored bytes) would be deleted now, "
-              f"{len(report.marked)} newly marked")
+        print(
+            f"dry run: {len(report.deleted)} files ({sum(d.bytes for d in report.deleted)} stored bytes) would be deleted now, "
+            f"{len(report.marked)} newly marked"
+        )
         return
     for d in report.marked:
         if d.key not in {x.key for x in report.deleted}:
             print(line("marked", d) + f"  delete_after={d.delete_after:%Y-%m-%dT%H:%M:%SZ}")
-    print(f"deleted {len(report.deleted)} files ({sum(d.bytes for d in report.deleted)} stored bytes), "
-          f"marked {len(report.marked)}, waiting {len(report.waiting)}, failed {len(report.failed)}")
+    print(
+        f"deleted {len(report.deleted)} files ({sum(d.bytes for d in report.deleted)} stored bytes), "
+        f"marked {len(report.marked)}, waiting {len(report.waiting)}, failed {len(report.failed)}"
+    )
     if report.failed:
         raise typer.Exit(1)
 

@@ -18,7 +18,9 @@ FLOW_BYTES = Counter("ftel_flow_bytes_total", "Bytes of events received per acco
 FLOW_RATE = Gauge("ftel_flow_user_rate", "Current events/s per account and user", ["account", "user"])
 FLOW_PARKED = Counter("ftel_flow_parked_total", "Events parked, by medium and reason", ["medium", "reason"])
 FLOW_DEPTH = Gauge("ftel_flow_parked_events", "Events waiting in a park medium", ["medium"])
-FLOW_USER_DEPTH = Gauge("ftel_flow_parked_user_events", "Events parked in Redis per account and user", ["account", "user"])
+FLOW_USER_DEPTH = Gauge(
+    "ftel_flow_parked_user_events", "Events parked in Redis per account and user", ["account", "user"]
+)
 FLOW_DRAINED = Counter("ftel_flow_drained_total", "Parked events handed back to the event log", ["medium"])
 FLOW_DRAIN_RATE = Gauge("ftel_flow_drain_rate", "Parked events drained per second (last few seconds)")
 FLOW_OLDEST = Gauge("ftel_flow_oldest_parked_seconds", "Age of the oldest parked batch")

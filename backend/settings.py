@@ -132,7 +132,9 @@ class Settings(BaseSettings):
             return None
         scheme = urlsplit(value).scheme
         if scheme not in {"sqlite", "postgresql", "postgresql+psycopg", "postgres"}:
-            raise ValueError(f"unsupported database URL scheme {scheme!r}; use sqlite:///path or postgresql://user:pass@host/db")
+            raise ValueError(
+                f"unsupported database URL scheme {scheme!r}; use sqlite:///path or postgresql://user:pass@host/db"
+            )
         if scheme.startswith("postgres") and not urlsplit(value).hostname:
             raise ValueError("PostgreSQL URL needs a host, e.g. postgresql://user:pass@127.0.0.1:5432/ftel")
         return value
@@ -180,7 +182,7 @@ class Settings(BaseSettings):
         url = self.database_url
         for prefix in ("postgresql://", "postgres://"):
             if url.startswith(prefix):
-                return "postgresql+psycopg://" + url[len(prefix):]
+                return "postgresql+psycopg://" + url[len(prefix) :]
         return url
 
     @property
@@ -228,4 +230,3 @@ def load_settings(**overrides: object) -> Settings:
             shown = "" if isinstance(value, dict) else f" (got {value!r})"
             lines.append(f"{name}: {err['msg']}{shown}")
         raise ConfigError("invalid configuration:\n  " + "\n  ".join(lines)) from None
-

@@ -35,34 +35,57 @@ NODES = 2000
 
 def big_trace(key: str = TRACE) -> list[dict[str, Any]]:
     """Events of one trace with exactly NODES nodes."""
+
     def file(k: str) -> dict[str, str]:
         return {"kind": "file", "key": f"{key}/{k}"}
 
     def data(k: str) -> dict[str, str]:
         return {"kind": "data", "key": f"{key}/{k}"}
 
-    events: list[dict[str, Any]] = [{"type": "trace.started", "trace": key, "user": "bench", "attrs": {"name": "2,000 nodes"}}]
+    events: list[dict[str, Any]] = [
+        {"type": "trace.started", "trace": key, "user": "bench", "attrs": {"name": "2,000 nodes"}}
+    ]
     files = [f"in-{i:03d}" for i in range(100)]
     for i, f in enumerate(files):
         events.append({"type": "file.received", "trace": key, "node": file(f)})
         if i % 10 == 0:
-            events.append({"type": "file.dropped", "trace": key, "node": file(f), "reason": f"schema check {i % 3} failed"})
+            events.append(
+                {"type": "file.dropped", "trace": key, "node": file(f), "reason": f"schema check {i % 3} failed"}
+            )
     derived: list[str] = []
     for i, f in enumerate(files):
         if i % 10 == 0:
             continue
         parsed = [f"d-{i:03d}-{j}" for j in range(6)]
-        events.append({"type": "flow", "trace": key, "op": "parse", "inputs": [file(f)], "outputs": [data(d) for d in parsed]})
+        events.append(
+            {"type": "flow", "trace": key, "op": "parse", "inputs": [file(f)], "outputs": [data(d) for d in parsed]}
+        )
         for d in parsed:
             pair = [f"{d}-{k}" for k in range(2)]
             derived += pair
-            events.append({"type": "flow", "trace": key, "op": "derive", "inputs": [data(d)], "outputs": [data(p) for p in pair]})
+            events.append(
+                {"type": "flow", "trace": key, "op": "derive", "inputs": [data(d)], "outputs": [data(p) for p in pair]}
+            )
     for n in range(270):
-        events.append({"type": "flow", "trace": key, "op": "write", "inputs": [data(d) for d in derived[n * 4:(n + 1) * 4]],
-                       "outputs": [file(f"out-{n:03d}")]})
+        events.append(
+            {
+                "type": "flow",
+                "trace": key,
+                "op": "write",
+                "inputs": [data(d) for d in derived[n * 4 : (n + 1) * 4]],
+                "outputs": [file(f"out-{n:03d}")],
+            }
+        )
     for s in range(10):
-        events.append({"type": "flow", "trace": key, "op": "load", "inputs": [data(d) for d in derived[s::10]],
-                       "outputs": [{"kind": "sink", "key": f"{key}/sink-{s}"}]})
+        events.append(
+            {
+                "type": "flow",
+                "trace": key,
+                "op": "load",
+                "inputs": [data(d) for d in derived[s::10]],
+                "outputs": [{"kind": "sink", "key": f"{key}/sink-{s}"}],
+            }
+        )
     return events
 
 
@@ -122,7 +145,9 @@ def run(server: Server, runs: int) -> None:
     with chromium() as driver:
         driver.set_script_timeout(120)
         driver.get(f"{server.base}/dashboard/")
-        driver.execute_script("sessionStorage.setItem('session', JSON.stringify({token: arguments[0], who: 'bench'}));", token)
+        driver.execute_script(
+            "sessionStorage.setItem('session', JSON.stringify({token: arguments[0], who: 'bench'}));", token
+        )
         url = f"{server.base}/dashboard/traces/{TRACE}"
         for _ in range(runs):
             for name, suffix, view in (("grouped", "", grouped), ("all", "?expand=all", full)):
@@ -139,8 +164,10 @@ def run(server: Server, runs: int) -> None:
         served = statistics.median(answered[name])
         label = "large fan-outs grouped (default view)" if name == "grouped" else "everything drawn (?expand=all)"
         print(f"  (b) browser, navigation → first render, {label}: {median:.1f} ms = {median / api_median:.1f}x (a)")
-        print(f"      {view.shown} graph nodes drawn, {len(view.nodes())} cytoscape nodes, {len(view.edges())} edges; "
-              f"page load + Dash callback answered at {served:.0f} ms, cytoscape add + layout + paint {median - served:.0f} ms")
+        print(
+            f"      {view.shown} graph nodes drawn, {len(view.nodes())} cytoscape nodes, {len(view.edges())} edges; "
+            f"page load + Dash callback answered at {served:.0f} ms, cytoscape add + layout + paint {median - served:.0f} ms"
+        )
 
 
 if __name__ == "__main__":

@@ -49,8 +49,10 @@ def run(name: str, env: dict[str, str], requests: int, batch: int) -> tuple[floa
             admin = Api(server.base, ADMIN["FT_ADMIN_CLIENT_ID"], ADMIN["FT_ADMIN_CLIENT_SECRET"])
             app = admin.account("ingest", name="bench")
             tag = uuid.uuid4().hex[:8]
-            loads = [[{"type": "trace.started", "trace": f"{tag}-{r}-{i}", "user": "bench"} for i in range(batch)]
-                     for r in range(requests)]
+            loads = [
+                [{"type": "trace.started", "trace": f"{tag}-{r}-{i}", "user": "bench"} for i in range(batch)]
+                for r in range(requests)
+            ]
             app.post("/events", json=[{"type": "trace.started", "trace": f"warm-{tag}", "user": "warm"}])
             alone = light_latency(admin, app, f"alone-{tag}")
             before = stored(server.data_dir)
@@ -65,14 +67,20 @@ def run(name: str, env: dict[str, str], requests: int, batch: int) -> tuple[floa
             if buffered:
                 busy = light_latency(admin, app, f"busy-{tag}")
                 backlog = requests * batch - (stored(server.data_dir) - before)
-                print(f"  light user to graph: {alone * 1000:.0f} ms alone, {busy * 1000:.0f} ms behind a backlog of "
-                      f"{backlog:,} parked events of another user")
+                print(
+                    f"  light user to graph: {alone * 1000:.0f} ms alone, {busy * 1000:.0f} ms behind a backlog of "
+                    f"{backlog:,} parked events of another user"
+                )
                 t0 = time.perf_counter()
                 at_t0 = stored(server.data_dir)
-                assert wait_for(lambda: stored(server.data_dir) - before >= requests * batch, timeout=600, interval=0.05)
+                assert wait_for(
+                    lambda: stored(server.data_dir) - before >= requests * batch, timeout=600, interval=0.05
+                )
                 drain = (stored(server.data_dir) - at_t0) / (time.perf_counter() - t0)
-            print(f"  {name:<9} {ingest:10,.0f} events/s answered, {buffered:6d} parked"
-                  + (f", drained at {drain:,.0f} events/s" if drain else ""))
+            print(
+                f"  {name:<9} {ingest:10,.0f} events/s answered, {buffered:6d} parked"
+                + (f", drained at {drain:,.0f} events/s" if drain else "")
+            )
             return ingest, drain
         finally:
             server.stop()
@@ -86,9 +94,17 @@ def main() -> None:
     print(f"flow control: {args.requests} requests x {args.batch} events, one user")
     off, _ = run("off", {"FT_FLOW_ENABLED": "false"}, args.requests, args.batch)
     acct, _ = run("account", {"FT_FLOW_EVENTS_PER_SECOND": "1000000"}, args.requests, args.batch)
-    park, drain = run("parking", {"FT_FLOW_EVENTS_PER_SECOND": "1", "FT_FLOW_BURST_SECONDS": "1",
-                                  "FT_FLOW_DRAIN_EVENTS_PER_SECOND": "1000000", "FT_FLOW_DRAIN_USER_QUANTUM": "500"},
-                      args.requests, args.batch)
+    park, drain = run(
+        "parking",
+        {
+            "FT_FLOW_EVENTS_PER_SECOND": "1",
+            "FT_FLOW_BURST_SECONDS": "1",
+            "FT_FLOW_DRAIN_EVENTS_PER_SECOND": "1000000",
+            "FT_FLOW_DRAIN_USER_QUANTUM": "500",
+        },
+        args.requests,
+        args.batch,
+    )
     print(f"ratio accounting-only / off: {acct / off:.2f}x")
     print(f"ratio parking / off:         {park / off:.2f}x  (answering 202 without storing)")
     if drain:

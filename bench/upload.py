@@ -47,8 +47,10 @@ def make_file(path: Path, mib: int) -> str:
             if i % 2:
                 chunk = rng.randbytes(CHUNK)
             else:
-                rows = [f"2026-11-28T12:{i % 60:02d}:{j % 60:02d}Z,sensor-{rng.randrange(500)},{rng.random():.6f},ok\n"
-                        for j in range(CHUNK // 40)]
+                rows = [
+                    f"2026-11-28T12:{i % 60:02d}:{j % 60:02d}Z,sensor-{rng.randrange(500)},{rng.random():.6f},ok\n"
+                    for j in range(CHUNK // 40)
+                ]
                 chunk = "".join(rows).encode()[:CHUNK].ljust(CHUNK, b"\n")
             digest.update(chunk)
             out.write(chunk)
@@ -80,9 +82,11 @@ def raw_read(compressed: Path, size: int, codec: Compression) -> float:
 
 def multipart(path: Path, size: int, key: str) -> tuple[Iterator[bytes], dict[str, str]]:
     boundary = f"bench{key}"
-    head = (f'--{boundary}\r\nContent-Disposition: form-data; name="trace"\r\n\r\nbench\r\n'
-            f'--{boundary}\r\nContent-Disposition: form-data; name="key"\r\n\r\n{key}\r\n'
-            f'--{boundary}\r\nContent-Disposition: form-data; name="file"; filename="{key}"\r\n\r\n').encode()
+    head = (
+        f'--{boundary}\r\nContent-Disposition: form-data; name="trace"\r\n\r\nbench\r\n'
+        f'--{boundary}\r\nContent-Disposition: form-data; name="key"\r\n\r\n{key}\r\n'
+        f'--{boundary}\r\nContent-Disposition: form-data; name="file"; filename="{key}"\r\n\r\n'
+    ).encode()
     tail = f"\r\n--{boundary}--\r\n".encode()
 
     def body() -> Iterator[bytes]:
@@ -90,7 +94,10 @@ def multipart(path: Path, size: int, key: str) -> tuple[Iterator[bytes], dict[st
         yield from read_chunks(path)
         yield tail
 
-    headers = {"Content-Type": f"multipart/form-data; boundary={boundary}", "Content-Length": str(len(head) + size + len(tail))}
+    headers = {
+        "Content-Type": f"multipart/form-data; boundary={boundary}",
+        "Content-Length": str(len(head) + size + len(tail)),
+    }
     return body(), headers
 
 
@@ -109,13 +116,27 @@ def main() -> None:
         expected = make_file(source, args.mib)
         grpc_port = free_port()
         (work / "data").mkdir()
-        server = Server({**ADMIN, "FT_COMPRESSION": codec.value, "FT_GRPC_PORT": str(grpc_port),
-                         "FT_RETENTION_INTERVAL_SECONDS": "0", "FT_LOG_LEVEL": "WARNING"}, "serve", work / "data")
+        server = Server(
+            {
+                **ADMIN,
+                "FT_COMPRESSION": codec.value,
+                "FT_GRPC_PORT": str(grpc_port),
+                "FT_RETENTION_INTERVAL_SECONDS": "0",
+                "FT_LOG_LEVEL": "WARNING",
+            },
+            "serve",
+            work / "data",
+        )
         try:
             api = Api(server.base, ADMIN["FT_ADMIN_CLIENT_ID"], ADMIN["FT_ADMIN_CLIENT_SECRET"])
             token = str(api.http.headers["Authorization"]).split()[1]
-            times: dict[str, list[float]] = {"raw write": [], "REST upload": [], "gRPC upload": [],
-                                             "raw read": [], "REST download": []}
+            times: dict[str, list[float]] = {
+                "raw write": [],
+                "REST upload": [],
+                "gRPC upload": [],
+                "raw read": [],
+                "REST download": [],
+            }
             stored_size = 0
             for run in range(args.runs):
                 raw = work / "data" / f"raw-{run}{'.zst' if codec is Compression.zstd else '.gz'}"
@@ -131,7 +152,9 @@ def main() -> None:
                 stored_size = r.json()["stored_size"]
 
                 started = time.perf_counter()
-                stored = grpc_upload(f"127.0.0.1:{grpc_port}", token, read_chunks(source), trace="bench", key=f"grpc-{run}")
+                stored = grpc_upload(
+                    f"127.0.0.1:{grpc_port}", token, read_chunks(source), trace="bench", key=f"grpc-{run}"
+                )
                 times["gRPC upload"].append(time.perf_counter() - started)
                 assert stored.sha256 == expected
 
@@ -146,8 +169,10 @@ def main() -> None:
             server.stop()
 
     mibs = {name: args.mib / statistics.median(ts) for name, ts in times.items()}
-    print(f"file: {args.mib} MiB (half text, half random), codec {codec.value}, stored {stored_size / CHUNK:.1f} MiB "
-          f"(ratio {size / max(stored_size, 1):.2f}), median of {args.runs} runs, {os.cpu_count()} cores")
+    print(
+        f"file: {args.mib} MiB (half text, half random), codec {codec.value}, stored {stored_size / CHUNK:.1f} MiB "
+        f"(ratio {size / max(stored_size, 1):.2f}), median of {args.runs} runs, {os.cpu_count()} cores"
+    )
     print(f"{'path':<14} {'MiB/s':>8}  {'vs raw':>7}")
     for name in ("raw write", "REST upload", "gRPC upload"):
         print(f"{name:<14} {mibs[name]:8.1f}  {mibs[name] / mibs['raw write']:7.2f}")

@@ -9,20 +9,24 @@ from dashboard import callbacks, layout
 from dashboard.client import ApiClient
 from dashboard.styles import PAGE_CSS
 
-_INDEX = """<!DOCTYPE html>
+_INDEX = (
+    """<!DOCTYPE html>
 <html lang="en">
   <head>
     {%metas%}
     <title>{%title%}</title>
     {%favicon%}
     {%css%}
-    <style>""" + PAGE_CSS + """</style>
+    <style>"""
+    + PAGE_CSS
+    + """</style>
   </head>
   <body>
     {%app_entry%}
     <footer>{%config%}{%scripts%}{%renderer%}</footer>
   </body>
 </html>"""
+)
 
 
 def create_dash(api_base: str, url_base_pathname: str = "/") -> dash.Dash:

@@ -73,14 +73,36 @@ class ApiClient:
 
     def sign_in(self, client_id: str, client_secret: str) -> dict[str, Any]:
         """{access_token, token_type, expires_in}"""
-        body = self._call("POST", "/auth/token", None, auth=False,
-                          json={"client_id": client_id, "client_secret": client_secret})
+        body = self._call(
+            "POST", "/auth/token", None, auth=False, json={"client_id": client_id, "client_secret": client_secret}
+        )
         return dict(body)
 
-    def traces(self, token: str | None, *, q: str | None = None, user: str | None = None, status: str | None = None,
-               since: str | None = None, until: str | None = None, limit: int = 25, cursor: str | None = None) -> dict[str, Any]:
-        params = {k: v for k, v in {"q": q, "user": user, "status": status, "since": since, "until": until,
-                                    "limit": limit, "cursor": cursor}.items() if v not in (None, "")}
+    def traces(
+        self,
+        token: str | None,
+        *,
+        q: str | None = None,
+        user: str | None = None,
+        status: str | None = None,
+        since: str | None = None,
+        until: str | None = None,
+        limit: int = 25,
+        cursor: str | None = None,
+    ) -> dict[str, Any]:
+        params = {
+            k: v
+            for k, v in {
+                "q": q,
+                "user": user,
+                "status": status,
+                "since": since,
+                "until": until,
+                "limit": limit,
+                "cursor": cursor,
+            }.items()
+            if v not in (None, "")
+        }
         return dict(self._call("GET", "/traces", token, params=params))
 
     def trace(self, token: str | None, key: str) -> dict[str, Any]:
@@ -93,7 +115,9 @@ class ApiClient:
         return dict(self._call("GET", f"/nodes/{_segment(key)}", token))
 
     def lineage(self, token: str | None, key: str, direction: str = "both", depth: int = 5) -> dict[str, Any]:
-        return dict(self._call("GET", f"/lineage/{_segment(key)}", token, params={"direction": direction, "depth": depth}))
+        return dict(
+            self._call("GET", f"/lineage/{_segment(key)}", token, params={"direction": direction, "depth": depth})
+        )
 
     def query(self, token: str | None, cypher: str, params: dict[str, Any] | None = None) -> dict[str, Any]:
         return dict(self._call("POST", "/graph/query", token, json={"query": cypher, "params": params or {}}))
@@ -109,8 +133,9 @@ def _error_of(response: httpx.Response) -> HttpError:
     message = str(err.get("message") or response.reason_phrase or "error")
     details = err.get("details")
     if status == 401:
-        return AuthExpired(status, code, f"Your session has expired or the token was not accepted ({message}). Sign in again.",
-                           details)
+        return AuthExpired(
+            status, code, f"Your session has expired or the token was not accepted ({message}). Sign in again.", details
+        )
     if status == 403:
         return HttpError(status, code, f"Your account may not do this: {message}", details)
     if status >= 500:

@@ -87,8 +87,14 @@ def _graph_node(node: Mapping[str, Any], *, root: bool = False) -> dict[str, Any
     kind = str(node.get("kind") or "data")
     status = node.get("status") or "unknown"
     data = {
-        "id": node_id(str(node["key"])), "key": node["key"], "kind": kind, "status": status,
-        "label": node_label(node), "name": node.get("name"), "reason": node.get("reason"), "code": node.get("code"),
+        "id": node_id(str(node["key"])),
+        "key": node["key"],
+        "kind": kind,
+        "status": status,
+        "label": node_label(node),
+        "name": node.get("name"),
+        "reason": node.get("reason"),
+        "code": node.get("code"),
     }
     classes = [kind, status] + (["root"] if root else [])
     return {"data": data, "classes": " ".join(classes)}
@@ -96,17 +102,36 @@ def _graph_node(node: Mapping[str, Any], *, root: bool = False) -> dict[str, Any
 
 def _drop_marker(node: Mapping[str, Any]) -> list[dict[str, Any]]:
     key = str(node["key"])
-    marker = {"data": {"id": drop_id(key), "key": key, "kind": "drop", "status": "dropped",
-                       "label": f"drop\n{drop_text(node)}", "reason": node.get("reason"), "code": node.get("code")},
-              "classes": "drop"}
-    edge = {"data": {"id": f"e:{drop_id(key)}", "source": node_id(key), "target": drop_id(key), "op": ""},
-            "classes": "drop-edge"}
+    marker = {
+        "data": {
+            "id": drop_id(key),
+            "key": key,
+            "kind": "drop",
+            "status": "dropped",
+            "label": f"drop\n{drop_text(node)}",
+            "reason": node.get("reason"),
+            "code": node.get("code"),
+        },
+        "classes": "drop",
+    }
+    edge = {
+        "data": {"id": f"e:{drop_id(key)}", "source": node_id(key), "target": drop_id(key), "op": ""},
+        "classes": "drop-edge",
+    }
     return [marker, edge]
 
 
 def _external_node(key: str) -> dict[str, Any]:
-    return {"data": {"id": node_id(key), "key": key, "kind": "external", "status": "unknown",
-                     "label": f"{key}\n(other trace)"}, "classes": "external"}
+    return {
+        "data": {
+            "id": node_id(key),
+            "key": key,
+            "kind": "external",
+            "status": "unknown",
+            "label": f"{key}\n(other trace)",
+        },
+        "classes": "external",
+    }
 
 
 def collapse(
@@ -213,20 +238,33 @@ def collapse(
     # Helper nodes (the trace root) are added by the caller.
     elements += more_nodes
     for n, (s, t, op) in enumerate(out_edges):
-        elements.append({"data": {"id": f"e:{n}", "source": s, "target": t, "op": op},
-                         "classes": "flow" if op else "contains"})
+        elements.append(
+            {"data": {"id": f"e:{n}", "source": s, "target": t, "op": op}, "classes": "flow" if op else "contains"}
+        )
     for m in more_nodes:
         parent = m["data"]["group_of"]
-        elements.append({"data": {"id": f"e:{m['data']['id']}", "source": parent, "target": m["data"]["id"], "op": ""},
-                         "classes": "more-edge"})
+        elements.append(
+            {
+                "data": {"id": f"e:{m['data']['id']}", "source": parent, "target": m["data"]["id"], "op": ""},
+                "classes": "more-edge",
+            }
+        )
     return View(elements=elements, total=len(by_key), shown=shown, groups=[m["data"]["group_of"] for m in more_nodes])
 
 
 def _more_node(parent: str, rest: list[str], statuses: Counter[str]) -> dict[str, Any]:
     detail = ", ".join(f"{n} {s}" for s, n in sorted(statuses.items(), key=lambda kv: (-kv[1], kv[0])))
-    return {"data": {"id": more_id(parent), "kind": "more", "status": "group", "group_of": parent, "count": len(rest),
-                     "label": f"+{len(rest)} more\n({detail})"},
-            "classes": "more"}
+    return {
+        "data": {
+            "id": more_id(parent),
+            "kind": "more",
+            "status": "group",
+            "group_of": parent,
+            "count": len(rest),
+            "label": f"+{len(rest)} more\n({detail})",
+        },
+        "classes": "more",
+    }
 
 
 def _reachable(start: list[str], children: Mapping[str, list[tuple[str, str]]]) -> set[str]:
@@ -254,13 +292,27 @@ def trace_elements(
     key = str(trace["key"])
     root = trace_id(key)
     incoming = [node_id(k) for k in incoming_keys(graph)]
-    view = collapse(graph.get("nodes", []), graph.get("edges", []), [root], expanded=expanded, limit=limit,
-                    extra_children={root: incoming})
+    view = collapse(
+        graph.get("nodes", []),
+        graph.get("edges", []),
+        [root],
+        expanded=expanded,
+        limit=limit,
+        extra_children={root: incoming},
+    )
     name = trace.get("name")
     label = f"trace({key})" + (f"\n{name}" if name else "")
-    root_node = {"data": {"id": root, "key": key, "kind": "trace", "status": trace.get("status") or "open", "label": label,
-                          "user": trace.get("user")},
-                 "classes": f"trace {trace.get('status') or 'open'}"}
+    root_node = {
+        "data": {
+            "id": root,
+            "key": key,
+            "kind": "trace",
+            "status": trace.get("status") or "open",
+            "label": label,
+            "user": trace.get("user"),
+        },
+        "classes": f"trace {trace.get('status') or 'open'}",
+    }
     view.elements.insert(0, root_node)
     return view
 
@@ -270,20 +322,34 @@ def lineage_elements(lineage: Mapping[str, Any], *, expanded: Collection[str] = 
     nodes = lineage.get("nodes", [])
     root_key = str(lineage.get("root") or (nodes[0]["key"] if nodes else ""))
     roots = [node_id(k) for k in incoming_keys(lineage)]
-    return collapse(nodes, lineage.get("edges", []), roots, expanded=expanded, limit=limit,
-                    root_marks={node_id(root_key)} if root_key else ())
+    return collapse(
+        nodes,
+        lineage.get("edges", []),
+        roots,
+        expanded=expanded,
+        limit=limit,
+        root_marks={node_id(root_key)} if root_key else (),
+    )
 
 
 def merge_lineage(current: Mapping[str, Any] | None, more: Mapping[str, Any]) -> dict[str, Any]:
     """Union of two lineage answers (an explored graph plus one node's expansion); keeps the first root."""
     if not current:
-        return {"root": more.get("root"), "nodes": list(more.get("nodes", [])), "edges": list(more.get("edges", [])),
-                "truncated": bool(more.get("truncated"))}
+        return {
+            "root": more.get("root"),
+            "nodes": list(more.get("nodes", [])),
+            "edges": list(more.get("edges", [])),
+            "truncated": bool(more.get("truncated")),
+        }
     nodes = {str(n["key"]): n for n in current.get("nodes", [])}
     for n in more.get("nodes", []):
         nodes.setdefault(str(n["key"]), n)
     edges = {(e["source"], e["target"], e.get("op")): e for e in current.get("edges", [])}
     for e in more.get("edges", []):
         edges.setdefault((e["source"], e["target"], e.get("op")), e)
-    return {"root": current.get("root"), "nodes": list(nodes.values()), "edges": list(edges.values()),
-            "truncated": bool(current.get("truncated")) or bool(more.get("truncated"))}
+    return {
+        "root": current.get("root"),
+        "nodes": list(nodes.values()),
+        "edges": list(edges.values()),
+        "truncated": bool(current.get("truncated")) or bool(more.get("truncated")),
+    }

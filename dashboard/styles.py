@@ -22,41 +22,114 @@ KIND_SHAPES = {"file": "round-rectangle", "data": "ellipse", "sink": "barrel", "
 
 # dagre: ranks run left to right like the seed picture (trace → files → data → data → outputs).
 DAGRE_LR: dict[str, Any] = {
-    "name": "dagre", "rankDir": "LR", "nodeSep": 14, "rankSep": 70, "edgeSep": 6, "ranker": "network-simplex",
-    "fit": True, "padding": 24, "animate": False,
+    "name": "dagre",
+    "rankDir": "LR",
+    "nodeSep": 14,
+    "rankSep": 70,
+    "edgeSep": 6,
+    "ranker": "network-simplex",
+    "fit": True,
+    "padding": 24,
+    "animate": False,
 }
 
 
 def cytoscape_stylesheet() -> list[dict[str, Any]]:
     sheet: list[dict[str, Any]] = [
-        {"selector": "node", "style": {
-            "label": "data(label)", "text-wrap": "wrap", "text-max-width": "170px", "font-size": "11px",
-            "font-family": "Liberation Sans, Arial, sans-serif", "text-valign": "center", "text-halign": "center",
-            "color": "#ffffff", "width": "label", "height": "label", "padding": "8px", "border-width": 1,
-            "border-color": "#37474f", "background-color": STATUS_COLOURS["unknown"], "min-zoomed-font-size": 5,
-        }},
-        {"selector": "edge", "style": {
-            "width": 1.5, "line-color": "#90a4ae", "target-arrow-color": "#90a4ae", "target-arrow-shape": "triangle",
-            "arrow-scale": 0.9, "curve-style": "taxi", "taxi-direction": "rightward", "taxi-turn": "45%",
-            "label": "data(op)", "font-size": "9px", "color": "#37474f", "text-background-color": "#ffffff",
-            "text-background-opacity": 0.9, "text-background-padding": "1px", "min-zoomed-font-size": 7,
-        }},
+        {
+            "selector": "node",
+            "style": {
+                "label": "data(label)",
+                "text-wrap": "wrap",
+                "text-max-width": "170px",
+                "font-size": "11px",
+                "font-family": "Liberation Sans, Arial, sans-serif",
+                "text-valign": "center",
+                "text-halign": "center",
+                "color": "#ffffff",
+                "width": "label",
+                "height": "label",
+                "padding": "8px",
+                "border-width": 1,
+                "border-color": "#37474f",
+                "background-color": STATUS_COLOURS["unknown"],
+                "min-zoomed-font-size": 5,
+            },
+        },
+        {
+            "selector": "edge",
+            "style": {
+                "width": 1.5,
+                "line-color": "#90a4ae",
+                "target-arrow-color": "#90a4ae",
+                "target-arrow-shape": "triangle",
+                "arrow-scale": 0.9,
+                "curve-style": "taxi",
+                "taxi-direction": "rightward",
+                "taxi-turn": "45%",
+                "label": "data(op)",
+                "font-size": "9px",
+                "color": "#37474f",
+                "text-background-color": "#ffffff",
+                "text-background-opacity": 0.9,
+                "text-background-padding": "1px",
+                "min-zoomed-font-size": 7,
+            },
+        },
         {"selector": "node:selected", "style": {"border-width": 3, "border-color": "#ffca28"}},
-        {"selector": ".trace", "style": {"shape": KIND_SHAPES["trace"], "background-color": TRACE_COLOUR, "padding": "14px",
-                                         "font-weight": "bold"}},
-        {"selector": ".drop", "style": {
-            "shape": "round-rectangle", "background-color": DROP_FILL, "border-color": STATUS_COLOURS["dropped"], "border-width": 2,
-            "color": STATUS_COLOURS["dropped"], "font-weight": "bold", "text-max-width": "220px",
-        }},
-        {"selector": ".drop-edge", "style": {"line-color": STATUS_COLOURS["dropped"], "target-arrow-color": STATUS_COLOURS["dropped"],
-                                             "line-style": "dashed"}},
-        {"selector": ".more", "style": {
-            "shape": "round-rectangle", "background-color": "#eceff1", "border-style": "dashed", "border-width": 2,
-            "border-color": "#607d8b", "color": "#263238",
-        }},
-        {"selector": ".more-edge", "style": {"line-style": "dashed", "line-color": "#b0bec5", "target-arrow-color": "#b0bec5"}},
-        {"selector": ".external", "style": {"background-color": "#ffffff", "border-style": "dashed", "border-color": "#78909c",
-                                            "color": "#37474f"}},
+        {
+            "selector": ".trace",
+            "style": {
+                "shape": KIND_SHAPES["trace"],
+                "background-color": TRACE_COLOUR,
+                "padding": "14px",
+                "font-weight": "bold",
+            },
+        },
+        {
+            "selector": ".drop",
+            "style": {
+                "shape": "round-rectangle",
+                "background-color": DROP_FILL,
+                "border-color": STATUS_COLOURS["dropped"],
+                "border-width": 2,
+                "color": STATUS_COLOURS["dropped"],
+                "font-weight": "bold",
+                "text-max-width": "220px",
+            },
+        },
+        {
+            "selector": ".drop-edge",
+            "style": {
+                "line-color": STATUS_COLOURS["dropped"],
+                "target-arrow-color": STATUS_COLOURS["dropped"],
+                "line-style": "dashed",
+            },
+        },
+        {
+            "selector": ".more",
+            "style": {
+                "shape": "round-rectangle",
+                "background-color": "#eceff1",
+                "border-style": "dashed",
+                "border-width": 2,
+                "border-color": "#607d8b",
+                "color": "#263238",
+            },
+        },
+        {
+            "selector": ".more-edge",
+            "style": {"line-style": "dashed", "line-color": "#b0bec5", "target-arrow-color": "#b0bec5"},
+        },
+        {
+            "selector": ".external",
+            "style": {
+                "background-color": "#ffffff",
+                "border-style": "dashed",
+                "border-color": "#78909c",
+                "color": "#37474f",
+            },
+        },
         {"selector": ".root", "style": {"border-width": 5, "border-style": "double", "border-color": "#263238"}},
         {"selector": ".contains", "style": {"line-color": "#b39ddb", "target-arrow-color": "#b39ddb"}},
     ]
@@ -64,7 +137,9 @@ def cytoscape_stylesheet() -> list[dict[str, Any]]:
         if kind != "trace":
             sheet.append({"selector": f".{kind}", "style": {"shape": shape}})
     for status, colour in STATUS_COLOURS.items():
-        sheet.append({"selector": f".file.{status}, .data.{status}, .sink.{status}", "style": {"background-color": colour}})
+        sheet.append(
+            {"selector": f".file.{status}, .data.{status}, .sink.{status}", "style": {"background-color": colour}}
+        )
     return sheet
 
 

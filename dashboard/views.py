@@ -46,21 +46,46 @@ def traces_table(items: list[dict[str, Any]], href: Href, filtered: bool) -> htm
     if not items:
         if filtered:
             return empty("No trace matches these filters. Clear the search or widen the time range.")
-        return empty(["No traces yet. Send telemetry to POST /api/v1/events, or run ", html.Code("ftel demo"),
-                      " to send the seed scenario."])
-    head = html.Tr([html.Th("Trace"), html.Th("Name"), html.Th("User"), html.Th("Status"), html.Th("First"), html.Th("Last"),
-                    *[html.Th(c.capitalize(), className="num") for c in SUMMARY_COLUMNS], html.Th("Drop reasons")])
+        return empty(
+            [
+                "No traces yet. Send telemetry to POST /api/v1/events, or run ",
+                html.Code("ftel demo"),
+                " to send the seed scenario.",
+            ]
+        )
+    head = html.Tr(
+        [
+            html.Th("Trace"),
+            html.Th("Name"),
+            html.Th("User"),
+            html.Th("Status"),
+            html.Th("First"),
+            html.Th("Last"),
+            *[html.Th(c.capitalize(), className="num") for c in SUMMARY_COLUMNS],
+            html.Th("Drop reasons"),
+        ]
+    )
     rows = []
     for t in items:
         s = t.get("summary") or {}
         reasons = s.get("drop_reasons") or {}
-        rows.append(html.Tr([
-            html.Td(dcc.Link(t["key"], href=href(f"/traces/{quote_key(t['key'])}"), className="trace-link")),
-            html.Td(t.get("name") or ""), html.Td(t.get("user") or ""), html.Td(status_badge(t.get("status"))),
-            html.Td(short_time(t.get("first_at"))), html.Td(short_time(t.get("last_at"))),
-            *[html.Td(str(s.get(c, 0)), className="num" + (" bad" if c == "dropped" and s.get(c) else "")) for c in SUMMARY_COLUMNS],
-            html.Td("; ".join(f"{r} ×{n}" for r, n in reasons.items())),
-        ]))
+        rows.append(
+            html.Tr(
+                [
+                    html.Td(dcc.Link(t["key"], href=href(f"/traces/{quote_key(t['key'])}"), className="trace-link")),
+                    html.Td(t.get("name") or ""),
+                    html.Td(t.get("user") or ""),
+                    html.Td(status_badge(t.get("status"))),
+                    html.Td(short_time(t.get("first_at"))),
+                    html.Td(short_time(t.get("last_at"))),
+                    *[
+                        html.Td(str(s.get(c, 0)), className="num" + (" bad" if c == "dropped" and s.get(c) else ""))
+                        for c in SUMMARY_COLUMNS
+                    ],
+                    html.Td("; ".join(f"{r} ×{n}" for r, n in reasons.items())),
+                ]
+            )
+        )
     return html.Table([html.Thead(head), html.Tbody(rows)], className="grid", id="traces-grid")
 
 
@@ -73,22 +98,42 @@ def quote_key(key: str) -> str:
 
 def trace_header(trace: dict[str, Any]) -> html.Div:
     s = trace.get("summary") or {}
-    chips = [html.Span(f"{c} {s.get(c, 0)}", className="chip" + (" bad" if c == "dropped" and s.get(c) else ""))
-             for c in SUMMARY_COLUMNS]
+    chips = [
+        html.Span(f"{c} {s.get(c, 0)}", className="chip" + (" bad" if c == "dropped" and s.get(c) else ""))
+        for c in SUMMARY_COLUMNS
+    ]
     logs = trace.get("logs") or {}
-    chips.append(html.Span("logs " + " · ".join(f"{lvl} {n}" for lvl, n in logs.items() if n) if any(logs.values())
-                           else "no logs", className="chip"))
+    chips.append(
+        html.Span(
+            "logs " + " · ".join(f"{lvl} {n}" for lvl, n in logs.items() if n) if any(logs.values()) else "no logs",
+            className="chip",
+        )
+    )
     reasons = s.get("drop_reasons") or {}
-    return html.Div(className="card", children=[
-        html.H2([f"Trace {trace['key']} ", status_badge(trace.get("status")),
-                 html.Span(f"  {trace.get('name') or ''}", className="muted")]),
-        html.Div(className="muted", children=f"user {trace.get('user') or '—'} · first {short_time(trace.get('first_at'))} · "
-                                             f"last {short_time(trace.get('last_at'))}"),
-        html.Div(className="chips", children=chips),
-        html.Div(id="drop-reasons", children=[
-            html.Div(f"Dropped: {reason} (×{n})", className="drop-reason") for reason, n in reasons.items()
-        ]),
-    ])
+    return html.Div(
+        className="card",
+        children=[
+            html.H2(
+                [
+                    f"Trace {trace['key']} ",
+                    status_badge(trace.get("status")),
+                    html.Span(f"  {trace.get('name') or ''}", className="muted"),
+                ]
+            ),
+            html.Div(
+                className="muted",
+                children=f"user {trace.get('user') or '—'} · first {short_time(trace.get('first_at'))} · "
+                f"last {short_time(trace.get('last_at'))}",
+            ),
+            html.Div(className="chips", children=chips),
+            html.Div(
+                id="drop-reasons",
+                children=[
+                    html.Div(f"Dropped: {reason} (×{n})", className="drop-reason") for reason, n in reasons.items()
+                ],
+            ),
+        ],
+    )
 
 
 def view_info(view: View) -> str:
@@ -105,10 +150,24 @@ def node_list(view: View) -> html.Div:
     """The drawn nodes as text (drops first), for reading and searching with the browser."""
     nodes = [e["data"] for e in view.nodes() if e["data"]["kind"] in ("file", "data", "sink", "external")]
     nodes.sort(key=lambda d: d.get("status") != "dropped")
-    rows = [html.Tr([html.Td(d.get("key") or ""), html.Td(d["kind"]), html.Td(d.get("status") or ""),
-                     html.Td(drop_text(d) if d.get("status") == "dropped" else "")]) for d in nodes[:NODE_LIST_MAX]]
-    table = html.Table([html.Thead(html.Tr([html.Th("Key"), html.Th("Kind"), html.Th("Status"), html.Th("Drop reason")])),
-                        html.Tbody(rows)], className="grid")
+    rows = [
+        html.Tr(
+            [
+                html.Td(d.get("key") or ""),
+                html.Td(d["kind"]),
+                html.Td(d.get("status") or ""),
+                html.Td(drop_text(d) if d.get("status") == "dropped" else ""),
+            ]
+        )
+        for d in nodes[:NODE_LIST_MAX]
+    ]
+    table = html.Table(
+        [
+            html.Thead(html.Tr([html.Th("Key"), html.Th("Kind"), html.Th("Status"), html.Th("Drop reason")])),
+            html.Tbody(rows),
+        ],
+        className="grid",
+    )
     more = len(nodes) - NODE_LIST_MAX
     note = html.Div(f"… and {more} more: query them in the Cypher console.", className="muted") if more > 0 else None
     return html.Div([table, note])
@@ -136,32 +195,85 @@ def node_panel(detail: dict[str, Any], href: Href) -> html.Div:
     events = detail.get("events") or []
     log_counts = node.get("logs") or {}
     parts: list[Any] = [
-        html.H3([f"{node['key']} ", html.Span(f"({node.get('kind')})", className="muted"), " ", status_badge(node.get("status"))]),
+        html.H3(
+            [
+                f"{node['key']} ",
+                html.Span(f"({node.get('kind')})", className="muted"),
+                " ",
+                status_badge(node.get("status")),
+            ]
+        ),
     ]
     if node.get("status") == "dropped":
         parts.append(html.Div(f"Dropped: {drop_text(node)}", className="drop-reason", id="panel-drop-reason"))
-    parts.append(_kv([("key", node.get("key")), ("kind", node.get("kind")), ("name", node.get("name")),
-                      ("status", node.get("status")), ("reason", node.get("reason")), ("code", node.get("code")),
-                      ("trace", node.get("trace")), ("user", node.get("user")), ("first", short_time(node.get("first_at"))),
-                      ("last", short_time(node.get("last_at"))),
-                      ("logs", " · ".join(f"{k} {v}" for k, v in log_counts.items() if v)),]))
-    parts.append(dcc.Link("Explore its lineage →", href=href(f"/lineage?key={quote_key(str(node['key']))}&direction=both")))
+    parts.append(
+        _kv(
+            [
+                ("key", node.get("key")),
+                ("kind", node.get("kind")),
+                ("name", node.get("name")),
+                ("status", node.get("status")),
+                ("reason", node.get("reason")),
+                ("code", node.get("code")),
+                ("trace", node.get("trace")),
+                ("user", node.get("user")),
+                ("first", short_time(node.get("first_at"))),
+                ("last", short_time(node.get("last_at"))),
+                ("logs", " · ".join(f"{k} {v}" for k, v in log_counts.items() if v)),
+            ]
+        )
+    )
+    parts.append(
+        dcc.Link("Explore its lineage →", href=href(f"/lineage?key={quote_key(str(node['key']))}&direction=both"))
+    )
     parts.append(html.H3(f"Logs ({len(logs)})"))
     if logs:
-        parts.append(html.Table([html.Tbody([
-            html.Tr([html.Td(short_time(lg.get("time"))), html.Td(lg.get("level") or ""), html.Td(lg.get("message") or "")],
-                    className=f"log-{lg.get('level') or 'info'}")
-            for lg in sorted(logs, key=lambda lg: lg.get("time") or "")
-        ])], className="grid", id="panel-logs"))
+        parts.append(
+            html.Table(
+                [
+                    html.Tbody(
+                        [
+                            html.Tr(
+                                [
+                                    html.Td(short_time(lg.get("time"))),
+                                    html.Td(lg.get("level") or ""),
+                                    html.Td(lg.get("message") or ""),
+                                ],
+                                className=f"log-{lg.get('level') or 'info'}",
+                            )
+                            for lg in sorted(logs, key=lambda lg: lg.get("time") or "")
+                        ]
+                    )
+                ],
+                className="grid",
+                id="panel-logs",
+            )
+        )
     else:
         parts.append(html.Div("No logs for this node.", className="muted"))
     parts.append(html.H3(f"Events ({len(events)})"))
     if events:
-        parts.append(html.Table([html.Tbody([
-            html.Tr([html.Td(short_time(ev.get("time"))), html.Td(ev.get("type") or ""), html.Td(ev.get("role") or ""),
-                     html.Td(_event_summary(ev.get("event") or {}))])
-            for ev in sorted(events, key=lambda ev: ev.get("time") or "")
-        ])], className="grid", id="panel-events"))
+        parts.append(
+            html.Table(
+                [
+                    html.Tbody(
+                        [
+                            html.Tr(
+                                [
+                                    html.Td(short_time(ev.get("time"))),
+                                    html.Td(ev.get("type") or ""),
+                                    html.Td(ev.get("role") or ""),
+                                    html.Td(_event_summary(ev.get("event") or {})),
+                                ]
+                            )
+                            for ev in sorted(events, key=lambda ev: ev.get("time") or "")
+                        ]
+                    )
+                ],
+                className="grid",
+                id="panel-events",
+            )
+        )
     else:
         parts.append(html.Div("No events recorded for this node.", className="muted"))
     return html.Div(parts)
@@ -182,13 +294,22 @@ def _event_summary(event: dict[str, Any]) -> str:
 
 def trace_panel(trace: dict[str, Any]) -> html.Div:
     s = trace.get("summary") or {}
-    return html.Div([
-        html.H3([f"trace({trace['key']}) ", status_badge(trace.get("status"))]),
-        _kv([("key", trace.get("key")), ("name", trace.get("name")), ("user", trace.get("user")),
-             ("first", short_time(trace.get("first_at"))), ("last", short_time(trace.get("last_at"))),
-             *[(c, str(s.get(c, 0))) for c in SUMMARY_COLUMNS],
-             ("logs", " · ".join(f"{k} {v}" for k, v in (trace.get("logs") or {}).items() if v))]),
-    ])
+    return html.Div(
+        [
+            html.H3([f"trace({trace['key']}) ", status_badge(trace.get("status"))]),
+            _kv(
+                [
+                    ("key", trace.get("key")),
+                    ("name", trace.get("name")),
+                    ("user", trace.get("user")),
+                    ("first", short_time(trace.get("first_at"))),
+                    ("last", short_time(trace.get("last_at"))),
+                    *[(c, str(s.get(c, 0))) for c in SUMMARY_COLUMNS],
+                    ("logs", " · ".join(f"{k} {v}" for k, v in (trace.get("logs") or {}).items() if v)),
+                ]
+            ),
+        ]
+    )
 
 
 # -- Cypher -----------------------------------------------------------------------------------
@@ -201,10 +322,14 @@ def query_table(result: dict[str, Any]) -> html.Div:
         note += f" — truncated at the server's limit of {result.get('row_limit')} rows"
     if not rows:
         return html.Div([html.Div(note, className="muted", id="query-note"), empty("The query returned no rows.")])
-    table = html.Table([
-        html.Thead(html.Tr([html.Th(c) for c in columns])),
-        html.Tbody([html.Tr([html.Td(_cell(v)) for v in row]) for row in rows]),
-    ], className="grid", id="query-table")
+    table = html.Table(
+        [
+            html.Thead(html.Tr([html.Th(c) for c in columns])),
+            html.Tbody([html.Tr([html.Td(_cell(v)) for v in row]) for row in rows]),
+        ],
+        className="grid",
+        id="query-table",
+    )
     return html.Div([html.Div(note, className="muted", id="query-note"), table])
 
 

@@ -18,9 +18,35 @@ __all__ = ["GraphError", "QueryRejected", "QueryTimeout"]  # the graph's errors,
 
 NODE_KINDS = ("file", "data", "sink")
 LABELS = {"file": "File", "data": "Data", "sink": "Sink"}
-NODE_FIELDS = ("key", "kind", "trace", "user", "name", "status", "reason", "code", "first_at", "last_at",
-               "produced", "log_debug", "log_info", "log_warn", "log_error")
-TRACE_FIELDS = ("key", "user", "name", "status", "first_at", "last_at", "log_debug", "log_info", "log_warn", "log_error")
+NODE_FIELDS = (
+    "key",
+    "kind",
+    "trace",
+    "user",
+    "name",
+    "status",
+    "reason",
+    "code",
+    "first_at",
+    "last_at",
+    "produced",
+    "log_debug",
+    "log_info",
+    "log_warn",
+    "log_error",
+)
+TRACE_FIELDS = (
+    "key",
+    "user",
+    "name",
+    "status",
+    "first_at",
+    "last_at",
+    "log_debug",
+    "log_info",
+    "log_warn",
+    "log_error",
+)
 
 # Statuses only move forward: the highest rank seen wins, whatever order events arrive in.
 NODE_STATUS_RANK = {"received": 0, "stored": 1, "written": 2, "converted": 3, "dropped": 4, "expired": 5, "deleted": 6}

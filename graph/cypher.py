@@ -40,7 +40,9 @@ def reject_writes(cypher: str) -> None:
     match = _WRITE_CLAUSES.search(code)
     if match:
         raise QueryRejected(f"read-only queries only: '{match.group(1).upper()}' is not allowed")
-    if re.search(r"\bCALL\b", code, re.IGNORECASE) and not re.search(r"\bCALL\s+(db\.|show_|table_info)", code, re.IGNORECASE):
+    if re.search(r"\bCALL\b", code, re.IGNORECASE) and not re.search(
+        r"\bCALL\s+(db\.|show_|table_info)", code, re.IGNORECASE
+    ):
         raise QueryRejected("procedure calls are not allowed in read-only queries")
 
 
@@ -48,8 +50,14 @@ def _props(var: str, fields: tuple[str, ...]) -> str:
     return ", ".join(f"{var}.{f} AS {f}" for f in fields)
 
 
-_MIN_AT = "CASE WHEN {v}.first_at IS NULL OR (r.first_at IS NOT NULL AND r.first_at < {v}.first_at) THEN r.first_at ELSE {v}.first_at END"
-_MAX_AT = "CASE WHEN {v}.last_at IS NULL OR (r.last_at IS NOT NULL AND r.last_at > {v}.last_at) THEN r.last_at ELSE {v}.last_at END"
+_MIN_AT = (
+    "CASE WHEN {v}.first_at IS NULL OR (r.first_at IS NOT NULL AND r.first_at < {v}.first_at) "
+    "THEN r.first_at ELSE {v}.first_at END"
+)
+_MAX_AT = (
+    "CASE WHEN {v}.last_at IS NULL OR (r.last_at IS NOT NULL AND r.last_at > {v}.last_at) "
+    "THEN r.last_at ELSE {v}.last_at END"
+)
 _RANK = "CASE WHEN coalesce({v}.status_rank, -1) < r.rank THEN r.rank ELSE {v}.status_rank END"
 
 
@@ -95,34 +103,52 @@ class CypherGraphStore(ABC):
         statements: list[Statement] = []
         if batch.traces:
             rows = [
-                {"key": t.key, "user": t.user, "name": t.name, "started": t.started, "started_at": t.started_at,
-                 "rank": TRACE_STATUS_RANK[t.status], "status": t.status, "first_at": t.first_at, "last_at": t.last_at}
+                {
+                    "key": t.key,
+                    "user": t.user,
+                    "name": t.name,
+                    "started": t.started,
+                    "started_at": t.started_at,
+                    "rank": TRACE_STATUS_RANK[t.status],
+                    "status": t.status,
+                    "first_at": t.first_at,
+                    "last_at": t.last_at,
+                }
                 for t in batch.traces
             ]
             # The earliest trace.started names user and name, whatever the arrival order (ties: smaller user).
             # `r.started = true`, not a bare `r.started`: LadybugDB 0.22 fails on a bare boolean in CASE WHEN.
             # Separate SET clauses: each reads what the one before wrote (name, then user, then started_at).
-            wins = ("r.started = true AND (t.started_at IS NULL OR r.started_at < t.started_at "
-                    "OR (r.started_at = t.started_at AND r.user < t.user))")
-            statements.append((
-                "UNWIND $rows AS r MERGE (t:Trace {key: r.key}) "
-                "SET t.kind = 'trace', "
-                f"t.first_at = {_MIN_AT.format(v='t')}, t.last_at = {_MAX_AT.format(v='t')}, "
-                f"t.status_rank = {_RANK.format(v='t')} "
-                "SET t.status = CASE WHEN t.status_rank = r.rank THEN r.status ELSE t.status END "
-                f"SET t.name = CASE WHEN {wins} THEN coalesce(r.name, t.name) ELSE coalesce(t.name, r.name) END "
-                f"SET t.user = CASE WHEN {wins} THEN r.user WHEN r.started = true THEN t.user ELSE coalesce(t.user, r.user) END "
-                f"SET t.started_at = CASE WHEN {wins} THEN r.started_at ELSE t.started_at END",
-                {"rows": rows},
-            ))
+            wins = (
+                "r.started = true AND (t.started_at IS NULL OR r.started_at < t.started_at "
+                "OR (r.started_at = t.started_at AND r.user < t.user))"
+            )
+            statements.append(
+                (
+                    "UNWIND $rows AS r MERGE (t:Trace {key: r.key}) "
+                    "SET t.kind = 'trace', "
+                    f"t.first_at = {_MIN_AT.format(v='t')}, t.last_at = {_MAX_AT.format(v='t')}, "
+                    f"t.status_rank = {_RANK.format(v='t')} "
+                    "SET t.status = CASE WHEN t.status_rank = r.rank THEN r.status ELSE t.status END "
+                    f"SET t.name = CASE WHEN {wins} THEN coalesce(r.name, t.name) ELSE coalesce(t.name, r.name) END "
+                    f"SET t.user = CASE WHEN {wins} THEN r.user WHEN r.started = true THEN t.user "
+                    "ELSE coalesce(t.user, r.user) END "
+                    f"SET t.started_at = CASE WHEN {wins} THEN r.started_at ELSE t.started_at END",
+                    {"rows": rows},
+                )
+            )
         by_kind = sorted(batch.nodes, key=lambda n: n.kind)
         for kind, group in groupby(by_kind, key=lambda n: n.kind):
             nodes = list(group)
             contains = "MERGE (t)-[:CONTAINS]->(n)"
             if not self.kind_in_patterns:
                 # Neo4j: CONTAINS in the same statement (rows without a trace stop at the MATCH); measured faster
-                statements.append((self._merge_nodes_statement(kind) + f" WITH n, r MATCH (t:Trace {{key: r.trace}}) {contains}",
-                                   {"rows": [_node_row(n) for n in nodes]}))
+                statements.append(
+                    (
+                        self._merge_nodes_statement(kind) + f" WITH n, r MATCH (t:Trace {{key: r.trace}}) {contains}",
+                        {"rows": [_node_row(n) for n in nodes]},
+                    )
+                )
                 continue
             # LadybugDB: a separate statement; MATCH after MERGE in one statement measured 2x slower there
             first: dict[str, NodeRow] = {}
@@ -133,31 +159,42 @@ class CypherGraphStore(ABC):
                 else:
                     merged.append(n)
             if first:
-                statements.append((self._create_nodes_statement(kind), {"rows": [_created_row(n) for n in first.values()]}))
+                statements.append(
+                    (self._create_nodes_statement(kind), {"rows": [_created_row(n) for n in first.values()]})
+                )
             if merged:
-                statements.append((self._merge_nodes_statement(kind, match=fresh is not None),
-                                   {"rows": [_node_row(n) for n in merged]}))
+                statements.append(
+                    (
+                        self._merge_nodes_statement(kind, match=fresh is not None),
+                        {"rows": [_node_row(n) for n in merged]},
+                    )
+                )
             pairs = {(n.key, n.trace): n.key in first for n in nodes if n.trace}
             for new_edges, verb in ((True, "CREATE"), (False, "MERGE")):
                 rows = [{"key": key, "trace": trace} for (key, trace), new in pairs.items() if new is new_edges]
                 if rows:
-                    statements.append((
-                        f"UNWIND $rows AS r MATCH (t:Trace {{key: r.trace}}) MATCH {self._node('n', kind, 'r.key')} "
-                        f"{verb} (t)-[:CONTAINS]->(n)",
-                        {"rows": rows},
-                    ))
+                    statements.append(
+                        (
+                            f"UNWIND $rows AS r MATCH (t:Trace {{key: r.trace}}) MATCH {self._node('n', kind, 'r.key')} "
+                            f"{verb} (t)-[:CONTAINS]->(n)",
+                            {"rows": rows},
+                        )
+                    )
         for member_kind, members in groupby(sorted(batch.memberships, key=lambda m: m.kind), key=lambda m: m.kind):
             node = self._node("n", member_kind if self.kind_in_patterns else None, "r.key")
-            statements.append((  # a node met in several traces of the batch: rare, plain MERGE
-                f"UNWIND $rows AS r MATCH (t:Trace {{key: r.trace}}) MATCH {node} MERGE (t)-[:CONTAINS]->(n)",
-                {"rows": [{"trace": m.trace, "key": m.key} for m in members]},
-            ))
+            statements.append(
+                (  # a node met in several traces of the batch: rare, plain MERGE
+                    f"UNWIND $rows AS r MATCH (t:Trace {{key: r.trace}}) MATCH {node} MERGE (t)-[:CONTAINS]->(n)",
+                    {"rows": [{"trace": m.trace, "key": m.key} for m in members]},
+                )
+            )
         flow_groups: dict[tuple[str, str], list[FlowRow]] = {}
         for f in batch.flows:  # one statement per kind pair where patterns name the kind, else one in all
             pair = (f.source_kind, f.target_kind) if self.kind_in_patterns else ("", "")
             flow_groups.setdefault(pair, []).append(f)
         for (skind, tkind), flow_group in flow_groups.items():
-            ends = f"UNWIND $rows AS r MATCH {self._node('a', skind or None, 'r.source')} MATCH {self._node('b', tkind or None, 'r.target')} "
+            source, target = self._node("a", skind or None, "r.source"), self._node("b", tkind or None, "r.target")
+            ends = f"UNWIND $rows AS r MATCH {source} MATCH {target} "
             new_flows: dict[tuple[str, str, str], FlowRow] = {}
             old_flows: list[FlowRow] = []
             for f in flow_group:  # an edge touching a node created in this batch cannot exist yet
@@ -168,22 +205,35 @@ class CypherGraphStore(ABC):
                 else:
                     old_flows.append(f)
             if new_flows:
-                statements.append((ends + "CREATE (a)-[e:FLOWS_TO {op: r.op, at: r.at}]->(b)",
-                                   {"rows": [_flow_row(f) for f in new_flows.values()]}))
+                statements.append(
+                    (
+                        ends + "CREATE (a)-[e:FLOWS_TO {op: r.op, at: r.at}]->(b)",
+                        {"rows": [_flow_row(f) for f in new_flows.values()]},
+                    )
+                )
             if old_flows:
-                statements.append((
-                    ends + "MERGE (a)-[e:FLOWS_TO {op: r.op}]->(b) "
-                    "SET e.at = CASE WHEN e.at IS NULL OR r.at < e.at THEN r.at ELSE e.at END",
-                    {"rows": [_flow_row(f) for f in old_flows]},
-                ))
+                statements.append(
+                    (
+                        ends + "MERGE (a)-[e:FLOWS_TO {op: r.op}]->(b) "
+                        "SET e.at = CASE WHEN e.at IS NULL OR r.at < e.at THEN r.at ELSE e.at END",
+                        {"rows": [_flow_row(f) for f in old_flows]},
+                    )
+                )
         counts = sorted(batch.log_counts, key=lambda c: c.kind or "")
         for count_kind, count_group in groupby(counts, key=lambda c: c.kind):
             pattern = "(n:Trace {key: r.key})" if count_kind is None else self._node("n", count_kind, "r.key")
-            statements.append((
-                f"UNWIND $rows AS r MATCH {pattern} "
-                "SET n.log_debug = r.debug, n.log_info = r.info, n.log_warn = r.warn, n.log_error = r.error",
-                {"rows": [{"key": c.key, "debug": c.debug, "info": c.info, "warn": c.warn, "error": c.error} for c in count_group]},
-            ))
+            statements.append(
+                (
+                    f"UNWIND $rows AS r MATCH {pattern} "
+                    "SET n.log_debug = r.debug, n.log_info = r.info, n.log_warn = r.warn, n.log_error = r.error",
+                    {
+                        "rows": [
+                            {"key": c.key, "debug": c.debug, "info": c.info, "warn": c.warn, "error": c.error}
+                            for c in count_group
+                        ]
+                    },
+                )
+            )
         return statements
 
     def _create_nodes_statement(self, kind: str) -> str:
@@ -231,7 +281,9 @@ class CypherGraphStore(ABC):
             where.append("t.first_at < $until")
             params["until"] = filt.until
         if filt.q:
-            where.append("(lower(t.key) CONTAINS $q OR lower(coalesce(t.name, '')) CONTAINS $q OR lower(coalesce(t.user, '')) CONTAINS $q)")
+            where.append(
+                "(lower(t.key) CONTAINS $q OR lower(coalesce(t.name, '')) CONTAINS $q OR lower(coalesce(t.user, '')) CONTAINS $q)"
+            )
             params["q"] = filt.q.lower()
         if after is not None:
             where.append("(t.first_at < $after_at OR (t.first_at = $after_at AND t.key < $after_key))")
@@ -302,19 +354,40 @@ class CypherGraphStore(ABC):
 
 
 def _node_row(n: NodeRow) -> dict[str, Any]:
-    return {"key": n.key, "kind": n.kind, "trace": n.trace, "user": n.user, "name": n.name, "status": n.status,
-            "rank": n.rank, "reason": n.reason, "code": n.code, "produced": n.produced,
-            "first_at": n.first_at, "last_at": n.last_at}
+    return {
+        "key": n.key,
+        "kind": n.kind,
+        "trace": n.trace,
+        "user": n.user,
+        "name": n.name,
+        "status": n.status,
+        "rank": n.rank,
+        "reason": n.reason,
+        "code": n.code,
+        "produced": n.produced,
+        "first_at": n.first_at,
+        "last_at": n.last_at,
+    }
 
 
 def _created_row(n: NodeRow) -> dict[str, Any]:
     """What `_merge_nodes_statement` leaves on a node that did not exist: no status (nor its reason and
     code) below rank 0, `produced` false rather than null."""
     ranked = n.rank >= 0
-    return {"key": n.key, "kind": n.kind, "trace": n.trace, "user": n.user, "name": n.name,
-            "status": n.status if ranked else None, "rank": n.rank if ranked else None,
-            "reason": n.reason if ranked else None, "code": n.code if ranked else None,
-            "produced": bool(n.produced), "first_at": n.first_at, "last_at": n.last_at}
+    return {
+        "key": n.key,
+        "kind": n.kind,
+        "trace": n.trace,
+        "user": n.user,
+        "name": n.name,
+        "status": n.status if ranked else None,
+        "rank": n.rank if ranked else None,
+        "reason": n.reason if ranked else None,
+        "code": n.code if ranked else None,
+        "produced": bool(n.produced),
+        "first_at": n.first_at,
+        "last_at": n.last_at,
+    }
 
 
 def _flow_row(f: FlowRow) -> dict[str, Any]:

@@ -100,8 +100,11 @@ class EmbeddedGraphStore(CypherGraphStore):
             wanted.setdefault(n.kind, set()).add(n.key)
         absent: set[tuple[str, str]] = set()
         for kind, keys in wanted.items():
-            found = self._rows(self._conn.execute(f"UNWIND $keys AS k MATCH (n:{LABELS[kind]} {{key: k}}) RETURN n.key AS key",
-                                                  {"keys": sorted(keys)}))
+            found = self._rows(
+                self._conn.execute(
+                    f"UNWIND $keys AS k MATCH (n:{LABELS[kind]} {{key: k}}) RETURN n.key AS key", {"keys": sorted(keys)}
+                )
+            )
             absent.update((kind, key) for key in keys - {row["key"] for row in found})
         return absent
 

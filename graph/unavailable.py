@@ -14,7 +14,9 @@ from graph.capabilities import Capabilities
 class UnavailableGraph:
     capabilities = Capabilities(no_shared_writers=True)
 
-    def __init__(self, reason: str = "graph not opened by this process: the server's projector will merge these events") -> None:
+    def __init__(
+        self, reason: str = "graph not opened by this process: the server's projector will merge these events"
+    ) -> None:
         self.reason = reason
 
     def _fail(self) -> GraphError:

@@ -24,6 +24,9 @@ from sqlalchemy import Engine
 
 from backend.settings import GraphBackend, Settings
 
+# fixtures shared by several suites: the stream tests' Redis and Kafka, the storage tests' S3 server
+pytest_plugins = ("tests.stream_fixtures", "tests.storage_fixtures")
+
 ROOT = Path(__file__).resolve().parent.parent
 SERVICES_ENV = Path(os.environ.get("FT_SERVICES_DIR", ROOT / ".services")) / "env"
 
@@ -45,7 +48,10 @@ _load_services_env()
 def service_env(name: str) -> str:
     value = os.environ.get(name)
     if not value:
-        pytest.fail(f"{name} is not set: start the test services with `scripts/services.sh start` (make test does)", pytrace=False)
+        pytest.fail(
+            f"{name} is not set: start the test services with `scripts/services.sh start` (make test does)",
+            pytrace=False,
+        )
     return value
 
 
@@ -144,8 +150,13 @@ def graph_settings(request: pytest.FixtureRequest, tmp_path: Path) -> Settings:
     if request.param == "embedded":
         return Settings(data_dir=tmp_path, graph=GraphBackend.embedded)
     conf = request.getfixturevalue("neo4j_conf")
-    return Settings(data_dir=tmp_path, graph=GraphBackend.neo4j, neo4j_uri=conf["uri"], neo4j_user=conf["user"],
-                    neo4j_password=conf["password"])
+    return Settings(
+        data_dir=tmp_path,
+        graph=GraphBackend.neo4j,
+        neo4j_uri=conf["uri"],
+        neo4j_user=conf["user"],
+        neo4j_password=conf["password"],
+    )
 
 
 # -- A real server process ---------------------------------------------------------------------
@@ -160,11 +171,23 @@ class Server:
         self.data_dir = data_dir
         self.log_path = data_dir / "server.log"
         self.redis_port = free_port()
-        full_env = {**os.environ, **env, "FT_PORT": str(self.port), "FT_HOST": "127.0.0.1", "FT_DATA_DIR": str(data_dir),
-                    "FT_EMBEDDED_REDIS_PORT": str(self.redis_port), "FT_PROJECTOR_INTERVAL_SECONDS": "0.2"}
+        full_env = {
+            **os.environ,
+            **env,
+            "FT_PORT": str(self.port),
+            "FT_HOST": "127.0.0.1",
+            "FT_DATA_DIR": str(data_dir),
+            "FT_EMBEDDED_REDIS_PORT": str(self.redis_port),
+            "FT_PROJECTOR_INTERVAL_SECONDS": "0.2",
+        }
         self._log = open(self.log_path, "wb")
-        self.proc = subprocess.Popen([sys.executable, "-m", "backend.cli", command], env=full_env, cwd=ROOT,
-                                     stdout=self._log, stderr=subprocess.STDOUT)
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "backend.cli", command],
+            env=full_env,
+            cwd=ROOT,
+            stdout=self._log,
+            stderr=subprocess.STDOUT,
+        )
         deadline = time.monotonic() + 60
         while time.monotonic() < deadline:
             if self.proc.poll() is not None:
@@ -233,9 +256,13 @@ def server(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFact
         admin_url = service_env("FT_TEST_POSTGRES_URL")
         url = create_pg_database(admin_url)
         cleanup.append(lambda: drop_pg_database(admin_url, url))
-        env.update(FT_DATABASE_URL=url, FT_GRAPH="neo4j", FT_NEO4J_URI=service_env("FT_TEST_NEO4J_URI"),
-                   FT_NEO4J_USER=os.environ.get("FT_TEST_NEO4J_USER", "neo4j"),
-                   FT_NEO4J_PASSWORD=os.environ.get("FT_TEST_NEO4J_PASSWORD", "neo4j"))
+        env.update(
+            FT_DATABASE_URL=url,
+            FT_GRAPH="neo4j",
+            FT_NEO4J_URI=service_env("FT_TEST_NEO4J_URI"),
+            FT_NEO4J_USER=os.environ.get("FT_TEST_NEO4J_USER", "neo4j"),
+            FT_NEO4J_PASSWORD=os.environ.get("FT_TEST_NEO4J_PASSWORD", "neo4j"),
+        )
         clear_neo4j()
     srv = Server(env, command, data_dir)
     yield srv
@@ -247,8 +274,11 @@ def server(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFact
 def clear_neo4j() -> None:
     from graph.neo4j import Neo4jGraphStore
 
-    store = Neo4jGraphStore(service_env("FT_TEST_NEO4J_URI"), os.environ.get("FT_TEST_NEO4J_USER", "neo4j"),
-                            os.environ.get("FT_TEST_NEO4J_PASSWORD", "neo4j"))
+    store = Neo4jGraphStore(
+        service_env("FT_TEST_NEO4J_URI"),
+        os.environ.get("FT_TEST_NEO4J_USER", "neo4j"),
+        os.environ.get("FT_TEST_NEO4J_PASSWORD", "neo4j"),
+    )
     store.clear()
     store.close()
 

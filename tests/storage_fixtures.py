@@ -37,25 +37,40 @@ class S3Server:
 
     def env(self, bucket: str) -> dict[str, str]:
         """FT_ settings for a server process that stores files in `bucket` on this S3 server."""
-        return {"FT_STORAGE": "s3", "FT_S3_ENDPOINT": self.endpoint, "FT_S3_BUCKET": bucket,
-                "FT_S3_ACCESS_KEY": self.access_key, "FT_S3_SECRET_KEY": self.secret_key, "FT_S3_REGION": self.region}
+        return {
+            "FT_STORAGE": "s3",
+            "FT_S3_ENDPOINT": self.endpoint,
+            "FT_S3_BUCKET": bucket,
+            "FT_S3_ACCESS_KEY": self.access_key,
+            "FT_S3_SECRET_KEY": self.secret_key,
+            "FT_S3_REGION": self.region,
+        }
 
     def store(self, bucket: str, part_size: int = 5 * 1024 * 1024) -> S3ObjectStore:
-        return S3ObjectStore(self.endpoint, bucket, self.access_key, self.secret_key, region=self.region, part_size=part_size)
+        return S3ObjectStore(
+            self.endpoint, bucket, self.access_key, self.secret_key, region=self.region, part_size=part_size
+        )
 
 
 @pytest.fixture(scope="session")
 def s3_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[S3Server]:
     endpoint = os.environ.get("FT_TEST_S3_ENDPOINT")
     if endpoint:
-        yield S3Server(endpoint, os.environ.get("FT_TEST_S3_ACCESS_KEY", "testing"),
-                       os.environ.get("FT_TEST_S3_SECRET_KEY", "testing"), os.environ.get("FT_TEST_S3_REGION", "us-east-1"))
+        yield S3Server(
+            endpoint,
+            os.environ.get("FT_TEST_S3_ACCESS_KEY", "testing"),
+            os.environ.get("FT_TEST_S3_SECRET_KEY", "testing"),
+            os.environ.get("FT_TEST_S3_REGION", "us-east-1"),
+        )
         return
     port = free_port()
     log_path = tmp_path_factory.mktemp("moto") / "moto.log"
     with open(log_path, "wb") as log:
-        proc = subprocess.Popen([sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(port)],
-                                stdout=log, stderr=subprocess.STDOUT)
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(port)],
+            stdout=log,
+            stderr=subprocess.STDOUT,
+        )
     endpoint = f"http://127.0.0.1:{port}"
     try:
         deadline = time.monotonic() + 30
@@ -89,6 +104,7 @@ def open_object_store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterato
     every call opens another client on the same objects."""
     opened: list[ObjectStore] = []
     if request.param == "local":
+
         def factory() -> ObjectStore:
             opened.append(LocalObjectStore(tmp_path / "objects"))
             return opened[-1]
@@ -99,6 +115,7 @@ def open_object_store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterato
         def factory() -> ObjectStore:
             opened.append(server.store(bucket))
             return opened[-1]
+
     yield factory
     if opened:
         for info in list(opened[0].list()):
@@ -124,7 +141,7 @@ def pseudo_random_chunks(total: int, chunk: int = 1024 * 1024, seed: int = 7) ->
     sent = index = 0
     while sent < total:
         offset = (index * chunk) % period
-        piece = index.to_bytes(8, "little") + ring[offset + 8:offset + chunk]
+        piece = index.to_bytes(8, "little") + ring[offset + 8 : offset + chunk]
         piece = piece[: total - sent]
         sent += len(piece)
         index += 1
@@ -152,10 +169,13 @@ class MultipartBody:
     def __post_init__(self) -> None:
         self.boundary = f"ftel-{uuid.uuid4().hex}"
         fields = "".join(
-            f'--{self.boundary}\r\nContent-Disposition: form-data; name="{k}"\r\n\r\n{v}\r\n' for k, v in self.fields.items()
+            f'--{self.boundary}\r\nContent-Disposition: form-data; name="{k}"\r\n\r\n{v}\r\n'
+            for k, v in self.fields.items()
         ).encode()
-        head = (f'--{self.boundary}\r\nContent-Disposition: form-data; name="file"; filename="{self.filename}"\r\n'
-                f"Content-Type: application/octet-stream\r\n\r\n").encode()
+        head = (
+            f'--{self.boundary}\r\nContent-Disposition: form-data; name="file"; filename="{self.filename}"\r\n'
+            f"Content-Type: application/octet-stream\r\n\r\n"
+        ).encode()
         end = f"--{self.boundary}--\r\n".encode()
         if self.file_first:
             self._before, self._after = head, b"\r\n" + fields + end

@@ -45,26 +45,33 @@ def kafka_bootstrap() -> str:
     return service_env("FT_TEST_KAFKA_BOOTSTRAP")
 
 
-def xadd_events(client: redis.Redis, stream: str, events: list[dict[str, Any]], *, garbage_at: int | None = None,
-                per_entry: int = 1) -> list[str]:
+def xadd_events(
+    client: redis.Redis, stream: str, events: list[dict[str, Any]], *, garbage_at: int | None = None, per_entry: int = 1
+) -> list[str]:
     """Write events like an app would: one `event` field per entry (or `events` arrays of `per_entry`)."""
     ids = []
     for start in range(0, len(events), per_entry):
         if garbage_at is not None and start == garbage_at:
             ids.append(client.xadd(stream, {"event": "{this is not json"}))
-        chunk = events[start:start + per_entry]
+        chunk = events[start : start + per_entry]
         fields = {"event": json.dumps(chunk[0])} if per_entry == 1 else {"events": json.dumps(chunk)}
         ids.append(client.xadd(stream, fields))
     return [i.decode() if isinstance(i, bytes) else i for i in ids]
 
 
 def dlq(client: redis.Redis) -> list[dict[str, str]]:
-    return [{k.decode() if isinstance(k, bytes) else k: v.decode() if isinstance(v, bytes) else v for k, v in fields.items()}
-            for _, fields in client.xrange("ft:dlq")]
+    return [
+        {
+            k.decode() if isinstance(k, bytes) else k: v.decode() if isinstance(v, bytes) else v
+            for k, v in fields.items()
+        }
+        for _, fields in client.xrange("ft:dlq")
+    ]
 
 
 def rekeyed(events: list[dict[str, Any]], suffix: str) -> list[dict[str, Any]]:
     """The seed scenario with its node keys made unique (a key names one node across the service)."""
+
     def node(ref: dict[str, Any]) -> dict[str, Any]:
         return {**ref, "key": ref["key"] + suffix}
 
@@ -88,8 +95,13 @@ class WorkerProcess:
         self.log_path = data_dir / f"{name}.log"
         self._log = open(self.log_path, "ab")
         full = {**os.environ, "FT_DATA_DIR": str(data_dir), "FT_PROJECTOR_INTERVAL_SECONDS": "0.2", **env}
-        self.proc = subprocess.Popen([sys.executable, "-m", "backend.cli", "worker"], env=full, cwd=ROOT,
-                                     stdout=self._log, stderr=subprocess.STDOUT)
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "backend.cli", "worker"],
+            env=full,
+            cwd=ROOT,
+            stdout=self._log,
+            stderr=subprocess.STDOUT,
+        )
 
     @property
     def pid(self) -> int:

@@ -21,8 +21,13 @@ from backend.streams.registry import Registry
 API_PREFIX = "/api/v1"
 
 
-def create_app(services: ApiServices, *, on_start: Callable[[], None] | None = None,
-               on_stop: Callable[[], None] | None = None, dashboard: str | None = None) -> FastAPI:
+def create_app(
+    services: ApiServices,
+    *,
+    on_start: Callable[[], None] | None = None,
+    on_stop: Callable[[], None] | None = None,
+    dashboard: str | None = None,
+) -> FastAPI:
     """`on_start`/`on_stop` run in the lifespan (uvicorn re-raises SIGTERM after shutdown, so the lifespan is
     the last place cleanup surely runs). `dashboard`: mount the Dash trace explorer at /dashboard/, reading
     the API at that base URL."""
@@ -51,8 +56,17 @@ def create_app(services: ApiServices, *, on_start: Callable[[], None] | None = N
     app.state.services = services
     errors.install(app)
 
-    for router in (auth.router, accounts.router, events.router, traces.router, lineage.router, files.router,
-                   retention.router, subscriptions.router, flow.router):
+    for router in (
+        auth.router,
+        accounts.router,
+        events.router,
+        traces.router,
+        lineage.router,
+        files.router,
+        retention.router,
+        subscriptions.router,
+        flow.router,
+    ):
         app.include_router(router, prefix=API_PREFIX)
     app.include_router(health.router)
     app.include_router(health.router, prefix=API_PREFIX, include_in_schema=False)

@@ -15,13 +15,25 @@ from backend.errors import FtelError
 
 log = logging.getLogger("ftel.api")
 
-_CODES = {400: "invalid_input", 401: "unauthenticated", 403: "forbidden", 404: "not_found", 405: "method_not_allowed",
-          409: "conflict", 413: "payload_too_large", 415: "unsupported_media_type", 422: "unprocessable"}
+_CODES = {
+    400: "invalid_input",
+    401: "unauthenticated",
+    403: "forbidden",
+    404: "not_found",
+    405: "method_not_allowed",
+    409: "conflict",
+    413: "payload_too_large",
+    415: "unsupported_media_type",
+    422: "unprocessable",
+}
 
 
-def error_response(status: int, code: str, message: str, details: Any = None,
-                   headers: Mapping[str, str] | None = None) -> JSONResponse:
-    return JSONResponse({"error": {"code": code, "message": message, "details": details}}, status_code=status, headers=headers)
+def error_response(
+    status: int, code: str, message: str, details: Any = None, headers: Mapping[str, str] | None = None
+) -> JSONResponse:
+    return JSONResponse(
+        {"error": {"code": code, "message": message, "details": details}}, status_code=status, headers=headers
+    )
 
 
 def install(app: FastAPI) -> None:
@@ -36,8 +48,12 @@ def install(app: FastAPI) -> None:
         broken = next((e for e in errors if e.get("type") == "json_invalid"), None)
         if broken is not None:  # not JSON at all: the same 400 as /events gives
             where = (broken.get("ctx") or {}).get("error", "")
-            return error_response(400, "invalid_input", f"body is not valid JSON{': ' + str(where) if where else ''}",
-                                  {"position": list(broken.get("loc", ()))[1:]})
+            return error_response(
+                400,
+                "invalid_input",
+                f"body is not valid JSON{': ' + str(where) if where else ''}",
+                {"position": list(broken.get("loc", ()))[1:]},
+            )
         details = [{"loc": list(e.get("loc", ())), "msg": e.get("msg")} for e in errors]
         return error_response(422, "unprocessable", "request does not match the API schema", details)
 

@@ -21,7 +21,9 @@ def boundary_of(content_type: str) -> bytes:
     kind, options = parse_options_header(content_type)
     boundary = options.get(b"boundary")
     if kind != b"multipart/form-data" or not boundary:
-        raise InvalidInput("expected a multipart/form-data body with a `file` part (e.g. curl -F file=@path -F trace=T)")
+        raise InvalidInput(
+            "expected a multipart/form-data body with a `file` part (e.g. curl -F file=@path -F trace=T)"
+        )
     return boundary
 
 
@@ -44,10 +46,14 @@ class MultipartUpload:
         self._ended = False
         self._file_data: deque[bytes] = deque()
         callbacks = {
-            "on_part_begin": self._part_begin, "on_header_field": self._header_field_data,
-            "on_header_value": self._header_value_data, "on_header_end": self._header_end,
-            "on_headers_finished": self._headers_finished, "on_part_data": self._part_data,
-            "on_part_end": self._part_end, "on_end": self._end,
+            "on_part_begin": self._part_begin,
+            "on_header_field": self._header_field_data,
+            "on_header_value": self._header_value_data,
+            "on_header_end": self._header_end,
+            "on_headers_finished": self._headers_finished,
+            "on_part_data": self._part_data,
+            "on_part_end": self._part_end,
+            "on_end": self._end,
         }
         try:
             self._parser = MultipartParser(boundary, callbacks)  # type: ignore[arg-type]
@@ -104,7 +110,9 @@ class MultipartUpload:
         self._header_value += data[start:end]
 
     def _header_end(self) -> None:
-        self._headers[self._header_field.decode("latin-1").strip().lower()] = self._header_value.decode("latin-1").strip()
+        self._headers[self._header_field.decode("latin-1").strip().lower()] = self._header_value.decode(
+            "latin-1"
+        ).strip()
         self._header_field = bytearray()
         self._header_value = bytearray()
 

@@ -4,28 +4,36 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from datetime import UTC, datetime
-from typing import Any, cast
+from typing import Any
 
-from sqlalchemy import Engine, Table, select, update
+from sqlalchemy import Engine, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError
 from uuid6 import uuid7
 
 from backend.db.base import AccountRow
 from backend.db.engine import translated, utc
-from backend.db.models import Account, Meta
+from backend.db.models import TABLES
 from backend.errors import Conflict, NotFound
 
-ACCOUNTS = cast(Table, Account.__table__)  # type: ignore[attr-defined]
-META = cast(Table, Meta.__table__)  # type: ignore[attr-defined]
+ACCOUNTS = TABLES["accounts"]
+META = TABLES["meta"]
 A = ACCOUNTS.c
 
 
 def _account(row: Any) -> AccountRow:
-    return AccountRow(id=int(row.id), uuid=row.uuid, name=row.name, kind=row.kind,
-                      roles=frozenset(r for r in row.roles.split(",") if r), client_id=row.client_id,
-                      secret_hash=row.secret_hash, secret_version=int(row.secret_version), created_at=utc(row.created_at),
-                      disabled_at=utc(row.disabled_at) if row.disabled_at else None)
+    return AccountRow(
+        id=int(row.id),
+        uuid=row.uuid,
+        name=row.name,
+        kind=row.kind,
+        roles=frozenset(r for r in row.roles.split(",") if r),
+        client_id=row.client_id,
+        secret_hash=row.secret_hash,
+        secret_version=int(row.secret_version),
+        created_at=utc(row.created_at),
+        disabled_at=utc(row.disabled_at) if row.disabled_at else None,
+    )
 
 
 class SqlAccounts:
@@ -38,9 +46,16 @@ class SqlAccounts:
 
     @translated
     def insert(self, name: str, kind: str, roles: frozenset[str], client_id: str, secret_hash: str) -> AccountRow:
-        values = {"uuid": str(uuid7()), "name": name, "kind": kind, "roles": ",".join(sorted(roles)),
-                  "client_id": client_id, "secret_hash": secret_hash, "secret_version": 1,
-                  "created_at": datetime.now(UTC)}
+        values = {
+            "uuid": str(uuid7()),
+            "name": name,
+            "kind": kind,
+            "roles": ",".join(sorted(roles)),
+            "client_id": client_id,
+            "secret_hash": secret_hash,
+            "secret_version": 1,
+            "created_at": datetime.now(UTC),
+        }
         try:
             with self.engine.begin() as conn:
                 row = conn.execute(ACCOUNTS.insert().returning(*ACCOUNTS.c), values).one()
@@ -86,7 +101,8 @@ class SqlAccounts:
         if not uuids and not client_ids:
             return by_uuid, by_client
         stmt = select(A.id, A.uuid, A.client_id).where(
-            A.disabled_at.is_(None), A.uuid.in_(sorted(uuids)) | A.client_id.in_(sorted(client_ids)))
+            A.disabled_at.is_(None), A.uuid.in_(sorted(uuids)) | A.client_id.in_(sorted(client_ids))
+        )
         with self.engine.connect() as conn:
             for row in conn.execute(stmt):
                 by_uuid[row.uuid] = int(row.id)
@@ -120,9 +136,13 @@ class SqlAccounts:
             if "admin" in account.roles:
                 others = conn.execute(select(A.roles).where(A.disabled_at.is_(None), A.id != account.id)).scalars()
                 if not any("admin" in roles.split(",") for roles in others):
-                    raise Conflict("this is the last enabled admin account: create another admin before disabling it",
-                                   {"account": uuid})
-            row = conn.execute(update(ACCOUNTS).where(A.id == account.id).values(disabled_at=at).returning(*ACCOUNTS.c)).one()
+                    raise Conflict(
+                        "this is the last enabled admin account: create another admin before disabling it",
+                        {"account": uuid},
+                    )
+            row = conn.execute(
+                update(ACCOUNTS).where(A.id == account.id).values(disabled_at=at).returning(*ACCOUNTS.c)
+            ).one()
         return _account(row)
 
     @translated

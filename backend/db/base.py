@@ -305,8 +305,13 @@ class FileCatalog(Protocol):
         what it returns, holding a lock so that two runs never plan from the same totals."""
         ...
 
-    def marked(self, backend: str, before: datetime | None = None, limit: int | None = None,
-               after: tuple[datetime, int] | None = None) -> list[StoredFileRow]:
+    def marked(
+        self,
+        backend: str,
+        before: datetime | None = None,
+        limit: int | None = None,
+        after: tuple[datetime, int] | None = None,
+    ) -> list[StoredFileRow]:
         """Marked files (marked at or before `before`), oldest first, a page after `after` (stored_at, id)."""
         ...
 
@@ -315,6 +320,8 @@ class FileCatalog(Protocol):
         delete leaves it marked). None when another run took it."""
         ...
 
-    def retention_records(self, limit: int, before_id: int | None, key: str | None, rule: str | None) -> list[RetentionRow]:
+    def retention_records(
+        self, limit: int, before_id: int | None, key: str | None, rule: str | None
+    ) -> list[RetentionRow]:
         """Newest first; page with `before_id`."""
         ...

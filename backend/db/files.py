@@ -5,20 +5,20 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator
 from dataclasses import asdict
 from datetime import UTC, datetime, timedelta
-from typing import Any, cast
+from typing import Any
 
-from sqlalchemy import ColumnElement, Engine, Table, and_, func, or_, select, text, update
+from sqlalchemy import ColumnElement, Engine, and_, func, or_, select, text, update
 from sqlalchemy.exc import IntegrityError
 from uuid6 import uuid7
 
 from backend.db.base import LiveTotals, Mark, MarkPlanner, RetentionRow, StoredFileRow
 from backend.db.engine import sql_errors, translated, utc
-from backend.db.models import RetentionRecord, StoredFile
+from backend.db.models import TABLES
 from backend.errors import Conflict
 
 _PAGE = 500
-FILES = cast(Table, StoredFile.__table__)  # type: ignore[attr-defined]
-RECORDS = cast(Table, RetentionRecord.__table__)  # type: ignore[attr-defined]
+FILES = TABLES["stored_files"]
+RECORDS = TABLES["retention_records"]
 F, R = FILES.c, RECORDS.c
 _RETENTION_LOCK = 0x6674656C  # "ftel": the PostgreSQL advisory lock of retention marking
 
@@ -26,20 +26,45 @@ _RETENTION_LOCK = 0x6674656C  # "ftel": the PostgreSQL advisory lock of retentio
 def _file(row: Any) -> StoredFileRow:
     m = row._mapping
     return StoredFileRow(
-        uuid=m["uuid"], key=m["key"], trace_key=m["trace_key"], group_key=m["group_key"], filename=m["filename"],
-        content_type=m["content_type"], backend=m["backend"], object_name=m["object_name"], codec=m["codec"],
-        size=int(m["size"]), stored_size=int(m["stored_size"]), sha256=m["sha256"],
-        account_id=int(m["account_id"]) if m["account_id"] is not None else None, stored_at=utc(m["stored_at"]),
-        state=m["state"], marked_at=utc(m["marked_at"]) if m["marked_at"] else None, marked_rule=m["marked_rule"],
-        expired_at=utc(m["expired_at"]) if m["expired_at"] else None, id=int(m["id"]))
+        uuid=m["uuid"],
+        key=m["key"],
+        trace_key=m["trace_key"],
+        group_key=m["group_key"],
+        filename=m["filename"],
+        content_type=m["content_type"],
+        backend=m["backend"],
+        object_name=m["object_name"],
+        codec=m["codec"],
+        size=int(m["size"]),
+        stored_size=int(m["stored_size"]),
+        sha256=m["sha256"],
+        account_id=int(m["account_id"]) if m["account_id"] is not None else None,
+        stored_at=utc(m["stored_at"]),
+        state=m["state"],
+        marked_at=utc(m["marked_at"]) if m["marked_at"] else None,
+        marked_rule=m["marked_rule"],
+        expired_at=utc(m["expired_at"]) if m["expired_at"] else None,
+        id=int(m["id"]),
+    )
 
 
 def _record(row: Any) -> RetentionRow:
     m = row._mapping
-    return RetentionRow(uuid=m["uuid"], file_id=int(m["file_id"]), file_key=m["file_key"], trace_key=m["trace_key"],
-                        group_key=m["group_key"], backend=m["backend"], rule=m["rule"], bytes=int(m["bytes"]),
-                        size=int(m["size"]), stored_at=utc(m["stored_at"]), marked_at=utc(m["marked_at"]),
-                        deleted_at=utc(m["deleted_at"]), id=int(m["id"]))
+    return RetentionRow(
+        uuid=m["uuid"],
+        file_id=int(m["file_id"]),
+        file_key=m["file_key"],
+        trace_key=m["trace_key"],
+        group_key=m["group_key"],
+        backend=m["backend"],
+        rule=m["rule"],
+        bytes=int(m["bytes"]),
+        size=int(m["size"]),
+        stored_at=utc(m["stored_at"]),
+        marked_at=utc(m["marked_at"]),
+        deleted_at=utc(m["deleted_at"]),
+        id=int(m["id"]),
+    )
 
 
 def _after(after: tuple[datetime, int] | None) -> ColumnElement[bool] | None:
@@ -98,7 +123,9 @@ class SqlFileCatalog:
 
     def of_day(self, day: datetime) -> Iterator[StoredFileRow]:
         start = day.replace(hour=0, minute=0, second=0, microsecond=0, tzinfo=UTC)
-        return self._pages_by_id(and_(F.stored_at >= start, F.stored_at < start + timedelta(days=1), F.state != "expired"))
+        return self._pages_by_id(
+            and_(F.stored_at >= start, F.stored_at < start + timedelta(days=1), F.state != "expired")
+        )
 
     @translated
     def plan_marks(self, backend: str, planner: MarkPlanner, now: datetime, *, apply: bool) -> list[Mark]:
@@ -108,13 +135,19 @@ class SqlFileCatalog:
                     conn.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": _RETENTION_LOCK})
                 else:  # any write statement takes SQLite's single write lock for the rest of the transaction
                     conn.execute(text("UPDATE stored_files SET state = state WHERE 1 = 0"))
-            count, total = conn.execute(select(func.count(), func.coalesce(func.sum(F.stored_size), 0))
-                                        .where(F.backend == backend, F.state == "stored")).one()
+            count, total = conn.execute(
+                select(func.count(), func.coalesce(func.sum(F.stored_size), 0)).where(
+                    F.backend == backend, F.state == "stored"
+                )
+            ).one()
             marks = planner(LiveTotals(int(count), int(total)), self._live_oldest_first(conn, backend))
             if apply:
                 for f, rule in marks:
-                    conn.execute(update(FILES).where(F.id == f.id, F.state == "stored")
-                                 .values(state="marked", marked_at=now, marked_rule=rule))
+                    conn.execute(
+                        update(FILES)
+                        .where(F.id == f.id, F.state == "stored")
+                        .values(state="marked", marked_at=now, marked_rule=rule)
+                    )
         return marks
 
     @staticmethod
@@ -131,8 +164,13 @@ class SqlFileCatalog:
             after = (rows[-1].stored_at, rows[-1].id or 0)
 
     @translated
-    def marked(self, backend: str, before: datetime | None = None, limit: int | None = None,
-               after: tuple[datetime, int] | None = None) -> list[StoredFileRow]:
+    def marked(
+        self,
+        backend: str,
+        before: datetime | None = None,
+        limit: int | None = None,
+        after: tuple[datetime, int] | None = None,
+    ) -> list[StoredFileRow]:
         stmt = select(FILES).where(F.backend == backend, F.state == "marked")
         if before is not None:
             stmt = stmt.where(F.marked_at <= before)
@@ -146,15 +184,26 @@ class SqlFileCatalog:
 
     @translated
     def expire(self, f: StoredFileRow, now: datetime, delete_object: Callable[[str], None]) -> RetentionRow | None:
-        record = RetentionRow(uuid=str(uuid7()), file_id=f.id or 0, file_key=f.key, trace_key=f.trace_key,
-                              group_key=f.group_key, backend=f.backend, rule=f.marked_rule or "unknown",
-                              bytes=f.stored_size, size=f.size, stored_at=f.stored_at, marked_at=f.marked_at or now,
-                              deleted_at=now)
+        record = RetentionRow(
+            uuid=str(uuid7()),
+            file_id=f.id or 0,
+            file_key=f.key,
+            trace_key=f.trace_key,
+            group_key=f.group_key,
+            backend=f.backend,
+            rule=f.marked_rule or "unknown",
+            bytes=f.stored_size,
+            size=f.size,
+            stored_at=f.stored_at,
+            marked_at=f.marked_at or now,
+            deleted_at=now,
+        )
         values = asdict(record)
         values.pop("id")
         with self.engine.begin() as conn:
-            claimed = conn.execute(update(FILES).where(F.id == f.id, F.state == "marked")
-                                   .values(state="expired", expired_at=now)).rowcount
+            claimed = conn.execute(
+                update(FILES).where(F.id == f.id, F.state == "marked").values(state="expired", expired_at=now)
+            ).rowcount
             if not claimed:
                 return None
             record_id = conn.execute(RECORDS.insert().returning(R.id), values).scalar_one()
@@ -162,7 +211,9 @@ class SqlFileCatalog:
         return RetentionRow(**{**values, "id": int(record_id)})
 
     @translated
-    def retention_records(self, limit: int, before_id: int | None, key: str | None, rule: str | None) -> list[RetentionRow]:
+    def retention_records(
+        self, limit: int, before_id: int | None, key: str | None, rule: str | None
+    ) -> list[RetentionRow]:
         stmt = select(RECORDS)
         if before_id is not None:
             stmt = stmt.where(R.id < before_id)

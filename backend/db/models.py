@@ -58,7 +58,9 @@ class Event(SQLModel, table=True):
     node_key: str | None = Field(default=None, max_length=512, index=True)
     level: str | None = Field(default=None, max_length=8)
     user_id: str | None = Field(default=None, max_length=512)
-    account_id: int | None = Field(default=None, sa_column=Column(BigInteger().with_variant(Integer(), "sqlite"), nullable=True))
+    account_id: int | None = Field(
+        default=None, sa_column=Column(BigInteger().with_variant(Integer(), "sqlite"), nullable=True)
+    )
     created_at: datetime = Field(index=True)
     received_at: datetime = Field(default_factory=_now)
     payload: str = Field(sa_column=Column(Text, nullable=False))
@@ -98,7 +100,9 @@ class Subscription(SQLModel, table=True):
     stream_key: str = Field(max_length=200, unique=True)
     transport: str = Field(max_length=16)  # redis | kafka
     # Owner; NULL when rebuilt from Redis after the SQL store was lost and the account is unknown.
-    account_id: int | None = Field(default=None, sa_column=Column(BigInteger().with_variant(Integer(), "sqlite"), nullable=True, index=True))
+    account_id: int | None = Field(
+        default=None, sa_column=Column(BigInteger().with_variant(Integer(), "sqlite"), nullable=True, index=True)
+    )
     owner_uuid: str | None = Field(default=None, max_length=36)
     user_id: str = Field(max_length=512)
     user_name: str | None = Field(default=None, max_length=200)
@@ -160,3 +164,6 @@ class RetentionRecord(SQLModel, table=True):
     stored_at: datetime
     marked_at: datetime
     deleted_at: datetime = Field(default_factory=_now, index=True)
+
+
+TABLES = SQLModel.metadata.tables  # by name: what the stores query (SQLModel does not type `Model.__table__`)

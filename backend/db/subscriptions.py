@@ -4,31 +4,48 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import datetime
-from typing import Any, cast
+from typing import Any
 
-from sqlalchemy import Engine, Table, select, update
+from sqlalchemy import Engine, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 
 from backend.db.base import SubscriptionRow
 from backend.db.engine import translated, utc
-from backend.db.models import Subscription
+from backend.db.models import TABLES
 
-SUBSCRIPTIONS = cast(Table, Subscription.__table__)  # type: ignore[attr-defined]
+SUBSCRIPTIONS = TABLES["subscriptions"]
 S = SUBSCRIPTIONS.c
 
 
 def _subscription(row: Any) -> SubscriptionRow:
-    return SubscriptionRow(uuid=row.uuid, stream_key=row.stream_key, transport=row.transport,
-                           account_id=int(row.account_id) if row.account_id is not None else None,
-                           owner_uuid=row.owner_uuid, user_id=row.user_id, user_name=row.user_name,
-                           created_at=utc(row.created_at), deleted_at=utc(row.deleted_at) if row.deleted_at else None,
-                           delete_reason=row.delete_reason, id=int(row.id))
+    return SubscriptionRow(
+        uuid=row.uuid,
+        stream_key=row.stream_key,
+        transport=row.transport,
+        account_id=int(row.account_id) if row.account_id is not None else None,
+        owner_uuid=row.owner_uuid,
+        user_id=row.user_id,
+        user_name=row.user_name,
+        created_at=utc(row.created_at),
+        deleted_at=utc(row.deleted_at) if row.deleted_at else None,
+        delete_reason=row.delete_reason,
+        id=int(row.id),
+    )
 
 
 def _values(sub: SubscriptionRow) -> dict[str, Any]:
-    return {"uuid": sub.uuid, "stream_key": sub.stream_key, "transport": sub.transport, "account_id": sub.account_id,
-            "owner_uuid": sub.owner_uuid, "user_id": sub.user_id, "user_name": sub.user_name,
-            "created_at": sub.created_at, "deleted_at": sub.deleted_at, "delete_reason": sub.delete_reason}
+    return {
+        "uuid": sub.uuid,
+        "stream_key": sub.stream_key,
+        "transport": sub.transport,
+        "account_id": sub.account_id,
+        "owner_uuid": sub.owner_uuid,
+        "user_id": sub.user_id,
+        "user_name": sub.user_name,
+        "created_at": sub.created_at,
+        "deleted_at": sub.deleted_at,
+        "delete_reason": sub.delete_reason,
+    }
 
 
 class SqlSubscriptions:
@@ -71,10 +88,16 @@ class SqlSubscriptions:
         if not uuids:
             return []
         with self.engine.begin() as conn:
-            live = [str(u) for u in conn.execute(select(S.uuid).where(S.uuid.in_(list(uuids)), S.deleted_at.is_(None))).scalars()]
+            live = [
+                str(u)
+                for u in conn.execute(select(S.uuid).where(S.uuid.in_(list(uuids)), S.deleted_at.is_(None))).scalars()
+            ]
             if live:
-                conn.execute(update(SUBSCRIPTIONS).where(S.uuid.in_(live), S.deleted_at.is_(None))
-                             .values(deleted_at=at, delete_reason=reason))
+                conn.execute(
+                    update(SUBSCRIPTIONS)
+                    .where(S.uuid.in_(live), S.deleted_at.is_(None))
+                    .values(deleted_at=at, delete_reason=reason)
+                )
         return live
 
     @translated

@@ -88,14 +88,16 @@ class Auth:
 
     # -- accounts -------------------------------------------------------------------------------
 
-    def create_account(self, name: str, kind: str, roles: list[str], client_id: str | None = None,
-                       client_secret: str | None = None) -> IssuedCredentials:
+    def create_account(
+        self, name: str, kind: str, roles: list[str], client_id: str | None = None, client_secret: str | None = None
+    ) -> IssuedCredentials:
         if kind not in KINDS:
             raise InvalidInput(f"kind must be one of {', '.join(KINDS)}")
         role_set = _roles(roles)
         client_secret = client_secret or secrets.token_urlsafe(32)
-        account = self.accounts.insert(name, kind, role_set, client_id or f"ft_{secrets.token_urlsafe(12)}",
-                                       _hasher.hash(client_secret))
+        account = self.accounts.insert(
+            name, kind, role_set, client_id or f"ft_{secrets.token_urlsafe(12)}", _hasher.hash(client_secret)
+        )
         return IssuedCredentials(account=account, client_secret=client_secret)
 
     def list_accounts(self) -> list[AccountRow]:
@@ -131,15 +133,22 @@ class Auth:
             raise Unauthenticated("invalid client credentials")
         ttl = self.settings.token_ttl_seconds
         now = datetime.now(UTC)
-        claims: dict[str, Any] = {"iss": ISSUER, "sub": account.uuid, "roles": sorted(account.roles),
-                                  "ver": account.secret_version, "iat": now, "exp": now + timedelta(seconds=ttl)}
+        claims: dict[str, Any] = {
+            "iss": ISSUER,
+            "sub": account.uuid,
+            "roles": sorted(account.roles),
+            "ver": account.secret_version,
+            "iat": now,
+            "exp": now + timedelta(seconds=ttl),
+        }
         return Token(access_token=jwt.encode(claims, self.signing_key, algorithm="HS256"), expires_in=ttl)
 
     def authenticate(self, token: str) -> Principal:
         """Verify a bearer token and that its account is still enabled with the same secret."""
         try:
-            claims = jwt.decode(token, self.signing_key, algorithms=["HS256"], issuer=ISSUER,
-                                options={"require": ["exp", "sub", "iss"]})
+            claims = jwt.decode(
+                token, self.signing_key, algorithms=["HS256"], issuer=ISSUER, options={"require": ["exp", "sub", "iss"]}
+            )
         except jwt.ExpiredSignatureError:
             raise Unauthenticated("token expired") from None
         except jwt.PyJWTError:
@@ -162,7 +171,9 @@ class Auth:
         if s.admin_client_id and s.admin_client_secret:
             account = self.accounts.by_client_id(s.admin_client_id)
             if account is None:
-                self.accounts.insert("admin", "system", frozenset({"admin"}), s.admin_client_id, _hasher.hash(s.admin_client_secret))
+                self.accounts.insert(
+                    "admin", "system", frozenset({"admin"}), s.admin_client_id, _hasher.hash(s.admin_client_secret)
+                )
             elif not _verifies(account.secret_hash, s.admin_client_secret):
                 self.accounts.set_secret(account.uuid, _hasher.hash(s.admin_client_secret), enable=True)
             return None

@@ -168,7 +168,9 @@ class RejectedEvent:
 
 
 def canonical_payload(envelope: Envelope) -> str:
-    return orjson.dumps(envelope.model_dump(mode="json", exclude_none=True, exclude_defaults=True), option=orjson.OPT_SORT_KEYS).decode()
+    return orjson.dumps(
+        envelope.model_dump(mode="json", exclude_none=True, exclude_defaults=True), option=orjson.OPT_SORT_KEYS
+    ).decode()
 
 
 def dedup_key(channel: str, time: datetime | None, payload: str) -> str:
@@ -186,7 +188,9 @@ def _error_text(exc: ValidationError) -> str:
     return "; ".join(parts)
 
 
-def validate_events(raw: list[Any], channel: str, received_at: datetime) -> tuple[list[AcceptedEvent], list[RejectedEvent]]:
+def validate_events(
+    raw: list[Any], channel: str, received_at: datetime
+) -> tuple[list[AcceptedEvent], list[RejectedEvent]]:
     """Validate a batch; each bad event becomes a RejectedEvent with its index, the rest are kept."""
     accepted: list[AcceptedEvent] = []
     rejected: list[RejectedEvent] = []
@@ -200,7 +204,9 @@ def validate_events(raw: list[Any], channel: str, received_at: datetime) -> tupl
             rejected.append(RejectedEvent(index, _error_text(exc)))
             continue
         if envelope.type in SERVICE_ONLY_EVENTS and not channel.startswith(SERVICE_CHANNEL_PREFIX):
-            rejected.append(RejectedEvent(index, f"type: {envelope.type.value} is emitted by the service only (retention)"))
+            rejected.append(
+                RejectedEvent(index, f"type: {envelope.type.value} is emitted by the service only (retention)")
+            )
             continue
         payload = canonical_payload(envelope)
         accepted.append(

@@ -19,8 +19,18 @@ from backend.db.base import FileCatalog, StoredFileRow
 from backend.domain.events import format_time
 from backend.domain.ids import check_key, new_key, uuid7
 from backend.domain.ingest import Ingest
-from backend.errors import (Conflict, CorruptFile, FtelError, InvalidInput, NotFound, ObjectNotFound, PayloadTooLarge,
-                            StorageError, Unavailable, Unprocessable)
+from backend.errors import (
+    Conflict,
+    CorruptFile,
+    FtelError,
+    InvalidInput,
+    NotFound,
+    ObjectNotFound,
+    PayloadTooLarge,
+    StorageError,
+    Unavailable,
+    Unprocessable,
+)
 from backend.settings import Settings
 from backend.storage.archive import Member, tar_gz
 from backend.storage.base import ObjectStore
@@ -99,20 +109,39 @@ def _public_name(filename: str | None) -> str | None:
 def file_json(f: StoredFileRow) -> dict[str, Any]:
     """The public shape of a stored file (upload answer and GET /files/{key})."""
     return {
-        "key": f.key, "group": f.group_key, "trace": f.trace_key, "size": f.size, "stored_size": f.stored_size,
-        "codec": f.codec, "sha256": f.sha256, "filename": f.filename, "content_type": f.content_type,
-        "stored_at": format_time(f.stored_at), "backend": f.backend, "state": f.state,
-        "marked_at": format_time(f.marked_at) if f.marked_at else None, "marked_rule": f.marked_rule,
+        "key": f.key,
+        "group": f.group_key,
+        "trace": f.trace_key,
+        "size": f.size,
+        "stored_size": f.stored_size,
+        "codec": f.codec,
+        "sha256": f.sha256,
+        "filename": f.filename,
+        "content_type": f.content_type,
+        "stored_at": format_time(f.stored_at),
+        "backend": f.backend,
+        "state": f.state,
+        "marked_at": format_time(f.marked_at) if f.marked_at else None,
+        "marked_rule": f.marked_rule,
         "expired_at": format_time(f.expired_at) if f.expired_at else None,
     }
 
 
 def _stored_event(f: StoredFileRow) -> dict[str, Any]:
     return {
-        "id": str(f.uuid), "type": "file.stored", "trace": f.trace_key, "time": format_time(f.stored_at),
+        "id": str(f.uuid),
+        "type": "file.stored",
+        "trace": f.trace_key,
+        "time": format_time(f.stored_at),
         "node": {"kind": "file", "key": f.key, **({"name": f.filename} if f.filename else {})},
-        "attrs": {"group": f.group_key, "size": f.size, "stored_size": f.stored_size, "codec": f.codec,
-                  "sha256": f.sha256, "backend": f.backend},
+        "attrs": {
+            "group": f.group_key,
+            "size": f.size,
+            "stored_size": f.stored_size,
+            "codec": f.codec,
+            "sha256": f.sha256,
+            "backend": f.backend,
+        },
     }
 
 
@@ -128,8 +157,14 @@ class Files:
     """The file use cases over the catalog, the object store and the ingest pipeline (for `file.stored`).
     `clock` is the time of uploads (tests move it)."""
 
-    def __init__(self, catalog: FileCatalog, store: ObjectStore, ingest: Ingest, settings: Settings,
-                 clock: Callable[[], datetime] = _utcnow) -> None:
+    def __init__(
+        self,
+        catalog: FileCatalog,
+        store: ObjectStore,
+        ingest: Ingest,
+        settings: Settings,
+        clock: Callable[[], datetime] = _utcnow,
+    ) -> None:
         self.catalog = catalog
         self.store = store
         self.ingest = ingest
@@ -155,13 +190,24 @@ class Files:
                 raise PayloadTooLarge(str(exc), {"limit": exc.limit}) from None
             written = True
             fields = _check_fields(source.all_fields(), complete=True)
-            row = self.catalog.insert(StoredFileRow(
-                uuid=file_uuid, key=fields.get("key") or new_key(), trace_key=fields["trace"],
-                group_key=fields.get("group") or new_key(), filename=_public_name(source.filename),
-                content_type=(source.content_type or None) and source.content_type[:200], backend=self.store.backend,
-                object_name=object_name, codec=codec.value, size=encoder.size, stored_size=stored_size,
-                sha256=encoder.sha256, account_id=account_id, stored_at=stored_at,
-            ))
+            row = self.catalog.insert(
+                StoredFileRow(
+                    uuid=file_uuid,
+                    key=fields.get("key") or new_key(),
+                    trace_key=fields["trace"],
+                    group_key=fields.get("group") or new_key(),
+                    filename=_public_name(source.filename),
+                    content_type=(source.content_type or None) and source.content_type[:200],
+                    backend=self.store.backend,
+                    object_name=object_name,
+                    codec=codec.value,
+                    size=encoder.size,
+                    stored_size=stored_size,
+                    sha256=encoder.sha256,
+                    account_id=account_id,
+                    stored_at=stored_at,
+                )
+            )
         except StorageError as exc:
             self._discard(object_name, written)
             raise Unavailable(f"file storage unavailable: {exc}") from None
@@ -196,8 +242,10 @@ class Files:
         chunk is decoded here, so a damaged object fails with an error answer, not a broken stream."""
         f = self._known(key)
         if f.state == "expired":
-            raise NotFound(f"file {key!r} was deleted by retention ({f.marked_rule}) at {format_time(f.expired_at or f.stored_at)}",
-                           {"state": "expired", "rule": f.marked_rule})
+            raise NotFound(
+                f"file {key!r} was deleted by retention ({f.marked_rule}) at {format_time(f.expired_at or f.stored_at)}",
+                {"state": "expired", "rule": f.marked_rule},
+            )
         chunks = self._decoded(f)
         try:
             first = next(chunks, None)
@@ -218,8 +266,12 @@ class Files:
 
     def _members(self, files: Iterator[StoredFileRow]) -> Iterator[Member]:
         for f in files:
-            compressible = f.size < 4096 or f.stored_size < 0.9 * f.size  # hardly shrank when stored: level 0 in the archive
-            yield Member(name=f.key, size=f.size, mtime=f.stored_at, content=self._archive_content(f), compressible=compressible)
+            compressible = (
+                f.size < 4096 or f.stored_size < 0.9 * f.size
+            )  # hardly shrank when stored: level 0 in the archive
+            yield Member(
+                name=f.key, size=f.size, mtime=f.stored_at, content=self._archive_content(f), compressible=compressible
+            )
 
     def _archive_content(self, f: StoredFileRow) -> Callable[[], Iterator[bytes]]:
         def content() -> Iterator[bytes]:

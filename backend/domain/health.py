@@ -12,7 +12,7 @@ class Health:
         self.checks = list(checks)  # (name, ping): ping raises when the store cannot be reached
 
     def readiness(self) -> dict[str, str]:
-        """"ok" per store, or the error (kind and message, short)."""
+        """ "ok" per store, or the error (kind and message, short)."""
         out: dict[str, str] = {}
         for name, ping in self.checks:
             try:

@@ -41,8 +41,12 @@ class IngestResult:
     rejected: list[RejectedEvent] = field(default_factory=list)
 
     def as_json(self) -> dict[str, Any]:
-        return {"accepted": self.accepted, "duplicates": self.duplicates, "buffered": self.buffered,
-                "rejected": [{"index": r.index, "error": r.error} for r in self.rejected]}
+        return {
+            "accepted": self.accepted,
+            "duplicates": self.duplicates,
+            "buffered": self.buffered,
+            "rejected": [{"index": r.index, "error": r.error} for r in self.rejected],
+        }
 
 
 @dataclass(frozen=True)
@@ -87,16 +91,31 @@ class AdmitAll:
 
 
 class Ingest:
-    def __init__(self, events: EventLog, projector: Projector, *, policy: AdmissionPolicy | None = None,
-                 parking: Parker | None = None, park_quantum: int = 200) -> None:
+    def __init__(
+        self,
+        events: EventLog,
+        projector: Projector,
+        *,
+        policy: AdmissionPolicy | None = None,
+        parking: Parker | None = None,
+        park_quantum: int = 200,
+    ) -> None:
         self.events = events
         self.projector = projector
         self.policy: AdmissionPolicy = policy or AdmitAll()
         self.parking = parking
         self.park_quantum = park_quantum  # events per parked batch: keeps each drain step bounded
 
-    def admit(self, raw: Sequence[Any], channel: str, account_id: int | None, *, received_at: datetime | None = None,
-              on_store_error: Literal["park", "raise"] = "park", drained: bool = False) -> IngestResult:
+    def admit(
+        self,
+        raw: Sequence[Any],
+        channel: str,
+        account_id: int | None,
+        *,
+        received_at: datetime | None = None,
+        on_store_error: Literal["park", "raise"] = "park",
+        drained: bool = False,
+    ) -> IngestResult:
         """Validate, decide, store, project. `received_at`: when the events reached the service (parked
         events keep it, so their dedup keys do not change). `on_store_error="raise"`: an unreachable event
         log raises SqlUnavailable instead of parking (a stream consumer releases its entries instead).
@@ -111,9 +130,9 @@ class Ingest:
         else:
             for user, events in _by_user(accepted).items():
                 decision = self.policy.decide(account_id, user, [raw[ev.index] for ev in events])
-                direct.extend(events[:decision.now])
+                direct.extend(events[: decision.now])
                 if decision.now < len(events):
-                    to_park.append((user, events[decision.now:], decision.reason))
+                    to_park.append((user, events[decision.now :], decision.reason))
         if direct:
             try:
                 stored = self._store(direct, channel, account_id)
@@ -124,14 +143,20 @@ class Ingest:
                 self.policy.store_failed(exc)
                 to_park.extend((user, events, "sql") for user, events in _by_user(direct).items())
             else:
-                result.accepted, result.duplicates, result.buffered = stored.accepted, stored.duplicates, stored.buffered
+                result.accepted, result.duplicates, result.buffered = (
+                    stored.accepted,
+                    stored.duplicates,
+                    stored.buffered,
+                )
                 result.rejected.extend(stored.rejected)
         if to_park:
             assert self.parking is not None, "a policy that parks needs a parking"
             for user, events, reason in to_park:
                 for start in range(0, len(events), self.park_quantum):
-                    part = events[start:start + self.park_quantum]
-                    self.parking.park(ParkedBatch(channel, account_id, user, now, [raw[ev.index] for ev in part]), reason)
+                    part = events[start : start + self.park_quantum]
+                    self.parking.park(
+                        ParkedBatch(channel, account_id, user, now, [raw[ev.index] for ev in part]), reason
+                    )
                 result.buffered += len(events)
         result.rejected.sort(key=lambda r: r.index)
         return result
@@ -145,15 +170,18 @@ class Ingest:
         EVENTS_DUPLICATE.inc(result.duplicates)
         EVENTS_REJECTED.inc(len(unknown))
         # New events are projected from memory; duplicates only if an earlier merge never finished.
-        fresh = [StoredEvent(new[ev.dedup_key], ev.envelope, traces.get(ev.index, ev.envelope.trace), format_time(ev.time))
-                 for ev in accepted if ev.dedup_key in new]
+        fresh = [
+            StoredEvent(new[ev.dedup_key], ev.envelope, traces.get(ev.index, ev.envelope.trace), format_time(ev.time))
+            for ev in accepted
+            if ev.dedup_key in new
+        ]
         seen_before = [ev.dedup_key for ev in accepted if ev.dedup_key not in new]
         size = self.projector.batch_size
         try:
             for start in range(0, len(fresh), size):
-                self.projector.apply(fresh[start:start + size])
+                self.projector.apply(fresh[start : start + size])
             for start in range(0, len(seen_before), size):
-                self.projector.apply_logged(self.events.unprojected(size, seen_before[start:start + size]))
+                self.projector.apply_logged(self.events.unprojected(size, seen_before[start : start + size]))
         except GraphError as exc:
             GRAPH_ERRORS.inc()
             result.buffered = len(fresh)
@@ -161,7 +189,9 @@ class Ingest:
             self.policy.graph_deferred()
         return result
 
-    def _resolve_log_traces(self, events: list[AcceptedEvent]) -> tuple[list[AcceptedEvent], dict[int, str], list[RejectedEvent]]:
+    def _resolve_log_traces(
+        self, events: list[AcceptedEvent]
+    ) -> tuple[list[AcceptedEvent], dict[int, str], list[RejectedEvent]]:
         """Log events may omit the trace when they name a known node: find it in this batch or in the log."""
         in_batch: dict[str, str] = {}
         for ev in events:
@@ -179,7 +209,11 @@ class Ingest:
                 node = ev.envelope.node
                 trace = known.get(node.key) if node else None
                 if trace is None:
-                    rejected.append(RejectedEvent(ev.index, f"log names unknown node '{node.key if node else ''}' and gives no 'trace'"))
+                    rejected.append(
+                        RejectedEvent(
+                            ev.index, f"log names unknown node '{node.key if node else ''}' and gives no 'trace'"
+                        )
+                    )
                     continue
                 traces[ev.index] = trace
             kept.append(ev)
@@ -196,8 +230,14 @@ def _by_user(events: list[AcceptedEvent]) -> dict[str, list[AcceptedEvent]]:
 def _new_event(ev: AcceptedEvent, traces: dict[int, str]) -> NewEvent:
     env = ev.envelope
     return NewEvent(
-        uuid=ev.uuid, dedup_key=ev.dedup_key, type=env.type.value, trace_key=traces.get(ev.index, env.trace),
-        node_key=env.node.key if env.node else None, level=(env.level or "info") if env.type.value == "log" else None,
-        user_id=env.user, created_at=ev.time, payload=ev.payload,
+        uuid=ev.uuid,
+        dedup_key=ev.dedup_key,
+        type=env.type.value,
+        trace_key=traces.get(ev.index, env.trace),
+        node_key=env.node.key if env.node else None,
+        level=(env.level or "info") if env.type.value == "log" else None,
+        user_id=env.user,
+        created_at=ev.time,
+        payload=ev.payload,
         nodes=tuple(NodeLink(ref.key, ref.kind, role) for ref, role in env.nodes()),
     )

@@ -71,10 +71,28 @@ def _merge_trace(into: dict[str, TraceRow], row: TraceRow) -> None:
     old.last_at = max(x for x in (old.last_at, row.last_at) if x)
 
 
-def _row(ref: NodeRef, ev: StoredEvent, status: str | None = None, *, reason: str | None = None,
-         code: str | None = None, produced: bool = False) -> NodeRow:
-    return NodeRow(key=ref.key, kind=ref.kind, name=ref.name, status=status, reason=reason, code=code, produced=produced,
-                   trace=ev.trace, user=ev.envelope.user, first_at=ev.time, last_at=ev.time)
+def _row(
+    ref: NodeRef,
+    ev: StoredEvent,
+    status: str | None = None,
+    *,
+    reason: str | None = None,
+    code: str | None = None,
+    produced: bool = False,
+) -> NodeRow:
+    return NodeRow(
+        key=ref.key,
+        kind=ref.kind,
+        name=ref.name,
+        status=status,
+        reason=reason,
+        code=code,
+        produced=produced,
+        trace=ev.trace,
+        user=ev.envelope.user,
+        first_at=ev.time,
+        last_at=ev.time,
+    )
 
 
 def project(events: list[StoredEvent]) -> Projection:
@@ -89,11 +107,19 @@ def project(events: list[StoredEvent]) -> Projection:
         if ev.trace:
             started = env.type is EventType.trace_started
             name = (env.attrs or {}).get("name") if started else None
-            _merge_trace(traces, TraceRow(
-                key=ev.trace, user=env.user, name=name if isinstance(name, str) else None, started=started,
-                started_at=at if started else None,
-                status="ended" if env.type is EventType.trace_ended else "open", first_at=at, last_at=at,
-            ))
+            _merge_trace(
+                traces,
+                TraceRow(
+                    key=ev.trace,
+                    user=env.user,
+                    name=name if isinstance(name, str) else None,
+                    started=started,
+                    started_at=at if started else None,
+                    status="ended" if env.type is EventType.trace_ended else "open",
+                    first_at=at,
+                    last_at=at,
+                ),
+            )
         if env.type in NODE_EVENTS and env.node is not None:
             _merge_node(nodes, _row(env.node, ev, NODE_EVENTS[env.type][1], reason=env.reason, code=env.code), met)
         elif env.type is EventType.flow:
@@ -115,9 +141,13 @@ def project(events: list[StoredEvent]) -> Projection:
             elif ev.trace:
                 log_targets.add((ev.trace, None))
 
-    memberships = [Membership(trace, row.kind, row.key) for row in nodes.values()
-                   for trace in met.get(row.key, {}) if trace != row.trace]
-    batch = GraphBatch(traces=list(traces.values()), nodes=list(nodes.values()), flows=list(flows.values()),
-                       memberships=memberships)
+    memberships = [
+        Membership(trace, row.kind, row.key)
+        for row in nodes.values()
+        for trace in met.get(row.key, {})
+        if trace != row.trace
+    ]
+    batch = GraphBatch(
+        traces=list(traces.values()), nodes=list(nodes.values()), flows=list(flows.values()), memberships=memberships
+    )
     return Projection(batch=batch, log_targets=log_targets)
-

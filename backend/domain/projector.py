@@ -14,8 +14,12 @@ log = logging.getLogger("ftel.projector")
 
 
 def stored_event(row: LoggedEvent) -> StoredEvent:
-    return StoredEvent(id=row.id, envelope=Envelope.model_validate_json(row.payload), trace=row.trace_key,
-                       time=format_time(row.created_at))
+    return StoredEvent(
+        id=row.id,
+        envelope=Envelope.model_validate_json(row.payload),
+        trace=row.trace_key,
+        time=format_time(row.created_at),
+    )
 
 
 class Projector:
@@ -33,8 +37,14 @@ class Projector:
         projection = project(events)
         counts = self.events.log_counts(projection.log_targets)
         projection.batch.log_counts = [
-            LogCounts(key=key, kind=kind, debug=c.get("debug", 0), info=c.get("info", 0), warn=c.get("warn", 0),
-                      error=c.get("error", 0))
+            LogCounts(
+                key=key,
+                kind=kind,
+                debug=c.get("debug", 0),
+                info=c.get("info", 0),
+                warn=c.get("warn", 0),
+                error=c.get("error", 0),
+            )
             for (key, kind), c in counts.items()
         ]
         self.graph.apply(projection.batch)

@@ -7,6 +7,7 @@ from collections import Counter
 from typing import Any, Literal
 
 import orjson
+
 from backend.db.base import EventLog
 from backend.domain.events import format_time
 from backend.errors import InvalidInput, NotFound, QueryRejected, QueryTimeout, Unprocessable
@@ -42,9 +43,15 @@ def _public_node(n: dict[str, Any]) -> dict[str, Any]:
 
 
 def _trace_public(t: dict[str, Any]) -> dict[str, Any]:
-    return {"key": t["key"], "user": t["user"], "name": t["name"], "status": t["status"],
-            "first_at": t["first_at"], "last_at": t["last_at"],
-            "logs": {lvl: t.get(f"log_{lvl}") or 0 for lvl in ("debug", "info", "warn", "error")}}
+    return {
+        "key": t["key"],
+        "user": t["user"],
+        "name": t["name"],
+        "status": t["status"],
+        "first_at": t["first_at"],
+        "last_at": t["last_at"],
+        "logs": {lvl: t.get(f"log_{lvl}") or 0 for lvl in ("debug", "info", "warn", "error")},
+    }
 
 
 def encode_cursor(first_at: str, key: str) -> str:
@@ -91,24 +98,48 @@ class Queries:
         if self.graph.trace(key) is None:
             raise NotFound(f"no trace {key!r}")
         sub = self.graph.trace_graph(key)
-        return {"nodes": [_public_node(n) for n in sub.nodes],
-                "edges": [{"source": e["source"], "target": e["target"], "op": e["op"]} for e in sub.edges]}
+        return {
+            "nodes": [_public_node(n) for n in sub.nodes],
+            "edges": [{"source": e["source"], "target": e["target"], "op": e["op"]} for e in sub.edges],
+        }
 
     def node_detail(self, key: str, limit: int) -> dict[str, Any]:
         node = self.graph.node(key)
         if node is None:
             raise NotFound(f"no node {key!r}")
-        events = [{"id": e.uuid, "type": e.type, "time": format_time(e.created_at), "trace": e.trace_key, "role": e.role,
-                   "event": orjson.loads(e.payload)} for e in self.events.node_events(key, limit)]
-        logs = [
-            {"time": e["time"], "level": e["event"].get("level", "info"), "message": e["event"].get("message"), "id": e["id"]}
-            for e in events if e["type"] == "log"
+        events = [
+            {
+                "id": e.uuid,
+                "type": e.type,
+                "time": format_time(e.created_at),
+                "trace": e.trace_key,
+                "role": e.role,
+                "event": orjson.loads(e.payload),
+            }
+            for e in self.events.node_events(key, limit)
         ]
-        return {"node": {**_public_node(node), "logs": {lvl: node.get(f"log_{lvl}") or 0 for lvl in ("debug", "info", "warn", "error")}},
-                "events": events, "logs": logs}
+        logs = [
+            {
+                "time": e["time"],
+                "level": e["event"].get("level", "info"),
+                "message": e["event"].get("message"),
+                "id": e["id"],
+            }
+            for e in events
+            if e["type"] == "log"
+        ]
+        return {
+            "node": {
+                **_public_node(node),
+                "logs": {lvl: node.get(f"log_{lvl}") or 0 for lvl in ("debug", "info", "warn", "error")},
+            },
+            "events": events,
+            "logs": logs,
+        }
 
-    def lineage(self, key: str, direction: Literal["upstream", "downstream", "both"], depth: int,
-                max_nodes: int = 5000) -> dict[str, Any]:
+    def lineage(
+        self, key: str, direction: Literal["upstream", "downstream", "both"], depth: int, max_nodes: int = 5000
+    ) -> dict[str, Any]:
         """Breadth-first along FLOWS_TO, one batched hop per level. `truncated` says more lies beyond
         the depth or the node limit."""
         start = self.graph.node(key)
@@ -117,14 +148,20 @@ class Queries:
         nodes: dict[str, dict[str, Any]] = {key: _public_node(start)}
         edges: dict[tuple[str, str, str], dict[str, Any]] = {}
         truncated = False
-        ways: list[Literal["upstream", "downstream"]] = ["upstream", "downstream"] if direction == "both" else [direction]
+        ways: list[Literal["upstream", "downstream"]] = (
+            ["upstream", "downstream"] if direction == "both" else [direction]
+        )
         for way in ways:
             frontier, seen = [key], {key}
             for _ in range(depth):
                 hops = self.graph.neighbours(frontier, way)
                 frontier = []
                 for h in hops:
-                    edges[(h["source"], h["target"], h["op"])] = {"source": h["source"], "target": h["target"], "op": h["op"]}
+                    edges[(h["source"], h["target"], h["op"])] = {
+                        "source": h["source"],
+                        "target": h["target"],
+                        "op": h["op"],
+                    }
                     far = h["node"]["key"]
                     if far not in seen:
                         if len(nodes) >= max_nodes:
@@ -139,8 +176,14 @@ class Queries:
                 if frontier and self.graph.neighbours(frontier, way):
                     truncated = True
         kept = [e for e in edges.values() if e["source"] in nodes and e["target"] in nodes]
-        return {"root": key, "direction": direction, "depth": depth, "nodes": list(nodes.values()), "edges": kept,
-                "truncated": truncated}
+        return {
+            "root": key,
+            "direction": direction,
+            "depth": depth,
+            "nodes": list(nodes.values()),
+            "edges": kept,
+            "truncated": truncated,
+        }
 
     def graph_query(self, cypher: str, params: dict[str, Any], row_limit: int, timeout: float) -> dict[str, Any]:
         if not cypher.strip():

@@ -62,9 +62,17 @@ class Deletion:
     delete_after: datetime  # marked_at + grace
 
     def as_json(self) -> dict[str, Any]:
-        return {"key": self.key, "group": self.group, "trace": self.trace, "rule": self.rule, "bytes": self.bytes,
-                "size": self.size, "stored_at": format_time(self.stored_at), "marked_at": format_time(self.marked_at),
-                "delete_after": format_time(self.delete_after)}
+        return {
+            "key": self.key,
+            "group": self.group,
+            "trace": self.trace,
+            "rule": self.rule,
+            "bytes": self.bytes,
+            "size": self.size,
+            "stored_at": format_time(self.stored_at),
+            "marked_at": format_time(self.marked_at),
+            "delete_after": format_time(self.delete_after),
+        }
 
 
 @dataclass
@@ -78,9 +86,15 @@ class RetentionReport:
     failed: list[str] = field(default_factory=list)  # keys whose object could not be deleted
 
     def as_json(self) -> dict[str, Any]:
-        return {"backend": self.backend, "dry_run": self.dry_run, "now": format_time(self.now),
-                "marked": [d.as_json() for d in self.marked], "deleted": [d.as_json() for d in self.deleted],
-                "waiting": [d.as_json() for d in self.waiting], "failed": self.failed}
+        return {
+            "backend": self.backend,
+            "dry_run": self.dry_run,
+            "now": format_time(self.now),
+            "marked": [d.as_json() for d in self.marked],
+            "deleted": [d.as_json() for d in self.deleted],
+            "waiting": [d.as_json() for d in self.waiting],
+            "failed": self.failed,
+        }
 
 
 def limits_of(settings: Settings) -> Limits:
@@ -89,8 +103,17 @@ def limits_of(settings: Settings) -> Limits:
 
 
 def _deletion(f: StoredFileRow, rule: str, marked_at: datetime, grace: timedelta) -> Deletion:
-    return Deletion(key=f.key, group=f.group_key, trace=f.trace_key, rule=rule, bytes=f.stored_size, size=f.size,
-                    stored_at=f.stored_at, marked_at=marked_at, delete_after=marked_at + grace)
+    return Deletion(
+        key=f.key,
+        group=f.group_key,
+        trace=f.trace_key,
+        rule=rule,
+        bytes=f.stored_size,
+        size=f.size,
+        stored_at=f.stored_at,
+        marked_at=marked_at,
+        delete_after=marked_at + grace,
+    )
 
 
 def planner(limits: Limits, now: datetime) -> Callable[[LiveTotals, Iterator[StoredFileRow]], list[Mark]]:
@@ -122,32 +145,58 @@ def planner(limits: Limits, now: datetime) -> Callable[[LiveTotals, Iterator[Sto
 def expired_event(f: StoredFileRow, now: datetime) -> dict[str, Any]:
     """`file.expired` with an id fixed by the file, so overlapping or repeated sweeps store it once."""
     return {
-        "id": str(uuid.uuid5(uuid.UUID(f.uuid), "file.expired")), "type": "file.expired", "trace": f.trace_key,
-        "time": format_time(now), "node": {"kind": "file", "key": f.key},
-        "reason": f"retention: {f.marked_rule}", "code": f.marked_rule,
+        "id": str(uuid.uuid5(uuid.UUID(f.uuid), "file.expired")),
+        "type": "file.expired",
+        "trace": f.trace_key,
+        "time": format_time(now),
+        "node": {"kind": "file", "key": f.key},
+        "reason": f"retention: {f.marked_rule}",
+        "code": f.marked_rule,
         "attrs": {"group": f.group_key, "bytes": f.stored_size, "size": f.size, "backend": f.backend},
     }
 
 
 def record_json(r: RetentionRow) -> dict[str, Any]:
-    return {"id": r.uuid, "key": r.file_key, "group": r.group_key, "trace": r.trace_key, "backend": r.backend,
-            "rule": r.rule, "bytes": r.bytes, "size": r.size, "stored_at": format_time(r.stored_at),
-            "marked_at": format_time(r.marked_at), "deleted_at": format_time(r.deleted_at)}
+    return {
+        "id": r.uuid,
+        "key": r.file_key,
+        "group": r.group_key,
+        "trace": r.trace_key,
+        "backend": r.backend,
+        "rule": r.rule,
+        "bytes": r.bytes,
+        "size": r.size,
+        "stored_at": format_time(r.stored_at),
+        "marked_at": format_time(r.marked_at),
+        "deleted_at": format_time(r.deleted_at),
+    }
 
 
 class Retention:
     """Retention of the process's object store. `clock` is "now" for a run (tests move it)."""
 
-    def __init__(self, catalog: FileCatalog, store: ObjectStore, ingest: Ingest, settings: Settings,
-                 clock: Callable[[], datetime] | None = None) -> None:
+    def __init__(
+        self,
+        catalog: FileCatalog,
+        store: ObjectStore,
+        ingest: Ingest,
+        settings: Settings,
+        clock: Callable[[], datetime] | None = None,
+    ) -> None:
         self.catalog = catalog
         self.store = store
         self.ingest = ingest
         self.settings = settings
         self.clock = clock or (lambda: datetime.now(UTC))
 
-    def run(self, *, dry_run: bool = False, now: datetime | None = None, limits: Limits | None = None,
-            on_delete: Callable[[Deletion], None] | None = None) -> RetentionReport:
+    def run(
+        self,
+        *,
+        dry_run: bool = False,
+        now: datetime | None = None,
+        limits: Limits | None = None,
+        on_delete: Callable[[Deletion], None] | None = None,
+    ) -> RetentionReport:
         """One retention run: mark, then sweep what is due. A dry run changes nothing and reports what a
         real run at `now` would mark and delete."""
         now = now or self.clock()
@@ -181,11 +230,18 @@ class Retention:
                 report.deleted.append(d)
                 if on_delete is not None:
                     on_delete(d)
-        report.waiting = [_deletion(f, f.marked_rule or "unknown", f.marked_at or now, grace)
-                          for f in self.catalog.marked(backend)]
+        report.waiting = [
+            _deletion(f, f.marked_rule or "unknown", f.marked_at or now, grace) for f in self.catalog.marked(backend)
+        ]
         if report.deleted or report.marked:
-            log.info("retention on %s: marked %d, deleted %d (%d bytes), waiting %d", backend, len(report.marked),
-                     len(report.deleted), sum(d.bytes for d in report.deleted), len(report.waiting))
+            log.info(
+                "retention on %s: marked %d, deleted %d (%d bytes), waiting %d",
+                backend,
+                len(report.marked),
+                len(report.deleted),
+                sum(d.bytes for d in report.deleted),
+                len(report.waiting),
+            )
         return report
 
     def records(self, limit: int, before_id: int | None, key: str | None, rule: str | None) -> list[RetentionRow]:

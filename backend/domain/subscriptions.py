@@ -74,9 +74,18 @@ def endpoint(settings: Settings, redis_url: str | None, transport: str) -> Endpo
 
 
 def record_of(sub: SubscriptionRow, owner_client_id: str | None) -> StreamRecord:
-    return StreamRecord(id=sub.uuid, stream=sub.stream_key, transport=sub.transport, user_id=sub.user_id,
-                        user_name=sub.user_name, owner=sub.owner_uuid, owner_client_id=owner_client_id,
-                        created=_iso(sub.created_at) or "", deleted=_iso(sub.deleted_at), reason=sub.delete_reason)
+    return StreamRecord(
+        id=sub.uuid,
+        stream=sub.stream_key,
+        transport=sub.transport,
+        user_id=sub.user_id,
+        user_name=sub.user_name,
+        owner=sub.owner_uuid,
+        owner_client_id=owner_client_id,
+        created=_iso(sub.created_at) or "",
+        deleted=_iso(sub.deleted_at),
+        reason=sub.delete_reason,
+    )
 
 
 def _created_ms(sub: SubscriptionRow) -> int:
@@ -84,8 +93,14 @@ def _created_ms(sub: SubscriptionRow) -> int:
 
 
 class Subscriptions:
-    def __init__(self, store: SubscriptionStore, accounts: AccountStore, settings: Settings, redis_url: str | None,
-                 admin: StreamAdmin | None = None) -> None:
+    def __init__(
+        self,
+        store: SubscriptionStore,
+        accounts: AccountStore,
+        settings: Settings,
+        redis_url: str | None,
+        admin: StreamAdmin | None = None,
+    ) -> None:
         self.store = store
         self.accounts = accounts
         self.settings = settings
@@ -99,8 +114,14 @@ class Subscriptions:
     def _client_id(self, account_id: int | None) -> str | None:
         return None if account_id is None else self.accounts.client_id(account_id)
 
-    async def create(self, registry: Registry | None, principal: Principal, user_id: str | None, user_name: str | None,
-                     transport: str) -> SubscriptionRow:
+    async def create(
+        self,
+        registry: Registry | None,
+        principal: Principal,
+        user_id: str | None,
+        user_name: str | None,
+        transport: str,
+    ) -> SubscriptionRow:
         """SQL first, then the registry and the stream with its group, then the announcement. If Redis
         fails the SQL row is removed again and the caller gets 503: no half-made subscription stays."""
         if transport not in TRANSPORTS:
@@ -110,9 +131,16 @@ class Subscriptions:
         if registry is None:
             raise Unavailable("stream ingestion needs Redis: set FT_REDIS_URL (or run the all-in-one `ftel serve`)")
         sub_id = str(uuid7())
-        sub = SubscriptionRow(uuid=sub_id, stream_key=keys.stream_key(sub_id), transport=transport,
-                              account_id=principal.account_id, owner_uuid=principal.uuid,
-                              user_id=user_id or str(uuid7()), user_name=user_name, created_at=datetime.now(UTC))
+        sub = SubscriptionRow(
+            uuid=sub_id,
+            stream_key=keys.stream_key(sub_id),
+            transport=transport,
+            account_id=principal.account_id,
+            owner_uuid=principal.uuid,
+            user_id=user_id or str(uuid7()),
+            user_name=user_name,
+            created_at=datetime.now(UTC),
+        )
         sub = await asyncio.to_thread(self.store.insert, sub)
         try:
             client_id = await asyncio.to_thread(self._client_id, principal.account_id)
@@ -194,10 +222,18 @@ class Subscriptions:
 
     def _row(self, record: StreamRecord, by_uuid: dict[str, int], by_client: dict[str, int]) -> SubscriptionRow:
         account_id = by_uuid.get(record.owner or "") or by_client.get(record.owner_client_id or "")
-        return SubscriptionRow(uuid=record.id, stream_key=record.stream, transport=record.transport, account_id=account_id,
-                               owner_uuid=record.owner, user_id=record.user_id or UNKNOWN_USER, user_name=record.user_name,
-                               created_at=_parse(record.created) or datetime.now(UTC), deleted_at=_parse(record.deleted),
-                               delete_reason=record.reason)
+        return SubscriptionRow(
+            uuid=record.id,
+            stream_key=record.stream,
+            transport=record.transport,
+            account_id=account_id,
+            owner_uuid=record.owner,
+            user_id=record.user_id or UNKNOWN_USER,
+            user_name=record.user_name,
+            created_at=_parse(record.created) or datetime.now(UTC),
+            deleted_at=_parse(record.deleted),
+            delete_reason=record.reason,
+        )
 
     async def sync(self, registry: Registry, *, scan_streams: bool) -> SyncReport:
         """Bring SQL and the registry to the same set of subscriptions.
@@ -220,8 +256,16 @@ class Subscriptions:
         if scan_streams:
             present = await registry.streams_in_redis()
             for stream in sorted(present - records.keys() - rows.keys()):
-                orphan = StreamRecord(id=keys.subscription_id(stream), stream=stream, transport="redis", user_id=UNKNOWN_USER,
-                                      user_name=None, owner=None, owner_client_id=None, created=datetime.now(UTC).isoformat())
+                orphan = StreamRecord(
+                    id=keys.subscription_id(stream),
+                    stream=stream,
+                    transport="redis",
+                    user_id=UNKNOWN_USER,
+                    user_name=None,
+                    owner=None,
+                    owner_client_id=None,
+                    created=datetime.now(UTC).isoformat(),
+                )
                 await registry.put(orphan)
                 restore.append(orphan)
                 report.orphans.append(stream)
@@ -232,7 +276,10 @@ class Subscriptions:
                     report.streams_recreated.append(sub.stream_key)
         if restore:
             by_uuid, by_client = await asyncio.to_thread(
-                self.accounts.ids_for, {r.owner for r in restore if r.owner}, {r.owner_client_id for r in restore if r.owner_client_id})
+                self.accounts.ids_for,
+                {r.owner for r in restore if r.owner},
+                {r.owner_client_id for r in restore if r.owner_client_id},
+            )
             await asyncio.to_thread(self.store.restore, [self._row(r, by_uuid, by_client) for r in restore])
             for record in restore:
                 report.restored_to_sql.append(record.stream)

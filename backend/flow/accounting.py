@@ -22,8 +22,11 @@ class Allowance:
     burst_seconds: float = 10.0
 
     def as_json(self) -> dict[str, float]:
-        return {"events_per_second": self.events_per_second, "bytes_per_second": self.bytes_per_second,
-                "burst_seconds": self.burst_seconds}
+        return {
+            "events_per_second": self.events_per_second,
+            "bytes_per_second": self.bytes_per_second,
+            "burst_seconds": self.burst_seconds,
+        }
 
 
 @dataclass
@@ -38,10 +41,12 @@ class TokenBucket:
         """How many of the events (sizes in bytes, in order) fit now; those are taken from the bucket."""
         elapsed = max(0.0, now - self.at)
         self.at = now
-        self.events = min(allowance.events_per_second * allowance.burst_seconds,
-                          self.events + elapsed * allowance.events_per_second)
-        self.bytes = min(allowance.bytes_per_second * allowance.burst_seconds,
-                         self.bytes + elapsed * allowance.bytes_per_second)
+        self.events = min(
+            allowance.events_per_second * allowance.burst_seconds, self.events + elapsed * allowance.events_per_second
+        )
+        self.bytes = min(
+            allowance.bytes_per_second * allowance.burst_seconds, self.bytes + elapsed * allowance.bytes_per_second
+        )
         fits = 0
         for size in sizes:
             if self.events < 1 or self.bytes < size:
@@ -68,9 +73,17 @@ class UserFlow:
     _window_events: int = 0
 
     def as_json(self) -> dict[str, Any]:
-        return {"account_id": self.account_id, "user": self.user, "events": self.events, "bytes": self.bytes,
-                "parked": self.parked, "first_seen": self.first_seen, "last_seen": self.last_seen,
-                "rate": round(self.current_rate(time.time()), 3), "parking": self.is_parked}
+        return {
+            "account_id": self.account_id,
+            "user": self.user,
+            "events": self.events,
+            "bytes": self.bytes,
+            "parked": self.parked,
+            "first_seen": self.first_seen,
+            "last_seen": self.last_seen,
+            "rate": round(self.current_rate(time.time()), 3),
+            "parking": self.is_parked,
+        }
 
     def current_rate(self, now: float) -> float:
         idle = now - self._window_start
@@ -101,10 +114,14 @@ class Accounting:
             flow = self.users.get((account_id, user))
             if flow is None:
                 allowance = self.allowance(account_id)
-                bucket = TokenBucket(allowance.events_per_second * allowance.burst_seconds,
-                                     allowance.bytes_per_second * allowance.burst_seconds, now)
-                flow = self.users[(account_id, user)] = UserFlow(account_id, user, first_seen=now, bucket=bucket,
-                                                                 _window_start=now)
+                bucket = TokenBucket(
+                    allowance.events_per_second * allowance.burst_seconds,
+                    allowance.bytes_per_second * allowance.burst_seconds,
+                    now,
+                )
+                flow = self.users[(account_id, user)] = UserFlow(
+                    account_id, user, first_seen=now, bucket=bucket, _window_start=now
+                )
             flow.events += len(sizes)
             flow.bytes += sum(sizes)
             flow.last_seen = now

@@ -40,8 +40,15 @@ class ParkedQueue:
 
 
 class FlowControl:
-    def __init__(self, accounting: Accounting, pressure: Pressure, parking: Parking, drainer: Drainer,
-                 accounts: AccountStore, allowances: AllowanceStore | None = None) -> None:
+    def __init__(
+        self,
+        accounting: Accounting,
+        pressure: Pressure,
+        parking: Parking,
+        drainer: Drainer,
+        accounts: AccountStore,
+        allowances: AllowanceStore | None = None,
+    ) -> None:
         self.accounts = accounts  # accounts are shown by their public id
         self.accounting = accounting
         self.pressure = pressure
@@ -106,7 +113,11 @@ class FlowControl:
             "oldest_parked_seconds": oldest,
             "pressure": self.pressing(),
             "redis": "none" if redis is None else ("ok" if answered and self.parking.redis_usable else "unusable"),
-            "spool": {"bytes": spool.depth_bytes(), "segments": spool.segment_count(), "bad_segments": spool.bad_segments()},
+            "spool": {
+                "bytes": spool.depth_bytes(),
+                "segments": spool.segment_count(),
+                "bad_segments": spool.bad_segments(),
+            },
             "default_allowance": self.accounting.default.as_json(),
             "allowances": {k: v.as_json() for k, v in self.accounting.allowances.items()},
         }
@@ -122,9 +133,17 @@ class FlowControl:
             pk = user.pop("account_id")
             user["account"] = public.get(pk) if pk is not None else None
             for name in ("first_seen", "last_seen"):
-                user[name] = datetime.fromtimestamp(user[name], UTC).isoformat().replace("+00:00", "Z") if user[name] else None
-        snap["buffered_by_user"] = [{"account": public.get(q.account_id) if q.account_id is not None else None,
-                                     "user": q.user, "buffered": q.events} for q in queues]
+                user[name] = (
+                    datetime.fromtimestamp(user[name], UTC).isoformat().replace("+00:00", "Z") if user[name] else None
+                )
+        snap["buffered_by_user"] = [
+            {
+                "account": public.get(q.account_id) if q.account_id is not None else None,
+                "user": q.user,
+                "buffered": q.events,
+            }
+            for q in queues
+        ]
         snap["allowances"] = {public.get(pk, str(pk)): value for pk, value in snap["allowances"].items()}
         return snap
 
@@ -144,7 +163,9 @@ class FlowControl:
         for q in queues:
             FLOW_USER_DEPTH.labels(str(q.account_id) if q.account_id is not None else "-", q.user).set(q.events)
         for user in self.accounting.snapshot():
-            FLOW_RATE.labels(str(user["account_id"]) if user["account_id"] is not None else "-", user["user"]).set(user["rate"])
+            FLOW_RATE.labels(str(user["account_id"]) if user["account_id"] is not None else "-", user["user"]).set(
+                user["rate"]
+            )
 
     def set_allowance(self, account_id: int, allowance: Allowance) -> None:
         """Effective at once in this process; shared with the other replicas through Redis when it is up."""

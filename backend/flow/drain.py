@@ -92,8 +92,9 @@ class Drainer:
         return events
 
     def _admit(self, batch: ParkedBatch) -> None:
-        result = self.ingest.admit(batch.events, batch.channel, batch.account_id, received_at=batch.received_at,
-                                   drained=True)
+        result = self.ingest.admit(
+            batch.events, batch.channel, batch.account_id, received_at=batch.received_at, drained=True
+        )
         for rejected in result.rejected:  # e.g. a log naming a node whose event was itself never stored
             log.warning("flow: drained event rejected (%s, user %r): %s", batch.channel, batch.user, rejected.error)
 

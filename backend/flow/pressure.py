@@ -20,8 +20,9 @@ PRESSURES = ("sql", "graph", "memory", "consumer_lag")
 
 
 class Pressure:
-    def __init__(self, settings: Settings, events: EventLog, graph: GraphStore,
-                 consumer_lag: Callable[[], int] | None = None) -> None:
+    def __init__(
+        self, settings: Settings, events: EventLog, graph: GraphStore, consumer_lag: Callable[[], int] | None = None
+    ) -> None:
         self.settings = settings
         self.events = events
         self.graph = graph

@@ -15,15 +15,26 @@ def _requests(header: files_pb2.UploadHeader, chunks: Iterable[bytes]) -> Iterat
     yield files_pb2.UploadRequest(header=header)
     for chunk in chunks:
         for start in range(0, len(chunk), CHUNK):
-            yield files_pb2.UploadRequest(chunk=chunk[start:start + CHUNK])
+            yield files_pb2.UploadRequest(chunk=chunk[start : start + CHUNK])
 
 
-def upload(target: str, token: str, chunks: Iterable[bytes], *, trace: str, key: str = "", group: str = "",
-           filename: str = "", content_type: str = "", timeout: float = 600) -> files_pb2.StoredFile:
+def upload(
+    target: str,
+    token: str,
+    chunks: Iterable[bytes],
+    *,
+    trace: str,
+    key: str = "",
+    group: str = "",
+    filename: str = "",
+    content_type: str = "",
+    timeout: float = 600,
+) -> files_pb2.StoredFile:
     """Upload a file over gRPC to `target` (host:port); raises grpc.RpcError with the server's status."""
     header = files_pb2.UploadHeader(trace=trace, key=key, group=group, filename=filename, content_type=content_type)
     with grpc.insecure_channel(target) as channel:
         stub = files_pb2_grpc.FileStorageStub(channel)  # type: ignore[no-untyped-call]
-        result: files_pb2.StoredFile = stub.Upload(_requests(header, chunks), timeout=timeout,
-                                                   metadata=(("authorization", f"Bearer {token}"),))
+        result: files_pb2.StoredFile = stub.Upload(
+            _requests(header, chunks), timeout=timeout, metadata=(("authorization", f"Bearer {token}"),)
+        )
         return result

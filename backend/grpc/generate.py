@@ -18,12 +18,21 @@ _UNCHECKED = "# mypy: ignore-errors\n"  # generated code is not held to mypy str
 def generate(out_dir: Path = OUT) -> list[Path]:
     from grpc_tools import protoc  # dev dependency
 
-    args = ["protoc", f"-I{PROTO.parent}", f"--python_out={out_dir}", f"--pyi_out={out_dir}",
-            f"--grpc_python_out={out_dir}", str(PROTO)]
+    args = [
+        "protoc",
+        f"-I{PROTO.parent}",
+        f"--python_out={out_dir}",
+        f"--pyi_out={out_dir}",
+        f"--grpc_python_out={out_dir}",
+        str(PROTO),
+    ]
     if protoc.main(args) != 0:
         raise RuntimeError(f"protoc failed on {PROTO}")
     service, stub = out_dir / "files_pb2_grpc.py", out_dir / "files_pb2.pyi"
-    service.write_text(_UNCHECKED + service.read_text().replace("import files_pb2 as files__pb2", "from . import files_pb2 as files__pb2"))
+    service.write_text(
+        _UNCHECKED
+        + service.read_text().replace("import files_pb2 as files__pb2", "from . import files_pb2 as files__pb2")
+    )
     stub.write_text(_UNCHECKED + stub.read_text())
     return [out_dir / "files_pb2.py", stub, service]
 

@@ -12,8 +12,17 @@ import grpc
 
 from backend.domain.auth import Auth, Principal
 from backend.domain.files import Files
-from backend.errors import (Conflict, Forbidden, FtelError, InvalidInput, NotFound, PayloadTooLarge, Unauthenticated,
-                            Unavailable, Unprocessable)
+from backend.errors import (
+    Conflict,
+    Forbidden,
+    FtelError,
+    InvalidInput,
+    NotFound,
+    PayloadTooLarge,
+    Unauthenticated,
+    Unavailable,
+    Unprocessable,
+)
 from backend.grpc import files_pb2, files_pb2_grpc
 
 log = logging.getLogger("ftel.grpc")
@@ -21,10 +30,14 @@ log = logging.getLogger("ftel.grpc")
 MAX_MESSAGE_BYTES = 4 * 1024 * 1024
 
 _STATUS: dict[type[FtelError], grpc.StatusCode] = {
-    InvalidInput: grpc.StatusCode.INVALID_ARGUMENT, Unprocessable: grpc.StatusCode.INVALID_ARGUMENT,
-    Unauthenticated: grpc.StatusCode.UNAUTHENTICATED, Forbidden: grpc.StatusCode.PERMISSION_DENIED,
-    NotFound: grpc.StatusCode.NOT_FOUND, Conflict: grpc.StatusCode.ALREADY_EXISTS,
-    PayloadTooLarge: grpc.StatusCode.RESOURCE_EXHAUSTED, Unavailable: grpc.StatusCode.UNAVAILABLE,
+    InvalidInput: grpc.StatusCode.INVALID_ARGUMENT,
+    Unprocessable: grpc.StatusCode.INVALID_ARGUMENT,
+    Unauthenticated: grpc.StatusCode.UNAUTHENTICATED,
+    Forbidden: grpc.StatusCode.PERMISSION_DENIED,
+    NotFound: grpc.StatusCode.NOT_FOUND,
+    Conflict: grpc.StatusCode.ALREADY_EXISTS,
+    PayloadTooLarge: grpc.StatusCode.RESOURCE_EXHAUSTED,
+    Unavailable: grpc.StatusCode.UNAVAILABLE,
 }
 
 
@@ -63,7 +76,9 @@ class FileStorageService(files_pb2_grpc.FileStorageServicer):
         self._files = files
         self._auth = auth
 
-    def Upload(self, request_iterator: Iterator[files_pb2.UploadRequest], context: grpc.ServicerContext) -> files_pb2.StoredFile:  # noqa: N802
+    def Upload(
+        self, request_iterator: Iterator[files_pb2.UploadRequest], context: grpc.ServicerContext
+    ) -> files_pb2.StoredFile:
         try:
             principal = self._principal(context)
             if not principal.has("ingest"):
@@ -79,9 +94,16 @@ class FileStorageService(files_pb2_grpc.FileStorageServicer):
                 log.exception("gRPC upload failed")
                 context.abort(grpc.StatusCode.INTERNAL, "internal server error")
             context.abort(grpc.StatusCode.CANCELLED, "client went away")
-        return files_pb2.StoredFile(key=stored["key"], group=stored["group"], size=stored["size"],
-                                    stored_size=stored["stored_size"], codec=stored["codec"], sha256=stored["sha256"],
-                                    trace=stored["trace"], stored_at=stored["stored_at"])
+        return files_pb2.StoredFile(
+            key=stored["key"],
+            group=stored["group"],
+            size=stored["size"],
+            stored_size=stored["stored_size"],
+            codec=stored["codec"],
+            sha256=stored["sha256"],
+            trace=stored["trace"],
+            stored_at=stored["stored_at"],
+        )
 
     def _principal(self, context: grpc.ServicerContext) -> Principal:
         metadata = dict(context.invocation_metadata())
@@ -95,7 +117,9 @@ class FileStorageService(files_pb2_grpc.FileStorageServicer):
 def start_grpc_server(files: Files, auth: Auth, host: str, port: int, workers: int = 8) -> grpc.Server:
     """Serve FileStorage on host:port (insecure: put TLS in front, as for the REST API)."""
     options: list[tuple[str, Any]] = [("grpc.max_receive_message_length", MAX_MESSAGE_BYTES)]
-    server = grpc.server(futures.ThreadPoolExecutor(max_workers=workers, thread_name_prefix="ftel-grpc"), options=options)
+    server = grpc.server(
+        futures.ThreadPoolExecutor(max_workers=workers, thread_name_prefix="ftel-grpc"), options=options
+    )
     files_pb2_grpc.add_FileStorageServicer_to_server(FileStorageService(files, auth), server)  # type: ignore[no-untyped-call]
     if server.add_insecure_port(f"{host}:{port}") == 0:
         raise OSError(f"cannot listen for gRPC on {host}:{port}")

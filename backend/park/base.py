@@ -36,8 +36,15 @@ class ParkedBatch:
     events: list[Any]
 
     def encode(self) -> bytes:
-        return orjson.dumps({"channel": self.channel, "account": self.account_id, "user": self.user,
-                             "received": self.received_at.isoformat(), "events": self.events})
+        return orjson.dumps(
+            {
+                "channel": self.channel,
+                "account": self.account_id,
+                "user": self.user,
+                "received": self.received_at.isoformat(),
+                "events": self.events,
+            }
+        )
 
     @classmethod
     def decode(cls, data: bytes) -> ParkedBatch:

@@ -3,19 +3,14 @@ that Redis (so a replica drains what another parked). Synchronous client: used f
 
 from __future__ import annotations
 
-import functools
 import time
-from collections.abc import Callable
-from typing import Any, ParamSpec, TypeVar
+from typing import Any, cast
 
 import redis
 
-from backend.errors import RedisUnavailable
 from backend.park.base import Lease, MediumHealth, ParkedBatch
 from backend.streams import keys
-
-P = ParamSpec("P")
-T = TypeVar("T")
+from backend.streams.admin import redis_errors
 
 # Delete drained entries and lower the depth only by what this caller really deleted (drainers may race).
 _DONE = """
@@ -42,17 +37,6 @@ return 0
 """
 
 
-def _redis_errors(fn: Callable[P, T]) -> Callable[P, T]:
-    @functools.wraps(fn)
-    def wrapper(*args: P.args, **kwargs: P.kwargs) -> T:
-        try:
-            return fn(*args, **kwargs)
-        except redis.RedisError as exc:
-            raise RedisUnavailable(f"redis: {exc}") from exc
-
-    return wrapper
-
-
 class RedisPark:
     """ParkMedium (backend.park.base) on Redis streams; a lease is a per-user lock with a TTL."""
 
@@ -65,7 +49,7 @@ class RedisPark:
         self._done = client.register_script(_DONE)
         self._claim = client.register_script(_CLAIM)
 
-    @_redis_errors
+    @redis_errors
     def park(self, batch: ParkedBatch) -> None:
         key = keys.park_key(batch.account_id, batch.user)
         pipe = self.client.pipeline(transaction=True)
@@ -74,18 +58,18 @@ class RedisPark:
         pipe.hincrby(keys.PARKED_DEPTH, key, len(batch.events))
         pipe.execute()
 
-    @_redis_errors
+    @redis_errors
     def queues(self) -> list[str]:
-        return sorted(k.decode() for k in self.client.smembers(keys.PARKED_USERS))  # type: ignore[union-attr]
+        return sorted(k.decode() for k in cast(set[bytes], self.client.smembers(keys.PARKED_USERS)))
 
-    @_redis_errors
+    @redis_errors
     def take(self, queue: str, max_events: int, holder: str) -> Lease | None:
         if not self._claim(keys=[keys.park_lock_key(queue)], args=[holder, self.lease_ttl_ms]):
             return None
         lease = Lease(queue, holder, [])
         start, page = "-", max(1, max_events // 10 + 1)  # a batch is usually many events: few round trips
         while lease.events < max_events:
-            entries: list[Any] = self.client.xrange(queue, start, "+", count=page)  # type: ignore[assignment]
+            entries = cast(list[Any], self.client.xrange(queue, start, "+", count=page))
             for entry_id, fields in entries:
                 batch = ParkedBatch.decode(fields[b"b"])
                 if lease.batches and lease.events + len(batch.events) > max_events:
@@ -101,7 +85,7 @@ class RedisPark:
             return None
         return lease
 
-    @_redis_errors
+    @redis_errors
     def finish(self, lease: Lease, handled: int) -> None:
         drained = [(lease.positions[i], len(lease.batches[i].events)) for i in range(handled)]
         try:
@@ -111,19 +95,19 @@ class RedisPark:
         finally:
             self.client.delete(keys.park_lock_key(lease.queue))
 
-    @_redis_errors
+    @redis_errors
     def depths(self) -> dict[str, int]:
-        raw: dict[bytes, bytes] = self.client.hgetall(keys.PARKED_DEPTH)  # type: ignore[assignment]
+        raw = cast(dict[bytes, bytes], self.client.hgetall(keys.PARKED_DEPTH))
         return {k.decode(): int(v) for k, v in raw.items() if int(v) > 0}
 
     def owner(self, queue: str) -> tuple[int | None, str] | None:
         return keys.park_owner(queue)
 
-    @_redis_errors
+    @redis_errors
     def oldest_age(self) -> float | None:
         oldest: float | None = None
         for key in self.queues():
-            first: list[Any] = self.client.xrange(key, "-", "+", count=1)  # type: ignore[assignment]
+            first = cast(list[Any], self.client.xrange(key, "-", "+", count=1))
             if first:
                 ms = int(first[0][0].decode().split("-")[0])
                 oldest = ms / 1000 if oldest is None else min(oldest, ms / 1000)
@@ -131,7 +115,7 @@ class RedisPark:
 
     def health(self) -> MediumHealth:
         try:
-            info: dict[str, Any] = self.client.info("memory")  # type: ignore[assignment]
+            info = cast(dict[str, Any], self.client.info("memory"))
         except redis.RedisError:
             return MediumHealth(reachable=False)
         return MediumHealth(reachable=True, used_mb=float(info.get("used_memory", 0)) / (1024 * 1024))

@@ -54,7 +54,7 @@ def read_segment(path: Path) -> SegmentRead:
             out.bad_offset, out.problem = pos, "bad record header"
             break
         start = pos + HEADER.size
-        payload = data[start:start + length]
+        payload = data[start : start + length]
         if len(payload) < length:
             out.bad_offset, out.problem = pos, f"truncated payload ({len(payload)} of {length} bytes)"
             break

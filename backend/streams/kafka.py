@@ -62,9 +62,19 @@ class _Listener(ConsumerRebalanceListener):  # type: ignore[misc]
 class KafkaEventSource:
     transport = "kafka"
 
-    def __init__(self, bootstrap: str, topic: str, group: str, consumer: str, redis: Redis, *, partitions: int = 6,
-                 retry_delay_ms: int = 60_000, dlq_maxlen: int = 100_000,
-                 is_live: Callable[[str], Awaitable[bool]] | None = None) -> None:
+    def __init__(
+        self,
+        bootstrap: str,
+        topic: str,
+        group: str,
+        consumer: str,
+        redis: Redis,
+        *,
+        partitions: int = 6,
+        retry_delay_ms: int = 60_000,
+        dlq_maxlen: int = 100_000,
+        is_live: Callable[[str], Awaitable[bool]] | None = None,
+    ) -> None:
         self.bootstrap = bootstrap
         self.topic = topic
         self.group = group
@@ -86,8 +96,12 @@ class KafkaEventSource:
             return
         await ensure_topic(self.bootstrap, self.topic, self.partitions)
         consumer = AIOKafkaConsumer(
-            bootstrap_servers=self.bootstrap, group_id=self.group, client_id=self.consumer,
-            enable_auto_commit=False, auto_offset_reset="earliest", max_poll_interval_ms=600_000,
+            bootstrap_servers=self.bootstrap,
+            group_id=self.group,
+            client_id=self.consumer,
+            enable_auto_commit=False,
+            auto_offset_reset="earliest",
+            max_poll_interval_ms=600_000,
         )
         try:
             await consumer.start()
@@ -115,7 +129,9 @@ class KafkaEventSource:
             for record in records:
                 queue.append(record.offset)
                 entry = self._entry(record)
-                if entry.stream in self._followed or (self._is_live is not None and entry.stream and await self._is_live(entry.stream)):
+                if entry.stream in self._followed or (
+                    self._is_live is not None and entry.stream and await self._is_live(entry.stream)
+                ):
                     entries.append(entry)
                 else:
                     strays.append((entry, f"no live subscription for key {entry.stream!r} on topic {self.topic}"))
@@ -129,8 +145,15 @@ class KafkaEventSource:
         key = record.key.decode("utf-8", "replace") if record.key else ""
         events, error = decode_kafka_value(record.value)
         value = record.value.decode("utf-8", "replace") if record.value else ""
-        return Entry(stream=key, id=f"{record.partition}:{record.offset}", fields={"key": key, "value": value},
-                     events=events, error=error, deliveries=attempts, published_ms=record.timestamp)
+        return Entry(
+            stream=key,
+            id=f"{record.partition}:{record.offset}",
+            fields={"key": key, "value": value},
+            events=events,
+            error=error,
+            deliveries=attempts,
+            published_ms=record.timestamp,
+        )
 
     @staticmethod
     def _position(entry: Entry) -> tuple[int, int]:
@@ -148,7 +171,8 @@ class KafkaEventSource:
             return
         async with self.redis.pipeline(transaction=True) as pipe:
             for entry, reason in failures:
-                pipe.xadd(keys.DLQ, dead_letter_record(entry, reason, self.transport), maxlen=self.dlq_maxlen, approximate=True)  # type: ignore[arg-type]
+                record: dict[Any, Any] = dead_letter_record(entry, reason, self.transport)
+                pipe.xadd(keys.DLQ, record, maxlen=self.dlq_maxlen, approximate=True)
             await pipe.execute()
         for entry, reason in failures:
             log.warning("dead-lettered %s %s: %s", entry.stream, entry.id, reason[:300])

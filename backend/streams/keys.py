@@ -38,6 +38,7 @@ def subscription_id(stream: str) -> str:
 def errors_key(stream: str) -> str:
     return f"{ERRORS_PREFIX}{stream}"
 
+
 PARK_PREFIX = "ft:park:"
 """One stream per parked user: `ft:park:<account id>:<user id>`; entry field `b` = JSON batch
 {channel, account, user, received, events} of validated events waiting to be stored (backend/flow)."""

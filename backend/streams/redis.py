@@ -12,8 +12,8 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Collection, Sequence
-from typing import Any
+from collections.abc import Awaitable, Collection, Sequence
+from typing import Any, cast
 
 from redis.asyncio import Redis
 from redis.exceptions import ResponseError
@@ -41,7 +41,9 @@ def _ms(entry_id: str) -> int | None:
 class RedisStreamSource:
     transport = "redis"
 
-    def __init__(self, redis: Redis, group: str, consumer: str, *, claim_idle_ms: int = 60_000, dlq_maxlen: int = 100_000) -> None:
+    def __init__(
+        self, redis: Redis, group: str, consumer: str, *, claim_idle_ms: int = 60_000, dlq_maxlen: int = 100_000
+    ) -> None:
         self.redis = redis
         self.group = group
         self.consumer = consumer
@@ -126,8 +128,14 @@ class RedisStreamSource:
             return []
         async with self.redis.pipeline(transaction=False) as pipe:
             for stream in streams:
-                pipe.xautoclaim(stream, self.group, self.consumer, self.claim_idle_ms,
-                                start_id=self._claim_cursor.get(stream, "0-0"), count=count)
+                pipe.xautoclaim(
+                    stream,
+                    self.group,
+                    self.consumer,
+                    self.claim_idle_ms,
+                    start_id=self._claim_cursor.get(stream, "0-0"),
+                    count=count,
+                )
             replies = await pipe.execute(raise_on_error=False)
         entries: list[Entry] = []
         for stream, reply in zip(streams, replies, strict=True):
@@ -157,14 +165,22 @@ class RedisStreamSource:
 
     def _entry(self, stream: str, entry_id: str, fields: dict[str, str] | None, deliveries: int) -> Entry:
         events, error = decode_redis_fields(fields)
-        return Entry(stream=stream, id=entry_id, fields=dict(fields or {}), events=events, error=error,
-                     deliveries=deliveries, published_ms=_ms(entry_id))
+        return Entry(
+            stream=stream,
+            id=entry_id,
+            fields=dict(fields or {}),
+            events=events,
+            error=error,
+            deliveries=deliveries,
+            published_ms=_ms(entry_id),
+        )
 
     async def _with_deliveries(self, stream: str, items: list[Any]) -> list[Entry]:
         """Entries handed out again: their delivery counts come from the group's pending list."""
         ids = [entry_id for entry_id, _ in items]
-        pending = await self.redis.xpending_range(stream, self.group, min=ids[0], max=ids[-1], count=len(ids) + 100,
-                                                  consumername=self.consumer)
+        pending = await self.redis.xpending_range(
+            stream, self.group, min=ids[0], max=ids[-1], count=len(ids) + 100, consumername=self.consumer
+        )
         counts = {p["message_id"]: int(p["times_delivered"]) for p in pending}
         return [self._entry(stream, entry_id, fields, counts.get(entry_id, 1)) for entry_id, fields in items]
 
@@ -190,7 +206,8 @@ class RedisStreamSource:
             return
         async with self.redis.pipeline(transaction=True) as pipe:
             for entry, reason in failures:
-                pipe.xadd(keys.DLQ, dead_letter_record(entry, reason, self.transport), maxlen=self.dlq_maxlen, approximate=True)  # type: ignore[arg-type]
+                record: dict[Any, Any] = dead_letter_record(entry, reason, self.transport)
+                pipe.xadd(keys.DLQ, record, maxlen=self.dlq_maxlen, approximate=True)
                 pipe.xack(entry.stream, self.group, entry.id)
                 pipe.hdel(keys.errors_key(entry.stream), entry.id)
             await pipe.execute()
@@ -212,7 +229,7 @@ class RedisStreamSource:
             await pipe.execute()
 
     async def last_error(self, entry: Entry) -> str | None:
-        value = await self.redis.hget(keys.errors_key(entry.stream), entry.id)  # type: ignore[misc]
+        value = await cast(Awaitable[Any], self.redis.hget(keys.errors_key(entry.stream), entry.id))
         return str(value) if value is not None else None
 
     async def _trim_due(self, streams: list[str]) -> None:

@@ -7,7 +7,7 @@ import asyncio
 import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import asdict, dataclass
-from typing import Any
+from typing import Any, cast
 from urllib.parse import urlsplit, urlunsplit
 
 import orjson
@@ -55,7 +55,11 @@ def without_password(url: str) -> str:
     parts = urlsplit(url)
     if not parts.password:
         return url
-    netloc = (f"{parts.username}@" if parts.username else "") + (parts.hostname or "") + (f":{parts.port}" if parts.port else "")
+    netloc = (
+        (f"{parts.username}@" if parts.username else "")
+        + (parts.hostname or "")
+        + (f":{parts.port}" if parts.port else "")
+    )
     return urlunsplit((parts.scheme, netloc, parts.path, parts.query, parts.fragment))
 
 
@@ -66,19 +70,19 @@ class Registry:
         self.redis = redis
 
     async def put(self, record: StreamRecord) -> None:
-        await self.redis.hset(keys.REGISTRY, record.stream, record.dumps())  # type: ignore[misc]
+        await cast(Awaitable[Any], self.redis.hset(keys.REGISTRY, record.stream, record.dumps()))
 
     async def put_many(self, records: list[StreamRecord]) -> None:
         if records:
-            await self.redis.hset(keys.REGISTRY, mapping={r.stream: r.dumps() for r in records})  # type: ignore[misc]
+            await cast(Awaitable[Any], self.redis.hset(keys.REGISTRY, mapping={r.stream: r.dumps() for r in records}))
 
     async def get(self, stream: str) -> StreamRecord | None:
-        text = await self.redis.hget(keys.REGISTRY, stream)  # type: ignore[misc]
+        text = await cast(Awaitable[Any], self.redis.hget(keys.REGISTRY, stream))
         return StreamRecord.loads(text) if text else None
 
     async def all(self) -> dict[str, StreamRecord]:
         records: dict[str, StreamRecord] = {}
-        for stream, text in (await self.redis.hgetall(keys.REGISTRY)).items():  # type: ignore[misc]
+        for stream, text in (await cast(Awaitable[Any], self.redis.hgetall(keys.REGISTRY))).items():
             record = StreamRecord.loads(text)
             if record is None:
                 log.warning("registry entry %s is not a subscription record; ignored", stream)

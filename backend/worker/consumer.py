@@ -10,9 +10,9 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Callable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, cast
 
 from prometheus_client import Counter
 from redis.asyncio import Redis
@@ -25,7 +25,9 @@ from backend.streams.base import Entry, EventSource
 log = logging.getLogger("ftel.consumer")
 
 STREAM_ENTRIES = Counter("ftel_stream_entries_total", "Stream entries handled", ["transport", "outcome"])
-STREAM_EVENTS = Counter("ftel_stream_events_stored_total", "Events stored from streams (first time seen)", ["transport"])
+STREAM_EVENTS = Counter(
+    "ftel_stream_events_stored_total", "Events stored from streams (first time seen)", ["transport"]
+)
 
 
 class StoreFailed(Exception):
@@ -42,8 +44,14 @@ class BatchOutcome:
 
 
 class StreamConsumer:
-    def __init__(self, source: EventSource, ingest: Ingest, settings: Settings, redis: Redis,
-                 owner_of: Callable[[str], int | None]) -> None:
+    def __init__(
+        self,
+        source: EventSource,
+        ingest: Ingest,
+        settings: Settings,
+        redis: Redis,
+        owner_of: Callable[[str], int | None],
+    ) -> None:
         self.source = source
         self.ingest = ingest  # flow control included: events over an allowance are parked (and the entry acked)
         self.settings = settings
@@ -69,8 +77,14 @@ class StreamConsumer:
             except Exception as exc:
                 backoff = min(30.0, max(0.5, backoff * 2))
                 level = logging.WARNING if isinstance(exc, StoreFailed) else logging.ERROR
-                log.log(level, "%s consumer: %s; retrying in %.1fs", self.source.transport, exc, backoff,
-                        exc_info=not isinstance(exc, StoreFailed))
+                log.log(
+                    level,
+                    "%s consumer: %s; retrying in %.1fs",
+                    self.source.transport,
+                    exc,
+                    backoff,
+                    exc_info=not isinstance(exc, StoreFailed),
+                )
                 try:
                     await asyncio.wait_for(stop.wait(), timeout=backoff)
                 except TimeoutError:
@@ -115,7 +129,9 @@ class StreamConsumer:
         STREAM_EVENTS.labels(transport).inc(outcome.stored)
         await self._stamp_activity(entries)
         if outcome.released and not outcome.acked and not outcome.dead:
-            raise StoreFailed(f"no entry of the batch could be stored: {self._errors.get(_pos(outcome.released[0]), '?')}")
+            raise StoreFailed(
+                f"no entry of the batch could be stored: {self._errors.get(_pos(outcome.released[0]), '?')}"
+            )
         return outcome
 
     async def _store(self, stream: str, batch: list[Entry], outcome: BatchOutcome) -> None:
@@ -125,7 +141,9 @@ class StreamConsumer:
                 outcome.dead.append((entry, entry.error or "undecodable entry"))
             elif entry.deliveries > self.settings.stream_max_deliveries:
                 reason = await self._last_error(entry)
-                outcome.dead.append((entry, f"delivered {entry.deliveries} times without being stored; last error: {reason}"))
+                outcome.dead.append(
+                    (entry, f"delivered {entry.deliveries} times without being stored; last error: {reason}")
+                )
             else:
                 todo.append(entry)
         if not todo:
@@ -167,12 +185,18 @@ class StreamConsumer:
         problems: dict[int, list[str]] = {}
         for rejected in result.rejected:
             entry_index = origin[rejected.index]
-            problems.setdefault(entry_index, []).append(f"event {rejected.index - starts[entry_index]}: {rejected.error}")
+            problems.setdefault(entry_index, []).append(
+                f"event {rejected.index - starts[entry_index]}: {rejected.error}"
+            )
         for i, entry in enumerate(entries):
             if i in problems:
                 total = len(entry.events or [])
                 kept = total - len(problems[i])
-                head = "no event of the entry is valid" if kept == 0 else f"{len(problems[i])} of {total} events rejected ({kept} stored)"
+                head = (
+                    "no event of the entry is valid"
+                    if kept == 0
+                    else f"{len(problems[i])} of {total} events rejected ({kept} stored)"
+                )
                 outcome.dead.append((entry, f"{head}: " + "; ".join(problems[i])))
             elif not entry.events:
                 outcome.dead.append((entry, "entry holds an empty list of events"))
@@ -230,7 +254,7 @@ class StreamConsumer:
                 newest[entry.stream] = max(newest.get(entry.stream, 0), entry.published_ms)
         if newest and self.source.transport != "redis":
             try:
-                await self.redis.hset(keys.ACTIVITY, mapping=newest)  # type: ignore[misc]
+                await cast(Awaitable[Any], self.redis.hset(keys.ACTIVITY, mapping=dict(newest)))
             except Exception as exc:
                 log.debug("activity stamp failed: %s", exc)
 

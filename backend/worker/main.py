@@ -53,7 +53,9 @@ def _cron_function(job: ClusterJob, ready: Callable[[], bool]) -> WorkerCoroutin
     return run
 
 
-def build_worker(redis_url: str, runtime: StreamRuntime, jobs: Sequence[ClusterJob], on_start: Callable[[], None]) -> Worker:
+def build_worker(
+    redis_url: str, runtime: StreamRuntime, jobs: Sequence[ClusterJob], on_start: Callable[[], None]
+) -> Worker:
     async def startup(ctx: dict[str, Any]) -> None:
         on_start()
         task = asyncio.create_task(runtime.run(), name="stream-runtime")
@@ -75,10 +77,25 @@ def build_worker(redis_url: str, runtime: StreamRuntime, jobs: Sequence[ClusterJ
             except (TimeoutError, Exception) as exc:
                 log.warning("stream runtime did not stop cleanly: %r", exc)
 
-    cron_jobs = [cron(_cron_function(job, lambda: runtime.started), name=f"cron:{job.name}", keep_result=60,
-                      **schedule(job.every_seconds)) for job in jobs]
+    cron_jobs = [
+        cron(
+            _cron_function(job, lambda: runtime.started),
+            name=f"cron:{job.name}",
+            keep_result=60,
+            **schedule(job.every_seconds),
+        )
+        for job in jobs
+    ]
     return Worker(
-        functions=[], cron_jobs=cron_jobs, redis_settings=RedisSettings.from_dsn(redis_url),
-        queue_name=keys.ARQ_QUEUE, health_check_key=f"{keys.ARQ_QUEUE}:health-check",
-        on_startup=startup, on_shutdown=shutdown, handle_signals=True, keep_result=0, poll_delay=0.5, max_jobs=4,
+        functions=[],
+        cron_jobs=cron_jobs,
+        redis_settings=RedisSettings.from_dsn(redis_url),
+        queue_name=keys.ARQ_QUEUE,
+        health_check_key=f"{keys.ARQ_QUEUE}:health-check",
+        on_startup=startup,
+        on_shutdown=shutdown,
+        handle_signals=True,
+        keep_result=0,
+        poll_delay=0.5,
+        max_jobs=4,
     )

@@ -16,6 +16,7 @@ import socket
 import threading
 import time
 from collections.abc import Awaitable, Callable
+from typing import Any, cast
 
 import orjson
 from redis.asyncio import Redis
@@ -52,8 +53,16 @@ def default_consumer_name(settings: Settings, role: str) -> str:
 
 
 class StreamRuntime:
-    def __init__(self, settings: Settings, subscriptions: Subscriptions, ingest: Ingest, redis_url: str,
-                 connect: Callable[[], Redis], sources: SourceFactory, consumer_name: str) -> None:
+    def __init__(
+        self,
+        settings: Settings,
+        subscriptions: Subscriptions,
+        ingest: Ingest,
+        redis_url: str,
+        connect: Callable[[], Redis],
+        sources: SourceFactory,
+        consumer_name: str,
+    ) -> None:
         self.settings = settings
         self.subscriptions = subscriptions
         self.ingest = ingest
@@ -91,7 +100,9 @@ class StreamRuntime:
             self.sources = self.make_sources(self.redis, self._is_live)
             await self.refresh()  # sources connect in their consumer task: Kafka down must not stop Redis
             self._started = True
-            log.info("stream consumer %s started (%s)", self.consumer_name, ", ".join(s.transport for s in self.sources))
+            log.info(
+                "stream consumer %s started (%s)", self.consumer_name, ", ".join(s.transport for s in self.sources)
+            )
             for source in self.sources:
                 consumer = StreamConsumer(source, self.ingest, self.settings, self.redis, self.owners.get)
                 tasks.append(asyncio.create_task(consumer.run(self._stop), name=f"consume-{source.transport}"))
@@ -112,7 +123,7 @@ class StreamRuntime:
                 except Exception as exc:
                     log.warning("closing %s source: %s", source.transport, exc)
             try:
-                await self.redis.hdel(keys.CONSUMERS, self.consumer_name)  # type: ignore[misc]
+                await cast(Awaitable[Any], self.redis.hdel(keys.CONSUMERS, self.consumer_name))
             except Exception:
                 pass
             await self.redis.aclose()
@@ -126,9 +137,13 @@ class StreamRuntime:
             except Exception as exc:
                 if self._stop is not None and self._stop.is_set():
                     raise _Stopped() from None
-                log.warning("redis %s unreachable (%s); retrying in %.1fs", without_password(self.redis_url), exc, delay)
+                log.warning(
+                    "redis %s unreachable (%s); retrying in %.1fs", without_password(self.redis_url), exc, delay
+                )
                 try:  # a stop request ends the wait at once
-                    await asyncio.wait_for(self._stop.wait(), timeout=delay) if self._stop else await asyncio.sleep(delay)
+                    await asyncio.wait_for(self._stop.wait(), timeout=delay) if self._stop else await asyncio.sleep(
+                        delay
+                    )
                 except TimeoutError:
                     pass
                 delay = min(delay * 2, 10.0)
@@ -175,8 +190,8 @@ class StreamRuntime:
             followed = sorted(s.stream_key for s in live if s.transport == source.transport)
             source.follow(followed)
             state[source.transport] = followed
-        await self.redis.hset(keys.CONSUMERS, self.consumer_name,  # type: ignore[misc]
-                              orjson.dumps({"streams": state, "at": time.time(), "pid": os.getpid()}).decode())
+        doc = orjson.dumps({"streams": state, "at": time.time(), "pid": os.getpid()}).decode()
+        await cast(Awaitable[Any], self.redis.hset(keys.CONSUMERS, self.consumer_name, doc))
 
     async def _on_control(self, op: str, stream: str) -> None:
         log.debug("control: %s %s", op, stream)

@@ -28,9 +28,16 @@ def assert_error(response: httpx.Response, status: int, code: str) -> None:
 
 
 def test_token_by_json_and_by_form(server: Server) -> None:
-    for kwargs in ({"json": {"client_id": ADMIN["FT_ADMIN_CLIENT_ID"], "client_secret": ADMIN["FT_ADMIN_CLIENT_SECRET"]}},
-                   {"data": {"grant_type": "client_credentials", "client_id": ADMIN["FT_ADMIN_CLIENT_ID"],
-                             "client_secret": ADMIN["FT_ADMIN_CLIENT_SECRET"]}}):
+    for kwargs in (
+        {"json": {"client_id": ADMIN["FT_ADMIN_CLIENT_ID"], "client_secret": ADMIN["FT_ADMIN_CLIENT_SECRET"]}},
+        {
+            "data": {
+                "grant_type": "client_credentials",
+                "client_id": ADMIN["FT_ADMIN_CLIENT_ID"],
+                "client_secret": ADMIN["FT_ADMIN_CLIENT_SECRET"],
+            }
+        },
+    ):
         r = httpx.post(f"{server.base}/api/v1/auth/token", **kwargs)
         assert r.status_code == 200, r.text
         body = r.json()
@@ -38,7 +45,9 @@ def test_token_by_json_and_by_form(server: Server) -> None:
 
 
 def test_bad_credentials_and_missing_tokens_are_401(server: Server) -> None:
-    r = httpx.post(f"{server.base}/api/v1/auth/token", json={"client_id": ADMIN["FT_ADMIN_CLIENT_ID"], "client_secret": "nope"})
+    r = httpx.post(
+        f"{server.base}/api/v1/auth/token", json={"client_id": ADMIN["FT_ADMIN_CLIENT_ID"], "client_secret": "nope"}
+    )
     assert_error(r, 401, "unauthenticated")
     assert_error(httpx.post(f"{server.base}/api/v1/auth/token", json={"client_id": "x"}), 400, "invalid_input")
     assert_error(httpx.get(f"{server.base}/api/v1/traces"), 401, "unauthenticated")
@@ -69,7 +78,10 @@ def test_disabled_account_and_rotated_secret_lose_access(admin: Api, server: Ser
     user = Api(server.base, created["client_id"], rotated.json()["client_secret"])
     assert admin.delete(f"/accounts/{created['id']}").json()["disabled_at"] is not None
     assert_error(user.get("/traces"), 401, "unauthenticated")
-    r = httpx.post(f"{server.base}/api/v1/auth/token", json={"client_id": created["client_id"], "client_secret": rotated.json()["client_secret"]})
+    r = httpx.post(
+        f"{server.base}/api/v1/auth/token",
+        json={"client_id": created["client_id"], "client_secret": rotated.json()["client_secret"]},
+    )
     assert_error(r, 401, "unauthenticated")
     listed = {a["client_id"]: a for a in admin.get("/accounts").json()}
     assert listed[created["client_id"]]["disabled_at"] is not None
@@ -95,20 +107,34 @@ def test_seed_scenario_over_rest_gives_the_seed_picture(admin: Api) -> None:
     detail = admin.get(f"/traces/{trace}").json()
     assert detail["user"] == "demo-user" and detail["status"] == "ended"
     assert detail["summary"] == {
-        "files": 3, "dropped": 2, "unconverted": 0, "data": 6, "outputs": 1,
+        "files": 3,
+        "dropped": 2,
+        "unconverted": 0,
+        "data": 6,
+        "outputs": 1,
         "drop_reasons": {"checksum mismatch (see log)": 1, "header row missing (see log)": 1},
     }
     graph = admin.get(f"/traces/{trace}/graph").json()
     nodes = {n["key"]: (n["kind"], n["status"]) for n in graph["nodes"]}
     assert nodes == {
-        "File1": ("file", "dropped"), "File2": ("file", "dropped"), "File3": ("file", "converted"),
-        "data1": ("data", "converted"), "data2": ("data", "converted"), "data3": ("data", "converted"),
-        "data4": ("data", "converted"), "data5": ("data", "converted"), "data6": ("data", "converted"),
+        "File1": ("file", "dropped"),
+        "File2": ("file", "dropped"),
+        "File3": ("file", "converted"),
+        "data1": ("data", "converted"),
+        "data2": ("data", "converted"),
+        "data3": ("data", "converted"),
+        "data4": ("data", "converted"),
+        "data5": ("data", "converted"),
+        "data6": ("data", "converted"),
         "File4": ("file", "written"),
     }
     assert {(e["source"], e["target"], e["op"]) for e in graph["edges"]} == {
-        ("File3", "data1", "parse"), ("File3", "data2", "parse"), ("File3", "data3", "parse"),
-        ("data1", "data4", "enrich"), ("data2", "data5", "aggregate"), ("data5", "File4", "write"),
+        ("File3", "data1", "parse"),
+        ("File3", "data2", "parse"),
+        ("File3", "data3", "parse"),
+        ("data1", "data4", "enrich"),
+        ("data2", "data5", "aggregate"),
+        ("data5", "File4", "write"),
         ("data3", "data6", "normalize"),
     }
     drops = {n["key"]: n["reason"] for n in graph["nodes"] if n["status"] == "dropped"}
@@ -151,7 +177,12 @@ def test_bad_events_are_rejected_one_by_one(admin: Api) -> None:
     batch = [
         {"type": "trace.started", "trace": trace, "user": "u"},
         {"type": "file.received", "trace": trace},  # no node
-        {"type": "flow", "trace": trace, "inputs": [{"kind": "file", "key": f"{trace}-f"}], "outputs": [{"kind": "data", "key": f"{trace}-d"}]},
+        {
+            "type": "flow",
+            "trace": trace,
+            "inputs": [{"kind": "file", "key": f"{trace}-f"}],
+            "outputs": [{"kind": "data", "key": f"{trace}-d"}],
+        },
         {"type": "teleport", "trace": trace},
         {"type": "log", "node": {"kind": "data", "key": f"{trace}-d"}, "message": "no trace given, node known"},
         {"type": "log", "node": {"kind": "data", "key": f"{trace}-unknown"}, "message": "unknown node"},
@@ -173,7 +204,9 @@ def test_event_bodies_in_every_accepted_shape(admin: Api) -> None:
     ndjson = "\n".join(httpx.Request("POST", "/", json=e).content.decode() for e in (e1, e2)) + "\n"
     r = admin.post("/events", content=ndjson, headers={"Content-Type": "application/x-ndjson"})
     assert r.json() == {"accepted": 1, "duplicates": 1, "buffered": 0, "rejected": []}
-    assert_error(admin.post("/events", content=b"{not json", headers={"Content-Type": "application/json"}), 400, "invalid_input")
+    assert_error(
+        admin.post("/events", content=b"{not json", headers={"Content-Type": "application/json"}), 400, "invalid_input"
+    )
     # a pretty-printed array with a missing comma is reported as JSON, at its line, not as NDJSON
     typo = b'[\n  {"type": "log", "trace": "t", "message": "a"}\n  {"type": "log", "trace": "t", "message": "b"}\n]'
     r = admin.post("/events", content=typo, headers={"Content-Type": "application/json"})
@@ -185,8 +218,13 @@ def test_event_bodies_in_every_accepted_shape(admin: Api) -> None:
     assert r.json()["error"]["details"] == {"line": 3}
     assert_error(admin.post("/events", content=b"", headers={"Content-Type": "application/json"}), 400, "invalid_input")
     assert_error(admin.post("/events", json={"hello": 1}), 400, "invalid_input")
-    assert_error(admin.post("/events", content=b"[" + b" " * (17 * 1024 * 1024) + b"]",
-                            headers={"Content-Type": "application/json"}), 413, "payload_too_large")
+    assert_error(
+        admin.post(
+            "/events", content=b"[" + b" " * (17 * 1024 * 1024) + b"]", headers={"Content-Type": "application/json"}
+        ),
+        413,
+        "payload_too_large",
+    )
 
 
 def test_node_detail_has_events_and_logs_in_time_order(admin: Api) -> None:
@@ -208,7 +246,9 @@ def test_traces_list_filters_and_cursor(admin: Api) -> None:
     user = key("user")
     keys = [key("page") for _ in range(5)]
     for i, k in enumerate(keys):
-        admin.post("/events", json=[{"type": "trace.started", "trace": k, "user": user, "time": f"2030-01-0{i + 1}T00:00:00Z"}])
+        admin.post(
+            "/events", json=[{"type": "trace.started", "trace": k, "user": user, "time": f"2030-01-0{i + 1}T00:00:00Z"}]
+        )
     first = admin.get("/traces", params={"user": user, "limit": 2}).json()
     assert [t["key"] for t in first["items"]] == [keys[4], keys[3]]
     assert first["items"][0]["summary"]["files"] == 0
@@ -229,8 +269,10 @@ def test_traces_list_filters_and_cursor(admin: Api) -> None:
 def test_graph_query_reads_and_refuses_writes(admin: Api) -> None:
     trace = key("Q")
     admin.post("/events", json=seed_events(trace))
-    r = admin.post("/graph/query", json={"query": "MATCH (t:Trace {key: $k})-[:CONTAINS]->(n:Data) RETURN count(n) AS c",
-                                         "params": {"k": trace}})
+    r = admin.post(
+        "/graph/query",
+        json={"query": "MATCH (t:Trace {key: $k})-[:CONTAINS]->(n:Data) RETURN count(n) AS c", "params": {"k": trace}},
+    )
     assert r.status_code == 200, r.text
     assert r.json()["columns"] == ["c"] and r.json()["rows"] == [[6]]
     denied = admin.post("/graph/query", json={"query": f"MATCH (t:Trace {{key: '{trace}'}}) DETACH DELETE t"})
@@ -250,8 +292,17 @@ def test_health_readiness_metrics_and_docs(server: Server, admin: Api) -> None:
     metrics = httpx.get(f"{server.base}/metrics").text
     assert "ftel_events_stored_total" in metrics and "ftel_http_requests_total" in metrics
     schema = httpx.get(f"{server.base}/openapi.json").json()
-    for path in ("/api/v1/auth/token", "/api/v1/accounts", "/api/v1/events", "/api/v1/traces", "/api/v1/traces/{key}",
-                 "/api/v1/traces/{key}/graph", "/api/v1/nodes/{key}", "/api/v1/lineage/{key}", "/api/v1/graph/query"):
+    for path in (
+        "/api/v1/auth/token",
+        "/api/v1/accounts",
+        "/api/v1/events",
+        "/api/v1/traces",
+        "/api/v1/traces/{key}",
+        "/api/v1/traces/{key}/graph",
+        "/api/v1/nodes/{key}",
+        "/api/v1/lineage/{key}",
+        "/api/v1/graph/query",
+    ):
         assert path in schema["paths"], path
     assert "Envelope" in schema["components"]["schemas"]
     docs = httpx.get(f"{server.base}/docs")

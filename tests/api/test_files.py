@@ -25,7 +25,7 @@ from backend.grpc.client import upload as grpc_upload
 from backend.storage.base import ObjectStore
 from backend.storage.local import LocalObjectStore
 from tests.conftest import ADMIN, Api, Server, create_pg_database, drop_pg_database, free_port, service_env, wait_for
-from tests.storage_fixtures import MultipartBody, new_bucket, pseudo_random_chunks, s3_server  # noqa: F401
+from tests.storage_fixtures import MultipartBody, new_bucket, pseudo_random_chunks
 
 
 @dataclass
@@ -63,6 +63,7 @@ def files_server(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPa
 
         def open_store() -> ObjectStore:
             return s3.store(bucket)
+
     srv = Server(env, "serve", data_dir)
     yield FileServer(srv, f"127.0.0.1:{grpc_port}", open_store, codec, {})
     srv.stop()
@@ -98,7 +99,13 @@ def read_tar(data: bytes) -> dict[str, bytes]:
     with tarfile.open(fileobj=io.BytesIO(data), mode="r:gz") as tar:
         members = tar.getmembers()
         for m in members:  # safe names: plain relative names, regular files
-            assert m.isreg() and "/" not in m.name and "\\" not in m.name and ".." not in m.name and not m.name.startswith(".")
+            assert (
+                m.isreg()
+                and "/" not in m.name
+                and "\\" not in m.name
+                and ".." not in m.name
+                and not m.name.startswith(".")
+            )
             assert all(ord(ch) >= 32 for ch in m.name)
         return {m.name: tar.extractfile(m).read() for m in members}  # type: ignore[union-attr]
 
@@ -121,8 +128,9 @@ def test_round_trip_is_byte_exact(files_server: FileServer, admin: Api, kind: st
     assert body["stored_size"] > 0 and body["group"] and body["state"] == "stored"
     assert r.headers["location"] == f"/api/v1/files/{key}"
     meta = admin.get(f"/files/{key}").json()
-    assert {k: meta[k] for k in ("key", "size", "stored_size", "sha256", "codec", "filename")} == \
-        {k: body[k] for k in ("key", "size", "stored_size", "sha256", "codec", "filename")}
+    assert {k: meta[k] for k in ("key", "size", "stored_size", "sha256", "codec", "filename")} == {
+        k: body[k] for k in ("key", "size", "stored_size", "sha256", "codec", "filename")
+    }
     got = admin.get(f"/files/{key}/content")
     assert got.status_code == 200
     assert got.content == content
@@ -154,8 +162,13 @@ def test_key_and_group_are_generated_when_missing(files_server: FileServer, admi
 
 def test_fields_sent_after_the_file_are_honoured(files_server: FileServer, admin: Api) -> None:
     key, group = unique("late"), unique("late-group")
-    body = MultipartBody({"trace": "late-trace", "key": key, "group": group}, "late.bin", 2 * 1024 * 1024 + 3,
-                         pseudo_random_chunks(2 * 1024 * 1024 + 3), file_first=True)
+    body = MultipartBody(
+        {"trace": "late-trace", "key": key, "group": group},
+        "late.bin",
+        2 * 1024 * 1024 + 3,
+        pseudo_random_chunks(2 * 1024 * 1024 + 3),
+        file_first=True,
+    )
     r = admin.http.post("/api/v1/files", content=iter(body), headers=body.headers)
     assert r.status_code == 201, r.text
     files_server.uploaded[key] = r.json()["stored_at"]
@@ -173,8 +186,13 @@ def test_ingest_accounts_upload_but_cannot_download_and_readers_download(files_s
     r = upload(files_server, ingest, b"secret payload", key=key, group=group)
     assert r.status_code == 201, r.text
     today = r.json()["stored_at"][:10]
-    for path in (f"/files/{key}", f"/files/{key}/content", f"/files/groups/{group}/archive", f"/files/archive?date={today}",
-                 "/retention/records"):
+    for path in (
+        f"/files/{key}",
+        f"/files/{key}/content",
+        f"/files/groups/{group}/archive",
+        f"/files/archive?date={today}",
+        "/retention/records",
+    ):
         assert_error(ingest.get(path), 403, "forbidden")
     assert_error(reader.post("/files", files={"file": ("x", b"x")}, data={"trace": "t"}), 403, "forbidden")
     assert reader.get(f"/files/{key}/content").content == b"secret payload"
@@ -186,23 +204,39 @@ def test_ingest_accounts_upload_but_cannot_download_and_readers_download(files_s
 # -- bad input -----------------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("bad", ["a/b", "../etc/passwd", "..", "a\\b", "x..y", "tab\there", "nul\x00", "archive", "k" * 513])
+@pytest.mark.parametrize(
+    "bad", ["a/b", "../etc/passwd", "..", "a\\b", "x..y", "tab\there", "nul\x00", "archive", "k" * 513]
+)
 def test_unsafe_keys_are_400_and_store_nothing(files_server: FileServer, admin: Api, bad: str) -> None:
     before = sorted(i.name for i in files_server.open_store().list())
-    assert_error(admin.post("/files", files={"file": ("f", b"data")}, data={"trace": "t", "key": bad}), 400, "invalid_input")
-    assert_error(admin.post("/files", files={"file": ("f", b"data")}, data={"trace": "t", "group": bad if bad != "archive" else "a/b"}),
-                 400, "invalid_input")
+    assert_error(
+        admin.post("/files", files={"file": ("f", b"data")}, data={"trace": "t", "key": bad}), 400, "invalid_input"
+    )
+    assert_error(
+        admin.post(
+            "/files", files={"file": ("f", b"data")}, data={"trace": "t", "group": bad if bad != "archive" else "a/b"}
+        ),
+        400,
+        "invalid_input",
+    )
     assert sorted(i.name for i in files_server.open_store().list()) == before
 
 
 def test_bad_requests_get_clear_errors(files_server: FileServer, admin: Api) -> None:
     assert_error(admin.post("/files", files={"file": ("f", b"x")}, data={}), 422, "unprocessable")  # no trace
-    assert_error(admin.post("/files", data={"trace": "t"}, files={"other": ("f", b"x")}), 422, "unprocessable")  # no file part
+    assert_error(
+        admin.post("/files", data={"trace": "t"}, files={"other": ("f", b"x")}), 422, "unprocessable"
+    )  # no file part
     assert_error(admin.post("/files", json={"trace": "t"}), 400, "invalid_input")  # not multipart
     two = admin.post("/files", files=[("file", ("a", b"1")), ("file", ("b", b"2"))], data={"trace": "t"})
     assert_error(two, 400, "invalid_input")
-    truncated = b'--XX\r\nContent-Disposition: form-data; name="trace"\r\n\r\nt\r\n--XX\r\nContent-Disposition: form-data; name="file"; filename="f"\r\n\r\nabc'
-    r = admin.http.post("/api/v1/files", content=truncated, headers={"Content-Type": "multipart/form-data; boundary=XX"})
+    truncated = (
+        b'--XX\r\nContent-Disposition: form-data; name="trace"\r\n\r\nt\r\n'
+        b'--XX\r\nContent-Disposition: form-data; name="file"; filename="f"\r\n\r\nabc'
+    )
+    r = admin.http.post(
+        "/api/v1/files", content=truncated, headers={"Content-Type": "multipart/form-data; boundary=XX"}
+    )
     assert_error(r, 400, "invalid_input")
     assert_error(admin.get("/files/%2E%2E"), 400, "invalid_input")
     assert_error(admin.get("/files/no-such-file"), 404, "not_found")
@@ -241,7 +275,7 @@ def test_group_archive_holds_exactly_the_group_files(files_server: FileServer, a
     assert upload(files_server, admin, b"not in the group", key=unique("outsider"), group=other).status_code == 201
     r = admin.get(f"/files/groups/{group}/archive")
     assert r.status_code == 200 and r.headers["content-type"] == "application/gzip"
-    assert f'group-{group}.tar.gz' in r.headers["content-disposition"]
+    assert f"group-{group}.tar.gz" in r.headers["content-disposition"]
     assert read_tar(r.content) == expected
 
 
@@ -270,8 +304,15 @@ def token_of(api: Api) -> str:
 def test_grpc_upload_has_the_rest_semantics(files_server: FileServer, admin: Api) -> None:
     key, group = unique("grpc"), unique("grpc-group")
     content = b"".join(pseudo_random_chunks(5 * 1024 * 1024 + 7, chunk=700_000))
-    stored = grpc_upload(files_server.grpc_target, token_of(admin), pseudo_random_chunks(5 * 1024 * 1024 + 7, chunk=700_000),
-                         trace="grpc-trace", key=key, group=group, filename="via-grpc.bin")
+    stored = grpc_upload(
+        files_server.grpc_target,
+        token_of(admin),
+        pseudo_random_chunks(5 * 1024 * 1024 + 7, chunk=700_000),
+        trace="grpc-trace",
+        key=key,
+        group=group,
+        filename="via-grpc.bin",
+    )
     files_server.uploaded[key] = stored.stored_at
     assert (stored.key, stored.group, stored.size, stored.codec) == (key, group, len(content), files_server.codec)
     assert stored.sha256 == hashlib.sha256(content).hexdigest()
@@ -280,15 +321,23 @@ def test_grpc_upload_has_the_rest_semantics(files_server: FileServer, admin: Api
     generated = grpc_upload(files_server.grpc_target, token_of(admin), [b""], trace="grpc-trace")
     files_server.uploaded[generated.key] = generated.stored_at
     assert generated.size == 0 and uuid.UUID(generated.key).version == 7
-    graph = wait_for(lambda: {n["key"]: n["status"] for n in admin.get("/traces/grpc-trace/graph").json()["nodes"]}.get(key))
+    graph = wait_for(
+        lambda: {n["key"]: n["status"] for n in admin.get("/traces/grpc-trace/graph").json()["nodes"]}.get(key)
+    )
     assert graph == "stored"
 
 
-@pytest.mark.parametrize(("case", "status"), [
-    ("no token", grpc.StatusCode.UNAUTHENTICATED), ("bad token", grpc.StatusCode.UNAUTHENTICATED),
-    ("reader", grpc.StatusCode.PERMISSION_DENIED), ("bad key", grpc.StatusCode.INVALID_ARGUMENT),
-    ("no trace", grpc.StatusCode.INVALID_ARGUMENT), ("taken key", grpc.StatusCode.ALREADY_EXISTS),
-])
+@pytest.mark.parametrize(
+    ("case", "status"),
+    [
+        ("no token", grpc.StatusCode.UNAUTHENTICATED),
+        ("bad token", grpc.StatusCode.UNAUTHENTICATED),
+        ("reader", grpc.StatusCode.PERMISSION_DENIED),
+        ("bad key", grpc.StatusCode.INVALID_ARGUMENT),
+        ("no trace", grpc.StatusCode.INVALID_ARGUMENT),
+        ("taken key", grpc.StatusCode.ALREADY_EXISTS),
+    ],
+)
 def test_grpc_errors_are_status_codes(files_server: FileServer, admin: Api, case: str, status: grpc.StatusCode) -> None:
     token, fields = token_of(admin), {"trace": "grpc-trace", "key": unique("grpc-err")}
     if case == "no token":
@@ -330,7 +379,7 @@ def _compressed(data: bytes, codec: str) -> bytes:
 
 def test_a_decompression_bomb_is_not_served(files_server: FileServer, admin: Api) -> None:
     key = unique("bomb")
-    meta, name = _object_of(files_server, lambda: upload(files_server, admin, b"ten bytes!", key=key))
+    _, name = _object_of(files_server, lambda: upload(files_server, admin, b"ten bytes!", key=key))
     bomb = _compressed(bytes(256 * 1024 * 1024), files_server.codec)  # 256 MiB of zeros in a few KiB
     assert len(bomb) < 300 * 1024
     files_server.open_store().put(name, [bomb])
@@ -340,7 +389,9 @@ def test_a_decompression_bomb_is_not_served(files_server: FileServer, admin: Api
     assert httpx.get(f"{files_server.base}/healthz").status_code == 200
 
 
-def test_a_truncated_object_breaks_the_download_instead_of_serving_short_content(files_server: FileServer, admin: Api) -> None:
+def test_a_truncated_object_breaks_the_download_instead_of_serving_short_content(
+    files_server: FileServer, admin: Api
+) -> None:
     key = unique("truncated")
     content = b"".join(pseudo_random_chunks(3 * 1024 * 1024))
     _, name = _object_of(files_server, lambda: upload(files_server, admin, content, key=key))

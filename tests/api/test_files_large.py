@@ -109,12 +109,19 @@ def test_one_gib_round_trip_and_archive_are_byte_exact_with_flat_server_memory(l
     archive_s = time.monotonic() - started
     assert names == ["one-gib.bin"] and (size, digest.hexdigest()) == (GIB, expected)
 
-    print(f"\n1 GiB upload {upload_s:.1f} s ({GIB / 2**20 / upload_s:.0f} MiB/s), server RSS +{upload_rss.growth / 2**20:.1f} MiB "
-          f"(start {upload_rss.start / 2**20:.0f} MiB); download {download_s:.1f} s, RSS +{download_rss.growth / 2**20:.1f} MiB; "
-          f"group archive {archive_s:.1f} s, RSS +{archive_rss.growth / 2**20:.1f} MiB; stored {stored['stored_size'] / 2**20:.1f} MiB")
+    print(
+        f"\n1 GiB upload {upload_s:.1f} s ({GIB / 2**20 / upload_s:.0f} MiB/s), server RSS +{upload_rss.growth / 2**20:.1f} MiB "
+        f"(start {upload_rss.start / 2**20:.0f} MiB); download {download_s:.1f} s, RSS +{download_rss.growth / 2**20:.1f} MiB; "
+        f"group archive {archive_s:.1f} s, RSS +{archive_rss.growth / 2**20:.1f} MiB; "
+        f"stored {stored['stored_size'] / 2**20:.1f} MiB"
+    )
     assert upload_rss.growth < RSS_BUDGET, f"server RSS grew by {upload_rss.growth / 2**20:.1f} MiB during the upload"
-    assert download_rss.growth < RSS_BUDGET, f"server RSS grew by {download_rss.growth / 2**20:.1f} MiB during the download"
-    assert archive_rss.growth < RSS_BUDGET, f"server RSS grew by {archive_rss.growth / 2**20:.1f} MiB during the archive"
+    assert download_rss.growth < RSS_BUDGET, (
+        f"server RSS grew by {download_rss.growth / 2**20:.1f} MiB during the download"
+    )
+    assert archive_rss.growth < RSS_BUDGET, (
+        f"server RSS grew by {archive_rss.growth / 2**20:.1f} MiB during the archive"
+    )
 
 
 def test_upload_over_the_limit_is_413_and_leaves_nothing(tmp_path: Path) -> None:
@@ -124,13 +131,17 @@ def test_upload_over_the_limit_is_413_and_leaves_nothing(tmp_path: Path) -> None
         at_limit = api.post("/files", files={"file": ("ok.bin", b"x" * 1024 * 1024)}, data={"trace": "t"})
         assert at_limit.status_code == 201, at_limit.text
         # streamed (chunked, no Content-Length): refused while reading, once past the limit
-        body = MultipartBody({"trace": "t", "key": "too-big"}, "too-big", 3 * 1024 * 1024, pseudo_random_chunks(3 * 1024 * 1024))
+        body = MultipartBody(
+            {"trace": "t", "key": "too-big"}, "too-big", 3 * 1024 * 1024, pseudo_random_chunks(3 * 1024 * 1024)
+        )
         headers = {"Content-Type": body.headers["Content-Type"]}
         r = api.http.post("/api/v1/files", content=iter(body), headers=headers)
         assert r.status_code == 413, r.text
         assert r.json()["error"]["code"] == "payload_too_large"
         # declared: refused from the Content-Length alone
-        r = api.post("/files", files={"file": ("big.bin", b"y" * 3 * 1024 * 1024)}, data={"trace": "t", "key": "too-big"})
+        r = api.post(
+            "/files", files={"file": ("big.bin", b"y" * 3 * 1024 * 1024)}, data={"trace": "t", "key": "too-big"}
+        )
         assert r.status_code == 413, r.text
         assert api.get("/files/too-big").status_code == 404
         objects = [p for p in (tmp_path / "files").rglob("*") if p.is_file()]
@@ -144,10 +155,16 @@ def test_a_client_that_disconnects_mid_upload_leaves_nothing_behind(lone_server:
     api = Api(lone_server.base, ADMIN["FT_ADMIN_CLIENT_ID"], ADMIN["FT_ADMIN_CLIENT_SECRET"])
     files_dir = lone_server.data_dir / "files"
     before = {p for p in files_dir.rglob("*") if p.is_file()}
-    body = MultipartBody({"trace": "gone", "key": "never-finished"}, "gone.bin", 100 * 1024 * 1024,
-                         pseudo_random_chunks(100 * 1024 * 1024))
-    head = (f"POST /api/v1/files HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: {api.http.headers['Authorization']}\r\n"
-            f"Content-Type: {body.headers['Content-Type']}\r\nContent-Length: {body.length}\r\n\r\n").encode()
+    body = MultipartBody(
+        {"trace": "gone", "key": "never-finished"},
+        "gone.bin",
+        100 * 1024 * 1024,
+        pseudo_random_chunks(100 * 1024 * 1024),
+    )
+    head = (
+        f"POST /api/v1/files HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: {api.http.headers['Authorization']}\r\n"
+        f"Content-Type: {body.headers['Content-Type']}\r\nContent-Length: {body.length}\r\n\r\n"
+    ).encode()
     with socket.create_connection(("127.0.0.1", lone_server.port)) as sock:
         sock.sendall(head)
         sent = 0

@@ -13,7 +13,6 @@ import httpx
 import pytest
 
 from tests.conftest import ADMIN, Api, Server, wait_for
-from tests.stream_fixtures import stream_redis_url  # noqa: F401  (fixture)
 
 ALLOWANCE = 20  # events/s per user, burst of one second
 DRAIN = 100  # parked events drained per second
@@ -21,9 +20,15 @@ DRAIN = 100  # parked events drained per second
 
 @pytest.fixture(scope="module")
 def flow_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
-    env = {**ADMIN, "FT_FLOW_EVENTS_PER_SECOND": str(ALLOWANCE), "FT_FLOW_BURST_SECONDS": "1",
-           "FT_FLOW_DRAIN_EVENTS_PER_SECOND": str(DRAIN), "FT_FLOW_DRAIN_USER_QUANTUM": "20",
-           "FT_FLOW_CHECK_SECONDS": "0.5", "FT_FLOW_TICK_SECONDS": "0.1"}
+    env = {
+        **ADMIN,
+        "FT_FLOW_EVENTS_PER_SECOND": str(ALLOWANCE),
+        "FT_FLOW_BURST_SECONDS": "1",
+        "FT_FLOW_DRAIN_EVENTS_PER_SECOND": str(DRAIN),
+        "FT_FLOW_DRAIN_USER_QUANTUM": "20",
+        "FT_FLOW_CHECK_SECONDS": "0.5",
+        "FT_FLOW_TICK_SECONDS": "0.1",
+    }
     srv = Server(env, "serve", tmp_path_factory.mktemp("flow"))
     yield srv
     srv.stop()
@@ -37,7 +42,9 @@ def flow_admin(flow_server: Server) -> Api:
 def stored(data_dir: Path, like: str) -> tuple[int, int]:
     """(rows, distinct payloads) of stored events whose payload mentions `like`."""
     with sqlite3.connect(data_dir / "ftel.sqlite3") as db:
-        rows = db.execute("SELECT count(*), count(DISTINCT payload) FROM events WHERE payload LIKE ?", (f"%{like}%",)).fetchone()
+        rows = db.execute(
+            "SELECT count(*), count(DISTINCT payload) FROM events WHERE payload LIKE ?", (f"%{like}%",)
+        ).fetchone()
     return int(rows[0]), int(rows[1])
 
 
@@ -48,11 +55,13 @@ def seen_in_graph(api: Api, trace: str, timeout: float = 20.0) -> float:
     return time.monotonic() - started
 
 
-def test_burst_of_ten_times_the_allowance_is_parked_then_stored_exactly_once(flow_server: Server, flow_admin: Api) -> None:
+def test_burst_of_ten_times_the_allowance_is_parked_then_stored_exactly_once(
+    flow_server: Server, flow_admin: Api
+) -> None:
     app = flow_admin.account("ingest", name="noisy-app")
     tag = uuid.uuid4().hex[:8]
     burst = [{"type": "trace.started", "trace": f"heavy-{tag}-{i}", "user": "heavy"} for i in range(10 * ALLOWANCE)]
-    answers = [app.post("/events", json=burst[i:i + 50]) for i in range(0, len(burst), 50)]
+    answers = [app.post("/events", json=burst[i : i + 50]) for i in range(0, len(burst), 50)]
     assert all(r.status_code == 202 for r in answers), [r.text for r in answers]
     bodies = [r.json() for r in answers]
     assert sum(b["accepted"] + b["buffered"] for b in bodies) == len(burst)
@@ -78,7 +87,9 @@ def test_burst_of_ten_times_the_allowance_is_parked_then_stored_exactly_once(flo
 def test_light_user_latency_without_backlog(flow_server: Server, flow_admin: Api) -> None:
     app = flow_admin.account("ingest", name="quiet-app")
     trace = f"alone-{uuid.uuid4().hex[:8]}"
-    assert app.post("/events", json=[{"type": "trace.started", "trace": trace, "user": "light"}]).json()["accepted"] == 1
+    assert (
+        app.post("/events", json=[{"type": "trace.started", "trace": trace, "user": "light"}]).json()["accepted"] == 1
+    )
     alone = seen_in_graph(flow_admin, trace)  # a figure, not a limit: speed is judged in bench/flow.py
     print(f"\nlight user to graph without backlog: {alone * 1000:.0f} ms")
 
@@ -87,16 +98,31 @@ def test_flow_view_reports_users_media_rate_and_is_admin_only(flow_server: Serve
     reader = flow_admin.account("read", name="viewer")
     assert reader.get("/flow").status_code == 403
     view = flow_admin.get("/flow").json()
-    assert set(view) >= {"users", "buffered", "buffered_by_user", "drain_rate", "oldest_parked_seconds", "pressure",
-                         "default_allowance", "allowances"}
+    assert set(view) >= {
+        "users",
+        "buffered",
+        "buffered_by_user",
+        "drain_rate",
+        "oldest_parked_seconds",
+        "pressure",
+        "default_allowance",
+        "allowances",
+    }
     assert view["pressure"] == [] and set(view["buffered"]) == {"redis", "spool"}
     user = view["users"][0]
     assert {"account", "user", "events", "bytes", "first_seen", "last_seen", "rate", "parked", "buffered"} <= set(user)
     accounts = {a["id"] for a in flow_admin.get("/accounts").json()}
     assert user["account"] in accounts and user["last_seen"].endswith("Z")  # public ids and ISO times, as elsewhere
     metrics = httpx.get(f"{flow_server.base}/metrics").text
-    for name in ("ftel_flow_events_total", "ftel_flow_bytes_total", "ftel_flow_parked_total", "ftel_flow_parked_events",
-                 "ftel_flow_drained_total", "ftel_flow_drain_rate", "ftel_flow_oldest_parked_seconds"):
+    for name in (
+        "ftel_flow_events_total",
+        "ftel_flow_bytes_total",
+        "ftel_flow_parked_total",
+        "ftel_flow_parked_events",
+        "ftel_flow_drained_total",
+        "ftel_flow_drain_rate",
+        "ftel_flow_oldest_parked_seconds",
+    ):
         assert name in metrics, name
     assert "flow: parking events of user 'heavy'" in flow_server.log_path.read_text()
 
@@ -104,8 +130,10 @@ def test_flow_view_reports_users_media_rate_and_is_admin_only(flow_server: Serve
 def test_admin_raises_an_allowance_and_the_next_burst_is_stored_at_once(flow_server: Server, flow_admin: Api) -> None:
     created = flow_admin.post("/accounts", json={"name": "big-app", "kind": "system", "roles": ["ingest"]}).json()
     app = Api(flow_server.base, created["client_id"], created["client_secret"])
-    r = flow_admin.http.put(f"/api/v1/flow/allowances/{created['id']}",
-                            json={"events_per_second": 1000, "bytes_per_second": 10_000_000, "burst_seconds": 2})
+    r = flow_admin.http.put(
+        f"/api/v1/flow/allowances/{created['id']}",
+        json={"events_per_second": 1000, "bytes_per_second": 10_000_000, "burst_seconds": 2},
+    )
     assert r.status_code == 200, r.text
     assert r.json()["events_per_second"] == 1000
     tag = uuid.uuid4().hex[:8]
@@ -115,11 +143,15 @@ def test_admin_raises_an_allowance_and_the_next_burst_is_stored_at_once(flow_ser
     assert created["id"] in flow_admin.get("/flow").json()["allowances"]
     bad = flow_admin.http.put("/api/v1/flow/allowances/nope", json={"events_per_second": 1, "bytes_per_second": 1})
     assert bad.status_code == 404
-    zero = flow_admin.http.put(f"/api/v1/flow/allowances/{created['id']}", json={"events_per_second": 0, "bytes_per_second": 1})
+    zero = flow_admin.http.put(
+        f"/api/v1/flow/allowances/{created['id']}", json={"events_per_second": 0, "bytes_per_second": 1}
+    )
     assert zero.status_code == 422
 
 
-def test_stream_entries_over_the_allowance_are_parked_acknowledged_and_drained(flow_server: Server, flow_admin: Api) -> None:
+def test_stream_entries_over_the_allowance_are_parked_acknowledged_and_drained(
+    flow_server: Server, flow_admin: Api
+) -> None:
     import redis
 
     from tests.stream_fixtures import xadd_events
@@ -130,7 +162,9 @@ def test_stream_entries_over_the_allowance_are_parked_acknowledged_and_drained(f
     tag = uuid.uuid4().hex[:8]
     events = [{"type": "trace.started", "trace": f"xs-{tag}-{i}", "user": "streamer"} for i in range(5 * ALLOWANCE)]
     xadd_events(client, sub["stream_key"], events, per_entry=25)
-    parked = wait_for(lambda: next((u["parked"] for u in flow_admin.get("/flow").json()["users"] if u["user"] == "streamer"), 0))
+    parked = wait_for(
+        lambda: next((u["parked"] for u in flow_admin.get("/flow").json()["users"] if u["user"] == "streamer"), 0)
+    )
     assert parked > 0, "events over the allowance read from the stream were parked"
     assert wait_for(lambda: stored(flow_server.data_dir, f"xs-{tag}-") == (len(events), len(events)), timeout=30)
     groups = client.xinfo_groups(sub["stream_key"])
@@ -177,7 +211,7 @@ def test_consumer_lag_over_its_threshold_is_pressure_and_parks(tmp_path: Path, s
     try:
         client.hset(keys.REGISTRY, "ft:s:lagging", "{}")
         client.xgroup_create("ft:s:lagging", settings.stream_group, id="0", mkstream=True)
-        for i in range(6):
+        for _ in range(6):
             client.xadd("ft:s:lagging", {"event": "{}"})
         flow.check()
         assert flow.pressing() == ["consumer_lag"]

@@ -33,7 +33,7 @@ from backend.settings import Settings
 from backend.storage.base import ObjectStore, StorageError
 from backend.storage.local import LocalObjectStore
 from tests.conftest import ADMIN, ROOT, Api, Server, wait_for
-from tests.storage_fixtures import S3Server, new_bucket, s3_server  # noqa: F401
+from tests.storage_fixtures import S3Server, new_bucket
 
 T0 = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
 
@@ -76,8 +76,9 @@ class Ctx:
         upgrade(self.engine)
         self.graph = open_graph(settings)
         self.catalog = SqlFileCatalog(self.engine)
-        self.ingest, _ = wire_ingest(settings, SqlEventLog(self.engine), self.graph, SqlAccounts(self.engine), [],
-                                     flow=False)
+        self.ingest, _ = wire_ingest(
+            settings, SqlEventLog(self.engine), self.graph, SqlAccounts(self.engine), [], flow=False
+        )
         self.clock = Clock(T0)
         self.store: ObjectStore = LocalObjectStore(tmp_path / "files")
 
@@ -126,7 +127,9 @@ def ctx(sql_settings: Settings, tmp_path: Path) -> Iterator[Ctx]:
     context.close()
 
 
-def store_file(ctx: FileContext, key: str, size: int, at: datetime, trace: str = "ret-trace", group: str = "ret-group") -> dict[str, Any]:
+def store_file(
+    ctx: FileContext, key: str, size: int, at: datetime, trace: str = "ret-trace", group: str = "ret-group"
+) -> dict[str, Any]:
     ctx.clock.now = at  # type: ignore[attr-defined]
     # distinct bytes per file, incompressible enough that stored sizes differ with `size`
     return upload(ctx, Source({"trace": trace, "key": key, "group": group}, os.urandom(size)), None)
@@ -138,8 +141,10 @@ def node_status(ctx: FileContext, key: str) -> str | None:
 
 
 def records(ctx: FileContext) -> list[dict[str, Any]]:
-    return [{"key": r.file_key, "rule": r.rule, "bytes": r.bytes, "deleted_at": r.deleted_at}
-            for r in reversed(ctx.catalog.retention_records(1000, None, None, None))]
+    return [
+        {"key": r.file_key, "rule": r.rule, "bytes": r.bytes, "deleted_at": r.deleted_at}
+        for r in reversed(ctx.catalog.retention_records(1000, None, None, None))
+    ]
 
 
 def assert_expired(ctx: FileContext, key: str) -> None:
@@ -166,8 +171,9 @@ def test_size_rule_deletes_oldest_files_until_the_total_fits(ctx: FileContext) -
     now = T0 + timedelta(hours=1)
     report = run_retention(ctx, now=now, limits=Limits(max_bytes=limit))
     assert [d.key for d in report.deleted] == ["size-0", "size-1"]
-    assert records(ctx) == [{"key": f"size-{i}", "rule": "max_bytes", "bytes": stored[i]["stored_size"], "deleted_at": now}
-                            for i in (0, 1)]
+    assert records(ctx) == [
+        {"key": f"size-{i}", "rule": "max_bytes", "bytes": stored[i]["stored_size"], "deleted_at": now} for i in (0, 1)
+    ]
     for i in (0, 1):
         assert_expired(ctx, f"size-{i}")
     for i in (2, 3):
@@ -180,7 +186,11 @@ def test_count_rule_keeps_the_newest_files(ctx: FileContext) -> None:
     for i in range(5):
         store_file(ctx, f"count-{i}", 100, T0 + timedelta(seconds=i))
     report = run_retention(ctx, now=T0 + timedelta(minutes=5), limits=Limits(max_files=2))
-    assert [(d.key, d.rule) for d in report.deleted] == [("count-0", "max_files"), ("count-1", "max_files"), ("count-2", "max_files")]
+    assert [(d.key, d.rule) for d in report.deleted] == [
+        ("count-0", "max_files"),
+        ("count-1", "max_files"),
+        ("count-2", "max_files"),
+    ]
     assert [r["key"] for r in records(ctx)] == ["count-0", "count-1", "count-2"]
     for i in range(3):
         assert_expired(ctx, f"count-{i}")
@@ -197,7 +207,10 @@ def test_age_rule_deletes_files_older_than_the_limit(ctx: FileContext) -> None:
         store_file(ctx, f"age-{days}d", 200, now - timedelta(days=days))
     report = run_retention(ctx, now=now, limits=Limits(max_age_days=7))
     assert [(d.key, d.rule) for d in report.deleted] == [("age-10d", "max_age"), ("age-8d", "max_age")]
-    assert [(r["key"], r["rule"], r["deleted_at"]) for r in records(ctx)] == [("age-10d", "max_age", now), ("age-8d", "max_age", now)]
+    assert [(r["key"], r["rule"], r["deleted_at"]) for r in records(ctx)] == [
+        ("age-10d", "max_age", now),
+        ("age-8d", "max_age", now),
+    ]
     assert_expired(ctx, "age-10d")
     assert_expired(ctx, "age-8d")
     assert_held(ctx, "age-6d")
@@ -209,7 +222,11 @@ def test_rules_combine_each_file_under_the_first_rule_that_applies(ctx: FileCont
     for i in range(6):
         store_file(ctx, f"mix-{i}", 1000, now - timedelta(days=9 - i))  # 9..4 days old
     report = run_retention(ctx, now=now, limits=Limits(max_age_days=7.5, max_files=3))
-    assert [(d.key, d.rule) for d in report.deleted] == [("mix-0", "max_age"), ("mix-1", "max_age"), ("mix-2", "max_files")]
+    assert [(d.key, d.rule) for d in report.deleted] == [
+        ("mix-0", "max_age"),
+        ("mix-1", "max_age"),
+        ("mix-2", "max_files"),
+    ]
 
 
 # -- grace, dry runs, overlap, failures ----------------------------------------------------------
@@ -317,7 +334,7 @@ def test_a_failed_delete_keeps_the_file_marked_and_the_next_run_finishes_it(ctx:
     assert_expired(ctx, "flaky-0")
 
 
-def test_retention_works_per_backend(ctx: FileContext, s3_server: S3Server) -> None:  # noqa: F811
+def test_retention_works_per_backend(ctx: FileContext, s3_server: S3Server) -> None:
     local = ctx.store
     s3 = s3_server.store(new_bucket())
     for i in range(2):
@@ -331,7 +348,9 @@ def test_retention_works_per_backend(ctx: FileContext, s3_server: S3Server) -> N
     assert_expired(ctx, "s3-0")
     assert all(metadata(ctx, f"local-{i}")["state"] == "stored" for i in range(2))
     ctx.store = local
-    assert [d.key for d in run_retention(ctx, now=T0 + timedelta(minutes=1), limits=Limits(max_files=1)).deleted] == ["local-0"]
+    assert [d.key for d in run_retention(ctx, now=T0 + timedelta(minutes=1), limits=Limits(max_files=1)).deleted] == [
+        "local-0"
+    ]
     for info in list(s3.list()):
         s3.delete(info.name)
 
@@ -348,7 +367,12 @@ def test_no_limits_means_nothing_is_deleted(ctx: FileContext) -> None:
 
 @pytest.fixture(scope="module")
 def retention_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
-    env = {**ADMIN, "FT_RETENTION_MAX_FILES": "2", "FT_RETENTION_GRACE_SECONDS": "0", "FT_RETENTION_INTERVAL_SECONDS": "0.5"}
+    env = {
+        **ADMIN,
+        "FT_RETENTION_MAX_FILES": "2",
+        "FT_RETENTION_GRACE_SECONDS": "0",
+        "FT_RETENTION_INTERVAL_SECONDS": "0.5",
+    }
     srv = Server(env, "serve", tmp_path_factory.mktemp("retention-server"))
     yield srv
     srv.stop()
@@ -357,8 +381,9 @@ def retention_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Serve
 def ftel(server: Server, *args: str, **env: str) -> subprocess.CompletedProcess[str]:
     clean = {k: v for k, v in os.environ.items() if not k.startswith("FT_") or k.startswith("FT_TEST_")}
     full = {**clean, "FT_DATA_DIR": str(server.data_dir), **env}
-    return subprocess.run([sys.executable, "-m", "backend.cli", *args], env=full, cwd=ROOT, capture_output=True, text=True,
-                          timeout=120)
+    return subprocess.run(
+        [sys.executable, "-m", "backend.cli", *args], env=full, cwd=ROOT, capture_output=True, text=True, timeout=120
+    )
 
 
 def test_scheduled_retention_records_and_expired_nodes_over_http(retention_server: Server) -> None:
@@ -366,11 +391,15 @@ def test_scheduled_retention_records_and_expired_nodes_over_http(retention_serve
     reader, ingest = admin.account("read", name="auditor"), admin.account("ingest", name="app")
     keys = []
     for i in range(3):
-        r = ingest.post("/files", files={"file": (f"f{i}", f"file {i}".encode())}, data={"trace": "sched", "key": f"sched-{i}"})
+        r = ingest.post(
+            "/files", files={"file": (f"f{i}", f"file {i}".encode())}, data={"trace": "sched", "key": f"sched-{i}"}
+        )
         assert r.status_code == 201, r.text
         keys.append((r.json()["key"], r.json()["stored_size"]))
     listed = wait_for(lambda: reader.get("/retention/records").json()["items"], timeout=20)
-    assert [(x["key"], x["rule"], x["bytes"], x["trace"]) for x in listed] == [("sched-0", "max_files", keys[0][1], "sched")]
+    assert [(x["key"], x["rule"], x["bytes"], x["trace"]) for x in listed] == [
+        ("sched-0", "max_files", keys[0][1], "sched")
+    ]
     assert listed[0]["deleted_at"] >= listed[0]["marked_at"] >= listed[0]["stored_at"]
     assert reader.get("/files/sched-0").json()["state"] == "expired"
     assert reader.get("/files/sched-0/content").status_code == 404
@@ -391,7 +420,9 @@ def test_cli_dry_run_prints_and_changes_nothing_then_a_real_run_deletes(retentio
     before = admin.get("/retention/records?limit=1000").json()["items"]
     held = [k for k in ("sched-1", "sched-2", "cli-0", "cli-1") if admin.get(f"/files/{k}").json()["state"] == "stored"]
     assert len(held) == 2
-    dry = ftel(retention_server, "retention", "run", "--dry-run", FT_RETENTION_MAX_FILES="1", FT_RETENTION_GRACE_SECONDS="0")
+    dry = ftel(
+        retention_server, "retention", "run", "--dry-run", FT_RETENTION_MAX_FILES="1", FT_RETENTION_GRACE_SECONDS="0"
+    )
     assert dry.returncode == 0, dry.stderr
     assert f"would delete {held[0]}" in dry.stdout.replace("  ", " ") or f"would delete  {held[0]}" in dry.stdout
     assert "1 files" in dry.stdout and held[1] not in dry.stdout

@@ -27,6 +27,7 @@ def assert_error(response: httpx.Response, status: int, code: str) -> None:
 
 def picture(api: Api, trace: str, suffix: str) -> dict[str, Any]:
     """Everything a user sees of a trace, with the key suffix taken off so two traces compare."""
+
     def bare(key: str) -> str:
         return key.removesuffix(suffix)
 
@@ -35,8 +36,11 @@ def picture(api: Api, trace: str, suffix: str) -> dict[str, Any]:
     nodes = {bare(n["key"]): (n["kind"], n["status"], n.get("reason"), n.get("name")) for n in graph["nodes"]}
     logs = {bare(n["key"]): api.get(f"/nodes/{n['key']}").json()["node"].get("logs") for n in graph["nodes"]}
     return {
-        "summary": detail.get("summary"), "status": detail.get("status"), "user": detail.get("user"),
-        "nodes": nodes, "logs": logs,
+        "summary": detail.get("summary"),
+        "status": detail.get("status"),
+        "user": detail.get("user"),
+        "nodes": nodes,
+        "logs": logs,
         "edges": sorted((bare(e["source"]), bare(e["target"]), e["op"]) for e in graph["edges"]),
     }
 
@@ -50,9 +54,14 @@ def kafka_topic() -> str:
 def aio(tmp_path_factory: pytest.TempPathFactory, kafka_topic: str) -> Iterator[Server]:
     from tests.conftest import service_env
 
-    env = {**ADMIN, "FT_STREAM_BLOCK_MS": "200", "FT_STREAM_RECONCILE_SECONDS": "1",
-           "FT_KAFKA_BOOTSTRAP": service_env("FT_TEST_KAFKA_BOOTSTRAP"), "FT_KAFKA_TOPIC": kafka_topic,
-           "FT_KAFKA_PARTITIONS": "2"}
+    env = {
+        **ADMIN,
+        "FT_STREAM_BLOCK_MS": "200",
+        "FT_STREAM_RECONCILE_SECONDS": "1",
+        "FT_KAFKA_BOOTSTRAP": service_env("FT_TEST_KAFKA_BOOTSTRAP"),
+        "FT_KAFKA_TOPIC": kafka_topic,
+        "FT_KAFKA_PARTITIONS": "2",
+    }
     srv = Server(env, "serve", tmp_path_factory.mktemp("aio"))
     yield srv
     srv.stop()
@@ -112,7 +121,9 @@ def test_unsubscribe_soft_deletes_and_is_idempotent(app: Api, admin: Api) -> Non
     other = admin.account("ingest", name="someone-else")
     assert_error(other.delete(f"/subscriptions/{sub['id']}"), 404, "not_found")
     closed = app.delete(f"/subscriptions/{sub['id']}")
-    assert closed.status_code == 200 and closed.json()["deleted_at"] and closed.json()["delete_reason"] == "unsubscribed"
+    assert (
+        closed.status_code == 200 and closed.json()["deleted_at"] and closed.json()["delete_reason"] == "unsubscribed"
+    )
     assert app.delete(f"/subscriptions/{sub['id']}").json()["deleted_at"] == closed.json()["deleted_at"]
     assert sub["id"] not in {s["id"] for s in app.get("/subscriptions").json()}
     kept = {s["id"]: s for s in app.get("/subscriptions", params={"include_deleted": "true"}).json()}
@@ -172,7 +183,12 @@ def test_events_arrays_and_missing_user_ids_are_accepted(app: Api, admin: Api) -
     events = [
         {"type": "trace.started", "trace": trace, "user": "u-1", "time": "2026-02-01T00:00:00Z"},
         {"type": "file.received", "trace": trace, "node": {"kind": "file", "key": key}, "time": "2026-02-01T00:00:01Z"},
-        {"type": "log", "node": {"kind": "file", "key": key}, "message": "no user, no trace", "time": "2026-02-01T00:00:02Z"},
+        {
+            "type": "log",
+            "node": {"kind": "file", "key": key},
+            "message": "no user, no trace",
+            "time": "2026-02-01T00:00:02Z",
+        },
     ]
     xadd_events(client, sub["stream_key"], events, per_entry=3)
     assert wait_for(lambda: consumed(client, sub["stream_key"]), timeout=30)
@@ -207,8 +223,13 @@ def test_kafka_subscription_is_consumed_with_the_same_contract(app: Api, admin: 
             await producer.stop()
 
     asyncio.run(produce())
-    summary = wait_for(lambda: admin.get(f"/traces/{trace}").json().get("summary", {}).get("outputs") == 1
-                       and admin.get(f"/traces/{trace}").json()["status"] == "ended", timeout=40)
+    summary = wait_for(
+        lambda: (
+            admin.get(f"/traces/{trace}").json().get("summary", {}).get("outputs") == 1
+            and admin.get(f"/traces/{trace}").json()["status"] == "ended"
+        ),
+        timeout=40,
+    )
     assert summary
     detail = admin.get(f"/traces/{trace}").json()["summary"]
     assert detail["dropped"] == 2 and detail["data"] == 6
@@ -218,7 +239,12 @@ def test_kafka_subscription_is_consumed_with_the_same_contract(app: Api, admin: 
 
 
 def test_idle_subscriptions_expire_in_the_all_in_one(tmp_path: Path) -> None:
-    env = {**ADMIN, "FT_STREAM_RECONCILE_SECONDS": "1", "FT_SUBSCRIPTION_IDLE_MINUTES": "0.04", "FT_STREAM_BLOCK_MS": "200"}
+    env = {
+        **ADMIN,
+        "FT_STREAM_RECONCILE_SECONDS": "1",
+        "FT_SUBSCRIPTION_IDLE_MINUTES": "0.04",
+        "FT_STREAM_BLOCK_MS": "200",
+    }
     srv = Server(env, "serve", tmp_path)
     try:
         api = Api(srv.base, ADMIN["FT_ADMIN_CLIENT_ID"], ADMIN["FT_ADMIN_CLIENT_SECRET"])

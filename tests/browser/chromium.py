@@ -15,9 +15,19 @@ from typing import Any
 
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMEDRIVER = Path("/usr/bin/chromedriver")
-FLAGS = ("--headless=new", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-         "--disable-component-update", "--disable-sync", "--no-first-run", "--disable-quic",
-         "--disable-dev-shm-usage", "--window-size=1600,1200", "--hide-scrollbars")
+FLAGS = (
+    "--headless=new",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+    "--disable-quic",
+    "--disable-dev-shm-usage",
+    "--window-size=1600,1200",
+    "--hide-scrollbars",
+)
 
 # The container of a dash-cytoscape graph keeps its cytoscape instance in `_cyreg.cy`.
 CY = "const el = document.getElementById(arguments[0]); const cy = el && el._cyreg && el._cyreg.cy;"
@@ -82,7 +92,9 @@ def click_node(driver: Any, graph_id: str, element_id: str) -> None:
         CY + "const n = cy.getElementById(arguments[1]); if (n.empty()) { return; }"
         "const p = n.renderedPosition();"
         "if (p.x < 10 || p.y < 10 || p.x > cy.width() - 10 || p.y > cy.height() - 10) { cy.center(n); }",
-        graph_id, element_id)
+        graph_id,
+        element_id,
+    )
 
     deadline = time.monotonic() + 10
     last = None
@@ -90,7 +102,9 @@ def click_node(driver: Any, graph_id: str, element_id: str) -> None:
         now = driver.execute_script(
             CY + "if (!cy) { return null; } const n = cy.getElementById(arguments[1]);"
             "return n.empty() ? null : [n.renderedPosition('x'), n.renderedPosition('y'), cy.zoom()];",
-            graph_id, element_id)
+            graph_id,
+            element_id,
+        )
         if now is not None and now == last:
             break
         last = now
@@ -101,7 +115,8 @@ def click_node(driver: Any, graph_id: str, element_id: str) -> None:
         "window.scrollBy(0, r.top + p.y - window.innerHeight / 2);"
         "p = n.renderedPosition(); r = el.getBoundingClientRect();"
         "return {x: r.left + p.x, y: r.top + p.y};",
-        graph_id, element_id,
+        graph_id,
+        element_id,
     )
     if where is None:
         raise AssertionError(f"{element_id} is not in {graph_id}")

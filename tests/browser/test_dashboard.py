@@ -38,10 +38,14 @@ def app_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
         api = Api(srv.base, ADMIN["FT_ADMIN_CLIENT_ID"], ADMIN["FT_ADMIN_CLIENT_SECRET"])
         events = seed_events("A")
         for key in BATCH_TRACES:
-            events += [{"type": "trace.started", "trace": key, "user": "batch-user", "attrs": {"name": f"batch {key}"}},
-                       {"type": "file.received", "trace": key, "node": {"kind": "file", "key": f"{key}-in"}}]
+            events += [
+                {"type": "trace.started", "trace": key, "user": "batch-user", "attrs": {"name": f"batch {key}"}},
+                {"type": "file.received", "trace": key, "node": {"kind": "file", "key": f"{key}-in"}},
+            ]
         events.append({"type": "trace.started", "trace": "W", "user": "wide-user", "attrs": {"name": "wide fan-out"}})
-        events += [{"type": "file.received", "trace": "W", "node": {"kind": "file", "key": f"W-{n:02d}"}} for n in range(60)]
+        events += [
+            {"type": "file.received", "trace": "W", "node": {"kind": "file", "key": f"W-{n:02d}"}} for n in range(60)
+        ]
         sent = api.post("/events", json=events)
         assert sent.status_code == 202, sent.text
         assert wait_for(lambda: len(api.get("/traces/A/graph").json().get("nodes", [])) == len(SEED_NODES))
@@ -123,8 +127,11 @@ def sign_in(driver: Any, base: str) -> None:
         until(driver, lambda: settled(driver), "the page to settle")
         return
     driver.get(f"{base}/dashboard/")
-    until(driver, lambda: by_id(driver, "signin").is_displayed() or "signed in as" in text_of(driver, "account-info"),
-          "the sign-in form")
+    until(
+        driver,
+        lambda: by_id(driver, "signin").is_displayed() or "signed in as" in text_of(driver, "account-info"),
+        "the sign-in form",
+    )
     if "signed in as" not in text_of(driver, "account-info"):
         type_into(driver, "signin-client-id", ADMIN["FT_ADMIN_CLIENT_ID"])
         type_into(driver, "signin-secret", ADMIN["FT_ADMIN_CLIENT_SECRET"])
@@ -180,21 +187,33 @@ def test_traces_search_filters_and_pages(signed_in: Any) -> None:
 
     type_into(driver, "traces-q", "nightly")
     by_id(driver, "traces-search").click()
-    until(driver, lambda: [r for r in text_of(driver, "traces-grid").splitlines()[1:]] and
-          all(r.startswith("A ") for r in text_of(driver, "traces-grid").splitlines()[1:]), "only trace A")
+    until(
+        driver,
+        lambda: (
+            [r for r in text_of(driver, "traces-grid").splitlines()[1:]]
+            and all(r.startswith("A ") for r in text_of(driver, "traces-grid").splitlines()[1:])
+        ),
+        "only trace A",
+    )
 
     type_into(driver, "traces-q", "")
     type_into(driver, "traces-user", "batch-user")
     by_id(driver, "traces-search").click()
-    until(driver, lambda: "A " not in text_of(driver, "traces-grid") and "T10" in text_of(driver, "traces-grid"),
-          "the batch user's traces")
+    until(
+        driver,
+        lambda: "A " not in text_of(driver, "traces-grid") and "T10" in text_of(driver, "traces-grid"),
+        "the batch user's traces",
+    )
 
     choose(driver, "traces-status", "ended")  # only trace A ended, and it belongs to demo-user
     until(driver, lambda: "No trace matches these filters" in text_of(driver, "traces-table"), "the empty state")
     type_into(driver, "traces-user", "")
     by_id(driver, "traces-search").click()
-    until(driver, lambda: text_of(driver, "traces-grid").count("\n") == 1 and "A " in text_of(driver, "traces-grid"),
-          "ended traces: A alone")
+    until(
+        driver,
+        lambda: text_of(driver, "traces-grid").count("\n") == 1 and "A " in text_of(driver, "traces-grid"),
+        "ended traces: A alone",
+    )
     choose(driver, "traces-status", "any")
 
     choose(driver, "traces-range", "custom (since/until)")
@@ -249,15 +268,20 @@ def test_clicking_file1_shows_its_drop_reason_and_log(signed_in: Any) -> None:
     driver.save_screenshot(str(ARTIFACTS / "trace-node-panel.png"))
 
     click_node(driver, "trace-graph", "t:A")
-    until(driver, lambda: "trace(A)" in text_of(driver, "node-panel") and "demo-user" in text_of(driver, "node-panel"),
-          "the trace's panel")
+    until(
+        driver,
+        lambda: "trace(A)" in text_of(driver, "node-panel") and "demo-user" in text_of(driver, "node-panel"),
+        "the trace's panel",
+    )
 
 
 def test_large_fan_out_is_grouped_and_expands_on_click(signed_in: Any, app_server: Server) -> None:
     driver = signed_in
     driver.get(f"{app_server.base}/dashboard/traces/W")
     until(driver, lambda: "50 of 60 nodes drawn" in text_of(driver, "trace-view-info"), "the grouped fan-out")
-    more = until(driver, lambda: [n for n in cy_nodes(driver, "trace-graph") or [] if n["kind"] == "more"], "the +N node")
+    more = until(
+        driver, lambda: [n for n in cy_nodes(driver, "trace-graph") or [] if n["kind"] == "more"], "the +N node"
+    )
     assert more[0]["label"] == "+10 more\n(10 received)"
     driver.save_screenshot(str(ARTIFACTS / "trace-fan-out.png"))
     click_node(driver, "trace-graph", more[0]["id"])
@@ -316,8 +340,11 @@ def test_cypher_console_shows_rows_and_plain_errors(signed_in: Any) -> None:
 
     type_into(driver, "query-text", "MATCH (n:File) DETACH DELETE n")
     by_id(driver, "query-run").click()
-    until(driver, lambda: "The query failed: query rejected: read-only" in text_of(driver, "query-result"),
-          "the read-only error")
+    until(
+        driver,
+        lambda: "The query failed: query rejected: read-only" in text_of(driver, "query-result"),
+        "the read-only error",
+    )
     type_into(driver, "query-text", "MATCH (n RETURN n")
     by_id(driver, "query-run").click()
     until(driver, lambda: "The query failed" in text_of(driver, "query-result"), "the syntax error")
@@ -338,7 +365,9 @@ def test_expired_token_leads_back_to_sign_in_then_a_pasted_token_works(signed_in
     type_into(driver, "signin-token", "not-a-token")
     by_id(driver, "signin-use-token").click()
     until(driver, lambda: "That token does not work" in text_of(driver, "signin-error"), "the refused token")
-    token = Api(app_server.base, ADMIN["FT_ADMIN_CLIENT_ID"], ADMIN["FT_ADMIN_CLIENT_SECRET"]).http.headers["Authorization"]
+    token = Api(app_server.base, ADMIN["FT_ADMIN_CLIENT_ID"], ADMIN["FT_ADMIN_CLIENT_SECRET"]).http.headers[
+        "Authorization"
+    ]
     type_into(driver, "signin-token", token.removeprefix("Bearer "))
     by_id(driver, "signin-use-token").click()
     until(driver, lambda: "signed in as pasted token" in text_of(driver, "account-info"), "signed in with the token")
@@ -355,15 +384,30 @@ def test_standalone_dashboard_says_plainly_when_the_api_is_down(browser: Any, tm
     """`ftel dashboard` pointed at an API that is not there: the sign-in answers with a plain message."""
     port, dead = free_port(), free_port()
     log = open(tmp_path / "dashboard.log", "wb")
-    proc = subprocess.Popen([sys.executable, "-m", "backend.cli", "dashboard", "--api-url", f"http://127.0.0.1:{dead}",
-                             "--port", str(port)], cwd=ROOT, stdout=log, stderr=subprocess.STDOUT,
-                            env={**os.environ, "FT_DATA_DIR": str(tmp_path)})
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "backend.cli",
+            "dashboard",
+            "--api-url",
+            f"http://127.0.0.1:{dead}",
+            "--port",
+            str(port),
+        ],
+        cwd=ROOT,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        env={**os.environ, "FT_DATA_DIR": str(tmp_path)},
+    )
     try:
+
         def up() -> bool:
             try:
                 return httpx.get(f"http://127.0.0.1:{port}/", timeout=1).status_code == 200
             except httpx.HTTPError:
                 return proc.poll() is not None
+
         assert wait_for(up, timeout=30) and proc.poll() is None, (tmp_path / "dashboard.log").read_text()
         assert f"dashboard on http://127.0.0.1:{port}/" in (tmp_path / "dashboard.log").read_text()
         browser.get(f"http://127.0.0.1:{port}/")

@@ -23,7 +23,13 @@ def accounts(sql_engine: Engine) -> AccountStore:
 
 def test_insert_and_look_up_by_client_id_uuid_and_id(accounts: AccountStore) -> None:
     a = accounts.insert("importer", "system", frozenset({"ingest", "read"}), "client-1", "hash-1")
-    assert (a.name, a.kind, a.roles, a.secret_version, a.enabled) == ("importer", "system", frozenset({"ingest", "read"}), 1, True)
+    assert (a.name, a.kind, a.roles, a.secret_version, a.enabled) == (
+        "importer",
+        "system",
+        frozenset({"ingest", "read"}),
+        1,
+        True,
+    )
     assert a.created_at.tzinfo is not None
     assert accounts.by_client_id("client-1") == a
     assert accounts.by_uuid(a.uuid) == a
@@ -114,10 +120,19 @@ def test_auth_hashes_secrets_and_issues_tokens_it_can_revoke(accounts: AccountSt
 
 def test_an_unreachable_database_raises_sql_unavailable_from_every_method(unreachable_engine: Engine) -> None:
     accounts = SqlAccounts(unreachable_engine)
-    calls = [lambda: accounts.insert("x", "system", frozenset({"read"}), "c", "h"), lambda: accounts.by_client_id("c"),
-             lambda: accounts.by_uuid("u"), accounts.listed, lambda: accounts.uuids({1}), lambda: accounts.client_id(1),
-             lambda: accounts.ids_for({"u"}, {"c"}), lambda: accounts.set_secret("u", "h"),
-             lambda: accounts.disable("u", datetime.now(UTC)), accounts.any_enabled_admin, lambda: accounts.meta("k", str)]
+    calls = [
+        lambda: accounts.insert("x", "system", frozenset({"read"}), "c", "h"),
+        lambda: accounts.by_client_id("c"),
+        lambda: accounts.by_uuid("u"),
+        accounts.listed,
+        lambda: accounts.uuids({1}),
+        lambda: accounts.client_id(1),
+        lambda: accounts.ids_for({"u"}, {"c"}),
+        lambda: accounts.set_secret("u", "h"),
+        lambda: accounts.disable("u", datetime.now(UTC)),
+        accounts.any_enabled_admin,
+        lambda: accounts.meta("k", str),
+    ]
     for call in calls:
         with pytest.raises(SqlUnavailable):
             call()

@@ -27,12 +27,21 @@ def log(sql_engine: Engine) -> EventLog:
 def rows(raw: list[dict], channel: str = "rest:x") -> list[NewEvent]:
     accepted, rejected = validate_events(raw, channel, datetime.now(UTC))
     assert not rejected
-    return [NewEvent(uuid=ev.uuid, dedup_key=ev.dedup_key, type=ev.envelope.type.value, trace_key=ev.envelope.trace,
-                     node_key=ev.envelope.node.key if ev.envelope.node else None,
-                     level=(ev.envelope.level or "info") if ev.envelope.type.value == "log" else None,
-                     user_id=ev.envelope.user, created_at=ev.time, payload=ev.payload,
-                     nodes=tuple(NodeLink(r.key, r.kind, role) for r, role in ev.envelope.nodes()))
-            for ev in accepted]
+    return [
+        NewEvent(
+            uuid=ev.uuid,
+            dedup_key=ev.dedup_key,
+            type=ev.envelope.type.value,
+            trace_key=ev.envelope.trace,
+            node_key=ev.envelope.node.key if ev.envelope.node else None,
+            level=(ev.envelope.level or "info") if ev.envelope.type.value == "log" else None,
+            user_id=ev.envelope.user,
+            created_at=ev.time,
+            payload=ev.payload,
+            nodes=tuple(NodeLink(r.key, r.kind, role) for r, role in ev.envelope.nodes()),
+        )
+        for ev in accepted
+    ]
 
 
 def store(log: EventLog, raw: list[dict], channel: str = "rest:x") -> dict[str, int]:
@@ -41,8 +50,16 @@ def store(log: EventLog, raw: list[dict], channel: str = "rest:x") -> dict[str, 
 
 def test_migrations_create_the_schema_and_rerun_as_no_op(sql_engine: Engine) -> None:
     tables = set(inspect(sql_engine).get_table_names())
-    assert {"accounts", "events", "event_nodes", "meta", "subscriptions", "stored_files", "retention_records",
-            "alembic_version"} <= tables
+    assert {
+        "accounts",
+        "events",
+        "event_nodes",
+        "meta",
+        "subscriptions",
+        "stored_files",
+        "retention_records",
+        "alembic_version",
+    } <= tables
     revision = current_revision(sql_engine)
     assert revision is not None
     upgrade(sql_engine)
@@ -117,9 +134,17 @@ def test_node_events_and_log_counts_come_back_in_time_order(log: EventLog) -> No
 
 def test_an_unreachable_database_raises_sql_unavailable_from_every_method(unreachable_engine: Engine) -> None:
     log = SqlEventLog(unreachable_engine)
-    calls = [lambda: log.insert("rest:x", None, rows(seed_events("A"))), lambda: log.known_node_traces(["a"]),
-             lambda: log.unprojected(10), lambda: log.mark_projected([1]), log.reset_projection, log.pending_count,
-             lambda: log.log_counts({("a", "file")}), lambda: log.node_events("a", 10), log.ping]
+    calls = [
+        lambda: log.insert("rest:x", None, rows(seed_events("A"))),
+        lambda: log.known_node_traces(["a"]),
+        lambda: log.unprojected(10),
+        lambda: log.mark_projected([1]),
+        log.reset_projection,
+        log.pending_count,
+        lambda: log.log_counts({("a", "file")}),
+        lambda: log.node_events("a", 10),
+        log.ping,
+    ]
     for call in calls:
         with pytest.raises(SqlUnavailable):
             call()
@@ -137,8 +162,10 @@ def test_an_existing_database_upgrades_in_place(sql_settings: Settings) -> None:
     command.upgrade(alembic_config(engine), "0001")
     assert current_revision(engine) == "0001"
     with engine.begin() as conn:  # what revision 0001 knew: accounts and events
-        conn.exec_driver_sql("INSERT INTO accounts (uuid, name, kind, roles, client_id, secret_hash, secret_version, "
-                             "created_at) VALUES ('u-1', 'old', 'system', 'read', 'old-client', 'h', 1, '2026-01-01 00:00:00')")
+        conn.exec_driver_sql(
+            "INSERT INTO accounts (uuid, name, kind, roles, client_id, secret_hash, secret_version, "
+            "created_at) VALUES ('u-1', 'old', 'system', 'read', 'old-client', 'h', 1, '2026-01-01 00:00:00')"
+        )
     SqlEventLog(engine).insert("rest:x", None, rows(seed_events("A")))
     upgrade(engine)
     assert current_revision(engine) != "0001"
@@ -172,7 +199,9 @@ def test_processes_starting_together_migrate_an_empty_database_once(sql_settings
             t.join()
         start.reset()
     assert errors == []
-    head = sorted(p.stem.split("_")[0] for p in (Path(__file__).parents[2] / "backend/db/migrations/versions").glob("*.py"))[-1]
+    head = sorted(
+        p.stem.split("_")[0] for p in (Path(__file__).parents[2] / "backend/db/migrations/versions").glob("*.py")
+    )[-1]
     assert current_revision(engines[0]) == head
     for engine in engines:
         engine.dispose()

@@ -24,7 +24,7 @@ from backend.streams.base import Entry, EventSource
 from backend.streams.kafka import KafkaEventSource, wait_assigned
 from backend.streams.redis import RedisStreamSource
 from backend.worker.consumer import StoreFailed, StreamConsumer
-from tests.stream_fixtures import dlq, kafka_bootstrap, stream_redis_url  # noqa: F401  (fixtures)
+from tests.stream_fixtures import dlq
 
 RETRY_MS = 300
 
@@ -94,7 +94,9 @@ class KafkaHarness(Harness):
 
     async def member(self, name: str, streams: list[str]) -> EventSource:
         client = async_redis(self.redis_url)
-        source = KafkaEventSource(self.bootstrap, self.topic, self.group, name, client, partitions=4, retry_delay_ms=RETRY_MS)
+        source = KafkaEventSource(
+            self.bootstrap, self.topic, self.group, name, client, partitions=4, retry_delay_ms=RETRY_MS
+        )
         await source.start()
         source.follow(streams)
         self._opened.append(_Closer(source, client))
@@ -106,7 +108,11 @@ class KafkaHarness(Harness):
             self._producer = AIOKafkaProducer(bootstrap_servers=self.bootstrap, acks="all")
             await self._producer.start()
             self._opened.insert(0, self._producer)
-        value = raw.encode() if raw is not None else json.dumps(events[0] if events and len(events) == 1 else events).encode()
+        value = (
+            raw.encode()
+            if raw is not None
+            else json.dumps(events[0] if events and len(events) == 1 else events).encode()
+        )
         await self._producer.send_and_wait(self.topic, value, key=stream.encode())
 
     async def close_all(self) -> None:
@@ -317,7 +323,9 @@ def test_consumer_stores_the_seed_scenario_once_and_dead_letters_garbage(harness
         for i, event in enumerate(events):
             if i == 4:
                 await harness.write(a, raw="garbage")
-                await harness.write(a, [{"type": "teleport", "trace": "CS"}, {"type": "log", "trace": "CS", "message": "kept"}])
+                await harness.write(
+                    a, [{"type": "teleport", "trace": "CS"}, {"type": "log", "trace": "CS", "message": "kept"}]
+                )
             await harness.write(a, [event])
         stored = duplicates = 0
         deadline = time.monotonic() + 30

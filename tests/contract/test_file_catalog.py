@@ -21,12 +21,25 @@ def catalog(sql_engine: Engine) -> FileCatalog:
     return SqlFileCatalog(sql_engine)
 
 
-def row(n: int, *, group: str = "g", at: datetime | None = None, size: int = 100, backend: str = "local") -> StoredFileRow:
-    return StoredFileRow(uuid=f"0190f2d4-0000-7000-8000-{n:012d}", key=f"f-{n}", trace_key="t", group_key=group,
-                         filename=None, content_type=None, backend=backend, object_name=f"2026/03/01/{n}.zst", codec="zstd",
-                         size=size, stored_size=size // 2, sha256="0" * 64, account_id=None, stored_at=at or T0 + timedelta(minutes=n))
-
-
+def row(
+    n: int, *, group: str = "g", at: datetime | None = None, size: int = 100, backend: str = "local"
+) -> StoredFileRow:
+    return StoredFileRow(
+        uuid=f"0190f2d4-0000-7000-8000-{n:012d}",
+        key=f"f-{n}",
+        trace_key="t",
+        group_key=group,
+        filename=None,
+        content_type=None,
+        backend=backend,
+        object_name=f"2026/03/01/{n}.zst",
+        codec="zstd",
+        size=size,
+        stored_size=size // 2,
+        sha256="0" * 64,
+        account_id=None,
+        stored_at=at or T0 + timedelta(minutes=n),
+    )
 
 
 def test_insert_assigns_an_id_and_refuses_a_taken_key(catalog: FileCatalog) -> None:
@@ -74,7 +87,7 @@ def test_two_runs_planning_at_once_never_mark_from_the_same_totals(catalog: File
 
     def plan_two_over(totals: LiveTotals, files: object) -> list[Mark]:
         listed = list(files)  # type: ignore[call-overload]
-        return [(f, "max_files") for f in listed[:max(0, totals.files - 4)]]
+        return [(f, "max_files") for f in listed[: max(0, totals.files - 4)]]
 
     def run() -> None:
         start.wait()
@@ -99,7 +112,10 @@ def test_expire_claims_deletes_and_records_once(catalog: FileCatalog) -> None:
     assert catalog.expire(marked, T0 + timedelta(hours=2), deleted.append) is None  # another run took it
     assert catalog.by_key("f-1").state == "expired"  # type: ignore[union-attr]
     assert [r.file_key for r in catalog.retention_records(10, None, None, None)] == ["f-1"]
-    assert catalog.retention_records(10, None, "other", None) == [] and catalog.retention_records(10, None, None, "max_bytes") == []
+    assert (
+        catalog.retention_records(10, None, "other", None) == []
+        and catalog.retention_records(10, None, None, "max_bytes") == []
+    )
 
 
 def test_a_failed_object_delete_leaves_the_file_marked(catalog: FileCatalog) -> None:
@@ -129,10 +145,18 @@ def test_retention_records_page_newest_first(catalog: FileCatalog) -> None:
 
 def test_an_unreachable_database_raises_sql_unavailable_from_every_method(unreachable_engine: Engine) -> None:
     catalog = SqlFileCatalog(unreachable_engine)
-    calls = [lambda: catalog.key_taken("k"), lambda: catalog.insert(row(1)), lambda: catalog.by_key("k"),
-             lambda: catalog.group_exists("g"), lambda: list(catalog.in_group("g")), lambda: list(catalog.of_day(T0)),
-             lambda: catalog.plan_marks("local", lambda t, f: [], T0, apply=True), lambda: catalog.marked("local"),
-             lambda: catalog.expire(row(1), T0, lambda name: None), lambda: catalog.retention_records(1, None, None, None)]
+    calls = [
+        lambda: catalog.key_taken("k"),
+        lambda: catalog.insert(row(1)),
+        lambda: catalog.by_key("k"),
+        lambda: catalog.group_exists("g"),
+        lambda: list(catalog.in_group("g")),
+        lambda: list(catalog.of_day(T0)),
+        lambda: catalog.plan_marks("local", lambda t, f: [], T0, apply=True),
+        lambda: catalog.marked("local"),
+        lambda: catalog.expire(row(1), T0, lambda name: None),
+        lambda: catalog.retention_records(1, None, None, None),
+    ]
     for call in calls:
         with pytest.raises(SqlUnavailable):
             call()

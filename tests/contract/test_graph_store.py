@@ -9,13 +9,13 @@ from typing import Any
 
 import pytest
 
+from backend.bootstrap import open_graph
 from backend.demo import seed_events
 from backend.domain.events import format_time, validate_events
 from backend.domain.projection import StoredEvent, project
 from backend.settings import Settings
 from graph.base import GraphBatch, GraphStore, LogCounts, QueryRejected, QueryTimeout, TraceFilter
 from graph.cypher import CypherGraphStore
-from backend.bootstrap import open_graph
 
 
 @pytest.fixture
@@ -39,20 +39,32 @@ def batch_of(raw: list[dict[str, Any]]) -> GraphBatch:
 
 def snapshot(store: GraphStore, trace: str) -> tuple[Any, ...]:
     sub = store.trace_graph(trace)
-    nodes = sorted((n["key"], n["kind"], n["status"], n["reason"], n["produced"], n["first_at"], n["last_at"]) for n in sub.nodes)
+    nodes = sorted(
+        (n["key"], n["kind"], n["status"], n["reason"], n["produced"], n["first_at"], n["last_at"]) for n in sub.nodes
+    )
     edges = sorted((e["source"], e["target"], e["op"], e["at"]) for e in sub.edges)
     return store.trace(trace), nodes, edges
 
 
 SEED_NODES = {
-    "File1": ("file", "dropped"), "File2": ("file", "dropped"), "File3": ("file", "converted"),
-    "data1": ("data", "converted"), "data2": ("data", "converted"), "data3": ("data", "converted"),
-    "data4": ("data", "converted"), "data5": ("data", "converted"), "data6": ("data", "converted"),
+    "File1": ("file", "dropped"),
+    "File2": ("file", "dropped"),
+    "File3": ("file", "converted"),
+    "data1": ("data", "converted"),
+    "data2": ("data", "converted"),
+    "data3": ("data", "converted"),
+    "data4": ("data", "converted"),
+    "data5": ("data", "converted"),
+    "data6": ("data", "converted"),
     "File4": ("file", "written"),
 }
 SEED_EDGES = {
-    ("File3", "data1", "parse"), ("File3", "data2", "parse"), ("File3", "data3", "parse"),
-    ("data1", "data4", "enrich"), ("data2", "data5", "aggregate"), ("data5", "File4", "write"),
+    ("File3", "data1", "parse"),
+    ("File3", "data2", "parse"),
+    ("File3", "data3", "parse"),
+    ("data1", "data4", "enrich"),
+    ("data2", "data5", "aggregate"),
+    ("data5", "File4", "write"),
     ("data3", "data6", "normalize"),
 }
 
@@ -63,7 +75,10 @@ def test_seed_scenario_projects_to_the_seed_picture(store: GraphStore) -> None:
     assert {n["key"]: (n["kind"], n["status"]) for n in sub.nodes} == SEED_NODES
     assert {(e["source"], e["target"], e["op"]) for e in sub.edges} == SEED_EDGES
     reasons = {n["key"]: (n["reason"], n["code"]) for n in sub.nodes if n["status"] == "dropped"}
-    assert reasons == {"File1": ("header row missing (see log)", "E_HEADER"), "File2": ("checksum mismatch (see log)", "E_CHECKSUM")}
+    assert reasons == {
+        "File1": ("header row missing (see log)", "E_HEADER"),
+        "File2": ("checksum mismatch (see log)", "E_CHECKSUM"),
+    }
     trace = store.trace("A")
     assert trace is not None
     assert (trace["user"], trace["status"], trace["name"]) == ("demo-user", "ended", "seed scenario: nightly import")
@@ -96,35 +111,76 @@ def full_picture(store: GraphStore, traces: list[str]) -> tuple[Any, ...]:
     pictures, keys = [], set()
     for trace in traces:
         sub = store.trace_graph(trace)
-        pictures.append((store.trace(trace), sorted(repr(sorted(n.items())) for n in sub.nodes),
-                         sorted((e["source"], e["target"], e["op"], e["at"]) for e in sub.edges)))
+        pictures.append(
+            (
+                store.trace(trace),
+                sorted(repr(sorted(n.items())) for n in sub.nodes),
+                sorted((e["source"], e["target"], e["op"], e["at"]) for e in sub.edges),
+            )
+        )
         keys.update(n["key"] for n in sub.nodes)
     nodes = [store.node(k) for k in sorted(keys)]
-    walks = [sorted((r["source"], r["target"], r["op"]) for r in store.neighbours(sorted(keys), way)) for way in ("upstream", "downstream")]
+    walks = [
+        sorted((r["source"], r["target"], r["op"]) for r in store.neighbours(sorted(keys), way))
+        for way in ("upstream", "downstream")
+    ]
     return pictures, [repr(sorted(n.items())) if n else None for n in nodes], walks
 
 
 def mixed_events(traces: list[str], rng: random.Random) -> list[dict[str, Any]]:
     """Flows, statuses and drops over nodes of which some are shared by several traces, with times out of order."""
     events: list[dict[str, Any]] = []
+
     def at(i: int) -> str:
         return f"2026-03-01T10:{i // 60:02d}:{i % 60:02d}Z"
+
     for t in traces:
         events.append({"type": "trace.started", "trace": t, "user": f"u-{t}", "time": at(rng.randrange(3600))})
     for i in range(240):
         t = rng.choice(traces)
-        src = {"kind": "file", "key": f"f{rng.randrange(40)}"} if rng.random() < 0.5 else {"kind": "data", "key": f"d{rng.randrange(60)}"}
-        dst = {"kind": "data", "key": f"d{rng.randrange(60)}"} if rng.random() < 0.8 else {"kind": "sink", "key": f"s{rng.randrange(5)}"}
+        src = (
+            {"kind": "file", "key": f"f{rng.randrange(40)}"}
+            if rng.random() < 0.5
+            else {"kind": "data", "key": f"d{rng.randrange(60)}"}
+        )
+        dst = (
+            {"kind": "data", "key": f"d{rng.randrange(60)}"}
+            if rng.random() < 0.8
+            else {"kind": "sink", "key": f"s{rng.randrange(5)}"}
+        )
         roll = rng.random()
         if roll < 0.6 and src["key"] != dst["key"]:
-            events.append({"type": "flow", "trace": t, "op": rng.choice(["parse", "join", "write"]), "inputs": [src],
-                           "outputs": [dst], "time": at(rng.randrange(3600))})
+            events.append(
+                {
+                    "type": "flow",
+                    "trace": t,
+                    "op": rng.choice(["parse", "join", "write"]),
+                    "inputs": [src],
+                    "outputs": [dst],
+                    "time": at(rng.randrange(3600)),
+                }
+            )
         elif roll < 0.8:
             node = {"kind": "file", "key": f"f{rng.randrange(40)}", "name": f"n{i}.csv"}
-            events.append({"type": rng.choice(["file.received", "file.stored"]), "trace": t, "node": node, "time": at(rng.randrange(3600))})
+            events.append(
+                {
+                    "type": rng.choice(["file.received", "file.stored"]),
+                    "trace": t,
+                    "node": node,
+                    "time": at(rng.randrange(3600)),
+                }
+            )
         else:
-            events.append({"type": "file.dropped", "trace": t, "node": {"kind": "file", "key": f"f{rng.randrange(40)}"},
-                           "reason": f"r{i}", "code": f"E{i % 3}", "time": at(rng.randrange(3600))})
+            events.append(
+                {
+                    "type": "file.dropped",
+                    "trace": t,
+                    "node": {"kind": "file", "key": f"f{rng.randrange(40)}"},
+                    "reason": f"r{i}",
+                    "code": f"E{i % 3}",
+                    "time": at(rng.randrange(3600)),
+                }
+            )
     return events
 
 
@@ -142,7 +198,7 @@ def test_batching_and_repeats_do_not_change_the_graph(store: GraphStore) -> None
     store.clear()
     sizes = [rng.choice([3, 17, 60, 200]) for _ in replay]
     cuts = [sum(sizes[:i]) for i in range(len(sizes))]
-    batches = [batch_of(replay[c:c + size]) for c, size in zip(cuts, sizes, strict=True) if c < len(replay)]
+    batches = [batch_of(replay[c : c + size]) for c, size in zip(cuts, sizes, strict=True) if c < len(replay)]
     for batch in batches:
         store.apply(batch)
     assert full_picture(store, traces) == expected
@@ -155,9 +211,20 @@ def test_batching_and_repeats_do_not_change_the_graph(store: GraphStore) -> None
 
 
 def test_drop_wins_over_conversion_whatever_the_order(store: GraphStore) -> None:
-    flow = {"type": "flow", "trace": "T", "inputs": [{"kind": "file", "key": "f"}], "outputs": [{"kind": "data", "key": "d"}],
-            "time": "2026-01-01T00:00:01Z"}
-    drop = {"type": "file.dropped", "trace": "T", "node": {"kind": "file", "key": "f"}, "reason": "bad", "time": "2026-01-01T00:00:00Z"}
+    flow = {
+        "type": "flow",
+        "trace": "T",
+        "inputs": [{"kind": "file", "key": "f"}],
+        "outputs": [{"kind": "data", "key": "d"}],
+        "time": "2026-01-01T00:00:01Z",
+    }
+    drop = {
+        "type": "file.dropped",
+        "trace": "T",
+        "node": {"kind": "file", "key": "f"},
+        "reason": "bad",
+        "time": "2026-01-01T00:00:00Z",
+    }
     store.apply(batch_of([drop]))
     store.apply(batch_of([flow]))
     node = store.node("f")
@@ -169,7 +236,9 @@ def test_drop_wins_over_conversion_whatever_the_order(store: GraphStore) -> None
 
 
 def test_trace_user_comes_from_trace_started(store: GraphStore) -> None:
-    store.apply(batch_of([{"type": "file.received", "trace": "U", "user": "other", "node": {"kind": "file", "key": "uf"}}]))
+    store.apply(
+        batch_of([{"type": "file.received", "trace": "U", "user": "other", "node": {"kind": "file", "key": "uf"}}])
+    )
     store.apply(batch_of([{"type": "trace.started", "trace": "U", "user": "owner"}]))
     store.apply(batch_of([{"type": "log", "trace": "U", "user": "third", "message": "m"}]))
     trace = store.trace("U")
@@ -177,8 +246,20 @@ def test_trace_user_comes_from_trace_started(store: GraphStore) -> None:
 
 
 def test_the_earliest_trace_started_names_the_trace_whatever_the_arrival_order(store: GraphStore) -> None:
-    late = {"type": "trace.started", "trace": "O", "user": "new-owner", "attrs": {"name": "late"}, "time": "2026-06-01T00:00:00Z"}
-    early = {"type": "trace.started", "trace": "O", "user": "first-owner", "attrs": {"name": "early"}, "time": "2026-01-01T00:00:00Z"}
+    late = {
+        "type": "trace.started",
+        "trace": "O",
+        "user": "new-owner",
+        "attrs": {"name": "late"},
+        "time": "2026-06-01T00:00:00Z",
+    }
+    early = {
+        "type": "trace.started",
+        "trace": "O",
+        "user": "first-owner",
+        "attrs": {"name": "early"},
+        "time": "2026-01-01T00:00:00Z",
+    }
     results = []
     for order in ([late, early], [early, late]):
         for batching in ("apart", "together"):
@@ -227,14 +308,30 @@ def test_neighbours_walk_both_directions(store: GraphStore) -> None:
     up = store.neighbours(["File4"], "upstream")
     assert [(h["source"], h["target"], h["op"], h["node"]["key"]) for h in up] == [("data5", "File4", "write", "data5")]
     down = store.neighbours(["File3", "data1"], "downstream")
-    assert {(h["source"], h["node"]["key"]) for h in down} == {("File3", "data1"), ("File3", "data2"), ("File3", "data3"), ("data1", "data4")}
+    assert {(h["source"], h["node"]["key"]) for h in down} == {
+        ("File3", "data1"),
+        ("File3", "data2"),
+        ("File3", "data3"),
+        ("data1", "data4"),
+    }
     assert store.neighbours(["nope"], "downstream") == []
 
 
 def test_list_traces_filters_and_pages(store: GraphStore) -> None:
     for i in range(5):
-        store.apply(batch_of([{"type": "trace.started", "trace": f"job-{i}", "user": "alice" if i % 2 else "bob",
-                               "time": f"2026-02-0{i + 1}T00:00:00Z", "attrs": {"name": f"Nightly {i}"}}]))
+        store.apply(
+            batch_of(
+                [
+                    {
+                        "type": "trace.started",
+                        "trace": f"job-{i}",
+                        "user": "alice" if i % 2 else "bob",
+                        "time": f"2026-02-0{i + 1}T00:00:00Z",
+                        "attrs": {"name": f"Nightly {i}"},
+                    }
+                ]
+            )
+        )
     store.apply(batch_of([{"type": "trace.ended", "trace": "job-4", "time": "2026-02-05T01:00:00Z"}]))
     everything = store.list_traces(TraceFilter(), 10, None)
     assert [t["key"] for t in everything] == ["job-4", "job-3", "job-2", "job-1", "job-0"]
@@ -260,13 +357,16 @@ def test_query_reads_and_limits_rows(store: GraphStore) -> None:
     assert with_param.rows == [["dropped"]]
 
 
-@pytest.mark.parametrize("cypher", [
-    "CREATE (n:File {key: 'evil'})",
-    "MATCH (n:File {key: 'File1'}) SET n.status = 'ok'",
-    "MATCH (n:File) DETACH DELETE n",
-    "match (n:File {key:'File1'}) merge (n)-[:FLOWS_TO]->(m:Data {key:'x'})",
-    "MATCH (n) RETURN n; MATCH (n) DETACH DELETE n",
-])
+@pytest.mark.parametrize(
+    "cypher",
+    [
+        "CREATE (n:File {key: 'evil'})",
+        "MATCH (n:File {key: 'File1'}) SET n.status = 'ok'",
+        "MATCH (n:File) DETACH DELETE n",
+        "match (n:File {key:'File1'}) merge (n)-[:FLOWS_TO]->(m:Data {key:'x'})",
+        "MATCH (n) RETURN n; MATCH (n) DETACH DELETE n",
+    ],
+)
 def test_query_refuses_writes_and_changes_nothing(store: GraphStore, cypher: str) -> None:
     store.apply(batch_of(seed_events("A")))
     before = snapshot(store, "A")
@@ -289,7 +389,12 @@ def test_query_is_read_only_even_past_the_keyword_check(store: GraphStore) -> No
 
 def test_query_stops_at_its_time_limit(store: GraphStore) -> None:
     with pytest.raises(QueryTimeout):
-        store.query("UNWIND range(1, 100000) AS x UNWIND range(1, 100000) AS y WITH x, y WHERE (x + y) % 7 = 3 RETURN count(*)", {}, row_limit=10, timeout=0.5)
+        store.query(
+            "UNWIND range(1, 100000) AS x UNWIND range(1, 100000) AS y WITH x, y WHERE (x + y) % 7 = 3 RETURN count(*)",
+            {},
+            row_limit=10,
+            timeout=0.5,
+        )
     assert store.query("RETURN 1 AS one", {}, 10, 5).rows == [[1]]
 
 

@@ -10,7 +10,6 @@ from collections.abc import Callable, Iterator
 import pytest
 
 from backend.storage.base import READ_CHUNK, InvalidObjectName, ObjectNotFound, ObjectStore
-from tests.storage_fixtures import object_store, open_object_store, s3_server  # noqa: F401  (fixtures)
 from tests.storage_fixtures import pseudo_random_chunks, sha256_of
 
 
@@ -18,10 +17,13 @@ def read_all(store: ObjectStore, name: str) -> bytes:
     return b"".join(store.read(name))
 
 
-@pytest.mark.parametrize("content", [b"", b"hello, file\n", bytes(range(256)) * 33, os.urandom(3 * READ_CHUNK + 17)],
-                         ids=["empty", "text", "binary", "several-chunks"])
+@pytest.mark.parametrize(
+    "content",
+    [b"", b"hello, file\n", bytes(range(256)) * 33, os.urandom(3 * READ_CHUNK + 17)],
+    ids=["empty", "text", "binary", "several-chunks"],
+)
 def test_put_then_read_gives_the_same_bytes(object_store: ObjectStore, content: bytes) -> None:
-    written = object_store.put("a/b/object.bin", [content[i:i + 4096] for i in range(0, len(content), 4096)])
+    written = object_store.put("a/b/object.bin", [content[i : i + 4096] for i in range(0, len(content), 4096)])
     assert written == len(content)
     assert read_all(object_store, "a/b/object.bin") == content
     info = object_store.stat("a/b/object.bin")
@@ -106,8 +108,23 @@ def test_a_reader_closed_early_releases_the_object(object_store: ObjectStore) ->
     assert object_store.stat("early/close") is None
 
 
-@pytest.mark.parametrize("name", ["", "../escape", "a/../../etc/passwd", "/absolute", "a//b", "a/", "a\\b", "a/./b",
-                                  ".hidden", "a/\x00b", "tab\tname", "x" * 1025])
+@pytest.mark.parametrize(
+    "name",
+    [
+        "",
+        "../escape",
+        "a/../../etc/passwd",
+        "/absolute",
+        "a//b",
+        "a/",
+        "a\\b",
+        "a/./b",
+        ".hidden",
+        "a/\x00b",
+        "tab\tname",
+        "x" * 1025,
+    ],
+)
 def test_unsafe_names_are_refused_before_touching_storage(object_store: ObjectStore, name: str) -> None:
     with pytest.raises(InvalidObjectName):
         object_store.put(name, [b"x"])

@@ -15,7 +15,6 @@ from backend.errors import RedisUnavailable
 from backend.park.base import ParkedBatch, ParkMedium
 from backend.park.redis import RedisPark
 from backend.park.spool import Spool, SpoolPark
-from tests.stream_fixtures import stream_redis_url  # noqa: F401
 
 Opener = Callable[[], ParkMedium]
 
@@ -39,8 +38,13 @@ def open_medium(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Open
 
 
 def batch(user: str, first: int, n: int = 3, account: int | None = 7) -> ParkedBatch:
-    return ParkedBatch("rest:x", account, user, datetime(2026, 3, 1, tzinfo=UTC),
-                       [{"type": "trace.started", "trace": f"{user}-{i}", "user": user} for i in range(first, first + n)])
+    return ParkedBatch(
+        "rest:x",
+        account,
+        user,
+        datetime(2026, 3, 1, tzinfo=UTC),
+        [{"type": "trace.started", "trace": f"{user}-{i}", "user": user} for i in range(first, first + n)],
+    )
 
 
 def drain_all(medium: ParkMedium, holder: str = "d1") -> list[str]:

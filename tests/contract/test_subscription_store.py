@@ -20,9 +20,16 @@ def subs(sql_engine: Engine) -> SubscriptionStore:
 
 
 def sub(n: int, account: int | None = 1, transport: str = "redis") -> SubscriptionRow:
-    return SubscriptionRow(uuid=f"s-{n}", stream_key=f"ft:s:s-{n}", transport=transport, account_id=account,
-                           owner_uuid=f"acc-{account}" if account else None, user_id=f"user-{n}", user_name=None,
-                           created_at=T0 + timedelta(seconds=n))
+    return SubscriptionRow(
+        uuid=f"s-{n}",
+        stream_key=f"ft:s:s-{n}",
+        transport=transport,
+        account_id=account,
+        owner_uuid=f"acc-{account}" if account else None,
+        user_id=f"user-{n}",
+        user_name=None,
+        created_at=T0 + timedelta(seconds=n),
+    )
 
 
 def test_inserted_rows_come_back_with_an_id_and_utc_times(subs: SubscriptionStore) -> None:
@@ -69,8 +76,14 @@ def test_remove_undoes_an_insert(subs: SubscriptionStore) -> None:
 
 def test_an_unreachable_database_raises_sql_unavailable_from_every_method(unreachable_engine: Engine) -> None:
     subs = SqlSubscriptions(unreachable_engine)
-    calls = [lambda: subs.insert(sub(1)), lambda: subs.remove("s-1"), lambda: subs.get("s-1"),
-             lambda: subs.listed(None, True), lambda: subs.soft_delete(["s-1"], "idle", T0), lambda: subs.restore([sub(1)])]
+    calls = [
+        lambda: subs.insert(sub(1)),
+        lambda: subs.remove("s-1"),
+        lambda: subs.get("s-1"),
+        lambda: subs.listed(None, True),
+        lambda: subs.soft_delete(["s-1"], "idle", T0),
+        lambda: subs.restore([sub(1)]),
+    ]
     for call in calls:
         with pytest.raises(SqlUnavailable):
             call()

@@ -24,7 +24,6 @@ from backend.streams.admin import StreamAdmin
 from backend.streams.redis import RedisStreamSource, trim_acknowledged
 from backend.streams.registry import Registry
 from backend.worker.consumer import StreamConsumer
-from tests.stream_fixtures import stream_redis_url  # noqa: F401  (fixture)
 
 
 @pytest.fixture
@@ -38,7 +37,7 @@ def service(engine: Engine, settings: Settings, redis_url: str) -> Subscriptions
 
 
 @pytest.fixture
-def subs(sql_engine: Engine, sql_settings: Settings, stream_redis_url: str) -> Subscriptions:  # noqa: F811
+def subs(sql_engine: Engine, sql_settings: Settings, stream_redis_url: str) -> Subscriptions:
     return service(sql_engine, sql_settings, stream_redis_url)
 
 
@@ -58,8 +57,9 @@ def run(url: str, body: Callable[[Registry], Awaitable[Any]]) -> Any:
     return asyncio.run(main())
 
 
-def test_registry_only_subscriptions_are_restored_into_sql_and_replayed(sql_engine: Engine, subs: Subscriptions, store: SqlSubscriptions,
-                                                                          stream_redis_url: str) -> None:  # noqa: F811
+def test_registry_only_subscriptions_are_restored_into_sql_and_replayed(
+    sql_engine: Engine, subs: Subscriptions, store: SqlSubscriptions, stream_redis_url: str
+) -> None:
     owner = principal(sql_engine)
     sub = run(stream_redis_url, lambda reg: subs.create(reg, owner, "u1", "User One", "redis"))
     gone = run(stream_redis_url, lambda reg: subs.create(reg, owner, "u2", None, "redis"))
@@ -76,7 +76,12 @@ def test_registry_only_subscriptions_are_restored_into_sql_and_replayed(sql_engi
     assert sorted(report.restored_to_sql) == sorted([sub.stream_key, gone.stream_key]) and not report.orphans
 
     back = store.get(sub.uuid)
-    assert back is not None and (back.account_id, back.user_id, back.user_name, back.deleted_at) == (owner.account_id, "u1", "User One", None)
+    assert back is not None and (back.account_id, back.user_id, back.user_name, back.deleted_at) == (
+        owner.account_id,
+        "u1",
+        "User One",
+        None,
+    )
     assert abs(back.created_at.replace(tzinfo=UTC) - sub.created_at.replace(tzinfo=UTC)) < timedelta(seconds=1)
     closed = store.get(gone.uuid)
     assert closed is not None and closed.deleted_at is not None and closed.delete_reason == "unsubscribed"
@@ -86,8 +91,9 @@ def test_registry_only_subscriptions_are_restored_into_sql_and_replayed(sql_engi
     assert not again.changed()
 
 
-def test_sql_only_subscriptions_are_written_back_to_redis(sql_engine: Engine, subs: Subscriptions, store: SqlSubscriptions,
-                                                          stream_redis_url: str) -> None:  # noqa: F811
+def test_sql_only_subscriptions_are_written_back_to_redis(
+    sql_engine: Engine, subs: Subscriptions, store: SqlSubscriptions, stream_redis_url: str
+) -> None:
     owner = principal(sql_engine)
     sub = run(stream_redis_url, lambda reg: subs.create(reg, owner, "u1", None, "redis"))
     client = redis_sync.Redis.from_url(stream_redis_url, decode_responses=True)
@@ -99,8 +105,9 @@ def test_sql_only_subscriptions_are_written_back_to_redis(sql_engine: Engine, su
     assert client.xinfo_groups(sub.stream_key)[0]["name"] == "ftel"
 
 
-def test_a_deletion_on_either_side_wins(sql_engine: Engine, subs: Subscriptions, store: SqlSubscriptions,
-                                       stream_redis_url: str) -> None:  # noqa: F811
+def test_a_deletion_on_either_side_wins(
+    sql_engine: Engine, subs: Subscriptions, store: SqlSubscriptions, stream_redis_url: str
+) -> None:
     owner = principal(sql_engine)
     a = run(stream_redis_url, lambda reg: subs.create(reg, owner, "a", None, "redis"))
     b = run(stream_redis_url, lambda reg: subs.create(reg, owner, "b", None, "redis"))
@@ -122,8 +129,9 @@ def test_a_deletion_on_either_side_wins(sql_engine: Engine, subs: Subscriptions,
     assert json.loads(client.hget("ft:streams", a.stream_key))["reason"] == "unsubscribed"
 
 
-def test_a_stream_nobody_knows_is_restored_without_an_owner(subs: Subscriptions, store: SqlSubscriptions,
-                                                           stream_redis_url: str) -> None:  # noqa: F811
+def test_a_stream_nobody_knows_is_restored_without_an_owner(
+    subs: Subscriptions, store: SqlSubscriptions, stream_redis_url: str
+) -> None:
     client = redis_sync.Redis.from_url(stream_redis_url, decode_responses=True)
     client.xadd("ft:s:orphan-1", {"event": "{}"})
     report = run(stream_redis_url, lambda reg: subs.sync(reg, scan_streams=True))
@@ -133,12 +141,15 @@ def test_a_stream_nobody_knows_is_restored_without_an_owner(subs: Subscriptions,
     assert client.xinfo_groups("ft:s:orphan-1")[0]["name"] == "ftel"
 
 
-def test_idle_expiry_closes_quiet_streams_but_never_one_with_unread_entries(sql_engine: Engine, subs: Subscriptions, store: SqlSubscriptions,
-                                                                            stream_redis_url: str) -> None:  # noqa: F811
+def test_idle_expiry_closes_quiet_streams_but_never_one_with_unread_entries(
+    sql_engine: Engine, subs: Subscriptions, store: SqlSubscriptions, stream_redis_url: str
+) -> None:
     owner = principal(sql_engine)
     idle = service(sql_engine, subs.settings.model_copy(update={"subscription_idle_minutes": 1.0}), stream_redis_url)
-    made = [run(stream_redis_url, lambda reg, u=u: idle.create(reg, owner, u, None, "redis"))
-            for u in ("quiet", "backlog", "recent")]
+    made = [
+        run(stream_redis_url, lambda reg, u=u: idle.create(reg, owner, u, None, "redis"))
+        for u in ("quiet", "backlog", "recent")
+    ]
     quiet, backlog, recent = made
     client = redis_sync.Redis.from_url(stream_redis_url, decode_responses=True)
     client.xadd(backlog.stream_key, {"event": "{}"}, id="1000-0")  # an old entry nobody read yet
@@ -153,7 +164,7 @@ def test_idle_expiry_closes_quiet_streams_but_never_one_with_unread_entries(sql_
     assert json.loads(client.hget("ft:streams", quiet.stream_key))["reason"] == "idle"
 
 
-def test_trimming_keeps_every_entry_not_yet_acknowledged(stream_redis_url: str) -> None:  # noqa: F811
+def test_trimming_keeps_every_entry_not_yet_acknowledged(stream_redis_url: str) -> None:
     stream = "ft:s:trim"
 
     async def scenario() -> None:
@@ -179,9 +190,9 @@ def test_trimming_keeps_every_entry_not_yet_acknowledged(stream_redis_url: str) 
     asyncio.run(scenario())
 
 
-def test_an_entry_that_breaks_the_store_is_isolated_from_its_batch(pg_url: str, tmp_path: Path,
-                                                                     stream_redis_url: str,
-                                                                     monkeypatch: pytest.MonkeyPatch) -> None:  # noqa: F811
+def test_an_entry_that_breaks_the_store_is_isolated_from_its_batch(
+    pg_url: str, tmp_path: Path, stream_redis_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """An entry the store cannot take fails alone (then goes to the DLQ after FT_STREAM_MAX_DELIVERIES);
     the other entries of its batch are stored and acknowledged. Validation now rejects every input we
     know to break PostgreSQL (e.g. NUL in a user id), so the store failure is injected here."""

@@ -13,14 +13,34 @@ import pytest
 
 from tests.conftest import ADMIN, ROOT, Api, Server, free_port, wait_for
 
-COMMANDS = [[], ["serve"], ["api"], ["demo"], ["graph"], ["graph", "rebuild"], ["db"], ["db", "upgrade"],
-            ["accounts"], ["accounts", "create"], ["worker"], ["dashboard"], ["retention"], ["retention", "run"]]
+COMMANDS = [
+    [],
+    ["serve"],
+    ["api"],
+    ["demo"],
+    ["graph"],
+    ["graph", "rebuild"],
+    ["db"],
+    ["db", "upgrade"],
+    ["accounts"],
+    ["accounts", "create"],
+    ["worker"],
+    ["dashboard"],
+    ["retention"],
+    ["retention", "run"],
+]
 
 
 def ftel(*args: str, env: dict[str, str] | None = None, timeout: float = 120) -> subprocess.CompletedProcess[str]:
     clean = {k: v for k, v in os.environ.items() if not k.startswith("FT_") or k.startswith("FT_TEST_")}
-    return subprocess.run([sys.executable, "-m", "backend.cli", *args], cwd=ROOT, env={**clean, **(env or {})},
-                          capture_output=True, text=True, timeout=timeout)
+    return subprocess.run(
+        [sys.executable, "-m", "backend.cli", *args],
+        cwd=ROOT,
+        env={**clean, **(env or {})},
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+    )
 
 
 @pytest.mark.parametrize("command", COMMANDS, ids=lambda c: " ".join(c) or "ftel")
@@ -40,8 +60,14 @@ def test_bad_configuration_stops_start_up_with_the_variable_named(tmp_path: Path
     assert result.returncode == 2 and "FT_DATA_DIR" in result.stderr
     result = ftel("serve", env={"FT_DATA_DIR": str(tmp_path / "d1"), "FT_LOG_LEVEL": "LOUD"})
     assert result.returncode == 2 and "FT_LOG_LEVEL" in result.stderr and "Traceback" not in result.stderr
-    result = ftel("serve", env={"FT_DATA_DIR": str(tmp_path / "d2"), "FT_PORT": str(free_port()),
-                                "FT_DATABASE_URL": "postgresql://nobody:x@127.0.0.1:1/none"})
+    result = ftel(
+        "serve",
+        env={
+            "FT_DATA_DIR": str(tmp_path / "d2"),
+            "FT_PORT": str(free_port()),
+            "FT_DATABASE_URL": "postgresql://nobody:x@127.0.0.1:1/none",
+        },
+    )
     assert result.returncode == 2 and "FT_DATABASE_URL" in result.stderr and "Connection refused" in result.stderr
     assert "Traceback" not in result.stderr + result.stdout
 
@@ -51,7 +77,10 @@ def test_http_port_taken_stops_start_up_before_credentials_are_shown(tmp_path: P
         taken.bind(("127.0.0.1", 0))
         taken.listen()
         port = taken.getsockname()[1]
-        result = ftel("serve", env={"FT_DATA_DIR": str(tmp_path), "FT_PORT": str(port), "FT_EMBEDDED_REDIS_PORT": str(free_port())})
+        result = ftel(
+            "serve",
+            env={"FT_DATA_DIR": str(tmp_path), "FT_PORT": str(port), "FT_EMBEDDED_REDIS_PORT": str(free_port())},
+        )
     assert result.returncode == 2, result.stderr
     assert f"127.0.0.1:{port}" in result.stderr and "FT_PORT" in result.stderr and "in use" in result.stderr
     assert "client_secret" not in result.stdout and not (tmp_path / "admin-credentials").exists()
@@ -63,18 +92,26 @@ def test_the_default_relative_data_dir_works_as_make_run_uses_it(tmp_path: Path)
 
     port, redis_port = free_port(), free_port()
     clean = {k: v for k, v in os.environ.items() if not k.startswith("FT_") or k.startswith("FT_TEST_")}
-    env = {**clean, "FT_PORT": str(port), "FT_EMBEDDED_REDIS_PORT": str(redis_port), "FT_DATA_DIR": ".ftel-data",
-           "PYTHONPATH": str(ROOT)}
+    env = {
+        **clean,
+        "FT_PORT": str(port),
+        "FT_EMBEDDED_REDIS_PORT": str(redis_port),
+        "FT_DATA_DIR": ".ftel-data",
+        "PYTHONPATH": str(ROOT),
+    }
     with open(tmp_path / "serve.log", "wb") as log:
-        proc = subprocess.Popen([sys.executable, "-m", "backend.cli", "serve"], cwd=tmp_path, env=env,
-                                stdout=log, stderr=subprocess.STDOUT)
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "backend.cli", "serve"], cwd=tmp_path, env=env, stdout=log, stderr=subprocess.STDOUT
+        )
         try:
+
             def up() -> bool:
                 assert proc.poll() is None, (tmp_path / "serve.log").read_text()
                 try:
                     return httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=1).status_code == 200
                 except httpx.HTTPError:
                     return False
+
             assert wait_for(up, timeout=60)
             assert (tmp_path / ".ftel-data" / "redis" / "redis.pid").exists()
         finally:
@@ -89,8 +126,10 @@ def test_embedded_redis_port_taken_stops_start_up_with_the_reason(tmp_path: Path
         taken.bind(("127.0.0.1", 0))
         taken.listen()
         port = taken.getsockname()[1]
-        result = ftel("serve", env={"FT_DATA_DIR": str(tmp_path), "FT_PORT": str(free_port()),
-                                    "FT_EMBEDDED_REDIS_PORT": str(port)})
+        result = ftel(
+            "serve",
+            env={"FT_DATA_DIR": str(tmp_path), "FT_PORT": str(free_port()), "FT_EMBEDDED_REDIS_PORT": str(port)},
+        )
     assert result.returncode == 2, result.stderr
     assert f"127.0.0.1:{port}" in result.stderr and "Address already in use" in result.stderr, result.stderr
     assert "FT_EMBEDDED_REDIS_PORT" in result.stderr and "Traceback" not in result.stderr
@@ -139,8 +178,15 @@ def test_all_in_one_generates_admin_credentials_once(tmp_path: Path) -> None:
 def test_demo_then_rebuild_gives_the_same_graph(tmp_path: Path) -> None:
     server = Server(dict(ADMIN), "serve", tmp_path)
     try:
-        demo = ftel("demo", "--url", server.base, "--client-id", ADMIN["FT_ADMIN_CLIENT_ID"],
-                    "--client-secret", ADMIN["FT_ADMIN_CLIENT_SECRET"])
+        demo = ftel(
+            "demo",
+            "--url",
+            server.base,
+            "--client-id",
+            ADMIN["FT_ADMIN_CLIENT_ID"],
+            "--client-secret",
+            ADMIN["FT_ADMIN_CLIENT_SECRET"],
+        )
         assert demo.returncode == 0, demo.stderr
         assert "20 new events" in demo.stdout and "'dropped': 2" in demo.stdout
         api = Api(server.base, ADMIN["FT_ADMIN_CLIENT_ID"], ADMIN["FT_ADMIN_CLIENT_SECRET"])
@@ -160,8 +206,16 @@ def test_demo_then_rebuild_gives_the_same_graph(tmp_path: Path) -> None:
 
 
 def test_demo_without_a_server_says_so(tmp_path: Path) -> None:
-    result = ftel("demo", "--url", f"http://127.0.0.1:{free_port()}", "--client-id", "x", "--client-secret", "y",
-                  env={"FT_DATA_DIR": str(tmp_path)})
+    result = ftel(
+        "demo",
+        "--url",
+        f"http://127.0.0.1:{free_port()}",
+        "--client-id",
+        "x",
+        "--client-secret",
+        "y",
+        env={"FT_DATA_DIR": str(tmp_path)},
+    )
     assert result.returncode == 1 and "cannot reach" in result.stderr
     result = ftel("demo", "--url", f"http://127.0.0.1:{free_port()}", env={"FT_DATA_DIR": str(tmp_path / "none")})
     assert result.returncode == 2 and "FT_ADMIN_CLIENT_ID" in result.stderr
@@ -169,7 +223,9 @@ def test_demo_without_a_server_says_so(tmp_path: Path) -> None:
 
 
 def test_worker_without_its_redis_says_so_without_the_password(tmp_path: Path) -> None:
-    result = ftel("worker", env={"FT_DATA_DIR": str(tmp_path), "FT_REDIS_URL": f"redis://:hunter2@127.0.0.1:{free_port()}/0"})
+    result = ftel(
+        "worker", env={"FT_DATA_DIR": str(tmp_path), "FT_REDIS_URL": f"redis://:hunter2@127.0.0.1:{free_port()}/0"}
+    )
     assert result.returncode == 2 and "FT_REDIS_URL" in result.stderr
     assert "hunter2" not in result.stderr + result.stdout and "Traceback" not in result.stderr
 

@@ -18,7 +18,9 @@ from tests.conftest import ADMIN, ROOT, Api, Server, free_port, wait_for
 
 def stored(data_dir: Path, like: str) -> tuple[int, int]:
     with sqlite3.connect(data_dir / "ftel.sqlite3") as db:
-        rows = db.execute("SELECT count(*), count(DISTINCT payload) FROM events WHERE payload LIKE ?", (f"%{like}%",)).fetchone()
+        rows = db.execute(
+            "SELECT count(*), count(DISTINCT payload) FROM events WHERE payload LIKE ?", (f"%{like}%",)
+        ).fetchone()
     return int(rows[0]), int(rows[1])
 
 
@@ -34,9 +36,25 @@ class PrivateRedis:
         self.start()
 
     def start(self) -> None:
-        self.proc = subprocess.Popen(["redis-server", "--port", str(self.port), "--bind", "127.0.0.1", "--dir", str(self.dir),
-                                      "--appendonly", "yes", "--appendfsync", "always", "--save", ""],
-                                     stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        self.proc = subprocess.Popen(
+            [
+                "redis-server",
+                "--port",
+                str(self.port),
+                "--bind",
+                "127.0.0.1",
+                "--dir",
+                str(self.dir),
+                "--appendonly",
+                "yes",
+                "--appendfsync",
+                "always",
+                "--save",
+                "",
+            ],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
         import redis
 
         assert wait_for(lambda: _pings(redis.Redis(port=self.port)), timeout=10)
@@ -66,10 +84,18 @@ def burst(tag: str, start: int, count: int, user: str = "heavy") -> list[dict[st
     return [{"type": "trace.started", "trace": f"{tag}-{i}", "user": user} for i in range(start, start + count)]
 
 
-def test_redis_stopped_rest_keeps_answering_202_into_the_spool_and_nothing_is_lost(tmp_path: Path,
-                                                                                   private_redis: PrivateRedis) -> None:
-    env = {**ADMIN, "FT_REDIS_URL": private_redis.url, "FT_FLOW_EVENTS_PER_SECOND": "10", "FT_FLOW_BURST_SECONDS": "1",
-           "FT_FLOW_DRAIN_EVENTS_PER_SECOND": "20", "FT_FLOW_CHECK_SECONDS": "0.3", "FT_FLOW_TICK_SECONDS": "0.1"}
+def test_redis_stopped_rest_keeps_answering_202_into_the_spool_and_nothing_is_lost(
+    tmp_path: Path, private_redis: PrivateRedis
+) -> None:
+    env = {
+        **ADMIN,
+        "FT_REDIS_URL": private_redis.url,
+        "FT_FLOW_EVENTS_PER_SECOND": "10",
+        "FT_FLOW_BURST_SECONDS": "1",
+        "FT_FLOW_DRAIN_EVENTS_PER_SECOND": "20",
+        "FT_FLOW_CHECK_SECONDS": "0.3",
+        "FT_FLOW_TICK_SECONDS": "0.1",
+    }
     (tmp_path / "data").mkdir()
     server = Server(env, "serve", tmp_path / "data")
     try:
@@ -88,8 +114,12 @@ def test_redis_stopped_rest_keeps_answering_202_into_the_spool_and_nothing_is_lo
         assert view["redis"] == "unusable"
         private_redis.start()
         total = 300
-        assert wait_for(lambda: stored(server.data_dir, f"{tag}-") == (total, total), timeout=60), stored(server.data_dir, f"{tag}-")
-        view = wait_for(lambda: (v := admin.get("/flow").json())["buffered"] == {"redis": 0, "spool": 0} and v, timeout=10)
+        assert wait_for(lambda: stored(server.data_dir, f"{tag}-") == (total, total), timeout=60), stored(
+            server.data_dir, f"{tag}-"
+        )
+        view = wait_for(
+            lambda: (v := admin.get("/flow").json())["buffered"] == {"redis": 0, "spool": 0} and v, timeout=10
+        )
         assert view and view["redis"] == "ok"
         assert not list(spool.glob("seg-*.log"))
         assert admin.get(f"/traces/{tag}-{total - 1}").status_code == 200
@@ -100,8 +130,14 @@ def test_redis_stopped_rest_keeps_answering_202_into_the_spool_and_nothing_is_lo
 def _services(neo: dict[str, str], action: str) -> None:
     """scripts/services.sh on a private state dir and port: stops only the Neo4j this test started (by pid)."""
     env = {**os.environ, "FT_SERVICES_DIR": neo["dir"], "FT_TEST_NEO4J_PORT": neo["port"], "FT_TEST_NEO4J_HEAP": "384m"}
-    done = subprocess.run([str(ROOT / "scripts" / "services.sh"), action, "neo4j"], env=env, cwd=ROOT,
-                          capture_output=True, text=True, timeout=300)
+    done = subprocess.run(
+        [str(ROOT / "scripts" / "services.sh"), action, "neo4j"],
+        env=env,
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert done.returncode == 0, done.stdout + done.stderr
 
 
@@ -115,9 +151,17 @@ def private_neo4j(tmp_path: Path) -> Iterator[dict[str, str]]:
 
 
 def test_neo4j_stopped_mid_load_events_park_and_the_graph_is_complete_after_it_returns(
-        tmp_path: Path, private_neo4j: dict[str, str]) -> None:
-    env = {**ADMIN, "FT_GRAPH": "neo4j", "FT_NEO4J_URI": private_neo4j["uri"], "FT_NEO4J_PASSWORD": "x",
-           "FT_FLOW_CHECK_SECONDS": "0.3", "FT_FLOW_TICK_SECONDS": "0.1", "FT_FLOW_DRAIN_EVENTS_PER_SECOND": "500"}
+    tmp_path: Path, private_neo4j: dict[str, str]
+) -> None:
+    env = {
+        **ADMIN,
+        "FT_GRAPH": "neo4j",
+        "FT_NEO4J_URI": private_neo4j["uri"],
+        "FT_NEO4J_PASSWORD": "x",
+        "FT_FLOW_CHECK_SECONDS": "0.3",
+        "FT_FLOW_TICK_SECONDS": "0.1",
+        "FT_FLOW_DRAIN_EVENTS_PER_SECOND": "500",
+    }
     (tmp_path / "data").mkdir()
     server = Server(env, "serve", tmp_path / "data")
     try:
@@ -139,7 +183,9 @@ def test_neo4j_stopped_mid_load_events_park_and_the_graph_is_complete_after_it_r
         _services(private_neo4j, "start")
         assert wait_for(lambda: "graph" not in admin.get("/flow").json()["pressure"], timeout=60)
         assert wait_for(lambda: stored(server.data_dir, f"{tag}-") == (sent, sent), timeout=60)
-        missing = wait_for(lambda: [i for i in range(sent) if admin.get(f"/traces/{tag}-{i}").status_code != 200] == [], timeout=60)
+        missing = wait_for(
+            lambda: [i for i in range(sent) if admin.get(f"/traces/{tag}-{i}").status_code != 200] == [], timeout=60
+        )
         assert missing, "every trace reached the graph after Neo4j returned"
         assert admin.get("/flow").json()["buffered"] == {"redis": 0, "spool": 0}
     finally:

@@ -31,10 +31,15 @@ def all_in_one(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
 def test_java_client_passes_unit_and_integration_tests_against_a_real_server(all_in_one: Server) -> None:
     mvn = shutil.which("mvn")
     assert mvn, "Maven (mvn) is not installed: scripts/install-system-deps.sh installs it (make test does)"
-    command = [mvn, "-B", "-ntp", "verify",
-               f"-Dftel.baseUrl={all_in_one.base}",
-               f"-Dftel.clientId={ADMIN['FT_ADMIN_CLIENT_ID']}",
-               f"-Dftel.clientSecret={ADMIN['FT_ADMIN_CLIENT_SECRET']}"]
+    command = [
+        mvn,
+        "-B",
+        "-ntp",
+        "verify",
+        f"-Dftel.baseUrl={all_in_one.base}",
+        f"-Dftel.clientId={ADMIN['FT_ADMIN_CLIENT_ID']}",
+        f"-Dftel.clientSecret={ADMIN['FT_ADMIN_CLIENT_SECRET']}",
+    ]
     result = subprocess.run(command, cwd=CLIENT_DIR, capture_output=True, text=True, timeout=MAVEN_TIMEOUT_SECONDS)
     output = result.stdout + result.stderr
     ARTIFACTS.mkdir(exist_ok=True)
@@ -43,7 +48,9 @@ def test_java_client_passes_unit_and_integration_tests_against_a_real_server(all
     if result.returncode != 0:
         print(output)  # shown by pytest for the failing test
         print(f"--- server log (last 5000 chars) ---\n{all_in_one.log()}")
-    assert result.returncode == 0, f"mvn -B verify failed (exit {result.returncode}); full output in {log}:\n{output[-6000:]}"
+    assert result.returncode == 0, (
+        f"mvn -B verify failed (exit {result.returncode}); full output in {log}:\n{output[-6000:]}"
+    )
     assert "Tests run:" in output and "BUILD SUCCESS" in output, output[-3000:]
 
 
@@ -52,9 +59,21 @@ def test_integration_tests_fail_clearly_without_a_server_address() -> None:
     """No silent skip: Failsafe without -Dftel.baseUrl fails and says what to pass."""
     mvn = shutil.which("mvn")
     assert mvn, "Maven (mvn) is not installed"
-    result = subprocess.run([mvn, "-B", "-ntp", "verify", "-Dtest=NoUnitTests", "-Dsurefire.failIfNoSpecifiedTests=false",
-                             "-Dit.test=ClientIT#readErrorsAreTyped"], cwd=CLIENT_DIR, capture_output=True,
-                            text=True, timeout=MAVEN_TIMEOUT_SECONDS)
+    result = subprocess.run(
+        [
+            mvn,
+            "-B",
+            "-ntp",
+            "verify",
+            "-Dtest=NoUnitTests",
+            "-Dsurefire.failIfNoSpecifiedTests=false",
+            "-Dit.test=ClientIT#readErrorsAreTyped",
+        ],
+        cwd=CLIENT_DIR,
+        capture_output=True,
+        text=True,
+        timeout=MAVEN_TIMEOUT_SECONDS,
+    )
     output = result.stdout + result.stderr
     assert result.returncode != 0, output[-3000:]
     assert "system property ftel.baseUrl is not set" in output, output[-3000:]

@@ -18,7 +18,7 @@ from sqlalchemy import create_engine, func, select
 from backend.db.models import Event
 from backend.demo import seed_events
 from tests.conftest import ADMIN, Api, Server, create_pg_database, drop_pg_database, free_port, service_env, wait_for
-from tests.stream_fixtures import WorkerProcess, rekeyed, stream_redis_url, xadd_events  # noqa: F401  (fixture)
+from tests.stream_fixtures import WorkerProcess, rekeyed, xadd_events
 
 
 def following(client: redis.Redis, worker: str) -> list[str]:
@@ -26,15 +26,21 @@ def following(client: redis.Redis, worker: str) -> list[str]:
     return json.loads(state)["streams"]["redis"] if state else []
 
 
-def test_two_apis_and_two_workers_on_one_redis(tmp_path: Path, stream_redis_url: str) -> None:  # noqa: F811
+def test_two_apis_and_two_workers_on_one_redis(tmp_path: Path, stream_redis_url: str) -> None:
     admin_url = service_env("FT_TEST_POSTGRES_URL")
     pg = create_pg_database(admin_url)
     env = {
-        **ADMIN, "FT_DATABASE_URL": pg, "FT_GRAPH": "neo4j", "FT_NEO4J_URI": service_env("FT_TEST_NEO4J_URI"),
+        **ADMIN,
+        "FT_DATABASE_URL": pg,
+        "FT_GRAPH": "neo4j",
+        "FT_NEO4J_URI": service_env("FT_TEST_NEO4J_URI"),
         "FT_NEO4J_USER": os.environ.get("FT_TEST_NEO4J_USER", "neo4j"),
         "FT_NEO4J_PASSWORD": os.environ.get("FT_TEST_NEO4J_PASSWORD", "neo4j"),
-        "FT_REDIS_URL": stream_redis_url, "FT_STREAM_BLOCK_MS": "200", "FT_STREAM_READ_COUNT": "5",
-        "FT_STREAM_RECONCILE_SECONDS": "1", "FT_STREAM_REFRESH_SECONDS": "300",  # propagation must come from ft:control
+        "FT_REDIS_URL": stream_redis_url,
+        "FT_STREAM_BLOCK_MS": "200",
+        "FT_STREAM_READ_COUNT": "5",
+        "FT_STREAM_RECONCILE_SECONDS": "1",
+        "FT_STREAM_REFRESH_SECONDS": "300",  # propagation must come from ft:control
         "FT_SUBSCRIPTION_IDLE_MINUTES": "0.15",
     }
     client = redis.Redis.from_url(stream_redis_url, decode_responses=True)
@@ -48,8 +54,12 @@ def test_two_apis_and_two_workers_on_one_redis(tmp_path: Path, stream_redis_url:
         api2 = Server(env, "api", tmp_path / "api2")
         started.append(api2)
         metrics = {name: free_port() for name in ("w1", "w2")}
-        workers = {name: WorkerProcess({**env, "FT_CONSUMER_NAME": name, "FT_WORKER_METRICS_PORT": str(metrics[name])},
-                                       tmp_path / name) for name in ("w1", "w2")}
+        workers = {
+            name: WorkerProcess(
+                {**env, "FT_CONSUMER_NAME": name, "FT_WORKER_METRICS_PORT": str(metrics[name])}, tmp_path / name
+            )
+            for name in ("w1", "w2")
+        }
         started += workers.values()
         for worker in workers.values():
             worker.wait_started()
@@ -72,19 +82,30 @@ def test_two_apis_and_two_workers_on_one_redis(tmp_path: Path, stream_redis_url:
         def stored() -> tuple[int, int]:
             with sql.connect() as conn:
                 total = conn.execute(select(func.count()).where(Event.channel == stream)).scalar_one()
-                merged = conn.execute(select(func.count()).where(Event.channel == stream, Event.projected == True)).scalar_one()  # noqa: E712
+                merged = conn.execute(
+                    select(func.count()).where(Event.channel == stream, Event.projected.is_(True))
+                ).scalar_one()
             return int(total), int(merged)
 
         assert wait_for(lambda: stored() == (len(events), len(events)), timeout=60), [w.log() for w in workers.values()]
+
         def drained() -> bool:  # stored first, acknowledged right after
             group = client.xinfo_groups(stream)[0]
-            return group["pending"] == 0 and group["last-delivered-id"] == client.xinfo_stream(stream)["last-generated-id"]
+            return (
+                group["pending"] == 0 and group["last-delivered-id"] == client.xinfo_stream(stream)["last-generated-id"]
+            )
 
         assert wait_for(drained, timeout=10)
         assert {c["name"] for c in client.xinfo_consumers(stream, "ftel")} == {"w1", "w2"}
         # each worker serves Prometheus metrics (FT_WORKER_METRICS_PORT): together they acked every entry
-        acked = sum(_metric(httpx.get(f"http://127.0.0.1:{port}/metrics").text, "ftel_stream_entries_total",
-                            {"transport": "redis", "outcome": "acked"}) for port in metrics.values())
+        acked = sum(
+            _metric(
+                httpx.get(f"http://127.0.0.1:{port}/metrics").text,
+                "ftel_stream_entries_total",
+                {"transport": "redis", "outcome": "acked"},
+            )
+            for port in metrics.values()
+        )
         assert acked == len(events)
 
         # deleted through API 2: every worker stops consuming it
@@ -101,7 +122,9 @@ def test_two_apis_and_two_workers_on_one_redis(tmp_path: Path, stream_redis_url:
         quiet = via2.post("/subscriptions", json={"user_id": "quiet"}).json()
         assert wait_for(lambda: all(quiet["stream_key"] in following(client, w) for w in workers), timeout=10)
         xadd_events(client, quiet["stream_key"], [{"type": "log", "trace": f"q-{tag}", "message": "one and done"}])
-        expired = wait_for(lambda: via1.get(f"/subscriptions/{quiet['id']}").json()["delete_reason"] == "idle", timeout=30)
+        expired = wait_for(
+            lambda: via1.get(f"/subscriptions/{quiet['id']}").json()["delete_reason"] == "idle", timeout=30
+        )
         assert expired, [w.log() for w in workers.values()]
         assert wait_for(lambda: not any(quiet["stream_key"] in following(client, w) for w in workers), timeout=10)
         assert json.loads(client.hget("ft:streams", quiet["stream_key"]))["reason"] == "idle"
@@ -118,5 +141,12 @@ def _metric(text: str, name: str, labels: dict[str, str]) -> float:
     """The value of one sample of a Prometheus text exposition (0 when absent)."""
     from prometheus_client.parser import text_string_to_metric_families
 
-    return next((sample.value for family in text_string_to_metric_families(text) for sample in family.samples
-                 if sample.name == name and sample.labels == labels), 0.0)
+    return next(
+        (
+            sample.value
+            for family in text_string_to_metric_families(text)
+            for sample in family.samples
+            if sample.name == name and sample.labels == labels
+        ),
+        0.0,
+    )

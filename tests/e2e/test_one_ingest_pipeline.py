@@ -21,14 +21,22 @@ from backend.bootstrap import Process, Role, build
 from backend.domain.ingest import IngestResult
 from backend.settings import Settings
 from tests.conftest import wait_for
-from tests.stream_fixtures import stream_redis_url  # noqa: F401  (fixture)
 
 
 @pytest.fixture
 def process(tmp_path: Path, stream_redis_url: str) -> Iterator[Process]:
-    settings = Settings(data_dir=tmp_path, redis_url=stream_redis_url, stream_block_ms=100, stream_refresh_seconds=0.5,
-                        retention_max_files=1, retention_grace_seconds=0, retention_interval_seconds=0,
-                        flow_tick_seconds=3600, flow_check_seconds=3600, projector_interval_seconds=0.2)
+    settings = Settings(
+        data_dir=tmp_path,
+        redis_url=stream_redis_url,
+        stream_block_ms=100,
+        stream_refresh_seconds=0.5,
+        retention_max_files=1,
+        retention_grace_seconds=0,
+        retention_interval_seconds=0,
+        flow_tick_seconds=3600,
+        flow_check_seconds=3600,
+        projector_interval_seconds=0.2,
+    )
     built = build(settings, Role.serve)
     yield built
     built.close()
@@ -58,28 +66,39 @@ def test_every_producer_of_events_enters_the_one_ingest_pipeline(process: Proces
     creds = process.auth.create_account("producer", "system", ["ingest", "read", "admin"])
     app = create_app(process.api_services(), on_start=process.start, on_stop=process.close)
     with TestClient(app) as client:
-        token = client.post("/api/v1/auth/token", json={"client_id": creds.account.client_id,
-                                                         "client_secret": creds.client_secret}).json()["access_token"]
+        token = client.post(
+            "/api/v1/auth/token", json={"client_id": creds.account.client_id, "client_secret": creds.client_secret}
+        ).json()["access_token"]
         client.headers["Authorization"] = f"Bearer {token}"
 
         # REST, over an allowance of 1 event: one stored, the rest parked for the drainer
-        assert client.put(f"/api/v1/flow/allowances/{creds.account.uuid}",
-                          json={"events_per_second": 0.1, "bytes_per_second": 1e9, "burst_seconds": 10}).status_code == 200
-        sent = client.post("/api/v1/events", json=[{"type": "trace.started", "trace": f"one-{i}", "user": "u"} for i in range(3)])
+        assert (
+            client.put(
+                f"/api/v1/flow/allowances/{creds.account.uuid}",
+                json={"events_per_second": 0.1, "bytes_per_second": 1e9, "burst_seconds": 10},
+            ).status_code
+            == 200
+        )
+        sent = client.post(
+            "/api/v1/events", json=[{"type": "trace.started", "trace": f"one-{i}", "user": "u"} for i in range(3)]
+        )
         assert sent.status_code == 202 and sent.json()["buffered"] == 2, sent.text
 
         # uploads (two, so that retention with FT_RETENTION_MAX_FILES=1 has one to delete); their file.stored
         # events come from the same account, so the second is over the allowance and parked too
         for key in ("one-file-a", "one-file-b"):
-            up = client.post("/api/v1/files", files={"file": (key, b"bytes of " + key.encode())},
-                             data={"trace": "one-0", "key": key})
+            up = client.post(
+                "/api/v1/files", files={"file": (key, b"bytes of " + key.encode())}, data={"trace": "one-0", "key": key}
+            )
             assert up.status_code == 201, up.text
             time.sleep(0.01)
 
         # a stream entry, written like an app does
         sub = client.post("/api/v1/subscriptions", json={"user_id": "streamer"}).json()
         app_redis = redis.Redis.from_url(sub["endpoint"])
-        app_redis.xadd(sub["stream_key"], {"event": json.dumps({"type": "trace.started", "trace": "one-stream", "user": "s"})})
+        app_redis.xadd(
+            sub["stream_key"], {"event": json.dumps({"type": "trace.started", "trace": "one-stream", "user": "s"})}
+        )
         assert wait_for(lambda: any(p == "stream" for p, _ in calls), timeout=30)
         app_redis.close()
 
@@ -94,4 +113,6 @@ def test_every_producer_of_events_enters_the_one_ingest_pipeline(process: Proces
     stored = sum(r.accepted for _, r in calls)
     with process.engine.connect() as conn:
         logged = conn.execute(text("SELECT count(*) FROM events")).scalar_one()
-    assert logged == stored == 3 + 2 + 1 + 1  # REST (1 now, 2 drained), two uploads (1 drained), the stream entry, one expiry
+    assert (
+        logged == stored == 3 + 2 + 1 + 1
+    )  # REST (1 now, 2 drained), two uploads (1 drained), the stream entry, one expiry

@@ -24,7 +24,7 @@ from backend.settings import Settings
 from backend.streams.registry import Registry
 from graph.base import GraphStore
 from tests.conftest import wait_for
-from tests.stream_fixtures import WorkerProcess, rekeyed, stream_redis_url, xadd_events  # noqa: F401  (fixture)
+from tests.stream_fixtures import WorkerProcess, rekeyed, xadd_events
 
 READ_COUNT = 10
 
@@ -63,7 +63,9 @@ def open_subscription(settings: Settings, redis_url: str) -> str:
 
 def stored(engine: Engine, stream: str) -> tuple[int, int]:
     with engine.connect() as conn:
-        rows = conn.execute(select(func.count(), func.count(func.distinct(Event.dedup_key))).where(Event.channel == stream)).one()
+        rows = conn.execute(
+            select(func.count(), func.count(func.distinct(Event.dedup_key))).where(Event.channel == stream)
+        ).one()
     return int(rows[0]), int(rows[1])
 
 
@@ -84,7 +86,7 @@ def clean_run(tmp: Path, stream: str, events: list[dict[str, Any]], traces: list
     process = build(Settings(data_dir=tmp), Role.api)  # the production pipeline, as the worker runs it
     try:
         for start in range(0, len(events), READ_COUNT):
-            process.ingest.admit(events[start:start + READ_COUNT], stream, None, on_store_error="raise")
+            process.ingest.admit(events[start : start + READ_COUNT], stream, None, on_store_error="raise")
         return dump(process.graph, traces)
     finally:
         process.close()
@@ -92,7 +94,9 @@ def clean_run(tmp: Path, stream: str, events: list[dict[str, Any]], traces: list
 
 @pytest.mark.parametrize("restart_as", ["same-consumer", "new-consumer"])
 def test_sigkill_between_store_and_ack_loses_nothing_and_stores_nothing_twice(
-    tmp_path: Path, stream_redis_url: str, restart_as: str,  # noqa: F811
+    tmp_path: Path,
+    stream_redis_url: str,
+    restart_as: str,
 ) -> None:
     """same-consumer: the restarted worker re-reads its own pending entries first (id 0);
     new-consumer: another member takes them over with XAUTOCLAIM once idle."""
@@ -106,9 +110,15 @@ def test_sigkill_between_store_and_ack_loses_nothing_and_stores_nothing_twice(
     xadd_events(client, stream, events)
 
     pause = tmp_path / "paused-before-ack"
-    env = {"FT_REDIS_URL": stream_redis_url, "FT_STREAM_READ_COUNT": str(READ_COUNT), "FT_STREAM_BATCH_EVENTS": str(READ_COUNT),
-           "FT_STREAM_BLOCK_MS": "200",
-           "FT_CONSUMER_NAME": "crash-worker", "FT_STREAM_CLAIM_IDLE_MS": "1000", "FT_STREAM_RECONCILE_SECONDS": "5"}
+    env = {
+        "FT_REDIS_URL": stream_redis_url,
+        "FT_STREAM_READ_COUNT": str(READ_COUNT),
+        "FT_STREAM_BATCH_EVENTS": str(READ_COUNT),
+        "FT_STREAM_BLOCK_MS": "200",
+        "FT_CONSUMER_NAME": "crash-worker",
+        "FT_STREAM_CLAIM_IDLE_MS": "1000",
+        "FT_STREAM_RECONCILE_SECONDS": "5",
+    }
     first = WorkerProcess({**env, "FT_DEBUG_PAUSE_BEFORE_ACK": str(pause)}, data, "first")
     try:
         assert wait_for(pause.exists, timeout=60), first.log()
@@ -124,6 +134,7 @@ def test_sigkill_between_store_and_ack_loses_nothing_and_stores_nothing_twice(
     name = "crash-worker" if restart_as == "same-consumer" else f"other-{uuid.uuid4().hex[:6]}"
     second = WorkerProcess({**env, "FT_CONSUMER_NAME": name}, data, "second")
     try:
+
         def drained() -> bool:
             groups = client.xinfo_groups(stream)
             last = client.xinfo_stream(stream)["last-generated-id"]

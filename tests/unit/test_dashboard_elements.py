@@ -25,16 +25,26 @@ from dashboard.placement import DAGRE_MAX, layered, viewport, with_layout
 
 def seed_graph() -> dict[str, Any]:
     """GET /traces/A/graph for the seed scenario (backend/demo.py)."""
+
     def node(key: str, kind: str, status: str, reason: str | None = None, code: str | None = None) -> dict[str, Any]:
         return {"key": key, "kind": kind, "status": status, "reason": reason, "code": code, "name": None}
 
-    nodes = [node("File1", "file", "dropped", "header row missing (see log)", "E_HEADER"),
-             node("File2", "file", "dropped", "checksum mismatch (see log)", "E_CHECKSUM"),
-             node("File3", "file", "converted"), node("File4", "file", "written"),
-             *[node(f"data{i}", "data", "converted") for i in range(1, 7)]]
-    flows = [("File3", "data1", "parse"), ("File3", "data2", "parse"), ("File3", "data3", "parse"),
-             ("data1", "data4", "enrich"), ("data2", "data5", "aggregate"), ("data5", "File4", "write"),
-             ("data3", "data6", "normalize")]
+    nodes = [
+        node("File1", "file", "dropped", "header row missing (see log)", "E_HEADER"),
+        node("File2", "file", "dropped", "checksum mismatch (see log)", "E_CHECKSUM"),
+        node("File3", "file", "converted"),
+        node("File4", "file", "written"),
+        *[node(f"data{i}", "data", "converted") for i in range(1, 7)],
+    ]
+    flows = [
+        ("File3", "data1", "parse"),
+        ("File3", "data2", "parse"),
+        ("File3", "data3", "parse"),
+        ("data1", "data4", "enrich"),
+        ("data2", "data5", "aggregate"),
+        ("data5", "File4", "write"),
+        ("data3", "data6", "normalize"),
+    ]
     return {"nodes": nodes, "edges": [{"source": s, "target": t, "op": op} for s, t, op in flows]}
 
 
@@ -51,8 +61,15 @@ def edges(view: Any) -> set[tuple[str, str, str]]:
 
 
 def wide(files: int, dropped: set[int] = frozenset()) -> dict[str, Any]:  # type: ignore[assignment]
-    nodes = [{"key": f"f{i}", "kind": "file", "status": "dropped" if i in dropped else "received",
-              "reason": "bad" if i in dropped else None} for i in range(files)]
+    nodes = [
+        {
+            "key": f"f{i}",
+            "kind": "file",
+            "status": "dropped" if i in dropped else "received",
+            "reason": "bad" if i in dropped else None,
+        }
+        for i in range(files)
+    ]
     return {"nodes": nodes, "edges": []}
 
 
@@ -67,15 +84,18 @@ def test_seed_trace_draws_trace_root_every_node_and_a_drop_marker_per_drop() -> 
     root = view.nodes()[0]["data"]
     assert root["id"] == trace_id("A") and root["label"] == "trace(A)\nseed scenario: nightly import"
     drops = {n["data"]["key"]: n["data"]["label"] for n in view.nodes() if n["data"]["kind"] == "drop"}
-    assert drops == {"File1": "drop\nheader row missing (see log) [E_HEADER]",
-                     "File2": "drop\nchecksum mismatch (see log) [E_CHECKSUM]"}
+    assert drops == {
+        "File1": "drop\nheader row missing (see log) [E_HEADER]",
+        "File2": "drop\nchecksum mismatch (see log) [E_CHECKSUM]",
+    }
 
 
 def test_trace_root_points_at_the_incoming_nodes_and_flows_keep_their_op() -> None:
     view = trace_elements(TRACE, seed_graph())
     assert incoming_keys(seed_graph()) == ["File1", "File2", "File3"]
     assert {(s, t) for s, t, _ in edges(view) if s == trace_id("A")} == {
-        (trace_id("A"), node_id(k)) for k in ("File1", "File2", "File3")}
+        (trace_id("A"), node_id(k)) for k in ("File1", "File2", "File3")
+    }
     assert (node_id("data5"), node_id("File4"), "write") in edges(view)
     assert {op for _, _, op in edges(view)} == {"", "parse", "enrich", "aggregate", "write", "normalize"}
 
@@ -120,26 +140,34 @@ def test_expanding_a_group_or_everything_draws_all_children() -> None:
 
 def test_descendants_of_grouped_children_are_hidden_unless_reached_another_way() -> None:
     graph = wide(55)
-    graph["nodes"] += [{"key": "d-under-hidden", "kind": "data", "status": "converted"},
-                       {"key": "shared", "kind": "data", "status": "converted"}]
-    graph["edges"] += [{"source": "f54", "target": "d-under-hidden", "op": "parse"},
-                       {"source": "f54", "target": "shared", "op": "parse"},
-                       {"source": "f1", "target": "shared", "op": "parse"}]
+    graph["nodes"] += [
+        {"key": "d-under-hidden", "kind": "data", "status": "converted"},
+        {"key": "shared", "kind": "data", "status": "converted"},
+    ]
+    graph["edges"] += [
+        {"source": "f54", "target": "d-under-hidden", "op": "parse"},
+        {"source": "f54", "target": "shared", "op": "parse"},
+        {"source": "f1", "target": "shared", "op": "parse"},
+    ]
     view = trace_elements({"key": "W"}, graph)
     assert node_id("f54") not in ids(view) and node_id("d-under-hidden") not in ids(view)
     assert node_id("shared") in ids(view) and (node_id("f1"), node_id("shared"), "parse") in edges(view)
 
 
 def test_cycles_with_no_source_are_drawn_anyway() -> None:
-    graph = {"nodes": [{"key": "a", "kind": "data"}, {"key": "b", "kind": "data"}],
-             "edges": [{"source": "a", "target": "b", "op": "x"}, {"source": "b", "target": "a", "op": "y"}]}
+    graph = {
+        "nodes": [{"key": "a", "kind": "data"}, {"key": "b", "kind": "data"}],
+        "edges": [{"source": "a", "target": "b", "op": "x"}, {"source": "b", "target": "a", "op": "y"}],
+    }
     view = trace_elements({"key": "C"}, graph)
     assert {node_id("a"), node_id("b")} <= ids(view) and view.shown == 2
 
 
 def test_flow_to_a_node_of_another_trace_draws_it_as_external() -> None:
-    graph = {"nodes": [{"key": "a", "kind": "data", "status": "converted"}],
-             "edges": [{"source": "a", "target": "elsewhere", "op": "write"}]}
+    graph = {
+        "nodes": [{"key": "a", "kind": "data", "status": "converted"}],
+        "edges": [{"source": "a", "target": "elsewhere", "op": "write"}],
+    }
     view = trace_elements({"key": "T"}, graph)
     external = next(n for n in view.nodes() if n["data"]["id"] == node_id("elsewhere"))
     assert external["classes"] == "external" and "(other trace)" in external["data"]["label"]
@@ -155,14 +183,21 @@ def test_duplicate_edges_are_drawn_once() -> None:
 
 
 def test_lineage_marks_its_root_and_merges_expansions() -> None:
-    up = {"root": "File4", "direction": "upstream", "truncated": True,
-          "nodes": [{"key": "File4", "kind": "file", "status": "written"}, {"key": "data5", "kind": "data"}],
-          "edges": [{"source": "data5", "target": "File4", "op": "write"}]}
+    up = {
+        "root": "File4",
+        "direction": "upstream",
+        "truncated": True,
+        "nodes": [{"key": "File4", "kind": "file", "status": "written"}, {"key": "data5", "kind": "data"}],
+        "edges": [{"source": "data5", "target": "File4", "op": "write"}],
+    }
     view = lineage_elements(up)
     assert "root" in next(n["classes"] for n in view.nodes() if n["data"]["key"] == "File4")
-    more = {"root": "data5", "truncated": False,
-            "nodes": [{"key": "data5", "kind": "data"}, {"key": "data2", "kind": "data"}],
-            "edges": [{"source": "data2", "target": "data5", "op": "aggregate"}]}
+    more = {
+        "root": "data5",
+        "truncated": False,
+        "nodes": [{"key": "data5", "kind": "data"}, {"key": "data2", "kind": "data"}],
+        "edges": [{"source": "data2", "target": "data5", "op": "aggregate"}],
+    }
     merged = merge_lineage(merge_lineage(None, up), more)
     assert merged["root"] == "File4" and merged["truncated"] is True
     assert sorted(n["key"] for n in merged["nodes"]) == ["File4", "data2", "data5"]
@@ -243,11 +278,18 @@ def test_keys_are_sent_as_one_path_segment() -> None:
 # -- routes and times typed by people -----------------------------------------------------------
 
 
-@pytest.mark.parametrize(("path", "expected"), [
-    ("/dashboard/", ("", "")), ("/dashboard", ("", "")), (None, ("", "")),
-    ("/dashboard/traces/A", ("traces", "A")), ("/dashboard/traces/dir%2Ffile", ("traces", "dir/file")),
-    ("/dashboard/lineage", ("lineage", "")), ("/dashboard/query/", ("query", "")),
-])
+@pytest.mark.parametrize(
+    ("path", "expected"),
+    [
+        ("/dashboard/", ("", "")),
+        ("/dashboard", ("", "")),
+        (None, ("", "")),
+        ("/dashboard/traces/A", ("traces", "A")),
+        ("/dashboard/traces/dir%2Ffile", ("traces", "dir/file")),
+        ("/dashboard/lineage", ("lineage", "")),
+        ("/dashboard/query/", ("query", "")),
+    ],
+)
 def test_routes_under_the_mount_prefix(path: str | None, expected: tuple[str, str]) -> None:
     assert route(path, "/dashboard/") == expected
 

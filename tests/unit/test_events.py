@@ -17,25 +17,28 @@ def errors_of(raw: list[Any]) -> dict[int, str]:
     return {r.index: r.error for r in rejected}
 
 
-@pytest.mark.parametrize(("event", "fragment"), [
-    ({"type": "file.exploded", "trace": "t"}, "type"),
-    ({"type": "trace.started", "trace": "t"}, "'user' is required"),
-    ({"type": "file.received", "node": {"kind": "file", "key": "f"}}, "'trace' is required"),
-    ({"type": "file.received", "trace": "t"}, "'node' is required"),
-    ({"type": "file.received", "trace": "t", "node": {"kind": "data", "key": "f"}}, "kind 'file'"),
-    ({"type": "file.received", "trace": "t", "node": {"kind": "folder", "key": "f"}}, "node.kind"),
-    ({"type": "file.dropped", "trace": "t", "node": {"kind": "file", "key": "f"}}, "'reason'"),
-    ({"type": "flow", "trace": "t", "inputs": [{"kind": "file", "key": "f"}]}, "at least one input and one output"),
-    ({"type": "log", "message": "m"}, "'trace' or a 'node'"),
-    ({"type": "log", "trace": "t"}, "'message' is required"),
-    ({"type": "file.received", "trace": "t" * 513, "node": {"kind": "file", "key": "f"}}, "longer than 512"),
-    ({"type": "file.received", "trace": "t", "node": {"kind": "file", "key": "a\nb"}}, "control characters"),
-    ({"type": "log", "trace": "t", "message": "m", "attrs": {"blob": "x" * (65 * 1024)}}, "64 KiB"),
-    ({"type": "log", "trace": "t", "message": "m", "colour": "red"}, "colour"),
-    ({"type": "log", "trace": "t", "message": "m", "time": "yesterday"}, "time"),
-    ({"type": "log", "trace": "t", "message": "m", "id": "not-a-uuid"}, "id"),
-    ("just a string", "JSON object"),
-])
+@pytest.mark.parametrize(
+    ("event", "fragment"),
+    [
+        ({"type": "file.exploded", "trace": "t"}, "type"),
+        ({"type": "trace.started", "trace": "t"}, "'user' is required"),
+        ({"type": "file.received", "node": {"kind": "file", "key": "f"}}, "'trace' is required"),
+        ({"type": "file.received", "trace": "t"}, "'node' is required"),
+        ({"type": "file.received", "trace": "t", "node": {"kind": "data", "key": "f"}}, "kind 'file'"),
+        ({"type": "file.received", "trace": "t", "node": {"kind": "folder", "key": "f"}}, "node.kind"),
+        ({"type": "file.dropped", "trace": "t", "node": {"kind": "file", "key": "f"}}, "'reason'"),
+        ({"type": "flow", "trace": "t", "inputs": [{"kind": "file", "key": "f"}]}, "at least one input and one output"),
+        ({"type": "log", "message": "m"}, "'trace' or a 'node'"),
+        ({"type": "log", "trace": "t"}, "'message' is required"),
+        ({"type": "file.received", "trace": "t" * 513, "node": {"kind": "file", "key": "f"}}, "longer than 512"),
+        ({"type": "file.received", "trace": "t", "node": {"kind": "file", "key": "a\nb"}}, "control characters"),
+        ({"type": "log", "trace": "t", "message": "m", "attrs": {"blob": "x" * (65 * 1024)}}, "64 KiB"),
+        ({"type": "log", "trace": "t", "message": "m", "colour": "red"}, "colour"),
+        ({"type": "log", "trace": "t", "message": "m", "time": "yesterday"}, "time"),
+        ({"type": "log", "trace": "t", "message": "m", "id": "not-a-uuid"}, "id"),
+        ("just a string", "JSON object"),
+    ],
+)
 def test_bad_events_are_rejected_with_a_reason(event: Any, fragment: str) -> None:
     errors = errors_of([event])
     assert 0 in errors and fragment in errors[0]
@@ -75,8 +78,12 @@ def test_canonical_payload_ignores_key_order_and_time_zone_spelling() -> None:
 
 def test_flow_op_defaults_from_node_kinds() -> None:
     def op(inputs: list[str], outputs: list[str]) -> str:
-        raw = {"type": "flow", "trace": "t", "inputs": [{"kind": k, "key": f"i{n}"} for n, k in enumerate(inputs)],
-               "outputs": [{"kind": k, "key": f"o{n}"} for n, k in enumerate(outputs)]}
+        raw = {
+            "type": "flow",
+            "trace": "t",
+            "inputs": [{"kind": k, "key": f"i{n}"} for n, k in enumerate(inputs)],
+            "outputs": [{"kind": k, "key": f"o{n}"} for n, k in enumerate(outputs)],
+        }
         (ev,), _ = validate_events([raw], "c", NOW)
         return ev.envelope.default_op()
 
@@ -87,14 +94,27 @@ def test_flow_op_defaults_from_node_kinds() -> None:
 
 
 def test_a_flow_cannot_feed_itself() -> None:
-    errors = errors_of([{"type": "flow", "trace": "t", "inputs": [{"kind": "data", "key": "d"}], "outputs": [{"kind": "data", "key": "d"}]}])
+    errors = errors_of(
+        [
+            {
+                "type": "flow",
+                "trace": "t",
+                "inputs": [{"kind": "data", "key": "d"}],
+                "outputs": [{"kind": "data", "key": "d"}],
+            }
+        ]
+    )
     assert "same key" in errors[0]
 
 
 def test_user_ids_with_control_characters_are_rejected() -> None:
     """PostgreSQL text cannot hold NUL: such a user id is a per-event 4xx, never a 500."""
-    errors = errors_of([{"type": "trace.started", "trace": "t", "user": "bad\x00user"},
-                        {"type": "log", "trace": "t", "message": "m", "user": "x" * 513}])
+    errors = errors_of(
+        [
+            {"type": "trace.started", "trace": "t", "user": "bad\x00user"},
+            {"type": "log", "trace": "t", "message": "m", "user": "x" * 513},
+        ]
+    )
     assert "control characters" in errors[0] and "512" in errors[1]
 
 

@@ -74,8 +74,12 @@ class Stack:
     database may be unreachable (never migrated then)."""
 
     def __init__(self, tmp_path: Path, **overrides: object) -> None:
-        values: dict[str, object] = {"data_dir": tmp_path, "flow_drain_events_per_second": 1000, "flow_tick_seconds": 1.0,
-                                     **overrides}
+        values: dict[str, object] = {
+            "data_dir": tmp_path,
+            "flow_drain_events_per_second": 1000,
+            "flow_tick_seconds": 1.0,
+            **overrides,
+        }
         self.settings = Settings(**values)  # type: ignore[arg-type]
         self.settings.ensure_data_dir()
         self.engine = open_engine(self.settings)
@@ -83,8 +87,9 @@ class Stack:
             upgrade(self.engine)
         self.graph = open_graph(self.settings)
         self.closers: list[tuple[str, Any]] = []
-        ingest, flow = wire_ingest(self.settings, SqlEventLog(self.engine), self.graph, SqlAccounts(self.engine),
-                                   self.closers, flow=True)
+        ingest, flow = wire_ingest(
+            self.settings, SqlEventLog(self.engine), self.graph, SqlAccounts(self.engine), self.closers, flow=True
+        )
         assert flow is not None
         self.ingest: Ingest = ingest
         self.flow: FlowControl = flow
@@ -121,8 +126,13 @@ def test_event_log_unreachable_parks_on_disk_and_drains_once_it_is_back(tmp_path
 
 
 def test_drain_is_bounded_per_tick(tmp_path: Path) -> None:
-    _, flow = _stack(tmp_path, flow_events_per_second=5, flow_burst_seconds=1, flow_drain_events_per_second=10,
-                     flow_drain_user_quantum=5)
+    _, flow = _stack(
+        tmp_path,
+        flow_events_per_second=5,
+        flow_burst_seconds=1,
+        flow_drain_events_per_second=10,
+        flow_drain_user_quantum=5,
+    )
     result = flow.admit([{"type": "trace.started", "trace": f"b-{i}", "user": "u"} for i in range(50)], "rest:x", None)
     assert (result.accepted, result.buffered) == (5, 45)
     assert flow.flow.drain_once() == 10  # one tick of FT_FLOW_TICK_SECONDS=1 at 10 events/s
@@ -131,7 +141,8 @@ def test_drain_is_bounded_per_tick(tmp_path: Path) -> None:
 
 
 def test_a_spool_with_a_corrupted_last_record_drains_every_intact_record_and_reports_the_bad_one(
-        tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
     _, down = _stack(tmp_path, database_url="postgresql://nobody:x@127.0.0.1:1/none", flow_drain_user_quantum=10)
     result = down.admit([{"type": "trace.started", "trace": f"c-{i}", "user": "u"} for i in range(30)], "rest:x", None)
     assert result.buffered == 30
@@ -140,7 +151,7 @@ def test_a_spool_with_a_corrupted_last_record_drains_every_intact_record_and_rep
     data = bytearray(segment.read_bytes())
     data[-5] ^= 0xFF  # the third record (events c-20..c-29) no longer matches its checksum
     segment.write_bytes(bytes(data))
-    settings, up = _stack(tmp_path)
+    _, up = _stack(tmp_path)
     with caplog.at_level(logging.ERROR, logger="ftel.park"):
         assert up.flow.drain_once() == 20
     assert "damaged record" in caplog.text and "checksum mismatch" in caplog.text

@@ -90,16 +90,26 @@ def graph_of_imports() -> dict[str, set[str]]:
 
 def test_every_module_has_a_layer_and_every_package_an_init() -> None:
     assert [m for m in modules() if not layer(m) and m not in SOURCES] == []
-    bare = [str(d.relative_to(ROOT)) for source in SOURCES for d in [ROOT / source, *(ROOT / source).rglob("*")]
-            if d.is_dir() and d.name not in ("__pycache__", "migrations", "versions", "assets") and "migrations" not in d.parts
-            and any(d.glob("*.py")) and not (d / "__init__.py").exists()]
+    bare = [
+        str(d.relative_to(ROOT))
+        for source in SOURCES
+        for d in [ROOT / source, *(ROOT / source).rglob("*")]
+        if d.is_dir()
+        and d.name not in ("__pycache__", "migrations", "versions", "assets")
+        and "migrations" not in d.parts
+        and any(d.glob("*.py"))
+        and not (d / "__init__.py").exists()
+    ]
     assert bare == []  # a package without __init__ hides its imports from this checker
 
 
 def test_imports_never_go_up_a_layer() -> None:
-    upward = [f"{src} ({layer(src)}) imports {dst} ({layer(dst)})"
-              for src, targets in graph_of_imports().items() for dst in sorted(targets)
-              if layer(src) and layer(dst) and RANK[layer(dst)] > RANK[layer(src)]]
+    upward = [
+        f"{src} ({layer(src)}) imports {dst} ({layer(dst)})"
+        for src, targets in graph_of_imports().items()
+        for dst in sorted(targets)
+        if layer(src) and layer(dst) and RANK[layer(dst)] > RANK[layer(src)]
+    ]
     assert upward == []
 
 
@@ -149,8 +159,15 @@ def _cycles(deps: dict[str, set[str]]) -> list[list[str]]:
 
 
 CONSTRUCTORS = {  # what only the composition root may build: engines, graph stores, Redis clients, object stores
-    "create_engine", "EmbeddedGraphStore", "Neo4jGraphStore", "LocalObjectStore", "S3ObjectStore", "EmbeddedRedis",
-    "from_url", "Redis", "StrictRedis",
+    "create_engine",
+    "EmbeddedGraphStore",
+    "Neo4jGraphStore",
+    "LocalObjectStore",
+    "S3ObjectStore",
+    "EmbeddedRedis",
+    "from_url",
+    "Redis",
+    "StrictRedis",
 }
 
 

@@ -27,7 +27,13 @@ def test_seed_projection_folds_each_node_once_with_its_final_status() -> None:
     assert [t.key for t in projection.batch.traces] == ["A"]
     assert projection.batch.traces[0].status == "ended"
     assert len(projection.batch.flows) == 7
-    assert projection.log_targets == {("File1", "file"), ("File2", "file"), ("data1", "data"), ("data5", "data"), ("A", None)}
+    assert projection.log_targets == {
+        ("File1", "file"),
+        ("File2", "file"),
+        ("data1", "data"),
+        ("data5", "data"),
+        ("A", None),
+    }
 
 
 def test_summary_counts_files_drops_data_and_outputs() -> None:
@@ -41,9 +47,18 @@ def test_summary_counts_files_drops_data_and_outputs() -> None:
         {"kind": "file", "status": "written", "produced": True, "reason": None, "code": None, "count": 1},
         {"kind": "sink", "status": "written", "produced": True, "reason": None, "code": None, "count": 2},
     ]
-    assert summarise(rows) == {"files": 8, "dropped": 4, "unconverted": 4, "data": 7, "outputs": 3,
-                               "drop_reasons": {"E_SUM": 2, "bad header": 1, "empty": 1}}
+    assert summarise(rows) == {
+        "files": 8,
+        "dropped": 4,
+        "unconverted": 4,
+        "data": 7,
+        "outputs": 3,
+        "drop_reasons": {"E_SUM": 2, "bad header": 1, "empty": 1},
+    }
 
 
 def test_cursor_round_trips() -> None:
-    assert decode_cursor(encode_cursor("2026-01-01T00:00:00.000000Z", "key/ü")) == ("2026-01-01T00:00:00.000000Z", "key/ü")
+    assert decode_cursor(encode_cursor("2026-01-01T00:00:00.000000Z", "key/ü")) == (
+        "2026-01-01T00:00:00.000000Z",
+        "key/ü",
+    )

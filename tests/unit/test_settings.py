@@ -10,17 +10,22 @@ import pytest
 from backend.settings import ConfigError, Settings, load_settings
 
 
-@pytest.mark.parametrize(("env", "fragment"), [
-    ({"FT_DATABASE_URL": "mysql://x"}, "FT_DATABASE_URL"),
-    ({"FT_DATABASE_URL": "postgresql:///nohost"}, "needs a host"),
-    ({"FT_GRAPH": "tinkerpop"}, "FT_GRAPH"),
-    ({"FT_PORT": "99999"}, "FT_PORT"),
-    ({"FT_REDIS_URL": "http://x"}, "FT_REDIS_URL"),
-    ({"FT_NEO4J_URI": "http://x"}, "FT_NEO4J_URI"),
-    ({"FT_STORAGE": "s3"}, "FT_S3_ENDPOINT"),
-    ({"FT_ADMIN_CLIENT_ID": "only-id"}, "FT_ADMIN_CLIENT_SECRET"),
-])
-def test_bad_settings_fail_with_the_variable_named(monkeypatch: pytest.MonkeyPatch, env: dict[str, str], fragment: str) -> None:
+@pytest.mark.parametrize(
+    ("env", "fragment"),
+    [
+        ({"FT_DATABASE_URL": "mysql://x"}, "FT_DATABASE_URL"),
+        ({"FT_DATABASE_URL": "postgresql:///nohost"}, "needs a host"),
+        ({"FT_GRAPH": "tinkerpop"}, "FT_GRAPH"),
+        ({"FT_PORT": "99999"}, "FT_PORT"),
+        ({"FT_REDIS_URL": "http://x"}, "FT_REDIS_URL"),
+        ({"FT_NEO4J_URI": "http://x"}, "FT_NEO4J_URI"),
+        ({"FT_STORAGE": "s3"}, "FT_S3_ENDPOINT"),
+        ({"FT_ADMIN_CLIENT_ID": "only-id"}, "FT_ADMIN_CLIENT_SECRET"),
+    ],
+)
+def test_bad_settings_fail_with_the_variable_named(
+    monkeypatch: pytest.MonkeyPatch, env: dict[str, str], fragment: str
+) -> None:
     for name in [k for k in os.environ if k.startswith("FT_") and not k.startswith("FT_TEST_")]:
         monkeypatch.delenv(name)
     for name, value in env.items():

@@ -26,7 +26,7 @@ def test_records_come_back_in_order_after_seal(tmp_path: Path) -> None:
 
 
 def test_truncated_last_record_keeps_every_intact_record(tmp_path: Path) -> None:
-    spool, segment = _spool_with(tmp_path, [b"a" * 100, b"b" * 100, b"c" * 100])
+    _, segment = _spool_with(tmp_path, [b"a" * 100, b"b" * 100, b"c" * 100])
     data = segment.read_bytes()
     segment.write_bytes(data[:-40])  # a torn write: the last payload is cut short
     read = read_segment(segment)
@@ -36,7 +36,7 @@ def test_truncated_last_record_keeps_every_intact_record(tmp_path: Path) -> None
 
 
 def test_truncated_header_is_reported(tmp_path: Path) -> None:
-    spool, segment = _spool_with(tmp_path, [b"x" * 10])
+    _, segment = _spool_with(tmp_path, [b"x" * 10])
     with segment.open("ab") as f:
         f.write(b"FTS")
     read = read_segment(segment)

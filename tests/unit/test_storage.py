@@ -16,22 +16,22 @@ from pathlib import Path
 import pytest
 import zstandard
 
-from backend.errors import InvalidInput, Unprocessable
+from backend.api.multipart import MultipartUpload, boundary_of
 from backend.domain.events import validate_events
+from backend.domain.files import check_file_name
 from backend.domain.projection import StoredEvent, project
+from backend.errors import InvalidInput, Unprocessable
 from backend.settings import Compression, ConfigError, Settings, load_settings
 from backend.storage.archive import RECORD, Member, tar_gz, tar_stream
 from backend.storage.base import ChunkReader
 from backend.storage.codec import DECODE_CHUNK, CorruptObject, Encoder, TooLarge, decode
-from backend.domain.files import check_file_name
-from backend.api.multipart import MultipartUpload, boundary_of
 
 CODECS = [Compression.zstd, Compression.gzip]
 
 
 def encode(data: bytes, codec: Compression, piece: int = 100_000) -> tuple[bytes, Encoder]:
     enc = Encoder(codec)
-    out = b"".join(enc.encode(data[i:i + piece] for i in range(0, len(data), piece)))
+    out = b"".join(enc.encode(data[i : i + piece] for i in range(0, len(data), piece)))
     return out, enc
 
 
@@ -39,11 +39,13 @@ def encode(data: bytes, codec: Compression, piece: int = 100_000) -> tuple[bytes
 
 
 @pytest.mark.parametrize("codec", CODECS)
-@pytest.mark.parametrize("data", [b"", b"x", b"abc" * 100_000, os.urandom(2_500_000)], ids=["empty", "byte", "text", "random"])
+@pytest.mark.parametrize(
+    "data", [b"", b"x", b"abc" * 100_000, os.urandom(2_500_000)], ids=["empty", "byte", "text", "random"]
+)
 def test_encode_then_decode_is_byte_exact(codec: Compression, data: bytes) -> None:
     stored, enc = encode(data, codec)
     assert enc.size == len(data) and enc.sha256 == hashlib.sha256(data).hexdigest()
-    chunks = list(decode([stored[i:i + 7777] for i in range(0, len(stored), 7777)], codec.value, len(data)))
+    chunks = list(decode([stored[i : i + 7777] for i in range(0, len(stored), 7777)], codec.value, len(data)))
     assert b"".join(chunks) == data
     assert all(0 < len(c) <= DECODE_CHUNK for c in chunks)
 
@@ -105,7 +107,7 @@ def body(parts: list[tuple[str, str | None, bytes]], boundary: str = "BOUNDARY")
 
 
 def pieces(data: bytes, size: int) -> Iterator[bytes]:
-    return iter([data[i:i + size] for i in range(0, len(data), size)])
+    return iter([data[i : i + size] for i in range(0, len(data), size)])
 
 
 @pytest.mark.parametrize("piece", [1, 7, 64, 100_000])
@@ -150,7 +152,9 @@ def test_good_file_keys(good: str) -> None:
     assert check_file_name(good) == good
 
 
-@pytest.mark.parametrize("bad", ["", "a/b", "/etc/passwd", "..", ".", "a\\b", "x..y", "../x", "a\x00", "a\nb", "\x7f", "x" * 513])
+@pytest.mark.parametrize(
+    "bad", ["", "a/b", "/etc/passwd", "..", ".", "a\\b", "x..y", "../x", "a\x00", "a\nb", "\x7f", "x" * 513]
+)
 def test_bad_file_keys(bad: str) -> None:
     with pytest.raises(InvalidInput):
         check_file_name(bad)
@@ -159,13 +163,16 @@ def test_bad_file_keys(bad: str) -> None:
 def test_tar_stream_is_a_standard_archive_with_pax_names() -> None:
     names = ["plain.txt", "ünïcødé-名前.bin", "n" * 300, "empty"]
     contents = [b"hello\n", os.urandom(1000), b"x" * 513, b""]
-    members = [Member(n, len(c), datetime(2026, 11, 28, tzinfo=UTC), lambda c=c: iter([c])) for n, c in zip(names, contents)]  # type: ignore[misc]
+    members = [
+        Member(n, len(c), datetime(2026, 11, 28, tzinfo=UTC), lambda c=c: iter([c]))
+        for n, c in zip(names, contents, strict=True)
+    ]  # type: ignore[misc]
     raw = b"".join(tar_stream(members))
     assert len(raw) % RECORD == 0
     with tarfile.open(fileobj=io.BytesIO(raw), mode="r:") as tar:
         got = {m.name: tar.extractfile(m).read() for m in tar.getmembers()}  # type: ignore[union-attr]
         assert all(m.isreg() and m.mode == 0o644 for m in tar.getmembers())
-    assert got == dict(zip(names, contents))
+    assert got == dict(zip(names, contents, strict=True))
     gz = b"".join(tar_gz(members))
     with tarfile.open(fileobj=io.BytesIO(gz), mode="r:gz") as tar:
         assert tar.getnames() == names
@@ -173,8 +180,15 @@ def test_tar_stream_is_a_standard_archive_with_pax_names() -> None:
 
 def test_incompressible_members_go_into_stored_gzip_members_that_standard_tools_read(tmp_path: Path) -> None:
     noise, text = os.urandom(300_000), b"row,value\n" * 30_000
-    members = [Member(name, len(c), datetime(2026, 11, 28, tzinfo=UTC), lambda c=c: iter([c]), compressible=flag)  # type: ignore[misc]
-               for name, c, flag in (("a.csv", text, True), ("b.bin", noise, False), ("c.bin", noise, False), ("d.csv", text, True))]
+    members = [
+        Member(name, len(c), datetime(2026, 11, 28, tzinfo=UTC), lambda c=c: iter([c]), compressible=flag)  # type: ignore[misc]
+        for name, c, flag in (
+            ("a.csv", text, True),
+            ("b.bin", noise, False),
+            ("c.bin", noise, False),
+            ("d.csv", text, True),
+        )
+    ]
     gz = b"".join(tar_gz(members))
     assert len(gz) < 2 * len(noise) + len(text) // 5  # text compressed, noise stored (a few bytes of framing)
     (tmp_path / "x.tar.gz").write_bytes(gz)
@@ -209,8 +223,11 @@ def test_file_expired_is_accepted_only_from_service_channels() -> None:
 
 
 def test_file_expired_projects_to_status_expired_over_stored() -> None:
-    accepted, _ = validate_events([{"type": "file.stored", "trace": "T", "node": {"kind": "file", "key": "F"}}, EXPIRED],
-                                  "service:files", datetime.now(UTC))
+    accepted, _ = validate_events(
+        [{"type": "file.stored", "trace": "T", "node": {"kind": "file", "key": "F"}}, EXPIRED],
+        "service:files",
+        datetime.now(UTC),
+    )
     events = [StoredEvent(i, ev.envelope, "T", f"2026-11-28T00:00:0{i}.000000Z") for i, ev in enumerate(accepted)]
     for order in (events, events[::-1]):
         (node,) = project(order).batch.nodes
@@ -223,8 +240,12 @@ def test_file_settings(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     assert s.retention_max_bytes == s.retention_max_files == 0 and s.retention_max_age_days == 0
     for name in [k for k in os.environ if k.startswith("FT_") and not k.startswith("FT_TEST_")]:
         monkeypatch.delenv(name)
-    for env, fragment in ({"FT_COMPRESSION": "brotli"}, "FT_COMPRESSION"), ({"FT_MAX_UPLOAD_BYTES": "0"}, "FT_MAX_UPLOAD_BYTES"), \
-            ({"FT_RETENTION_MAX_FILES": "-1"}, "FT_RETENTION_MAX_FILES"), ({"FT_COMPRESSION": "gzip", "FT_COMPRESSION_LEVEL": "12"}, "1..9"):
+    for env, fragment in (
+        ({"FT_COMPRESSION": "brotli"}, "FT_COMPRESSION"),
+        ({"FT_MAX_UPLOAD_BYTES": "0"}, "FT_MAX_UPLOAD_BYTES"),
+        ({"FT_RETENTION_MAX_FILES": "-1"}, "FT_RETENTION_MAX_FILES"),
+        ({"FT_COMPRESSION": "gzip", "FT_COMPRESSION_LEVEL": "12"}, "1..9"),
+    ):
         with monkeypatch.context() as m:
             for k, v in env.items():
                 m.setenv(k, v)

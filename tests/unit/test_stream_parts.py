@@ -21,8 +21,13 @@ ROOT = Path(__file__).resolve().parents[2]
 def test_redis_entries_hold_one_event_or_an_array() -> None:
     assert decode_redis_fields({"event": '{"type": "log"}'}) == ([{"type": "log"}], None)
     assert decode_redis_fields({"events": '[{"a": 1}, {"b": 2}]'}) == ([{"a": 1}, {"b": 2}], None)
-    for fields, reason in [({"event": "{nope"}, "not JSON"), ({"events": '{"a": 1}'}, "JSON array"),
-                           ({"payload": "{}"}, "neither"), ({}, "empty"), (None, "empty")]:
+    for fields, reason in [
+        ({"event": "{nope"}, "not JSON"),
+        ({"events": '{"a": 1}'}, "JSON array"),
+        ({"payload": "{}"}, "neither"),
+        ({}, "empty"),
+        (None, "empty"),
+    ]:
         events, error = decode_redis_fields(fields)
         assert events is None and reason in (error or "")
 
@@ -60,7 +65,8 @@ def test_worker_needs_a_redis_url_and_says_so(tmp_path: Path) -> None:
     env = {k: v for k, v in os.environ.items() if not k.startswith("FT_")}
     env["FT_DATA_DIR"] = str(tmp_path)
     for args, code, text in ((["worker", "--help"], 0, "consumer group"), (["worker"], 2, "FT_REDIS_URL is required")):
-        result = subprocess.run([sys.executable, "-m", "backend.cli", *args], cwd=ROOT, env=env, capture_output=True,
-                                text=True, timeout=60)
+        result = subprocess.run(
+            [sys.executable, "-m", "backend.cli", *args], cwd=ROOT, env=env, capture_output=True, text=True, timeout=60
+        )
         assert result.returncode == code, result.stderr
         assert text in " ".join((result.stdout + result.stderr).split())

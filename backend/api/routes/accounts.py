@@ -37,8 +37,15 @@ class Credentials(AccountOut):
 
 
 def _out(a: AccountRow) -> AccountOut:
-    return AccountOut(id=a.uuid, name=a.name, kind=a.kind, roles=sorted(a.roles), client_id=a.client_id,
-                      created_at=a.created_at, disabled_at=a.disabled_at)
+    return AccountOut(
+        id=a.uuid,
+        name=a.name,
+        kind=a.kind,
+        roles=sorted(a.roles),
+        client_id=a.client_id,
+        created_at=a.created_at,
+        disabled_at=a.disabled_at,
+    )
 
 
 @router.post("/accounts", status_code=201, response_model=Credentials, summary="Create an account (secret shown once)")
@@ -52,12 +59,16 @@ def list_accounts(auth: AuthDep, _: AdminAccount) -> list[AccountOut]:
     return [_out(a) for a in auth.list_accounts()]
 
 
-@router.delete("/accounts/{account_id}", response_model=AccountOut, summary="Disable an account; its tokens stop working")
+@router.delete(
+    "/accounts/{account_id}", response_model=AccountOut, summary="Disable an account; its tokens stop working"
+)
 def disable_account(account_id: str, auth: AuthDep, _: AdminAccount) -> AccountOut:
     return _out(auth.disable_account(account_id))
 
 
-@router.post("/accounts/{account_id}/secret", response_model=Credentials, summary="Rotate the secret; old tokens are revoked")
+@router.post(
+    "/accounts/{account_id}/secret", response_model=Credentials, summary="Rotate the secret; old tokens are revoked"
+)
 def rotate_secret(account_id: str, auth: AuthDep, _: AdminAccount) -> Credentials:
     issued = auth.rotate_secret(account_id)
     return Credentials(**_out(issued.account).model_dump(), client_secret=issued.client_secret)

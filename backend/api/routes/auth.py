@@ -23,13 +23,30 @@ class TokenResponse(BaseModel):
     "/auth/token",
     response_model=TokenResponse,
     summary="Exchange client credentials for an access token",
-    openapi_extra={"requestBody": {"content": {
-        "application/json": {"schema": {"type": "object", "required": ["client_id", "client_secret"],
-                                         "properties": {"client_id": {"type": "string"}, "client_secret": {"type": "string"}}}},
-        "application/x-www-form-urlencoded": {"schema": {"type": "object", "required": ["client_id", "client_secret"],
-                                                         "properties": {"grant_type": {"type": "string"}, "client_id": {"type": "string"},
-                                                                        "client_secret": {"type": "string"}}}},
-    }}},
+    openapi_extra={
+        "requestBody": {
+            "content": {
+                "application/json": {
+                    "schema": {
+                        "type": "object",
+                        "required": ["client_id", "client_secret"],
+                        "properties": {"client_id": {"type": "string"}, "client_secret": {"type": "string"}},
+                    }
+                },
+                "application/x-www-form-urlencoded": {
+                    "schema": {
+                        "type": "object",
+                        "required": ["client_id", "client_secret"],
+                        "properties": {
+                            "grant_type": {"type": "string"},
+                            "client_id": {"type": "string"},
+                            "client_secret": {"type": "string"},
+                        },
+                    }
+                },
+            }
+        }
+    },
 )
 async def token(request: Request, auth: AuthDep) -> TokenResponse:
     """Accepts a JSON body or an OAuth2 client-credentials form (`client_id`, `client_secret`)."""

@@ -44,7 +44,7 @@ async def read_body(request: Request, limit: int) -> bytes:
 
 def parse_events(body: bytes, content_type: str) -> list[Any]:
     if not body.strip():
-        raise InvalidInput("empty body: send a JSON array of events, {\"events\": [...]} or NDJSON")
+        raise InvalidInput('empty body: send a JSON array of events, {"events": [...]} or NDJSON')
     if "ndjson" in content_type or "jsonlines" in content_type:
         return _ndjson(body)
     try:
@@ -60,7 +60,7 @@ def parse_events(body: bytes, content_type: str) -> list[Any]:
         return list(doc["events"])
     if isinstance(doc, dict) and "type" in doc:
         return [doc]
-    raise InvalidInput("expected a JSON array of events or {\"events\": [...]}")
+    raise InvalidInput('expected a JSON array of events or {"events": [...]}')
 
 
 def _is_json_object(line: bytes) -> bool:
@@ -84,14 +84,34 @@ def _ndjson(body: bytes) -> list[Any]:
 
 
 @router.post(
-    "/events", status_code=202, response_model=IngestOut, summary="Send telemetry events",
-    openapi_extra={"requestBody": {"content": {
-        "application/json": {"schema": {"oneOf": [{"type": "array", "items": {"$ref": "#/components/schemas/Envelope"}},
-                                                   {"type": "object", "properties": {"events": {"type": "array", "items": {"$ref": "#/components/schemas/Envelope"}}}}]}},
-        "application/x-ndjson": {"schema": {"type": "string"}},
-    }}},
+    "/events",
+    status_code=202,
+    response_model=IngestOut,
+    summary="Send telemetry events",
+    openapi_extra={
+        "requestBody": {
+            "content": {
+                "application/json": {
+                    "schema": {
+                        "oneOf": [
+                            {"type": "array", "items": {"$ref": "#/components/schemas/Envelope"}},
+                            {
+                                "type": "object",
+                                "properties": {
+                                    "events": {"type": "array", "items": {"$ref": "#/components/schemas/Envelope"}}
+                                },
+                            },
+                        ]
+                    }
+                },
+                "application/x-ndjson": {"schema": {"type": "string"}},
+            }
+        }
+    },
 )
-async def post_events(request: Request, ingest: IngestDep, settings: SettingsDep, principal: IngestAccount) -> JSONResponse:
+async def post_events(
+    request: Request, ingest: IngestDep, settings: SettingsDep, principal: IngestAccount
+) -> JSONResponse:
     """Each event is validated on its own: bad ones come back in `rejected` with their index, the
     rest are stored once (re-sending a batch changes nothing) and merged into the lineage graph. Events over
     the user's allowance, or sent while a store is down, are parked and counted in `buffered` (never 429)."""

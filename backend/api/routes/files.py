@@ -64,19 +64,39 @@ async def _drain(body: AsyncGenerator[bytes, None], limit: int) -> None:
         return
 
 
-_UPLOAD_SCHEMA = {"requestBody": {"required": True, "content": {"multipart/form-data": {"schema": {
-    "type": "object", "required": ["file", "trace"],
-    "properties": {
-        "file": {"type": "string", "format": "binary", "description": "the file; streamed to storage"},
-        "trace": {"type": "string", "description": "key of the trace the file belongs to"},
-        "key": {"type": "string", "description": "file key (node key in the lineage); generated when omitted. "
-                                                 "No '/', '\\\\', '..' or control characters"},
-        "group": {"type": "string", "description": "storage group; generated when omitted"},
-    }}}}}}
+_UPLOAD_SCHEMA = {
+    "requestBody": {
+        "required": True,
+        "content": {
+            "multipart/form-data": {
+                "schema": {
+                    "type": "object",
+                    "required": ["file", "trace"],
+                    "properties": {
+                        "file": {"type": "string", "format": "binary", "description": "the file; streamed to storage"},
+                        "trace": {"type": "string", "description": "key of the trace the file belongs to"},
+                        "key": {
+                            "type": "string",
+                            "description": "file key (node key in the lineage); generated when omitted. "
+                            "No '/', '\\\\', '..' or control characters",
+                        },
+                        "group": {"type": "string", "description": "storage group; generated when omitted"},
+                    },
+                }
+            }
+        },
+    }
+}
 
 
-@router.post("/files", status_code=201, summary="Upload a file (streamed, compressed)", openapi_extra=_UPLOAD_SCHEMA,
-             response_model=FileOut, responses={201: {"model": FileOut}})
+@router.post(
+    "/files",
+    status_code=201,
+    summary="Upload a file (streamed, compressed)",
+    openapi_extra=_UPLOAD_SCHEMA,
+    response_model=FileOut,
+    responses={201: {"model": FileOut}},
+)
 async def upload_file(request: Request, files: FilesDep, principal: IngestAccount) -> JSONResponse:
     """Multipart form: `file`, `trace`, optional `key` and `group`. Answers
     `201 {key, group, size, stored_size, codec, sha256, ...}`; the file appears in its trace with
@@ -105,10 +125,15 @@ def _attachment(filename: str) -> str:
     return f"attachment; filename=\"{fallback}\"; filename*=UTF-8''{quote(filename, safe='')}"
 
 
-@router.get("/files/archive", summary="tar.gz of the files stored on one day (UTC)", response_class=StreamingResponse,
-            responses={200: {"content": {"application/gzip": {}}}})
-async def daily_archive(files: FilesDep, _: ReadAccount,
-                        date: Annotated[str, Query(description="YYYY-MM-DD (UTC)")]) -> StreamingResponse:
+@router.get(
+    "/files/archive",
+    summary="tar.gz of the files stored on one day (UTC)",
+    response_class=StreamingResponse,
+    responses={200: {"content": {"application/gzip": {}}}},
+)
+async def daily_archive(
+    files: FilesDep, _: ReadAccount, date: Annotated[str, Query(description="YYYY-MM-DD (UTC)")]
+) -> StreamingResponse:
     try:
         day = Date.fromisoformat(date) if len(date) == 10 else None
     except ValueError:
@@ -116,16 +141,24 @@ async def daily_archive(files: FilesDep, _: ReadAccount,
     if day is None:
         raise InvalidInput("date must be YYYY-MM-DD", {"date": date[:40]})
     stream = await run_in_threadpool(files.daily_archive, day)
-    return StreamingResponse(stream, media_type="application/gzip",
-                             headers={"Content-Disposition": _attachment(f"files-{day.isoformat()}.tar.gz")})
+    return StreamingResponse(
+        stream,
+        media_type="application/gzip",
+        headers={"Content-Disposition": _attachment(f"files-{day.isoformat()}.tar.gz")},
+    )
 
 
-@router.get("/files/groups/{group}/archive", summary="tar.gz of a storage group", response_class=StreamingResponse,
-            responses={200: {"content": {"application/gzip": {}}}})
+@router.get(
+    "/files/groups/{group}/archive",
+    summary="tar.gz of a storage group",
+    response_class=StreamingResponse,
+    responses={200: {"content": {"application/gzip": {}}}},
+)
 async def group_archive(group: str, files: FilesDep, _: ReadAccount) -> StreamingResponse:
     stream = await run_in_threadpool(files.group_archive, group)
-    return StreamingResponse(stream, media_type="application/gzip",
-                             headers={"Content-Disposition": _attachment(f"group-{group}.tar.gz")})
+    return StreamingResponse(
+        stream, media_type="application/gzip", headers={"Content-Disposition": _attachment(f"group-{group}.tar.gz")}
+    )
 
 
 @router.get("/files/{key}", response_model=FileOut, summary="Metadata of a stored file")
@@ -133,13 +166,22 @@ async def file_metadata(key: str, files: FilesDep, _: ReadAccount) -> FileOut:
     return FileOut.model_validate(await run_in_threadpool(files.metadata, key))
 
 
-@router.get("/files/{key}/content", summary="The original bytes of a stored file (streamed)",
-            response_class=StreamingResponse, responses={200: {"content": {"application/octet-stream": {}}}})
+@router.get(
+    "/files/{key}/content",
+    summary="The original bytes of a stored file (streamed)",
+    response_class=StreamingResponse,
+    responses={200: {"content": {"application/octet-stream": {}}}},
+)
 async def file_content(key: str, files: FilesDep, _: ReadAccount) -> StreamingResponse:
     opened = await run_in_threadpool(files.content, key)
     f = opened.file
     # Always served as an octet-stream attachment: a client-declared type (text/html...) is kept in
     # the metadata but never trusted in a response from this origin.
-    headers = {"Content-Length": str(f.size), "Content-Disposition": _attachment(f.filename or f.key), "ETag": f'"{f.sha256}"',
-               "X-Content-SHA256": f.sha256, "X-Content-Type-Options": "nosniff"}
+    headers = {
+        "Content-Length": str(f.size),
+        "Content-Disposition": _attachment(f.filename or f.key),
+        "ETag": f'"{f.sha256}"',
+        "X-Content-SHA256": f.sha256,
+        "X-Content-Type-Options": "nosniff",
+    }
     return StreamingResponse(opened.chunks, media_type="application/octet-stream", headers=headers)

@@ -19,14 +19,20 @@ class AllowanceIn(BaseModel):
     burst_seconds: float = Field(10.0, gt=0, le=3600)
 
 
-@router.get("/flow", response_model=FlowOut, summary="Per-user accounting, parked events per user and medium, drain rate, pressure")
+@router.get(
+    "/flow",
+    response_model=FlowOut,
+    summary="Per-user accounting, parked events per user and medium, drain rate, pressure",
+)
 async def get_flow(flow: FlowDep, _: AdminAccount) -> FlowOut:
     """Accounts are named by their public id (as in GET /accounts and PUT /flow/allowances/{account});
     times are ISO 8601 UTC. Counters are this process's own."""
     return FlowOut.model_validate(await run_in_threadpool(flow.public))
 
 
-@router.put("/flow/allowances/{account_id}", response_model=AccountAllowance, summary="Set the per-user allowance of an account")
+@router.put(
+    "/flow/allowances/{account_id}", response_model=AccountAllowance, summary="Set the per-user allowance of an account"
+)
 async def put_allowance(account_id: str, body: AllowanceIn, flow: FlowDep, _: AdminAccount) -> AccountAllowance:
     """`account_id` is the account's public id (as in GET /accounts); the allowance applies to each user id
     the account sends events for, separately."""

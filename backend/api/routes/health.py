@@ -18,8 +18,12 @@ async def healthz() -> dict[str, str]:
     return {"status": "ok"}
 
 
-@router.get("/readyz", summary="Readiness: SQL, graph and file stores reachable", response_model=Readiness,
-            responses={503: {"model": Readiness, "description": "a store is unreachable"}})
+@router.get(
+    "/readyz",
+    summary="Readiness: SQL, graph and file stores reachable",
+    response_model=Readiness,
+    responses={503: {"model": Readiness, "description": "a store is unreachable"}},
+)
 async def readyz(health: HealthDep) -> JSONResponse:
     checks = await run_in_threadpool(health.readiness)
     ok = all(v == "ok" for v in checks.values())

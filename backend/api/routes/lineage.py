@@ -16,14 +16,17 @@ router = APIRouter(tags=["lineage"])
 
 
 @router.get("/nodes/{key}", response_model=NodeDetail, summary="A node with its events and logs in time order")
-async def get_node(key: str, queries: QueriesDep, _: ReadAccount,
-                   limit: Annotated[int, Query(ge=1, le=10_000)] = 1000) -> NodeDetail:
+async def get_node(
+    key: str, queries: QueriesDep, _: ReadAccount, limit: Annotated[int, Query(ge=1, le=10_000)] = 1000
+) -> NodeDetail:
     return NodeDetail.model_validate(await run_in_threadpool(queries.node_detail, parse_key(key), limit))
 
 
 @router.get("/lineage/{key}", response_model=Lineage, summary="Upstream and/or downstream of a node")
 async def get_lineage(
-    key: str, queries: QueriesDep, _: ReadAccount,
+    key: str,
+    queries: QueriesDep,
+    _: ReadAccount,
     direction: Literal["upstream", "downstream", "both"] = "both",
     depth: Annotated[int, Query(ge=1, le=50)] = 5,
 ) -> Lineage:
@@ -37,5 +40,8 @@ class CypherIn(BaseModel):
 
 @router.post("/graph/query", response_model=QueryOut, summary="Read-only Cypher with row and time limits")
 async def graph_query(body: CypherIn, queries: QueriesDep, settings: SettingsDep, _: ReadAccount) -> QueryOut:
-    return QueryOut.model_validate(await run_in_threadpool(queries.graph_query, body.query, body.params,
-                                                           settings.query_row_limit, settings.query_timeout_seconds))
+    return QueryOut.model_validate(
+        await run_in_threadpool(
+            queries.graph_query, body.query, body.params, settings.query_row_limit, settings.query_timeout_seconds
+        )
+    )

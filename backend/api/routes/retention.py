@@ -28,7 +28,8 @@ def _cursor(value: str | None) -> int | None:
 
 @router.get("/retention/records", response_model=RetentionPage, summary="Deletions by retention, newest first")
 async def retention_records(
-    retention: RetentionDep, _: ReadAccount,
+    retention: RetentionDep,
+    _: ReadAccount,
     key: Annotated[str | None, Query(description="only this file key")] = None,
     rule: Literal["max_age", "max_files", "max_bytes"] | None = None,
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,

@@ -18,7 +18,9 @@ router = APIRouter(tags=["subscriptions"])
 
 
 class SubscriptionIn(BaseModel):
-    user_id: str | None = Field(None, min_length=1, max_length=512, description="the app's user id; issued when omitted")
+    user_id: str | None = Field(
+        None, min_length=1, max_length=512, description="the app's user id; issued when omitted"
+    )
     user_name: str | None = Field(None, max_length=200)
     transport: Literal["redis", "kafka"] = "redis"
 
@@ -38,14 +40,24 @@ class SubscriptionOut(BaseModel):
 
 def _out(sub: SubscriptionRow, subscriptions: Subscriptions) -> SubscriptionOut:
     where = subscriptions.endpoint(sub.transport)
-    return SubscriptionOut(id=sub.uuid, user_id=sub.user_id, user_name=sub.user_name, stream_key=sub.stream_key,
-                           transport=sub.transport, endpoint=where.url, topic=where.topic, created_at=sub.created_at,
-                           deleted_at=sub.deleted_at, delete_reason=sub.delete_reason)
+    return SubscriptionOut(
+        id=sub.uuid,
+        user_id=sub.user_id,
+        user_name=sub.user_name,
+        stream_key=sub.stream_key,
+        transport=sub.transport,
+        endpoint=where.url,
+        topic=where.topic,
+        created_at=sub.created_at,
+        deleted_at=sub.deleted_at,
+        delete_reason=sub.delete_reason,
+    )
 
 
 @router.post("/subscriptions", status_code=201, response_model=SubscriptionOut, summary="Open a stream for a user id")
-async def create_subscription(subscriptions: SubscriptionsDep, registry: RegistryDep, principal: IngestAccount,
-                              body: SubscriptionIn | None = None) -> SubscriptionOut:
+async def create_subscription(
+    subscriptions: SubscriptionsDep, registry: RegistryDep, principal: IngestAccount, body: SubscriptionIn | None = None
+) -> SubscriptionOut:
     """Returns the stream key to write telemetry to (Redis: `XADD <stream_key> * event '<json>'`).
     Every instance starts consuming it at once. One account may hold many subscriptions. Every field is
     optional: with no body the service issues a user id and uses the Redis transport."""
@@ -56,7 +68,8 @@ async def create_subscription(subscriptions: SubscriptionsDep, registry: Registr
 
 @router.get("/subscriptions", response_model=list[SubscriptionOut], summary="Your subscriptions")
 async def list_subscriptions(
-    subscriptions: SubscriptionsDep, principal: IngestAccount,
+    subscriptions: SubscriptionsDep,
+    principal: IngestAccount,
     include_deleted: Annotated[bool, Query(description="also closed ones (unsubscribed, idle)")] = False,
     all_accounts: Annotated[bool, Query(alias="all", description="admin: every account's")] = False,
 ) -> list[SubscriptionOut]:
@@ -72,7 +85,8 @@ async def get_subscription(sub_id: str, subscriptions: SubscriptionsDep, princip
 
 
 @router.delete("/subscriptions/{sub_id}", response_model=SubscriptionOut, summary="Close a subscription (soft delete)")
-async def delete_subscription(sub_id: str, subscriptions: SubscriptionsDep, registry: RegistryDep,
-                              principal: IngestAccount) -> SubscriptionOut:
+async def delete_subscription(
+    sub_id: str, subscriptions: SubscriptionsDep, registry: RegistryDep, principal: IngestAccount
+) -> SubscriptionOut:
     """Every instance stops consuming the stream; entries already in it stay in Redis unread."""
     return _out(await subscriptions.delete(registry, principal, sub_id), subscriptions)

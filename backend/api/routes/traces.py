@@ -19,7 +19,8 @@ router = APIRouter(tags=["traces"])
 
 @router.get("/traces", response_model=TracePage, summary="List traces, newest first")
 async def list_traces(
-    queries: QueriesDep, _: ReadAccount,
+    queries: QueriesDep,
+    _: ReadAccount,
     user: str | None = None,
     status: Literal["open", "ended"] | None = None,
     since: Annotated[datetime | None, Query(description="traces active at or after this time (RFC 3339)")] = None,
@@ -28,8 +29,13 @@ async def list_traces(
     limit: Annotated[int, Query(ge=1, le=500)] = 50,
     cursor: str | None = None,
 ) -> TracePage:
-    filt = TraceFilter(user=user, status=status, since=format_time(since) if since else None,
-                       until=format_time(until) if until else None, q=q)
+    filt = TraceFilter(
+        user=user,
+        status=status,
+        since=format_time(since) if since else None,
+        until=format_time(until) if until else None,
+        q=q,
+    )
     return TracePage.model_validate(await run_in_threadpool(queries.list_traces, filt, limit, cursor))
 
 
