@@ -46,7 +46,7 @@ from backend.domain.projector import Projector
 from backend.domain.queries import Queries
 from backend.domain.retention import Retention
 from backend.domain.subscriptions import Subscriptions
-from backend.errors import GraphError
+from backend.errors import GraphBusy, GraphError
 from backend.flow.accounting import Accounting, Allowance
 from backend.flow.control import FlowControl
 from backend.flow.drain import Drainer
@@ -58,14 +58,17 @@ from backend.park.spool import Spool, SpoolPark
 from backend.periodic import Periodic, PeriodicRunner
 from backend.settings import GraphBackend, Settings, StorageBackend
 from backend.storage.base import ObjectStore
-from backend.streams.admin import StreamAdmin
+from backend.streams import keys
+from backend.streams.admin import SharedLock, StreamAdmin
 from backend.streams.base import EventSource
 from backend.streams.embedded_redis import EmbeddedRedis
+from backend.streams.notices import AccountNotices
 from backend.streams.redis import RedisStreamSource
 from backend.worker import jobs
 from backend.worker.main import ClusterJob
-from backend.worker.runtime import SourceFactory, StreamRuntime, default_consumer_name
+from backend.worker.runtime import SourceFactory, StreamRuntime, consumer_name
 from graph.base import GraphStore
+from graph.serialized import SerializedWrites
 
 log = logging.getLogger("ftel.bootstrap")
 
@@ -94,11 +97,12 @@ class RoleSpec:
 
 
 _SERVING = ("projector", "flow-check", "flow-drain", "retention")
-_STREAM_JOBS = ("reconcile", "expire-idle")
+_STREAM_JOBS = ("reconcile", "expire-idle", "prune-consumers")
+_API = ("auth-notices",)
 
 ROLES: dict[Role, RoleSpec] = {
-    Role.serve: RoleSpec("required", True, "embedded", True, "thread", True, _SERVING + _STREAM_JOBS),
-    Role.api: RoleSpec("required", True, "configured", True, "none", True, _SERVING),
+    Role.serve: RoleSpec("required", True, "embedded", True, "thread", True, _SERVING + _API + _STREAM_JOBS),
+    Role.api: RoleSpec("required", True, "configured", True, "none", True, _SERVING + _API),
     Role.worker: RoleSpec("required", True, "configured", True, "arq", False, _SERVING, _STREAM_JOBS),
     Role.admin: RoleSpec("none", False, "none", False, "none", False),
     Role.maintenance: RoleSpec("required", False, "none", False, "none", False),
@@ -123,7 +127,12 @@ def open_graph(settings: Settings) -> GraphStore:
         from graph.neo4j import Neo4jGraphStore
 
         return Neo4jGraphStore(
-            settings.neo4j_uri, settings.neo4j_user, settings.neo4j_password, settings.neo4j_database
+            settings.neo4j_uri,
+            settings.neo4j_user,
+            settings.neo4j_password,
+            settings.neo4j_database,
+            retry_seconds=settings.neo4j_retry_seconds,
+            connect_timeout=settings.neo4j_connect_timeout_seconds,
         )
     from graph.embedded import EmbeddedGraphStore
 
@@ -215,6 +224,8 @@ class Process:
     queries: Queries
     subscriptions: Subscriptions
     health: Health
+    notices: AccountNotices | None = None
+    admin: StreamAdmin | None = None
     objects: ObjectStore | None = None
     files: Files | None = None
     retention: Retention | None = None
@@ -315,12 +326,19 @@ def _build(settings: Settings, role: Role, spec: RoleSpec, closers: list[tuple[s
     if redis_url is not None:
         admin = StreamAdmin(sync_redis(redis_url), settings.stream_group)
         closers.append(("redis admin", admin.close))
+    if redis_url is not None and not graph.capabilities.no_shared_writers:
+        graph = serialized_writes(graph, settings, redis_url, closers)
 
     ingest, flow = wire_ingest(
         settings, events, graph, accounts, closers, flow=spec.flow, redis_url=redis_url, admin=admin
     )
     projector = ingest.projector
-    auth = Auth(accounts, settings)
+    notices: AccountNotices | None = None
+    if redis_url is not None:
+        notices = AccountNotices(sync_redis(redis_url))
+        closers.append(("account notices", notices.close))
+    auth = Auth(accounts, settings, notify=notices.publish if notices else None)
+    _ = auth.signing_key  # read now, while SQL answers: tokens are then verified without it
     subscriptions = Subscriptions(SqlSubscriptions(engine), accounts, settings, redis_url, admin)
     checks: list[tuple[str, Callable[[], None]]] = [("sql", lambda: ping_sql(engine)), ("graph", graph.ping)]
     objects: ObjectStore | None = None
@@ -335,6 +353,8 @@ def _build(settings: Settings, role: Role, spec: RoleSpec, closers: list[tuple[s
         graph=graph,
         events=events,
         auth=auth,
+        notices=notices,
+        admin=admin,
         projector=projector,
         ingest=ingest,
         queries=Queries(graph, events),
@@ -351,7 +371,9 @@ def _build(settings: Settings, role: Role, spec: RoleSpec, closers: list[tuple[s
         process.files = Files(catalog, objects, ingest, settings)
         process.retention = Retention(catalog, objects, ingest, settings)
     if spec.streams != "none" and redis_url is not None:
-        consumer = default_consumer_name(settings, "serve" if role is Role.serve else "worker")
+        named = consumer_name(settings, "serve" if role is Role.serve else "worker")
+        closers.append(("consumer slot", named.close))
+        consumer = named.name
         process.streams = StreamRuntime(
             settings,
             subscriptions,
@@ -379,7 +401,7 @@ def wire_ingest(
 ) -> tuple[Ingest, FlowControl | None]:
     """The one ingest pipeline on these stores; with `flow`, behind flow control (allowances, pressure, the
     park media: the disk spool, and Redis when there is one, and the drainer)."""
-    projector = Projector(events, graph, settings.graph_batch_size)
+    projector = Projector(events, graph, settings.graph_batch_size, settings.projector_grace_seconds)
     if not flow:
         return Ingest(events, projector), None
     accounting = Accounting(
@@ -402,6 +424,22 @@ def wire_ingest(
     return ingest, FlowControl(
         accounting, pressure, parking, Drainer(ingest, parking, pressure, settings), accounts, admin
     )
+
+
+def serialized_writes(
+    graph: GraphStore, settings: Settings, redis_url: str, closers: list[tuple[str, Callable[[], Any]]]
+) -> GraphStore:
+    """Merges into a graph several processes write (Neo4j) take turns under a lock on their Redis."""
+    client = sync_redis(redis_url)
+    closers.append(("graph write lock", client.close))
+
+    def busy() -> Exception:
+        return GraphBusy("another merge holds the graph; these events are stored and wait for the projector")
+
+    lock = SharedLock(
+        client, keys.GRAPH_WRITE_LOCK, ttl_seconds=60, wait_seconds=settings.graph_write_wait_seconds, busy=busy
+    )
+    return SerializedWrites(graph, lock.hold)
 
 
 def _graph(settings: Settings, spec: RoleSpec) -> GraphStore:
@@ -438,6 +476,10 @@ def _task(p: Process, name: str) -> Periodic:
         assert p.retention is not None
         p.retention.run()
 
+    def account_notices() -> None:
+        assert p.notices is not None
+        p.notices.receive(p.auth.forget, p.auth.forget_all)
+
     def stream_job(job: StreamJob) -> Callable[[], None]:
         def run() -> None:
             if p.streams is None or not p.streams.started:  # the runtime's own start-up sync comes first
@@ -446,19 +488,32 @@ def _task(p: Process, name: str) -> Periodic:
 
         return run
 
+    def prune_consumers() -> None:
+        if p.admin is not None:
+            asyncio.run(jobs.prune_consumers(p.admin, s.consumer_grace_seconds))
+
     every_stream_tick = s.stream_reconcile_seconds if p.streams else 0
     table = {
         "projector": Periodic("projector", s.projector_interval_seconds, p.projector.catch_up),
         "flow-check": Periodic("flow-check", s.flow_check_seconds if flow_on else 0, flow_check),
         "flow-drain": Periodic("flow-drain", s.flow_tick_seconds if flow_on else 0, flow_drain),
         "retention": Periodic("retention", s.retention_interval_seconds if p.retention else 0, retention),
+        "auth-notices": Periodic("auth-notices", 0.5 if p.notices else 0, account_notices),
         "reconcile": Periodic("reconcile", every_stream_tick, stream_job(jobs.reconcile_subscriptions)),
         "expire-idle": Periodic("expire-idle", every_stream_tick, stream_job(jobs.expire_idle_subscriptions)),
+        "prune-consumers": Periodic("prune-consumers", every_stream_tick, prune_consumers),
     }
     return table[name]
 
 
 def _cluster_job(p: Process, name: str) -> ClusterJob:
     """The same stream jobs, run by ARQ cron once per cluster (`ftel worker`)."""
+    every = p.settings.stream_reconcile_seconds
+    if name == "prune-consumers":
+        admin = p.admin
+        assert admin is not None
+        return ClusterJob(
+            "prune_consumers", every, lambda: jobs.prune_consumers(admin, p.settings.consumer_grace_seconds)
+        )
     job = {"reconcile": jobs.reconcile_subscriptions, "expire-idle": jobs.expire_idle_subscriptions}[name]
-    return ClusterJob(job.__name__, p.settings.stream_reconcile_seconds, lambda: job(p.subscriptions, p.connect_redis))
+    return ClusterJob(job.__name__, every, lambda: job(p.subscriptions, p.connect_redis))

@@ -15,6 +15,7 @@ nearest mapped ancestor), so a new subclass is never an internal error.
     ├── Unavailable          503       a store is unreachable; retry later
     │   ├── SqlUnavailable             db/: the SQL database cannot be reached (or is locked)
     │   ├── GraphError                 graph/: the graph store failed or cannot be reached
+    │   │   └── GraphBusy              graph/: another process's merge held a shared graph too long
     │   ├── StorageError               storage/: the object store failed
     │   │   ├── ObjectNotFound         storage/: no object of that name (use cases turn it into NotFound)
     │   │   └── InvalidObjectName      storage/: a name the stores refuse
@@ -94,6 +95,10 @@ class SqlUnavailable(Unavailable):
 
 class GraphError(Unavailable):
     """The graph store failed (unreachable, or an internal error)."""
+
+
+class GraphBusy(GraphError):
+    """Another process's merge held the shared graph longer than a merge may wait: not an outage."""
 
 
 class StorageError(Unavailable):

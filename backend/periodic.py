@@ -1,7 +1,8 @@
 """The one runner of background loops: named tasks, each on a thread of its own, run every `interval`
 seconds until stopped. A task that returns a true value has more work waiting and runs again at once
-(the projector catching up). A store outage (an `Unavailable` error) is logged as a warning and retried
-on the next tick; anything else is logged with its traceback and retried too: a loop never dies.
+(the projector catching up). A store outage (an `Unavailable` error) is logged as a warning once, retried
+on every tick, and its end is logged too; anything else is logged with its traceback and retried: a loop
+never dies.
 
 Which task runs in which process is the composition root's table (backend/bootstrap.py); ARQ cron runs
 only the jobs that must run once per cluster (backend/worker/main.py).
@@ -31,6 +32,7 @@ class PeriodicRunner:
         self.tasks = [t for t in tasks if t.interval > 0]
         self._stop = threading.Event()
         self._threads: list[threading.Thread] = []
+        self._failing: set[str] = set()  # tasks whose last run met an unavailable store
 
     @property
     def names(self) -> list[str]:
@@ -52,10 +54,17 @@ class PeriodicRunner:
         try:
             while task.run() and not self._stop.is_set():
                 pass
-        except Unavailable as exc:
-            log.warning("%s: store unavailable, will retry: %s", task.name, exc)
+        except Unavailable as exc:  # said once per outage, not on every tick
+            level = logging.DEBUG if task.name in self._failing else logging.WARNING
+            log.log(level, "%s: store unavailable, will retry: %s", task.name, exc)
+            self._failing.add(task.name)
+            return
         except Exception:
             log.exception("%s failed; will retry", task.name)
+            return
+        if task.name in self._failing:
+            self._failing.discard(task.name)
+            log.info("%s: running again", task.name)
 
     def stop(self, timeout: float = 30.0) -> None:
         """Ask every task to stop and wait for the ones running (each finishes its current run)."""

@@ -44,6 +44,13 @@ class Settings(BaseSettings):
     neo4j_user: str = "neo4j"
     neo4j_password: str = "neo4j"
     neo4j_database: str | None = None
+    # How long a graph read may retry a failing Neo4j (driver retries) and wait for a connection; merges are
+    # not retried by the driver (a failed merge is deferred: its events are stored and merged later).
+    neo4j_retry_seconds: float = Field(1.0, ge=0, le=300)
+    neo4j_connect_timeout_seconds: float = Field(2.0, gt=0, le=60)
+    # Merges into a shared graph (Neo4j, with Redis) take turns across processes; one waits at most this long,
+    # then its events stay stored and unprojected and the projector merges them (a request never waits more)
+    graph_write_wait_seconds: float = Field(0.5, gt=0, le=60)
 
     redis_url: str | None = None
     embedded_redis_port: int = Field(6380, ge=0, le=65535)
@@ -64,6 +71,8 @@ class Settings(BaseSettings):
     stream_refresh_seconds: float = Field(30.0, gt=0)
     stream_reconcile_seconds: int = Field(60, ge=1, le=86_400)
     stream_dlq_maxlen: int = Field(100_000, ge=100)
+    # A consumer not heard of for this long, with nothing pending, is removed from its groups and from ft:consumers
+    consumer_grace_seconds: float = Field(300.0, ge=10)
     subscription_idle_minutes: float = Field(10.0, gt=0)
     # Test hook: after storing a batch and before acknowledging it, write the entry ids to this file
     # and wait until the file is removed (the crash tests SIGKILL the worker meanwhile).
@@ -93,6 +102,10 @@ class Settings(BaseSettings):
     admin_client_secret: str | None = None
     jwt_secret: str | None = None
     token_ttl_seconds: int = Field(900, ge=30, le=86400)
+    # Account state behind a token is read from SQL at most this often per process (0: every request);
+    # disabling or rotating an account tells every process at once (Redis ft:auth), so this bounds how long a
+    # revoked token can still work if that message is lost, and how long tokens keep working while SQL is down.
+    auth_cache_seconds: float = Field(60.0, ge=0, le=3600)
 
     # Flow control (backend/flow, docs/flow.md): per-user allowances, parking, draining.
     flow_enabled: bool = True
@@ -114,6 +127,8 @@ class Settings(BaseSettings):
     query_row_limit: int = Field(1000, ge=1, le=100_000)
     query_timeout_seconds: float = Field(10.0, gt=0, le=300)
     projector_interval_seconds: float = Field(2.0, gt=0)
+    # the projector leaves events this young to the path that stored them (it merges them itself)
+    projector_grace_seconds: float = Field(5.0, ge=0, le=3600)
     log_level: str = "INFO"
     log_json: bool = False
 

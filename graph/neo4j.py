@@ -46,8 +46,25 @@ def _plain(value: Any) -> Any:
 class Neo4jGraphStore(CypherGraphStore):
     kind_in_patterns = False
 
-    def __init__(self, uri: str, user: str, password: str, database: str | None = None) -> None:
-        self._driver = GraphDatabase.driver(uri, auth=(user, password), connection_timeout=10)
+    def __init__(
+        self,
+        uri: str,
+        user: str,
+        password: str,
+        database: str | None = None,
+        *,
+        retry_seconds: float = 30.0,
+        connect_timeout: float = 10.0,
+    ) -> None:
+        """`retry_seconds`: how long one call may retry a failing server (the driver's transaction retries);
+        with `connect_timeout` it bounds how long a caller waits on an unreachable Neo4j."""
+        self._driver = GraphDatabase.driver(
+            uri,
+            auth=(user, password),
+            connection_timeout=connect_timeout,
+            connection_acquisition_timeout=connect_timeout + retry_seconds,
+            max_transaction_retry_time=retry_seconds,
+        )
         self._database = database
         try:
             for ddl in _SCHEMA:
@@ -75,13 +92,13 @@ class Neo4jGraphStore(CypherGraphStore):
             raise GraphError(f"Neo4j: {exc}") from exc
 
     def _write(self, statements: list[Statement]) -> None:
-        def work(tx: neo4j.ManagedTransaction) -> None:
-            for cypher, params in statements:
-                tx.run(cypher, params).consume()
-
+        """One explicit transaction, not retried by the driver: a merge fails at once when Neo4j cannot take
+        it (the caller defers it; the projector merges it later) instead of holding its caller in retries."""
         try:
-            with self._session(neo4j.WRITE_ACCESS) as session:
-                session.execute_write(work)
+            with self._session(neo4j.WRITE_ACCESS) as session, session.begin_transaction() as tx:
+                for cypher, params in statements:
+                    tx.run(cypher, params).consume()
+                tx.commit()
         except (ServiceUnavailable, OSError) as exc:
             raise GraphError(f"Neo4j unreachable: {exc}") from exc
         except (DriverError, Neo4jError) as exc:

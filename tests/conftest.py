@@ -24,8 +24,9 @@ from sqlalchemy import Engine
 
 from backend.settings import GraphBackend, Settings
 
-# fixtures shared by several suites: the stream tests' Redis and Kafka, the storage tests' S3 server
-pytest_plugins = ("tests.stream_fixtures", "tests.storage_fixtures")
+# fixtures shared by several suites: the stream tests' Redis and Kafka, the storage tests' S3 server, private
+# engines the outage tests stop and start
+pytest_plugins = ("tests.stream_fixtures", "tests.storage_fixtures", "tests.outage_fixtures")
 
 ROOT = Path(__file__).resolve().parent.parent
 SERVICES_ENV = Path(os.environ.get("FT_SERVICES_DIR", ROOT / ".services")) / "env"
@@ -179,6 +180,7 @@ class Server:
             "FT_DATA_DIR": str(data_dir),
             "FT_EMBEDDED_REDIS_PORT": str(self.redis_port),
             "FT_PROJECTOR_INTERVAL_SECONDS": "0.2",
+            "FT_PROJECTOR_GRACE_SECONDS": "1",
         }
         self._log = open(self.log_path, "wb")
         self.proc = subprocess.Popen(

@@ -94,7 +94,13 @@ class WorkerProcess:
         data_dir.mkdir(parents=True, exist_ok=True)
         self.log_path = data_dir / f"{name}.log"
         self._log = open(self.log_path, "ab")
-        full = {**os.environ, "FT_DATA_DIR": str(data_dir), "FT_PROJECTOR_INTERVAL_SECONDS": "0.2", **env}
+        full = {
+            **os.environ,
+            "FT_DATA_DIR": str(data_dir),
+            "FT_PROJECTOR_INTERVAL_SECONDS": "0.2",
+            "FT_PROJECTOR_GRACE_SECONDS": "1",
+            **env,
+        }
         self.proc = subprocess.Popen(
             [sys.executable, "-m", "backend.cli", "worker"],
             env=full,

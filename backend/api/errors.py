@@ -15,6 +15,8 @@ from backend.errors import FtelError
 
 log = logging.getLogger("ftel.api")
 
+RETRY_AFTER_SECONDS = 5
+
 _CODES = {
     400: "invalid_input",
     401: "unauthenticated",
@@ -40,6 +42,8 @@ def install(app: FastAPI) -> None:
     @app.exception_handler(FtelError)
     async def _domain(_: Request, exc: FtelError) -> JSONResponse:
         headers = {"WWW-Authenticate": "Bearer"} if exc.status == 401 else None
+        if exc.status == 503:  # a store is down: the request may be sent again, a little later
+            headers = {"Retry-After": str(RETRY_AFTER_SECONDS)}
         return error_response(exc.status, exc.code, exc.message, exc.details, headers)
 
     @app.exception_handler(RequestValidationError)

@@ -40,6 +40,8 @@ class NewEvent:
 
     uuid: str
     dedup_key: str
+    channel: str  # where it came from: rest:<account>, a stream key, service:files
+    account_id: int | None
     type: str
     trace_key: str | None
     node_key: str | None
@@ -78,7 +80,7 @@ LogTarget = tuple[str, str | None]  # (node key, kind) or (trace key, None) for 
 class EventLog(Protocol):
     """The raw event log: the source of truth every projection is rebuilt from."""
 
-    def insert(self, channel: str, account_id: int | None, events: Sequence[NewEvent]) -> dict[str, int]:
+    def insert(self, events: Sequence[NewEvent]) -> dict[str, int]:
         """Store each event once (by dedup key, and by uuid); {dedup key: row id} of the new ones.
         Idempotent: inserting the same events again returns {} and changes nothing."""
         ...
@@ -87,8 +89,11 @@ class EventLog(Protocol):
         """For node keys already in the log, the trace an earlier event put them in."""
         ...
 
-    def unprojected(self, limit: int, dedup_keys: Sequence[str] | None = None) -> list[LoggedEvent]:
-        """Events not yet merged into the graph, in insertion order (optionally only these)."""
+    def unprojected(
+        self, limit: int, dedup_keys: Sequence[str] | None = None, received_before: datetime | None = None
+    ) -> list[LoggedEvent]:
+        """Events not yet merged into the graph, in insertion order (optionally only these, or only those
+        received before a time)."""
         ...
 
     def mark_projected(self, ids: Sequence[int]) -> None: ...

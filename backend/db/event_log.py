@@ -28,7 +28,7 @@ class SqlEventLog:
         self._insert = dialect.insert(EVENTS).on_conflict_do_nothing().returning(E.id, E.dedup_key)
 
     @translated
-    def insert(self, channel: str, account_id: int | None, events: Sequence[NewEvent]) -> dict[str, int]:
+    def insert(self, events: Sequence[NewEvent]) -> dict[str, int]:
         inserted: dict[str, int] = {}
         now = datetime.now(UTC)
         with self.engine.begin() as conn:
@@ -38,13 +38,13 @@ class SqlEventLog:
                     {
                         "uuid": ev.uuid,
                         "dedup_key": ev.dedup_key,
-                        "channel": channel,
+                        "channel": ev.channel,
                         "type": ev.type,
                         "trace_key": ev.trace_key,
                         "node_key": ev.node_key,
                         "level": ev.level,
                         "user_id": ev.user_id,
-                        "account_id": account_id,
+                        "account_id": ev.account_id,
                         "created_at": ev.created_at,
                         "received_at": now,
                         "payload": ev.payload,
@@ -80,10 +80,14 @@ class SqlEventLog:
             return {str(k): str(t) for k, t in conn.execute(stmt)}
 
     @translated
-    def unprojected(self, limit: int, dedup_keys: Sequence[str] | None = None) -> list[LoggedEvent]:
+    def unprojected(
+        self, limit: int, dedup_keys: Sequence[str] | None = None, received_before: datetime | None = None
+    ) -> list[LoggedEvent]:
         stmt = select(E.id, E.payload, E.trace_key, E.created_at).where(E.projected.is_(False))
         if dedup_keys is not None:
             stmt = stmt.where(E.dedup_key.in_(list(dedup_keys)))
+        if received_before is not None:
+            stmt = stmt.where(E.received_at < received_before)
         stmt = stmt.order_by(E.id).limit(limit)
         with self.engine.connect() as conn:
             return [LoggedEvent(int(r.id), str(r.payload), r.trace_key, utc(r.created_at)) for r in conn.execute(stmt)]

@@ -5,6 +5,9 @@ from __future__ import annotations
 import logging
 import os
 import secrets
+import threading
+import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -15,7 +18,7 @@ from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 
 from backend.db.base import AccountRow, AccountStore
-from backend.errors import InvalidInput, NotFound, Unauthenticated
+from backend.errors import InvalidInput, NotFound, Unauthenticated, Unavailable
 from backend.settings import Settings
 
 log = logging.getLogger("ftel.auth")
@@ -72,13 +75,22 @@ def _verifies(secret_hash: str, secret: str) -> bool:
 
 
 class Auth:
-    """Accounts and tokens. The signing key is FT_JWT_SECRET, or a random one kept in the database so
-    that every replica shares it (read once, on first use)."""
+    """Accounts and tokens. The signing key is FT_JWT_SECRET, or a random one kept in the database so that
+    every replica shares it (read once, then kept).
 
-    def __init__(self, accounts: AccountStore, settings: Settings) -> None:
+    Verifying a token reads its account's state (enabled, secret version, roles) from SQL at most every
+    FT_AUTH_CACHE_SECONDS: the hot path needs no database round trip, so ingestion keeps working while SQL
+    is down. Disabling or rotating an account drops it from this process's cache at once and tells the
+    other processes through `notify` (Redis pub/sub, wired by the composition root): revocation is
+    immediate while SQL and Redis are up, and bounded by the cache lifetime otherwise."""
+
+    def __init__(self, accounts: AccountStore, settings: Settings, notify: Callable[[str], None] | None = None) -> None:
         self.accounts = accounts
         self.settings = settings
+        self.notify = notify  # tells the other processes that an account changed (its public id)
         self._key: str | None = settings.jwt_secret
+        self._cache: dict[str, tuple[float, AccountRow]] = {}
+        self._cache_lock = threading.Lock()
 
     @property
     def signing_key(self) -> str:
@@ -116,12 +128,35 @@ class Auth:
 
     def disable_account(self, account_uuid: str) -> AccountRow:
         """Its tokens stop working at once, its secret can no longer get one; never the last enabled admin."""
-        return self.accounts.disable(account_uuid, datetime.now(UTC))
+        account = self.accounts.disable(account_uuid, datetime.now(UTC))
+        self.changed(account_uuid)
+        return account
 
     def rotate_secret(self, account_uuid: str) -> IssuedCredentials:
         """New secret; tokens issued for the old one are revoked (their secret version no longer matches)."""
         secret = secrets.token_urlsafe(32)
-        return IssuedCredentials(self.accounts.set_secret(account_uuid, _hasher.hash(secret)), secret)
+        issued = IssuedCredentials(self.accounts.set_secret(account_uuid, _hasher.hash(secret)), secret)
+        self.changed(account_uuid)
+        return issued
+
+    def changed(self, account_uuid: str) -> None:
+        """An account's state changed here: forget it, and tell the other processes."""
+        self.forget(account_uuid)
+        if self.notify is not None:
+            try:
+                self.notify(account_uuid)
+            except Unavailable as exc:  # the other processes' caches expire on their own
+                log.warning("could not announce the change of account %s: %s", account_uuid, exc)
+
+    def forget(self, account_uuid: str) -> None:
+        """Drop the cached state of an account (another process changed it)."""
+        with self._cache_lock:
+            self._cache.pop(account_uuid, None)
+
+    def forget_all(self) -> None:
+        """Drop every cached account (announcements may have been missed)."""
+        with self._cache_lock:
+            self._cache.clear()
 
     # -- tokens ---------------------------------------------------------------------------------
 
@@ -153,10 +188,26 @@ class Auth:
             raise Unauthenticated("token expired") from None
         except jwt.PyJWTError:
             raise Unauthenticated("invalid token") from None
-        account = self.accounts.by_uuid(str(claims["sub"]))
+        account = self._account(str(claims["sub"]))
         if account is None or not account.enabled or account.secret_version != claims.get("ver"):
             raise Unauthenticated("token revoked")
         return Principal(account_id=account.id, uuid=account.uuid, name=account.name, roles=account.roles)
+
+    def _account(self, account_uuid: str) -> AccountRow | None:
+        """The account's state, from the cache while it is fresh, else from SQL (SqlUnavailable when down)."""
+        ttl = self.settings.auth_cache_seconds
+        now = time.monotonic()
+        with self._cache_lock:
+            hit = self._cache.get(account_uuid)
+        if hit is not None and now - hit[0] < ttl:
+            return hit[1]
+        account = self.accounts.by_uuid(account_uuid)
+        if account is not None and ttl > 0:
+            with self._cache_lock:
+                if len(self._cache) > 100_000:  # forged subjects cannot get here (the signature is checked first)
+                    self._cache.clear()
+                self._cache[account_uuid] = (now, account)
+        return account
 
     # -- bootstrap ------------------------------------------------------------------------------
 
@@ -176,6 +227,7 @@ class Auth:
                 )
             elif not _verifies(account.secret_hash, s.admin_client_secret):
                 self.accounts.set_secret(account.uuid, _hasher.hash(s.admin_client_secret), enable=True)
+                self.changed(account.uuid)
             return None
         if not generate or self.accounts.any_enabled_admin():
             return None

@@ -8,8 +8,10 @@ retention, the drainer of parked events) calls `Ingest.admit`, which
 4. merges the new events into the graph (if the graph fails they stay unprojected, count as
    `buffered`, and the projector retries them).
 
-Nothing here knows where parked events go or how allowances are kept: those are the policy's and the
-parking's business (backend/flow, backend/park).
+The drainer hands parked batches back through `Ingest.admit_drained`: the same validation, store and
+projection, without asking the policy again, and many batches in one store and one merge. Nothing here
+knows where parked events go or how allowances are kept: those are the policy's and the parking's
+business (backend/flow, backend/park).
 """
 
 from __future__ import annotations
@@ -24,7 +26,7 @@ from backend.db.base import EventLog, NewEvent, NodeLink
 from backend.domain.events import AcceptedEvent, RejectedEvent, format_time, validate_events
 from backend.domain.projection import StoredEvent
 from backend.domain.projector import Projector
-from backend.errors import GraphError, SqlUnavailable
+from backend.errors import GraphBusy, GraphError, SqlUnavailable
 from backend.metrics import EVENTS_DUPLICATE, EVENTS_REJECTED, EVENTS_STORED, GRAPH_ERRORS
 from backend.park.base import ParkedBatch
 
@@ -114,30 +116,25 @@ class Ingest:
         *,
         received_at: datetime | None = None,
         on_store_error: Literal["park", "raise"] = "park",
-        drained: bool = False,
     ) -> IngestResult:
         """Validate, decide, store, project. `received_at`: when the events reached the service (parked
         events keep it, so their dedup keys do not change). `on_store_error="raise"`: an unreachable event
-        log raises SqlUnavailable instead of parking (a stream consumer releases its entries instead).
-        `drained`: events coming back from a park medium, stored without asking the policy again."""
+        log raises SqlUnavailable instead of parking (a stream consumer releases its entries instead)."""
         now = received_at or datetime.now(UTC)
         accepted, rejected = validate_events(list(raw), channel, now)
         result = IngestResult(rejected=list(rejected))
         direct: list[AcceptedEvent] = []
         to_park: list[tuple[str, list[AcceptedEvent], str]] = []
-        if drained:
-            direct = accepted
-        else:
-            for user, events in _by_user(accepted).items():
-                decision = self.policy.decide(account_id, user, [raw[ev.index] for ev in events])
-                direct.extend(events[: decision.now])
-                if decision.now < len(events):
-                    to_park.append((user, events[decision.now :], decision.reason))
+        for user, events in _by_user(accepted).items():
+            decision = self.policy.decide(account_id, user, [raw[ev.index] for ev in events])
+            direct.extend(events[: decision.now])
+            if decision.now < len(events):
+                to_park.append((user, events[decision.now :], decision.reason))
         if direct:
             try:
-                stored = self._store(direct, channel, account_id)
+                stored, unknown = self._store([_Item(ev, channel, account_id) for ev in direct])
             except SqlUnavailable as exc:
-                if on_store_error == "raise" or self.parking is None or drained:
+                if on_store_error == "raise" or self.parking is None:
                     raise
                 log.warning("event log unreachable, parking the batch: %s", exc)
                 self.policy.store_failed(exc)
@@ -148,7 +145,7 @@ class Ingest:
                     stored.duplicates,
                     stored.buffered,
                 )
-                result.rejected.extend(stored.rejected)
+                result.rejected.extend(RejectedEvent(item.event.index, error) for item, error in unknown)
         if to_park:
             assert self.parking is not None, "a policy that parks needs a parking"
             for user, events, reason in to_park:
@@ -161,21 +158,38 @@ class Ingest:
         result.rejected.sort(key=lambda r: r.index)
         return result
 
-    def _store(self, accepted: list[AcceptedEvent], channel: str, account_id: int | None) -> IngestResult:
-        """Store once (dedup), then merge into the graph. Stored events are safe even if the merge fails."""
-        accepted, traces, unknown = self._resolve_log_traces(accepted)
-        new = self.events.insert(channel, account_id, [_new_event(ev, traces) for ev in accepted])
-        result = IngestResult(accepted=len(new), duplicates=len(accepted) - len(new), rejected=unknown)
+    def admit_drained(self, batches: Sequence[ParkedBatch]) -> DrainResult:
+        """Parked batches back into the log, all in one store and one merge (each batch keeps its channel,
+        account and receive time, so its dedup keys are those it would have had at once). The policy is not
+        asked again. An unreachable event log raises SqlUnavailable: the caller gives the batches back."""
+        items: list[_Item] = []
+        out = DrainResult()
+        for number, batch in enumerate(batches):
+            accepted, rejected = validate_events(list(batch.events), batch.channel, batch.received_at)
+            items += [_Item(ev, batch.channel, batch.account_id, number) for ev in accepted]
+            out.rejected += [(number, r) for r in rejected]
+        stored, unknown = self._store(items)
+        out.accepted, out.duplicates, out.buffered = stored.accepted, stored.duplicates, stored.buffered
+        out.rejected += [(item.batch, RejectedEvent(item.event.index, error)) for item, error in unknown]
+        return out
+
+    def _store(self, items: list[_Item]) -> tuple[IngestResult, list[tuple[_Item, str]]]:
+        """Store once (dedup), then merge into the graph. Stored events are safe even if the merge fails.
+        Returns the counts and the events refused at this step (a log naming an unknown node)."""
+        items, traces, unknown = self._resolve_log_traces(items)
+        rows = [_new_event(item, traces.get(n)) for n, item in enumerate(items)]
+        new = self.events.insert(rows)
+        result = IngestResult(accepted=len(new), duplicates=len(items) - len(new))
         EVENTS_STORED.inc(result.accepted)
         EVENTS_DUPLICATE.inc(result.duplicates)
         EVENTS_REJECTED.inc(len(unknown))
         # New events are projected from memory; duplicates only if an earlier merge never finished.
         fresh = [
-            StoredEvent(new[ev.dedup_key], ev.envelope, traces.get(ev.index, ev.envelope.trace), format_time(ev.time))
-            for ev in accepted
-            if ev.dedup_key in new
+            StoredEvent(new[row.dedup_key], item.event.envelope, row.trace_key, format_time(item.event.time))
+            for item, row in zip(items, rows, strict=True)
+            if row.dedup_key in new
         ]
-        seen_before = [ev.dedup_key for ev in accepted if ev.dedup_key not in new]
+        seen_before = [row.dedup_key for row in rows if row.dedup_key not in new]
         size = self.projector.batch_size
         try:
             for start in range(0, len(fresh), size):
@@ -185,39 +199,60 @@ class Ingest:
         except GraphError as exc:
             GRAPH_ERRORS.inc()
             result.buffered = len(fresh)
-            log.warning("graph merge deferred: %s", exc)
-            self.policy.graph_deferred()
-        return result
+            if isinstance(exc, GraphBusy):  # contention, not an outage: nobody needs to park for it
+                log.debug("graph merge deferred: %s", exc)
+            else:
+                log.warning("graph merge deferred: %s", exc)
+                self.policy.graph_deferred()
+        return result, unknown
 
-    def _resolve_log_traces(
-        self, events: list[AcceptedEvent]
-    ) -> tuple[list[AcceptedEvent], dict[int, str], list[RejectedEvent]]:
-        """Log events may omit the trace when they name a known node: find it in this batch or in the log."""
+    def _resolve_log_traces(self, items: list[_Item]) -> tuple[list[_Item], dict[int, str], list[tuple[_Item, str]]]:
+        """Log events may omit the trace when they name a known node: find it in this batch or in the log.
+        Returns the items kept, the trace found for each (by position among those kept), the refused."""
         in_batch: dict[str, str] = {}
-        for ev in events:
-            if ev.envelope.trace:
-                for ref, _ in ev.envelope.nodes():
-                    in_batch.setdefault(ref.key, ev.envelope.trace)
-        orphans = [ev for ev in events if ev.envelope.trace is None]
-        missing = {ev.envelope.node.key for ev in orphans if ev.envelope.node and ev.envelope.node.key not in in_batch}
+        for item in items:
+            if item.event.envelope.trace:
+                for ref, _ in item.event.envelope.nodes():
+                    in_batch.setdefault(ref.key, item.event.envelope.trace)
+        missing = {
+            item.event.envelope.node.key
+            for item in items
+            if item.event.envelope.trace is None
+            and item.event.envelope.node
+            and item.event.envelope.node.key not in in_batch
+        }
         known = {**(self.events.known_node_traces(missing) if missing else {}), **in_batch}
-        kept: list[AcceptedEvent] = []
+        kept: list[_Item] = []
         traces: dict[int, str] = {}
-        rejected: list[RejectedEvent] = []
-        for ev in events:
-            if ev.envelope.trace is None:
-                node = ev.envelope.node
+        refused: list[tuple[_Item, str]] = []
+        for item in items:
+            if item.event.envelope.trace is None:
+                node = item.event.envelope.node
                 trace = known.get(node.key) if node else None
                 if trace is None:
-                    rejected.append(
-                        RejectedEvent(
-                            ev.index, f"log names unknown node '{node.key if node else ''}' and gives no 'trace'"
-                        )
-                    )
+                    refused.append((item, f"log names unknown node '{node.key if node else ''}' and gives no 'trace'"))
                     continue
-                traces[ev.index] = trace
-            kept.append(ev)
-        return kept, traces, rejected
+                traces[len(kept)] = trace
+            kept.append(item)
+        return kept, traces, refused
+
+
+@dataclass(frozen=True)
+class _Item:
+    """An accepted event on its way into the log, with where it came from (the batch: in admit_drained)."""
+
+    event: AcceptedEvent
+    channel: str
+    account_id: int | None
+    batch: int = 0
+
+
+@dataclass
+class DrainResult:
+    accepted: int = 0
+    duplicates: int = 0
+    buffered: int = 0
+    rejected: list[tuple[int, RejectedEvent]] = field(default_factory=list)  # (batch, event) refused
 
 
 def _by_user(events: list[AcceptedEvent]) -> dict[str, list[AcceptedEvent]]:
@@ -227,13 +262,15 @@ def _by_user(events: list[AcceptedEvent]) -> dict[str, list[AcceptedEvent]]:
     return grouped
 
 
-def _new_event(ev: AcceptedEvent, traces: dict[int, str]) -> NewEvent:
-    env = ev.envelope
+def _new_event(item: _Item, trace: str | None) -> NewEvent:
+    ev, env = item.event, item.event.envelope
     return NewEvent(
         uuid=ev.uuid,
         dedup_key=ev.dedup_key,
+        channel=item.channel,
+        account_id=item.account_id,
         type=env.type.value,
-        trace_key=traces.get(ev.index, env.trace),
+        trace_key=trace or env.trace,
         node_key=env.node.key if env.node else None,
         level=(env.level or "info") if env.type.value == "log" else None,
         user_id=env.user,

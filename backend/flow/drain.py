@@ -15,7 +15,7 @@ from backend.errors import SqlUnavailable, Unavailable
 from backend.flow.parking import Parking
 from backend.flow.pressure import Pressure
 from backend.metrics import FLOW_DRAINED
-from backend.park.base import Lease, ParkedBatch, ParkMedium
+from backend.park.base import Lease, ParkMedium
 from backend.settings import Settings
 
 log = logging.getLogger("ftel.flow")
@@ -31,15 +31,21 @@ class Drainer:
         self.quantum = settings.flow_drain_user_quantum
         self.holder = f"{os.getpid()}-{uuid.uuid4().hex[:8]}"  # this drainer's name on a lease
         self._tokens = 0.0
+        self._last_tick: float | None = None
         self._turn: dict[str, int] = {}
         self._drained: deque[tuple[float, int]] = deque()
 
     def drain_once(self) -> int:
-        """One tick: up to FT_FLOW_DRAIN_EVENTS_PER_SECOND × FT_FLOW_TICK_SECONDS parked events stored."""
+        """One tick: parked events stored at FT_FLOW_DRAIN_EVENTS_PER_SECOND over the time since the last
+        tick (at least FT_FLOW_TICK_SECONDS: storing takes time too, and the rate is per second, not per
+        tick), at most one second's worth at once."""
+        now = time.monotonic()
+        elapsed = self.tick if self._last_tick is None else max(self.tick, now - self._last_tick)
+        self._last_tick = now
         if self.pressure.pressing():
             self._tokens = 0.0
             return 0
-        self._tokens = min(self.rate, self._tokens + self.rate * self.tick)
+        self._tokens = min(self.rate, self._tokens + self.rate * elapsed)
         budget = int(self._tokens)
         done = 0
         for medium in self.parking.media:
@@ -78,25 +84,19 @@ class Drainer:
         return done
 
     def _store(self, medium: ParkMedium, lease: Lease) -> int:
-        """Hand a lease's batches to the pipeline; the medium forgets those stored (even when one fails)."""
-        handled = events = 0
+        """Hand a lease's batches to the pipeline in one store and one merge; the medium forgets them once
+        stored, or gets them all back if the event log cannot take them."""
+        handled = 0
         try:
-            for batch in lease.batches:
-                self._admit(batch)
-                handled += 1
-                events += len(batch.events)
+            result = self.ingest.admit_drained(lease.batches)
+            handled = len(lease.batches)
         finally:
             medium.finish(lease, handled)
-            if events:
-                FLOW_DRAINED.labels(medium.name).inc(events)
-        return events
-
-    def _admit(self, batch: ParkedBatch) -> None:
-        result = self.ingest.admit(
-            batch.events, batch.channel, batch.account_id, received_at=batch.received_at, drained=True
-        )
-        for rejected in result.rejected:  # e.g. a log naming a node whose event was itself never stored
+        for number, rejected in result.rejected:  # e.g. a log naming a node whose event was itself never stored
+            batch = lease.batches[number]
             log.warning("flow: drained event rejected (%s, user %r): %s", batch.channel, batch.user, rejected.error)
+        FLOW_DRAINED.labels(medium.name).inc(lease.events)
+        return lease.events
 
     def rate_now(self) -> float:
         """Events drained per second over the last few seconds."""

@@ -5,7 +5,10 @@ called from worker threads. Redis failures become RedisUnavailable."""
 from __future__ import annotations
 
 import functools
-from collections.abc import Callable, Sequence
+import logging
+import time
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any, ParamSpec, TypeVar, cast
 
@@ -14,6 +17,8 @@ import redis
 
 from backend.errors import RedisUnavailable
 from backend.streams import keys
+
+log = logging.getLogger("ftel.redis")
 
 P = ParamSpec("P")
 T = TypeVar("T")
@@ -98,6 +103,44 @@ class StreamAdmin:
         return out
 
     @redis_errors
+    def prune_consumers(self, grace_seconds: float) -> list[str]:
+        """Remove consumers that are gone: not heard of in `ft:consumers` for `grace_seconds`, idle in the
+        group as long, and holding nothing pending (a dead consumer's pending entries are first claimed by
+        a live one, after FT_STREAM_CLAIM_IDLE_MS; deleting it earlier would lose them). Stale
+        `ft:consumers` entries go too. Returns "<stream> <consumer>" of each removal."""
+        now = time.time()
+        heard = cast(dict[bytes, bytes], self.client.hgetall(keys.CONSUMERS))
+        alive: set[str] = set()
+        for raw_name, doc in heard.items():
+            try:
+                at = float(orjson.loads(doc).get("at") or 0)
+            except (orjson.JSONDecodeError, AttributeError, TypeError, ValueError):
+                at = 0.0
+            if now - at < grace_seconds:
+                alive.add(raw_name.decode())
+            else:
+                self.client.hdel(keys.CONSUMERS, raw_name.decode())
+        removed: list[str] = []
+        for raw in cast(list[bytes], self.client.hkeys(keys.REGISTRY)):
+            stream = raw.decode()
+            try:
+                consumers = cast(list[dict[str, Any]], self.client.xinfo_consumers(stream, self.group))
+            except redis.ResponseError:  # no such stream or group (yet)
+                continue
+            for consumer in consumers:
+                member = _text(consumer.get("name") or "")
+                idle_s = int(consumer.get("idle") or 0) / 1000
+                if (
+                    member
+                    and member not in alive
+                    and int(consumer.get("pending") or 0) == 0
+                    and idle_s >= grace_seconds
+                ):
+                    self.client.xgroup_delconsumer(stream, self.group, member)
+                    removed.append(f"{stream} {member}")
+        return removed
+
+    @redis_errors
     def allowances(self) -> dict[int, dict[str, float]]:
         """Per-account allowances an admin set (`ft:flow:allowances`)."""
         stored = cast(dict[bytes, bytes], self.client.hgetall(keys.FLOW_ALLOWANCES))
@@ -113,3 +156,37 @@ class StreamAdmin:
 
 def _text(value: Any) -> str:
     return value.decode() if isinstance(value, bytes) else str(value)
+
+
+class SharedLock:
+    """A lock every process on this Redis shares (redis-py's Lock: a token with a TTL, released only by its
+    holder). While Redis cannot be reached, `hold` lets the caller go on unlocked: progress matters more
+    than the ordering the lock buys (Neo4j still retries what then collides)."""
+
+    def __init__(
+        self, client: redis.Redis, name: str, ttl_seconds: float, wait_seconds: float, busy: Callable[[], Exception]
+    ) -> None:
+        self.client = client
+        self.name = name
+        self.ttl_seconds = ttl_seconds
+        self.wait_seconds = wait_seconds
+        self.busy = busy  # what to raise when the lock stays taken longer than `wait_seconds`
+
+    @contextmanager
+    def hold(self) -> Iterator[None]:
+        lock = self.client.lock(self.name, timeout=self.ttl_seconds, blocking_timeout=self.wait_seconds)
+        try:
+            acquired = lock.acquire()
+        except redis.RedisError as exc:
+            log.warning("shared lock %s unavailable, going on without it: %s", self.name, exc)
+            yield
+            return
+        if not acquired:
+            raise self.busy()
+        try:
+            yield
+        finally:
+            try:
+                lock.release()
+            except redis.RedisError as exc:  # expired (held past its TTL) or Redis gone: it frees itself
+                log.warning("shared lock %s not released: %s", self.name, exc)

@@ -23,6 +23,13 @@ ACTIVITY = "ft:activity"
 CONSUMERS = "ft:consumers"
 """Hash: consumer name → JSON {streams, transport, at}: what each running consumer follows (for operators and tests)."""
 
+AUTH_CHANGES = "ft:auth"
+"""Pub/sub channel: the public id of an account that was disabled or got a new secret; every process drops
+its cached state of that account (at-most-once: the cache's TTL bounds a lost message)."""
+
+GRAPH_WRITE_LOCK = "ft:graph-write-lock"
+"""Lock (redis-py Lock) every process holds while it merges into a shared graph (Neo4j): merges take turns."""
+
 ARQ_QUEUE = "ft:arq:queue"
 """ARQ job queue of `ftel worker` (scheduled jobs)."""
 

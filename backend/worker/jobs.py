@@ -4,12 +4,14 @@ own registry client on the event loop it runs on."""
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import Callable
 
 from redis.asyncio import Redis
 
 from backend.domain.subscriptions import Subscriptions
+from backend.streams.admin import StreamAdmin
 from backend.streams.registry import Registry
 
 log = logging.getLogger("ftel.jobs")
@@ -32,3 +34,17 @@ async def expire_idle_subscriptions(subscriptions: Subscriptions, connect: Calla
         return await subscriptions.expire_idle(Registry(redis))
     finally:
         await redis.aclose()
+
+
+async def prune_consumers(admin: StreamAdmin, grace_seconds: float) -> list[str]:
+    """Remove consumers of dead processes from the groups and from `ft:consumers` (nothing pending, silent
+    for FT_CONSUMER_GRACE_SECONDS)."""
+    removed = await asyncio.to_thread(admin.prune_consumers, grace_seconds)
+    if removed:
+        log.info(
+            "removed %d consumers of processes gone for %.0f s: %s",
+            len(removed),
+            grace_seconds,
+            ", ".join(removed[:20]),
+        )
+    return removed

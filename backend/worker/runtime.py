@@ -9,6 +9,7 @@ anyway, since pub/sub drops messages sent while an instance is disconnected.
 from __future__ import annotations
 
 import asyncio
+import fcntl
 import hashlib
 import logging
 import os
@@ -16,7 +17,8 @@ import socket
 import threading
 import time
 from collections.abc import Awaitable, Callable
-from typing import Any, cast
+from dataclasses import dataclass
+from typing import IO, Any, cast
 
 import orjson
 from redis.asyncio import Redis
@@ -40,16 +42,41 @@ class _Stopped(Exception):
     """Asked to stop while waiting for Redis: not an error."""
 
 
-def default_consumer_name(settings: Settings, role: str) -> str:
-    """FT_CONSUMER_NAME, else unique per process (worker) or stable per data dir (all-in-one, so that a
-    restart re-reads its own pending entries at once instead of waiting for the claim timeout)."""
+@dataclass
+class ConsumerName:
+    """This process's name in the consumer groups, and the slot lock that keeps it its own while it runs."""
+
+    name: str
+    _slot: IO[str] | None = None
+
+    def close(self) -> None:
+        if self._slot is not None:
+            self._slot.close()  # the kernel releases the lock (also when the process is killed)
+            self._slot = None
+
+
+def consumer_name(settings: Settings, role: str) -> ConsumerName:
+    """FT_CONSUMER_NAME, else a name stable across restarts, so that a restarted process re-reads its own
+    pending entries at once instead of leaving them to the claim timeout, and groups do not fill up with the
+    names of dead processes: the all-in-one's is its host and data dir; a worker's adds the lowest free slot
+    of its data dir (several workers may share one), held by a file lock for as long as it runs."""
     if settings.consumer_name:
-        return settings.consumer_name
+        return ConsumerName(settings.consumer_name)
     host = socket.gethostname()
+    digest = hashlib.sha256(str(settings.data_dir.resolve()).encode()).hexdigest()[:8]
     if role == "serve":
-        digest = hashlib.sha256(str(settings.data_dir.resolve()).encode()).hexdigest()[:8]
-        return f"{host}-serve-{digest}"
-    return f"{host}-{os.getpid()}"
+        return ConsumerName(f"{host}-serve-{digest}")
+    slots = settings.data_dir / "worker-slots"
+    slots.mkdir(parents=True, exist_ok=True)
+    for slot in range(1024):
+        handle = open(slots / f"slot-{slot}.lock", "a")
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            handle.close()
+            continue
+        return ConsumerName(f"{host}-worker-{digest}-{slot}", handle)
+    raise RuntimeError(f"no free worker slot in {slots}")
 
 
 class StreamRuntime:

@@ -31,6 +31,8 @@ def rows(raw: list[dict], channel: str = "rest:x") -> list[NewEvent]:
         NewEvent(
             uuid=ev.uuid,
             dedup_key=ev.dedup_key,
+            channel=channel,
+            account_id=None,
             type=ev.envelope.type.value,
             trace_key=ev.envelope.trace,
             node_key=ev.envelope.node.key if ev.envelope.node else None,
@@ -45,7 +47,7 @@ def rows(raw: list[dict], channel: str = "rest:x") -> list[NewEvent]:
 
 
 def store(log: EventLog, raw: list[dict], channel: str = "rest:x") -> dict[str, int]:
-    return log.insert(channel, None, rows(raw, channel))
+    return log.insert(rows(raw, channel))
 
 
 def test_migrations_create_the_schema_and_rerun_as_no_op(sql_engine: Engine) -> None:
@@ -116,7 +118,7 @@ def test_projection_cursor_marks_and_resets(log: EventLog) -> None:
 
 def test_unprojected_can_be_narrowed_to_one_batch_by_dedup_key(log: EventLog) -> None:
     batch = rows(seed_events("A"))
-    log.insert("rest:x", None, batch)
+    log.insert(batch)
     wanted = [batch[0].dedup_key, batch[3].dedup_key]
     assert {e.payload for e in log.unprojected(100, wanted)} == {batch[0].payload, batch[3].payload}
 
@@ -135,7 +137,7 @@ def test_node_events_and_log_counts_come_back_in_time_order(log: EventLog) -> No
 def test_an_unreachable_database_raises_sql_unavailable_from_every_method(unreachable_engine: Engine) -> None:
     log = SqlEventLog(unreachable_engine)
     calls = [
-        lambda: log.insert("rest:x", None, rows(seed_events("A"))),
+        lambda: log.insert(rows(seed_events("A"))),
         lambda: log.known_node_traces(["a"]),
         lambda: log.unprojected(10),
         lambda: log.mark_projected([1]),
@@ -166,7 +168,7 @@ def test_an_existing_database_upgrades_in_place(sql_settings: Settings) -> None:
             "INSERT INTO accounts (uuid, name, kind, roles, client_id, secret_hash, secret_version, "
             "created_at) VALUES ('u-1', 'old', 'system', 'read', 'old-client', 'h', 1, '2026-01-01 00:00:00')"
         )
-    SqlEventLog(engine).insert("rest:x", None, rows(seed_events("A")))
+    SqlEventLog(engine).insert(rows(seed_events("A")))
     upgrade(engine)
     assert current_revision(engine) != "0001"
     assert [a.client_id for a in SqlAccounts(engine).listed()] == ["old-client"]

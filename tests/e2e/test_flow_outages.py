@@ -4,7 +4,6 @@ the backlog drains — every event stored once and in the graph."""
 
 from __future__ import annotations
 
-import os
 import sqlite3
 import subprocess
 import uuid
@@ -13,7 +12,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import ADMIN, ROOT, Api, Server, free_port, wait_for
+from tests.conftest import ADMIN, Api, Server, free_port, wait_for
+from tests.outage_fixtures import PrivateService
 
 
 def stored(data_dir: Path, like: str) -> tuple[int, int]:
@@ -127,36 +127,13 @@ def test_redis_stopped_rest_keeps_answering_202_into_the_spool_and_nothing_is_lo
         server.stop()
 
 
-def _services(neo: dict[str, str], action: str) -> None:
-    """scripts/services.sh on a private state dir and port: stops only the Neo4j this test started (by pid)."""
-    env = {**os.environ, "FT_SERVICES_DIR": neo["dir"], "FT_TEST_NEO4J_PORT": neo["port"], "FT_TEST_NEO4J_HEAP": "384m"}
-    done = subprocess.run(
-        [str(ROOT / "scripts" / "services.sh"), action, "neo4j"],
-        env=env,
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
-    assert done.returncode == 0, done.stdout + done.stderr
-
-
-@pytest.fixture()
-def private_neo4j(tmp_path: Path) -> Iterator[dict[str, str]]:
-    port = str(free_port())
-    neo = {"dir": str(tmp_path / "services"), "port": port, "uri": f"bolt://127.0.0.1:{port}"}
-    _services(neo, "start")
-    yield neo
-    _services(neo, "stop")
-
-
 def test_neo4j_stopped_mid_load_events_park_and_the_graph_is_complete_after_it_returns(
-    tmp_path: Path, private_neo4j: dict[str, str]
+    tmp_path: Path, private_neo4j: PrivateService
 ) -> None:
     env = {
         **ADMIN,
         "FT_GRAPH": "neo4j",
-        "FT_NEO4J_URI": private_neo4j["uri"],
+        "FT_NEO4J_URI": private_neo4j.uri,
         "FT_NEO4J_PASSWORD": "x",
         "FT_FLOW_CHECK_SECONDS": "0.3",
         "FT_FLOW_TICK_SECONDS": "0.1",
@@ -172,7 +149,7 @@ def test_neo4j_stopped_mid_load_events_park_and_the_graph_is_complete_after_it_r
         for _ in range(3):
             assert app.post("/events", json=burst(tag, sent, 20)).json()["accepted"] == 20
             sent += 20
-        _services(private_neo4j, "stop")
+        private_neo4j.run("stop")
         assert wait_for(lambda: "graph" in admin.get("/flow").json()["pressure"], timeout=30)
         for _ in range(5):
             r = app.post("/events", json=burst(tag, sent, 20))
@@ -180,7 +157,7 @@ def test_neo4j_stopped_mid_load_events_park_and_the_graph_is_complete_after_it_r
             sent += 20
         parked = admin.get("/flow").json()
         assert parked["buffered"]["redis"] + parked["buffered"]["spool"] >= 100
-        _services(private_neo4j, "start")
+        private_neo4j.run("start")
         assert wait_for(lambda: "graph" not in admin.get("/flow").json()["pressure"], timeout=60)
         assert wait_for(lambda: stored(server.data_dir, f"{tag}-") == (sent, sent), timeout=60)
         missing = wait_for(

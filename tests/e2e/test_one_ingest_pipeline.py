@@ -1,7 +1,9 @@
-"""Every producer of events enters the one ingest pipeline (`Ingest.admit`): REST, the stream consumers,
-file uploads, retention's `file.expired` and the drainer of parked events. The all-in-one role is built by
-the composition root, its `admit` is wrapped to count who calls it, and each producer is made to produce;
-then the event log holds exactly what the counted calls stored — nothing entered another way."""
+"""Every producer of events enters the one ingest pipeline: REST, the stream consumers, file uploads and
+retention's `file.expired` through `Ingest.admit`, the drainer of parked events through
+`Ingest.admit_drained` (the same validation, store and merge, without asking the policy again). The
+all-in-one role is built by the composition root, both doors are wrapped to count who calls them, and each
+producer is made to produce; then the event log holds exactly what the counted calls stored: nothing
+entered another way."""
 
 from __future__ import annotations
 
@@ -18,7 +20,7 @@ from sqlalchemy import text
 
 from backend.api.app import create_app
 from backend.bootstrap import Process, Role, build
-from backend.domain.ingest import IngestResult
+from backend.domain.ingest import DrainResult, IngestResult
 from backend.settings import Settings
 from tests.conftest import wait_for
 
@@ -42,9 +44,7 @@ def process(tmp_path: Path, stream_redis_url: str) -> Iterator[Process]:
     built.close()
 
 
-def producer(channel: str, raw: list[Any], drained: bool) -> str:
-    if drained:
-        return "drain"
+def producer(channel: str, raw: list[Any]) -> str:
     if channel.startswith("rest:"):
         return "rest"
     if channel.startswith("ft:s:"):
@@ -54,15 +54,21 @@ def producer(channel: str, raw: list[Any], drained: bool) -> str:
 
 
 def test_every_producer_of_events_enters_the_one_ingest_pipeline(process: Process, stream_redis_url: str) -> None:
-    calls: list[tuple[str, IngestResult]] = []
-    admit = process.ingest.admit
+    calls: list[tuple[str, int]] = []  # (producer, events it stored)
+    admit, admit_drained = process.ingest.admit, process.ingest.admit_drained
 
     def counted(raw: Any, channel: str, account_id: int | None, **kwargs: Any) -> IngestResult:
         result = admit(raw, channel, account_id, **kwargs)
-        calls.append((producer(channel, list(raw), kwargs.get("drained", False)), result))
+        calls.append((producer(channel, list(raw)), result.accepted))
+        return result
+
+    def counted_drain(batches: Any) -> DrainResult:
+        result = admit_drained(batches)
+        calls.append(("drain", result.accepted))
         return result
 
     process.ingest.admit = counted  # type: ignore[method-assign]
+    process.ingest.admit_drained = counted_drain  # type: ignore[method-assign]
     creds = process.auth.create_account("producer", "system", ["ingest", "read", "admin"])
     app = create_app(process.api_services(), on_start=process.start, on_stop=process.close)
     with TestClient(app) as client:
@@ -110,7 +116,7 @@ def test_every_producer_of_events_enters_the_one_ingest_pipeline(process: Proces
 
     seen = {p for p, _ in calls}
     assert seen == {"rest", "upload", "stream", "retention", "drain"}, calls
-    stored = sum(r.accepted for _, r in calls)
+    stored = sum(n for _, n in calls)
     with process.engine.connect() as conn:
         logged = conn.execute(text("SELECT count(*) FROM events")).scalar_one()
     assert (

@@ -1,0 +1,57 @@
+"""A GraphStore whose writes take turns: every process and thread writing one Neo4j graph (API replicas,
+workers; in each, the request path, the projector and the drainer) merges under one lock, so their merges
+never deadlock on the same nodes and never spend their time in the driver's deadlock retries. Reads are not
+serialised. Waiting for the lock is bounded: a merge that cannot get it in time fails with GraphError, like
+an unreachable graph (its events stay stored and unprojected; the projector merges them)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from contextlib import AbstractContextManager
+from typing import Any, Literal
+
+from graph.base import GraphBatch, GraphStore, QueryResult, Subgraph, TraceFilter
+
+WriteLock = Callable[[], AbstractContextManager[None]]
+
+
+class SerializedWrites:
+    def __init__(self, inner: GraphStore, lock: WriteLock) -> None:
+        self.inner = inner
+        self.capabilities = inner.capabilities
+        self._lock = lock
+
+    def apply(self, batch: GraphBatch) -> None:
+        with self._lock():
+            self.inner.apply(batch)
+
+    def clear(self) -> None:
+        with self._lock():
+            self.inner.clear()
+
+    def trace(self, key: str) -> dict[str, Any] | None:
+        return self.inner.trace(key)
+
+    def list_traces(self, filt: TraceFilter, limit: int, after: tuple[str, str] | None) -> list[dict[str, Any]]:
+        return self.inner.list_traces(filt, limit, after)
+
+    def trace_graph(self, key: str) -> Subgraph:
+        return self.inner.trace_graph(key)
+
+    def trace_counts(self, keys: list[str]) -> list[dict[str, Any]]:
+        return self.inner.trace_counts(keys)
+
+    def node(self, key: str) -> dict[str, Any] | None:
+        return self.inner.node(key)
+
+    def neighbours(self, keys: list[str], direction: Literal["upstream", "downstream"]) -> list[dict[str, Any]]:
+        return self.inner.neighbours(keys, direction)
+
+    def query(self, cypher: str, params: dict[str, Any], row_limit: int, timeout: float) -> QueryResult:
+        return self.inner.query(cypher, params, row_limit, timeout)
+
+    def ping(self) -> None:
+        self.inner.ping()
+
+    def close(self) -> None:
+        self.inner.close()

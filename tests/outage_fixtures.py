@@ -1,0 +1,61 @@
+"""PRIVATE engines for outage tests, started and stopped by `scripts/services.sh` on their own state dir and
+port (never the shared ones other tests use): PostgreSQL and Neo4j, each stoppable in the middle of a test."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import ROOT, free_port
+
+
+@dataclass
+class PrivateService:
+    name: str  # postgres | neo4j
+    dir: str
+    port: str
+
+    @property
+    def env(self) -> dict[str, str]:
+        port_var = {"postgres": "FT_TEST_PG_PORT", "neo4j": "FT_TEST_NEO4J_PORT"}[self.name]
+        return {**os.environ, "FT_SERVICES_DIR": self.dir, port_var: self.port, "FT_TEST_NEO4J_HEAP": "384m"}
+
+    @property
+    def uri(self) -> str:
+        if self.name == "postgres":
+            return f"postgresql://ftel:ftel@127.0.0.1:{self.port}/ftel"
+        return f"bolt://127.0.0.1:{self.port}"
+
+    def run(self, action: str) -> None:
+        """`start` or `stop` (by pid: only the instance this test started)."""
+        done = subprocess.run(
+            [str(ROOT / "scripts" / "services.sh"), action, self.name],
+            env=self.env,
+            cwd=ROOT,
+            capture_output=True,
+            text=True,
+            timeout=300,
+        )
+        assert done.returncode == 0, done.stdout + done.stderr
+
+
+def _private(name: str, tmp_path: Path) -> Iterator[PrivateService]:
+    service = PrivateService(name, str(tmp_path / f"services-{name}"), str(free_port()))
+    service.run("start")
+    yield service
+    service.run("stop")
+
+
+@pytest.fixture()
+def private_postgres(tmp_path: Path) -> Iterator[PrivateService]:
+    yield from _private("postgres", tmp_path)
+
+
+@pytest.fixture()
+def private_neo4j(tmp_path: Path) -> Iterator[PrivateService]:
+    yield from _private("neo4j", tmp_path)
