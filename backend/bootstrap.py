@@ -322,21 +322,23 @@ def _build(settings: Settings, role: Role, spec: RoleSpec, closers: list[tuple[s
         embedded = EmbeddedRedis(settings.data_dir / "redis", settings.embedded_redis_port, sync_redis)
         closers.append(("redis", embedded.close))
         redis_url = embedded.url
+    # one blocking client (a connection pool) for the process's own Redis work: administration, park media,
+    # account notices, the graph write lock
+    client = sync_redis(redis_url) if redis_url is not None else None
     admin: StreamAdmin | None = None
-    if redis_url is not None:
-        admin = StreamAdmin(sync_redis(redis_url), settings.stream_group)
-        closers.append(("redis admin", admin.close))
-    if redis_url is not None and not graph.capabilities.no_shared_writers:
-        graph = serialized_writes(graph, settings, redis_url, closers)
+    notices: AccountNotices | None = None
+    if client is not None:
+        closers.append(("redis client", client.close))
+        admin = StreamAdmin(client, settings.stream_group)
+        notices = AccountNotices(client)
+        closers.append(("account notices", notices.close))
+        if not graph.capabilities.no_shared_writers:
+            graph = serialized_writes(graph, settings, client)
 
     ingest, flow = wire_ingest(
-        settings, events, graph, accounts, closers, flow=spec.flow, redis_url=redis_url, admin=admin
+        settings, events, graph, accounts, closers, flow=spec.flow, redis_client=client, admin=admin
     )
     projector = ingest.projector
-    notices: AccountNotices | None = None
-    if redis_url is not None:
-        notices = AccountNotices(sync_redis(redis_url))
-        closers.append(("account notices", notices.close))
     auth = Auth(accounts, settings, notify=notices.publish if notices else None)
     _ = auth.signing_key  # read now, while SQL answers: tokens are then verified without it
     subscriptions = Subscriptions(SqlSubscriptions(engine), accounts, settings, redis_url, admin)
@@ -396,7 +398,7 @@ def wire_ingest(
     closers: list[tuple[str, Callable[[], Any]]],
     *,
     flow: bool,
-    redis_url: str | None = None,
+    redis_client: redis.Redis | None = None,
     admin: StreamAdmin | None = None,
 ) -> tuple[Ingest, FlowControl | None]:
     """The one ingest pipeline on these stores; with `flow`, behind flow control (allowances, pressure, the
@@ -410,7 +412,7 @@ def wire_ingest(
     pressure = Pressure(settings, events, graph, admin.consumer_lag if admin else None)
     parking = Parking(
         SpoolPark(Spool(settings.spool_dir, settings.flow_spool_segment_bytes)),
-        RedisPark(sync_redis(redis_url)) if redis_url else None,
+        RedisPark(redis_client) if redis_client is not None else None,
         settings.flow_redis_max_memory_mb,
     )
     closers.append(("park media", parking.close))
@@ -426,12 +428,8 @@ def wire_ingest(
     )
 
 
-def serialized_writes(
-    graph: GraphStore, settings: Settings, redis_url: str, closers: list[tuple[str, Callable[[], Any]]]
-) -> GraphStore:
+def serialized_writes(graph: GraphStore, settings: Settings, client: redis.Redis) -> GraphStore:
     """Merges into a graph several processes write (Neo4j) take turns under a lock on their Redis."""
-    client = sync_redis(redis_url)
-    closers.append(("graph write lock", client.close))
 
     def busy() -> Exception:
         return GraphBusy("another merge holds the graph; these events are stored and wait for the projector")

@@ -226,8 +226,6 @@ class SubscriptionStore(Protocol):
 
 # -- file catalog -------------------------------------------------------------------------------
 
-FILE_STATES = ("stored", "marked", "expired")
-
 
 @dataclass(frozen=True)
 class StoredFileRow:

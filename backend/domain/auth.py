@@ -18,7 +18,7 @@ from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 
 from backend.db.base import AccountRow, AccountStore
-from backend.errors import InvalidInput, NotFound, Unauthenticated, Unavailable
+from backend.errors import InvalidInput, Unauthenticated, Unavailable
 from backend.settings import Settings
 
 log = logging.getLogger("ftel.auth")
@@ -114,17 +114,6 @@ class Auth:
 
     def list_accounts(self) -> list[AccountRow]:
         return self.accounts.listed()
-
-    def account_pk(self, account_uuid: str) -> int:
-        """The numeric key of an account named by its public id (NotFound if there is none)."""
-        account = self.accounts.by_uuid(account_uuid)
-        if account is None:
-            raise NotFound(f"no account {account_uuid}")
-        return account.id
-
-    def account_uuids(self, pks: set[int]) -> dict[int, str]:
-        """Public ids of accounts named by their numeric keys (for views that must not show internal keys)."""
-        return self.accounts.uuids(pks)
 
     def disable_account(self, account_uuid: str) -> AccountRow:
         """Its tokens stop working at once, its secret can no longer get one; never the last enabled admin."""

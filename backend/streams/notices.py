@@ -55,5 +55,5 @@ class AccountNotices:
         self._pubsub = None
 
     def close(self) -> None:
+        """Ends the subscription; the client belongs to whoever made it."""
         self._close()
-        self.client.close()

@@ -58,10 +58,8 @@ def test_disabling_an_account_revokes_its_tokens_in_every_process_at_once(
     sql_engine: Engine, stream_redis_url: str
 ) -> None:
     settings = Settings(auth_cache_seconds=3600)
-    here_notices, there_notices = (
-        AccountNotices(sync_redis(stream_redis_url)),
-        AccountNotices(sync_redis(stream_redis_url)),
-    )
+    here_client, there_client = sync_redis(stream_redis_url), sync_redis(stream_redis_url)  # two processes
+    here_notices, there_notices = AccountNotices(here_client), AccountNotices(there_client)
     here = Auth(SqlAccounts(sql_engine), settings, notify=here_notices.publish)
     there = Auth(SqlAccounts(sql_engine), settings, notify=there_notices.publish)
     try:
@@ -81,6 +79,8 @@ def test_disabling_an_account_revokes_its_tokens_in_every_process_at_once(
     finally:
         here_notices.close()
         there_notices.close()
+        here_client.close()
+        there_client.close()
 
 
 class Recording:
