@@ -7,14 +7,44 @@ import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from enum import Enum
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 import orjson
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from backend.domain.ids import Key, uuid7
 
 MAX_ATTRS_BYTES = 64 * 1024
+MAX_ATTRS_DEPTH = 32  # nesting of objects and arrays inside attrs
+MAX_FLOW_EDGES = 10_000  # inputs x outputs of one flow event: each pair is an edge of the graph
+# Times the service keeps: fixed-width text (format_time) with room for arithmetic on either side.
+EARLIEST = datetime(1900, 1, 1, tzinfo=UTC)
+LATEST = datetime(9999, 12, 30, tzinfo=UTC)
+
+
+def check_time(value: datetime) -> datetime:
+    """The time in UTC (no zone means UTC), or ValueError outside EARLIEST..LATEST."""
+    try:
+        utc = value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+    except OverflowError:
+        utc = None
+    if utc is None or not EARLIEST <= utc <= LATEST:
+        raise ValueError(f"time must lie between {EARLIEST:%Y-%m-%d} and {LATEST:%Y-%m-%d} (UTC)")
+    return utc
+
+
+Time = Annotated[datetime, AfterValidator(check_time)]
+
+
+def _depth(value: Any, limit: int) -> int:
+    """Nesting depth of objects and arrays in a JSON value, counted level by level (no recursion) and no
+    further than `limit` + 1."""
+    depth, level = 0, [value] if isinstance(value, (dict, list)) else []
+    while level and depth <= limit:
+        depth += 1
+        children = (v for item in level for v in (item.values() if isinstance(item, dict) else item))
+        level = [v for v in children if isinstance(v, (dict, list))]
+    return depth
 
 
 class EventType(str, Enum):
@@ -66,7 +96,7 @@ class Envelope(BaseModel):
     type: EventType
     trace: Key | None = None
     user: Key | None = None  # same rules as keys: 1..512 characters, no control characters
-    time: datetime | None = None
+    time: Time | None = None
     node: NodeRef | None = None
     inputs: list[NodeRef] = Field(default_factory=list, max_length=10_000)
     outputs: list[NodeRef] = Field(default_factory=list, max_length=10_000)
@@ -77,17 +107,18 @@ class Envelope(BaseModel):
     message: str | None = Field(None, max_length=65_536)
     attrs: dict[str, Any] | None = None
 
-    @field_validator("time")
-    @classmethod
-    def _utc(cls, value: datetime | None) -> datetime | None:
-        if value is None:
-            return None
-        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
-
     @field_validator("attrs")
     @classmethod
     def _attrs_size(cls, value: dict[str, Any] | None) -> dict[str, Any] | None:
-        if value is not None and len(orjson.dumps(value)) > MAX_ATTRS_BYTES:
+        if value is None:
+            return None
+        if _depth(value, MAX_ATTRS_DEPTH) > MAX_ATTRS_DEPTH:
+            raise ValueError(f"attrs nested deeper than {MAX_ATTRS_DEPTH} levels")
+        try:
+            size = len(orjson.dumps(value))
+        except orjson.JSONEncodeError as exc:  # e.g. an integer beyond 64 bits
+            raise ValueError(f"attrs cannot be stored: {exc}") from None
+        if size > MAX_ATTRS_BYTES:
             raise ValueError(f"attrs larger than {MAX_ATTRS_BYTES // 1024} KiB")
         return value
 
@@ -109,6 +140,11 @@ class Envelope(BaseModel):
         if t is EventType.flow:
             if not self.inputs or not self.outputs:
                 raise ValueError("flow events need at least one input and one output")
+            if len(self.inputs) * len(self.outputs) > MAX_FLOW_EDGES:
+                raise ValueError(
+                    f"a flow links each input to each output: {len(self.inputs)} x {len(self.outputs)} is more "
+                    f"than {MAX_FLOW_EDGES:,} edges; split it into several flow events"
+                )
             keys_in = {n.key for n in self.inputs}
             if any(n.key in keys_in for n in self.outputs):
                 raise ValueError("a flow cannot have the same key as input and output")
@@ -203,12 +239,19 @@ def validate_events(
         except ValidationError as exc:
             rejected.append(RejectedEvent(index, _error_text(exc)))
             continue
+        except (ValueError, TypeError, OverflowError, RecursionError) as exc:  # never the whole batch for one
+            rejected.append(RejectedEvent(index, f"invalid event: {type(exc).__name__}"))
+            continue
         if envelope.type in SERVICE_ONLY_EVENTS and not channel.startswith(SERVICE_CHANNEL_PREFIX):
             rejected.append(
                 RejectedEvent(index, f"type: {envelope.type.value} is emitted by the service only (retention)")
             )
             continue
-        payload = canonical_payload(envelope)
+        try:
+            payload = canonical_payload(envelope)
+        except orjson.JSONEncodeError as exc:  # e.g. a lone surrogate in a message
+            rejected.append(RejectedEvent(index, f"event cannot be stored as JSON: {exc}"))
+            continue
         accepted.append(
             AcceptedEvent(
                 index=index,
@@ -228,6 +271,8 @@ __all__ = [
     "EventType",
     "NodeRef",
     "RejectedEvent",
+    "Time",
+    "check_time",
     "format_time",
     "validate_events",
 ]

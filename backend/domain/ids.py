@@ -13,7 +13,9 @@ __all__ = ["MAX_KEY_LENGTH", "Key", "check_key", "new_key", "parse_key", "uuid7"
 from backend.errors import InvalidInput
 
 MAX_KEY_LENGTH = 512
-_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+# C0 and C1 controls (U+0085 too), bidi marks, embeddings, overrides and isolates (U+202E shows text
+# reversed), line/paragraph separators, and lone surrogates (not storable as UTF-8).
+_CONTROL = re.compile("[\x00-\x1f\x7f-\x9f\u061c\u200e\u200f\u2028\u2029\u202a-\u202e\u2066-\u2069\ud800-\udfff]")
 
 
 def check_key(value: str) -> str:
@@ -23,7 +25,7 @@ def check_key(value: str) -> str:
     if len(value) > MAX_KEY_LENGTH:
         raise ValueError(f"key longer than {MAX_KEY_LENGTH} characters")
     if _CONTROL.search(value):
-        raise ValueError("key contains control characters")
+        raise ValueError("key contains control characters (C0, C1, bidi controls, line separators or lone surrogates)")
     return value
 
 

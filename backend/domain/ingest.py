@@ -158,6 +158,10 @@ class Ingest:
         result.rejected.sort(key=lambda r: r.index)
         return result
 
+    def probe(self) -> None:
+        """Raise when the event log cannot be reached (a consumer tells an outage from a bad entry by it)."""
+        self.events.ping()
+
     def admit_drained(self, batches: Sequence[ParkedBatch]) -> DrainResult:
         """Parked batches back into the log, all in one store and one merge (each batch keeps its channel,
         account and receive time, so its dedup keys are those it would have had at once). The policy is not

@@ -151,22 +151,27 @@ class StreamConsumer:
         try:
             await self._record(stream, todo, outcome)
         except Exception as exc:
-            if len(todo) == 1:
+            if len(todo) == 1 or await self._store_down():
                 await self._failed(todo, exc, outcome)
                 return
             log.warning("batch of %d entries from %s failed (%s); storing them one by one", len(todo), stream, exc)
-            succeeded = same = 0
             for i, entry in enumerate(todo):
                 try:
                     await self._record(stream, [entry], outcome)
-                    succeeded += 1
                 except Exception as single:
-                    same += str(single) == str(exc)
-                    if not succeeded and same >= 2:
-                        # two entries alone fail like the batch: the store is down, not one entry bad
+                    if await self._store_down():  # the store went away meanwhile: the rest waits for it
                         await self._failed(todo[i:], single, outcome)
                         return
-                    await self._failed([entry], single, outcome)
+                    await self._failed([entry], single, outcome)  # this entry alone: its neighbours go on
+
+    async def _store_down(self) -> bool:
+        """A failed batch is either a store outage or bad entries: ask the store, do not guess from errors."""
+        try:
+            await asyncio.to_thread(self.ingest.probe)
+        except Exception as exc:
+            log.warning("%s consumer: the event log does not answer (%s)", self.source.transport, exc)
+            return True
+        return False
 
     async def _record(self, stream: str, entries: list[Entry], outcome: BatchOutcome) -> None:
         raw: list[Any] = []

@@ -400,3 +400,35 @@ def test_an_entry_that_keeps_failing_is_dead_lettered_with_its_last_error(harnes
             close()
         graph.close()
         engine.dispose()
+
+
+def test_entries_with_times_no_store_can_take_are_dead_lettered_alone(harness: Harness, tmp_path: Path) -> None:
+    """Two entries of one read batch carry times at the calendar's edge (an OverflowError before, taken for a
+    store outage: the batch was held back and, after FT_STREAM_MAX_DELIVERIES, its 3 valid entries went to
+    the DLQ with the bad ones). Now the bad ones go to the DLQ at once, alone, and the 3 valid ones are stored."""
+    (a,) = streams(1)
+    settings = Settings(data_dir=tmp_path, stream_read_count=10, stream_block_ms=100)
+    process = build(settings, Role.api)
+    bad = [
+        {"type": "log", "trace": "E", "message": "early", "time": "0001-01-01T00:00:00+01:00"},
+        {"type": "log", "trace": "E", "message": "late", "time": "9999-12-31T23:59:59-01:00"},
+    ]
+
+    async def scenario() -> None:
+        member = await harness.member("m1", [a])
+        client = async_redis(harness.redis_url)
+        consumer = StreamConsumer(member, process.ingest, settings, client, lambda _: None)
+        for event in (ev("E", 1), bad[0], ev("E", 2), bad[1], ev("E", 3)):
+            await harness.write(a, [event])
+        entries = await collect(member, 5)
+        outcome = await consumer.handle(entries)
+        assert (outcome.stored, len(outcome.acked), len(outcome.dead), outcome.released) == (3, 3, 2, [])
+        assert await quiet(member, 0.5) == []
+        await client.aclose()
+
+    try:
+        run(harness, scenario)
+        reasons = [r["reason"] for r in dlq(harness.redis)]
+        assert len(reasons) == 2 and all("time must lie between" in r for r in reasons), reasons
+    finally:
+        process.close()

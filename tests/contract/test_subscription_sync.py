@@ -190,12 +190,13 @@ def test_trimming_keeps_every_entry_not_yet_acknowledged(stream_redis_url: str) 
     asyncio.run(scenario())
 
 
-def test_an_entry_that_breaks_the_store_is_isolated_from_its_batch(
+def test_entries_that_break_the_store_are_isolated_from_their_batch(
     pg_url: str, tmp_path: Path, stream_redis_url: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """An entry the store cannot take fails alone (then goes to the DLQ after FT_STREAM_MAX_DELIVERIES);
-    the other entries of its batch are stored and acknowledged. Validation now rejects every input we
-    know to break PostgreSQL (e.g. NUL in a user id), so the store failure is injected here."""
+    """Entries the store cannot take fail alone (then go to the DLQ after FT_STREAM_MAX_DELIVERIES); the
+    other entries of their batch are stored and acknowledged. Two entries failing the same way do not make
+    the consumer think the store is down (it asks the store). Validation now rejects every input we know
+    to break PostgreSQL (e.g. NUL in a user id), so the store failure is injected here."""
     settings = Settings(data_dir=tmp_path, database_url=pg_url, stream_max_deliveries=1, graph="embedded")
     process = build(settings, Role.admin)  # SQL only: the consumer's store failure is what this is about
     stream = "ft:s:poison"
@@ -215,7 +216,7 @@ def test_an_entry_that_breaks_the_store_is_isolated_from_its_batch(
         try:
             source = RedisStreamSource(client, "ftel", "c1")
             source.follow([stream])
-            for event in (good[0], poison, good[1], good[2]):
+            for event in (good[0], poison, poison, good[1], good[2]):
                 await client.xadd(stream, {"event": json.dumps(event)})
             consumer = StreamConsumer(source, process.ingest, settings, client, lambda _: None)
             outcome = await consumer.handle(await source.fetch(10, 100))
@@ -226,7 +227,52 @@ def test_an_entry_that_breaks_the_store_is_isolated_from_its_batch(
     try:
         outcome, pending = asyncio.run(scenario())
         assert outcome.stored == 3 and len(outcome.acked) == 3 and pending == 0
-        ((entry, reason),) = outcome.dead
-        assert entry.events == [poison] and "failed 1 times" in reason
+        assert len(outcome.dead) == 2 and not outcome.released
+        for entry, reason in outcome.dead:
+            assert entry.events == [poison] and "failed 1 times" in reason
+    finally:
+        process.close()
+
+
+def test_a_batch_meeting_a_store_outage_is_released_whole(
+    pg_url: str, tmp_path: Path, stream_redis_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """When the batch fails and the event log does not answer the probe, no entry is blamed: all are
+    released for redelivery, none dead-lettered, and the consumer backs off (StoreFailed)."""
+    from backend.errors import SqlUnavailable
+    from backend.worker.consumer import StoreFailed
+
+    settings = Settings(data_dir=tmp_path, database_url=pg_url, stream_max_deliveries=3, graph="embedded")
+    process = build(settings, Role.admin)
+    stream = "ft:s:outage"
+
+    def down(*_: Any, **__: Any) -> Any:
+        raise SqlUnavailable("event log unreachable")
+
+    monkeypatch.setattr(process.ingest, "admit", down)
+    monkeypatch.setattr(process.ingest, "probe", down)
+
+    async def scenario() -> tuple[bool, int]:
+        client = async_redis(stream_redis_url)
+        try:
+            source = RedisStreamSource(client, "ftel", "c1")
+            source.follow([stream])
+            for n in range(4):
+                await client.xadd(stream, {"event": json.dumps({"type": "log", "trace": "O", "message": f"m{n}"})})
+            consumer = StreamConsumer(source, process.ingest, settings, client, lambda _: None)
+            entries = await source.fetch(10, 100)
+            try:
+                await consumer.handle(entries)
+            except StoreFailed:
+                backed_off = True
+            else:
+                backed_off = False
+            return backed_off, await client.xlen("ft:dlq")
+        finally:
+            await client.aclose()
+
+    try:
+        backed_off, dead = asyncio.run(scenario())
+        assert backed_off and dead == 0
     finally:
         process.close()

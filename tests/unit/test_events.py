@@ -123,3 +123,56 @@ def test_times_without_a_zone_are_utc() -> None:
 
     assert format_time(datetime(2026, 1, 1, 9, 0)) == "2026-01-01T09:00:00.000000Z"
     assert format_time(datetime(2026, 1, 1, 9, 0, tzinfo=UTC)) == "2026-01-01T09:00:00.000000Z"
+
+
+def _nested(depth: int) -> dict[str, Any]:
+    value: dict[str, Any] = {}
+    for _ in range(depth - 1):
+        value = {"a": value}
+    return value
+
+
+@pytest.mark.parametrize(
+    ("field", "value", "fragment"),
+    [
+        ("time", "0001-01-01T00:00:00+01:00", "time must lie between"),  # OverflowError in astimezone before
+        ("time", "9999-12-31T23:59:59-01:00", "time must lie between"),
+        ("time", "1899-12-31T23:59:59Z", "time must lie between"),
+        ("attrs", _nested(254), "nested deeper than 32"),  # "Recursion limit reached" in orjson before
+        ("attrs", {"big": 2**70}, "attrs cannot be stored"),
+        ("trace", "right\u202eleft", "control characters"),
+        ("trace", "next\u0085line", "control characters"),
+        ("trace", "half\ud800", "control characters"),
+        ("message", "lone \udc00 surrogate", "valid string"),
+        ("attrs", {"note": "lone \udc00 surrogate"}, "attrs cannot be stored"),
+    ],
+)
+def test_values_no_store_can_take_cost_only_their_own_event(field: str, value: Any, fragment: str) -> None:
+    """Each of these raised out of validation (a 500, and the valid events of the batch lost with it)."""
+    good = {"type": "log", "trace": "t", "message": "ok"}
+    accepted, rejected = validate_events([good, good | {field: value}, good | {"message": "two"}], "c", NOW)
+    assert [a.index for a in accepted] == [0, 2]
+    ((bad,),) = [rejected]
+    assert bad.index == 1 and fragment in bad.error, bad.error
+
+
+def test_times_at_the_edges_of_the_range_are_kept() -> None:
+    for stamp in ("1900-01-01T00:00:00Z", "9999-12-29T23:59:59Z"):
+        accepted, rejected = validate_events([{"type": "log", "trace": "t", "message": "m", "time": stamp}], "c", NOW)
+        assert not rejected and accepted[0].time.year in (1900, 9999)
+
+
+def test_a_flow_may_not_fan_out_into_more_edges_than_the_cap() -> None:
+    nodes = [{"kind": "data", "key": f"d{n}"} for n in range(300)]
+    outs = [{"kind": "data", "key": f"o{n}"} for n in range(300)]
+    errors = errors_of([{"type": "flow", "trace": "t", "inputs": nodes, "outputs": outs}])
+    assert "300 x 300" in errors[0] and "split it" in errors[0]
+    fine, _ = validate_events([{"type": "flow", "trace": "t", "inputs": nodes[:1], "outputs": outs}], "c", NOW)
+    assert len(fine) == 1
+
+
+def test_keys_with_emoji_joiners_are_kept() -> None:
+    """Only controls, bidi controls and separators are refused: a zero-width joiner in an emoji is a name."""
+    key = "report-\U0001f469\u200d\U0001f4bb.csv"
+    accepted, rejected = validate_events([{"type": "log", "trace": key, "message": "m"}], "c", NOW)
+    assert not rejected and accepted[0].envelope.trace == key

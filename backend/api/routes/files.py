@@ -16,6 +16,7 @@ from starlette.requests import ClientDisconnect
 from backend.api.deps import FilesDep, IngestAccount, ReadAccount
 from backend.api.multipart import MultipartUpload, boundary_of
 from backend.api.schemas import FileOut
+from backend.domain.events import EARLIEST, LATEST
 from backend.errors import FtelError, InvalidInput, PayloadTooLarge
 
 router = APIRouter(tags=["files"])
@@ -138,8 +139,10 @@ async def daily_archive(
         day = Date.fromisoformat(date) if len(date) == 10 else None
     except ValueError:
         day = None
-    if day is None:
-        raise InvalidInput("date must be YYYY-MM-DD", {"date": date[:40]})
+    if day is None or not EARLIEST.date() <= day < LATEST.date():
+        raise InvalidInput(
+            f"date must be YYYY-MM-DD between {EARLIEST:%Y-%m-%d} and {LATEST:%Y-%m-%d}", {"date": date[:40]}
+        )
     stream = await run_in_threadpool(files.daily_archive, day)
     return StreamingResponse(
         stream,

@@ -21,9 +21,12 @@ def _cursor(value: str | None) -> int | None:
     if value is None:
         return None
     try:
-        return int(base64.urlsafe_b64decode(value + "=" * (-len(value) % 4)).decode())
+        position = int(base64.urlsafe_b64decode(value + "=" * (-len(value) % 4)).decode())
     except ValueError:
-        raise InvalidInput("invalid cursor") from None
+        position = 0
+    if not 0 < position < 2**63:  # a row id: beyond it the stores overflow
+        raise InvalidInput("invalid cursor")
+    return position
 
 
 @router.get("/retention/records", response_model=RetentionPage, summary="Deletions by retention, newest first")

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Annotated, Literal
 
 from fastapi import APIRouter, Query
@@ -10,7 +9,7 @@ from fastapi.concurrency import run_in_threadpool
 
 from backend.api.deps import QueriesDep, ReadAccount
 from backend.api.schemas import TraceGraph, TraceOut, TracePage
-from backend.domain.events import format_time
+from backend.domain.events import Time, format_time
 from backend.domain.ids import parse_key
 from graph.base import TraceFilter
 
@@ -21,10 +20,10 @@ router = APIRouter(tags=["traces"])
 async def list_traces(
     queries: QueriesDep,
     _: ReadAccount,
-    user: str | None = None,
+    user: Annotated[str | None, Query(max_length=512)] = None,
     status: Literal["open", "ended"] | None = None,
-    since: Annotated[datetime | None, Query(description="traces active at or after this time (RFC 3339)")] = None,
-    until: Annotated[datetime | None, Query(description="traces started before this time (RFC 3339)")] = None,
+    since: Annotated[Time | None, Query(description="traces active at or after this time (RFC 3339)")] = None,
+    until: Annotated[Time | None, Query(description="traces started before this time (RFC 3339)")] = None,
     q: Annotated[str | None, Query(max_length=200, description="substring of key, name or user")] = None,
     limit: Annotated[int, Query(ge=1, le=500)] = 50,
     cursor: str | None = None,
