@@ -61,7 +61,7 @@ from backend.storage.base import ObjectStore
 from backend.streams import keys
 from backend.streams.admin import SharedLock, StreamAdmin
 from backend.streams.base import EventSource
-from backend.streams.embedded_redis import EmbeddedRedis
+from backend.streams.embedded_redis import EmbeddedRedis, stored_password
 from backend.streams.notices import AccountNotices
 from backend.streams.redis import RedisStreamSource
 from backend.worker import jobs
@@ -319,9 +319,12 @@ def _build(settings: Settings, role: Role, spec: RoleSpec, closers: list[tuple[s
     embedded: EmbeddedRedis | None = None
     redis_url = settings.redis_url if spec.redis != "none" else None
     if spec.redis == "embedded" and redis_url is None and settings.embedded_redis:
-        embedded = EmbeddedRedis(settings.data_dir / "redis", settings.embedded_redis_port, sync_redis)
+        password = settings.embedded_redis_password or stored_password(settings.embedded_redis_password_file)
+        embedded = EmbeddedRedis(settings.data_dir / "redis", settings.embedded_redis_port, password, sync_redis)
         closers.append(("redis", embedded.close))
         redis_url = embedded.url
+    # a Redis user per subscription, allowed only XADD to its stream: on by default where the Redis is ours
+    manage_acl = settings.redis_manage_acl if settings.redis_manage_acl is not None else embedded is not None
     # one blocking client (a connection pool) for the process's own Redis work: administration, park media,
     # account notices, the graph write lock
     client = sync_redis(redis_url) if redis_url is not None else None
@@ -341,7 +344,9 @@ def _build(settings: Settings, role: Role, spec: RoleSpec, closers: list[tuple[s
     projector = ingest.projector
     auth = Auth(accounts, settings, notify=notices.publish if notices else None)
     _ = auth.signing_key  # read now, while SQL answers: tokens are then verified without it
-    subscriptions = Subscriptions(SqlSubscriptions(engine), accounts, settings, redis_url, admin)
+    subscriptions = Subscriptions(
+        SqlSubscriptions(engine), accounts, settings, redis_url, admin, manage_acl=manage_acl and redis_url is not None
+    )
     checks: list[tuple[str, Callable[[], None]]] = [("sql", lambda: ping_sql(engine)), ("graph", graph.ping)]
     objects: ObjectStore | None = None
     if spec.objects:

@@ -140,6 +140,8 @@ def _run_server(settings: Settings, all_in_one: bool) -> None:
         lines.append(
             f"  redis    {without_password(process.redis_url)}{'  (stream consumers in this process)' if all_in_one else ''}"
         )
+        if process.embedded_redis is not None and not settings.embedded_redis_password:
+            lines.append(f"           (password in {settings.embedded_redis_password_file}, mode 0600)")
     if created:
         lines += [
             f"  admin    client_id={created[0]} client_secret={created[1]}",

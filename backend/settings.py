@@ -55,6 +55,11 @@ class Settings(BaseSettings):
     redis_url: str | None = None
     embedded_redis_port: int = Field(6380, ge=0, le=65535)
     embedded_redis: bool = True
+    # Password of the service's user on the embedded Redis; unset: generated once into <data dir>/redis-password
+    embedded_redis_password: str | None = Field(None, min_length=8)
+    # Per-subscription Redis users that may only XADD to their own stream (docs/streams.md); unset: on for
+    # the embedded Redis, off for FT_REDIS_URL (the service's user there then needs ACL SETUSER/DELUSER/LIST)
+    redis_manage_acl: bool | None = None
     kafka_bootstrap: str | None = None
 
     # Stream ingestion (subscriptions on Redis Streams / Kafka), see docs/streams.md
@@ -216,6 +221,10 @@ class Settings(BaseSettings):
     def files_dir(self) -> Path:
         """Root of the local object store."""
         return self.storage_dir if self.storage_dir is not None else self.data_dir / "files"
+
+    @property
+    def embedded_redis_password_file(self) -> Path:
+        return self.data_dir / "redis-password"
 
     @property
     def admin_credentials_file(self) -> Path:

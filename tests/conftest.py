@@ -205,6 +205,14 @@ class Server:
     def log(self) -> str:
         return self.log_path.read_text(errors="replace")[-5000:]
 
+    def service_redis(self, **kw: Any) -> Any:
+        """A client of the all-in-one's embedded Redis as the service's own user (subscribers' users may only
+        XADD to their stream); its password is kept in the data dir."""
+        import redis
+
+        password = (self.data_dir / "redis-password").read_text().strip()
+        return redis.Redis(port=self.redis_port, username="ftel", password=password, **kw)
+
     def stop(self) -> None:
         if self.proc.poll() is None:
             self.proc.terminate()

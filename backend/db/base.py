@@ -193,6 +193,7 @@ class SubscriptionRow:
     created_at: datetime
     deleted_at: datetime | None = None
     delete_reason: str | None = None
+    secret_sha256: str | None = None  # of its Redis writer's password (None: no writer of its own)
     id: int | None = None  # set once stored
 
     @property

@@ -109,6 +109,8 @@ class Subscription(SQLModel, table=True):
     created_at: datetime = Field(default_factory=_now)
     deleted_at: datetime | None = None
     delete_reason: str | None = Field(default=None, max_length=32)  # unsubscribed | idle
+    # SHA-256 (hex) of the password of its Redis writer user; the password itself is shown once, never kept
+    secret_sha256: str | None = Field(default=None, max_length=64)
 
 
 # Original and stored sizes go past 2 GiB: BIGINT on PostgreSQL (SQLite integers are 64-bit anyway).

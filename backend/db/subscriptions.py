@@ -29,6 +29,7 @@ def _subscription(row: Any) -> SubscriptionRow:
         created_at=utc(row.created_at),
         deleted_at=utc(row.deleted_at) if row.deleted_at else None,
         delete_reason=row.delete_reason,
+        secret_sha256=row.secret_sha256,
         id=int(row.id),
     )
 
@@ -45,6 +46,7 @@ def _values(sub: SubscriptionRow) -> dict[str, Any]:
         "created_at": sub.created_at,
         "deleted_at": sub.deleted_at,
         "delete_reason": sub.delete_reason,
+        "secret_sha256": sub.secret_sha256,
     }
 
 

@@ -4,6 +4,11 @@ SQL holds the durable record; the Redis registry (`ft:streams`) is what every in
 `ft:control` tells them at once. Either side can be rebuilt from the other (`sync`): a record only one
 side knows is copied over, and a deletion on either side wins. The registry is passed to each call: its
 asyncio client belongs to the caller's event loop.
+
+Where the service manages Redis ACLs, each Redis subscription has a writer: a Redis user that may only
+`XADD` to its stream (backend/streams/acl.py). Its password is shown once, in the endpoint URL of the
+creation answer; SQL and the registry keep its SHA-256, from which `sync` re-creates writers Redis lost.
+Closing a subscription deletes its writer.
 """
 
 from __future__ import annotations
@@ -19,8 +24,9 @@ from backend.domain.ids import uuid7
 from backend.errors import NotFound, Unavailable, Unprocessable
 from backend.settings import Settings
 from backend.streams import keys
+from backend.streams.acl import Writer, WriterAcl, new_secret, secret_sha256
 from backend.streams.admin import StreamAdmin
-from backend.streams.registry import Registry, StreamRecord, without_password
+from backend.streams.registry import Registry, StreamRecord, database, with_credentials, without_password
 
 log = logging.getLogger("ftel.subscriptions")
 
@@ -34,6 +40,14 @@ class Endpoint:
     topic: str | None = None  # Kafka: the shared topic (the stream key is the message key)
 
 
+@dataclass(frozen=True)
+class Opened:
+    """A subscription just created, with its writer's password (None: no writer), shown to its owner once."""
+
+    sub: SubscriptionRow
+    secret: str | None
+
+
 @dataclass
 class SyncReport:
     restored_to_sql: list[str] = field(default_factory=list)
@@ -42,6 +56,8 @@ class SyncReport:
     closed_in_sql: list[str] = field(default_factory=list)
     closed_in_registry: list[str] = field(default_factory=list)
     orphans: list[str] = field(default_factory=list)
+    writers_granted: list[str] = field(default_factory=list)  # Redis users re-created (Redis lost them)
+    writers_revoked: list[str] = field(default_factory=list)  # Redis users of closed or unknown subscriptions
 
     def changed(self) -> bool:
         return any(getattr(self, name) for name in self.__dataclass_fields__)
@@ -64,13 +80,15 @@ def _parse(text: str | None) -> datetime | None:
     return value if value.tzinfo else value.replace(tzinfo=UTC)
 
 
-def endpoint(settings: Settings, redis_url: str | None, transport: str) -> Endpoint:
-    """Where apps write; never hands out the server's own Redis password."""
+def endpoint(
+    settings: Settings, redis_url: str | None, transport: str, writer: tuple[str, str | None] | None = None
+) -> Endpoint:
+    """Where apps write; never hands out the server's own Redis password. With `writer` (user, password or
+    None), the Redis URL names the subscription's own user instead of any user of the service's URL."""
     if transport == "kafka":
         return Endpoint(settings.kafka_bootstrap or "", settings.kafka_topic)
-    if settings.redis_public_url:
-        return Endpoint(settings.redis_public_url)
-    return Endpoint(without_password(redis_url or ""))
+    url = settings.redis_public_url or without_password(redis_url or "")
+    return Endpoint(url if writer is None or not url else with_credentials(url, *writer))
 
 
 def record_of(sub: SubscriptionRow, owner_client_id: str | None) -> StreamRecord:
@@ -85,7 +103,14 @@ def record_of(sub: SubscriptionRow, owner_client_id: str | None) -> StreamRecord
         created=_iso(sub.created_at) or "",
         deleted=_iso(sub.deleted_at),
         reason=sub.delete_reason,
+        secret_sha256=sub.secret_sha256,
     )
+
+
+def writer_of(sub: SubscriptionRow) -> Writer | None:
+    if sub.transport != "redis" or sub.secret_sha256 is None:
+        return None
+    return Writer(keys.writer_user(sub.uuid), sub.stream_key, sub.secret_sha256)
 
 
 def _created_ms(sub: SubscriptionRow) -> int:
@@ -100,6 +125,8 @@ class Subscriptions:
         settings: Settings,
         redis_url: str | None,
         admin: StreamAdmin | None = None,
+        *,
+        manage_acl: bool = False,
     ) -> None:
         self.store = store
         self.accounts = accounts
@@ -107,9 +134,20 @@ class Subscriptions:
         self.redis_url = redis_url  # the service's Redis (None: no stream ingestion in this process)
         self.admin = admin
         self.group = settings.stream_group
+        self.manage_acl = manage_acl  # a writer (Redis user) per Redis subscription
+        # clients SELECT a database other than 0 on connecting, which the writer must then be allowed
+        self._writers_select = database(self.endpoint("redis").url) != 0
 
     def endpoint(self, transport: str) -> Endpoint:
         return endpoint(self.settings, self.redis_url, transport)
+
+    def endpoint_of(self, sub: SubscriptionRow, secret: str | None = None) -> Endpoint:
+        """Where this subscription's app writes; as its writer (with the password when given: at creation)."""
+        writer = writer_of(sub) if self.manage_acl else None
+        return endpoint(self.settings, self.redis_url, sub.transport, None if writer is None else (writer.user, secret))
+
+    def _acl(self, registry: Registry) -> WriterAcl:
+        return WriterAcl(registry.redis, select=self._writers_select)
 
     def _client_id(self, account_id: int | None) -> str | None:
         return None if account_id is None else self.accounts.client_id(account_id)
@@ -122,8 +160,20 @@ class Subscriptions:
         user_name: str | None,
         transport: str,
     ) -> SubscriptionRow:
-        """SQL first, then the registry and the stream with its group, then the announcement. If Redis
-        fails the SQL row is removed again and the caller gets 503: no half-made subscription stays."""
+        """`open` for callers that do not hand the writer's password to anyone."""
+        return (await self.open(registry, principal, user_id, user_name, transport)).sub
+
+    async def open(
+        self,
+        registry: Registry | None,
+        principal: Principal,
+        user_id: str | None,
+        user_name: str | None,
+        transport: str,
+    ) -> Opened:
+        """SQL first, then the stream with its group, its writer, the registry, then the announcement. If
+        Redis fails the SQL row (and the writer) is removed again and the caller gets 503: no half-made
+        subscription stays."""
         if transport not in TRANSPORTS:
             raise Unprocessable(f"transport must be one of {', '.join(TRANSPORTS)}")
         if transport == "kafka" and not self.settings.kafka_bootstrap:
@@ -131,6 +181,7 @@ class Subscriptions:
         if registry is None:
             raise Unavailable("stream ingestion needs Redis: set FT_REDIS_URL (or run the all-in-one `ftel serve`)")
         sub_id = str(uuid7())
+        secret = new_secret() if transport == "redis" and self.manage_acl else None
         sub = SubscriptionRow(
             uuid=sub_id,
             stream_key=keys.stream_key(sub_id),
@@ -140,20 +191,29 @@ class Subscriptions:
             user_id=user_id or str(uuid7()),
             user_name=user_name,
             created_at=datetime.now(UTC),
+            secret_sha256=None if secret is None else secret_sha256(secret),
         )
         sub = await asyncio.to_thread(self.store.insert, sub)
+        writer = writer_of(sub)
         try:
             client_id = await asyncio.to_thread(self._client_id, principal.account_id)
             if transport == "redis":
                 await registry.ensure_stream(sub.stream_key, self.group)
+            if writer is not None:
+                await self._acl(registry).grant([writer])
             await registry.put(record_of(sub, client_id))
             await registry.announce("follow", sub.stream_key)
         except Exception as exc:
             await asyncio.to_thread(self.store.remove, sub.uuid)
+            if writer is not None:
+                try:
+                    await self._acl(registry).revoke([writer.user])
+                except Exception:
+                    pass  # the next sync deletes a writer whose subscription does not exist
             log.warning("subscription %s not created, Redis failed: %s", sub.uuid, exc)
             raise Unavailable("the stream registry (Redis) is unreachable; nothing was created, retry later") from None
         log.info("subscription %s opened: %s for user %s (%s)", sub.uuid, sub.stream_key, sub.user_id, transport)
-        return sub
+        return Opened(sub, secret)
 
     def listed(self, principal: Principal, include_deleted: bool, every_account: bool) -> list[SubscriptionRow]:
         return self.store.listed(None if every_account else principal.account_id, include_deleted)
@@ -178,13 +238,16 @@ class Subscriptions:
         return await asyncio.to_thread(self.get_own, principal, sub_id)
 
     async def close(self, registry: Registry, subs: list[SubscriptionRow], reason: str) -> list[str]:
-        """Soft-delete in SQL, mark deleted in the registry, announce. Returns the stream keys closed."""
+        """Soft-delete in SQL, delete the writer, mark deleted in the registry, announce. Returns the stream
+        keys closed. A writer left behind (Redis failed here) is deleted by the next sync."""
         now = datetime.now(UTC)
         closed = set(await asyncio.to_thread(self.store.soft_delete, [s.uuid for s in subs], reason, now))
         streams = []
         for sub in subs:
             if sub.uuid not in closed:
                 continue
+            if self.manage_acl and sub.transport == "redis":
+                await self._acl(registry).revoke([keys.writer_user(sub.uuid)])
             current = await registry.get(sub.stream_key)
             base = current or record_of(sub, None)
             await registry.put(replace(base, deleted=now.isoformat(), reason=reason))
@@ -233,6 +296,7 @@ class Subscriptions:
             created_at=_parse(record.created) or datetime.now(UTC),
             deleted_at=_parse(record.deleted),
             delete_reason=record.reason,
+            secret_sha256=record.secret_sha256,
         )
 
     async def sync(self, registry: Registry, *, scan_streams: bool) -> SyncReport:
@@ -306,6 +370,28 @@ class Subscriptions:
                 at = _parse(known.deleted) or datetime.now(UTC)
                 await asyncio.to_thread(self.store.soft_delete, [sub.uuid], known.reason or "unsubscribed", at)
                 report.closed_in_sql.append(stream)
+        if self.manage_acl:
+            await self._sync_writers(registry, report)
         if report.changed():
             log.info("subscriptions reconciled: %s", {k: len(v) for k, v in report.as_json().items() if v})
         return report
+
+    async def _sync_writers(self, registry: Registry, report: SyncReport) -> None:
+        """Exactly the writers of live Redis subscriptions, each with its stored hash: re-create those Redis
+        lost (a restart) and delete the others. Redis's list is read before SQL: a subscription being created
+        is in SQL before its writer exists, and one being closed is closed in SQL before its writer goes, so
+        neither is mistaken for a leftover."""
+        acl = self._acl(registry)
+        granted = await acl.granted()
+        if granted is None:
+            return
+        rows = await asyncio.to_thread(self.store.listed, None, False)
+        wanted = {w.user: w for w in map(writer_of, rows) if w is not None}
+        grant = [w for user, w in wanted.items() if granted.get(user, "") != w.secret_sha256]
+        revoke = sorted(set(granted) - wanted.keys())
+        await acl.grant(grant)
+        await acl.revoke(revoke)
+        report.writers_granted.extend(w.user for w in grant)
+        report.writers_revoked.extend(revoke)
+        if grant:
+            log.warning("re-created %d Redis writer users Redis did not have", len(grant))

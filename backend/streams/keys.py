@@ -34,6 +34,17 @@ ARQ_QUEUE = "ft:arq:queue"
 """ARQ job queue of `ftel worker` (scheduled jobs)."""
 
 
+SERVICE_USER = "ftel"
+"""Redis ACL user of the service's own connections to the embedded Redis (its `default` user is off)."""
+
+WRITER_USER_PREFIX = "ftel-sub-"
+"""Redis ACL user per subscription: `ftel-sub-<subscription id>`, allowed only `XADD` to its own stream."""
+
+
+def writer_user(subscription_id: str) -> str:
+    return f"{WRITER_USER_PREFIX}{subscription_id}"
+
+
 def stream_key(subscription_id: str) -> str:
     return f"{STREAM_PREFIX}{subscription_id}"
 

@@ -8,7 +8,7 @@ import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import asdict, dataclass
 from typing import Any, cast
-from urllib.parse import urlsplit, urlunsplit
+from urllib.parse import parse_qsl, quote, urlsplit, urlunsplit
 
 import orjson
 from redis.asyncio import Redis
@@ -33,6 +33,7 @@ class StreamRecord:
     created: str  # RFC 3339
     deleted: str | None = None
     reason: str | None = None
+    secret_sha256: str | None = None  # of the subscription's Redis writer password (backend/streams/acl.py)
 
     @property
     def live(self) -> bool:
@@ -61,6 +62,23 @@ def without_password(url: str) -> str:
         + (f":{parts.port}" if parts.port else "")
     )
     return urlunsplit((parts.scheme, netloc, parts.path, parts.query, parts.fragment))
+
+
+def with_credentials(url: str, user: str, password: str | None) -> str:
+    """The URL with this user (and password, when given) in place of its own userinfo."""
+    parts = urlsplit(url)
+    userinfo = quote(user, safe="") + (f":{quote(password, safe='')}" if password is not None else "")
+    host = parts.hostname or ""
+    host = f"[{host}]" if ":" in host else host
+    netloc = f"{userinfo}@{host}" + (f":{parts.port}" if parts.port else "")
+    return urlunsplit((parts.scheme, netloc, parts.path, parts.query, parts.fragment))
+
+
+def database(url: str) -> int:
+    """The database number a redis:// URL selects (path `/n` or query `db=n`; 0 when absent)."""
+    parts = urlsplit(url)
+    number = parts.path.strip("/") or dict(parse_qsl(parts.query)).get("db", "0")
+    return int(number) if number.isdigit() else 0
 
 
 class Registry:

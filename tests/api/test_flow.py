@@ -158,10 +158,11 @@ def test_stream_entries_over_the_allowance_are_parked_acknowledged_and_drained(
 
     app = flow_admin.account("ingest", name="stream-app")
     sub = app.post("/subscriptions", json={"user_id": "streamer"}).json()
-    client = redis.Redis.from_url(sub["endpoint"], decode_responses=True)
+    client = redis.Redis.from_url(sub["endpoint"], decode_responses=True)  # the subscription's own user
     tag = uuid.uuid4().hex[:8]
     events = [{"type": "trace.started", "trace": f"xs-{tag}-{i}", "user": "streamer"} for i in range(5 * ALLOWANCE)]
     xadd_events(client, sub["stream_key"], events, per_entry=25)
+    client = flow_server.service_redis(decode_responses=True)
     parked = wait_for(
         lambda: next((u["parked"] for u in flow_admin.get("/flow").json()["users"] if u["user"] == "streamer"), 0)
     )

@@ -9,6 +9,7 @@ import uuid
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 import httpx
 import pytest
@@ -79,7 +80,15 @@ def app(admin: Api) -> Api:
 
 
 def endpoint_client(sub: dict[str, Any]) -> redis.Redis:
+    """What the app gets: the subscription's own Redis user, allowed only XADD to its stream."""
     return redis.Redis.from_url(sub["endpoint"], decode_responses=True)
+
+
+@pytest.fixture(scope="module")
+def service(aio: Server) -> redis.Redis:
+    """The embedded Redis as the service's own user (registry, groups, dead letters)."""
+    client: redis.Redis = aio.service_redis(decode_responses=True)
+    return client
 
 
 def consumed(client: redis.Redis, stream: str) -> bool:
@@ -92,21 +101,40 @@ def consumed(client: redis.Redis, stream: str) -> bool:
 # -- lifecycle --------------------------------------------------------------------------------------
 
 
-def test_subscribe_issues_a_user_id_and_a_stream_key(app: Api, admin: Api) -> None:
+def test_subscribe_issues_a_user_id_and_a_stream_key(app: Api, admin: Api, service: redis.Redis, aio: Server) -> None:
     issued = app.post("/subscriptions", json={"user_name": "Team Seven"})
     assert issued.status_code == 201, issued.text
     body = issued.json()
     assert set(body) >= {"id", "user_id", "stream_key", "transport", "endpoint", "created_at"}
     assert body["stream_key"] == f"ft:s:{body['id']}" and body["transport"] == "redis"
     assert str(uuid.UUID(body["user_id"])) == body["user_id"]  # issued by the service
-    assert body["endpoint"].startswith("redis://127.0.0.1:") and body["topic"] is None
+    # the subscription's own Redis user and its password, shown in this answer only
+    where = urlsplit(body["endpoint"])
+    assert (where.scheme, where.hostname, where.username) == ("redis", "127.0.0.1", f"ftel-sub-{body['id']}")
+    assert where.password and len(where.password) >= 32 and body["topic"] is None
+    again = app.get(f"/subscriptions/{body['id']}").json()
+    assert again["endpoint"] == body["endpoint"].replace(f":{where.password}@", "@")  # never shown again
+    assert where.password not in json.dumps(app.get("/subscriptions").json())
 
     own = app.post("/subscriptions", json={"user_id": "team-7", "user_name": "Team Seven", "transport": "redis"}).json()
     assert own["user_id"] == "team-7" and own["stream_key"] != body["stream_key"]
 
     client = endpoint_client(body)
-    assert client.type(body["stream_key"]) == "stream"  # ready to XADD into, group created
-    registry = json.loads(client.hget("ft:streams", body["stream_key"]))
+    assert client.xadd(body["stream_key"], {"event": json.dumps({"type": "log", "trace": "t7", "message": "hi"})})
+    for refused in (
+        lambda: client.xadd(own["stream_key"], {"event": "{}"}),
+        lambda: client.hset("ft:flow:allowances", "1", '{"events_per_second": 1e-6}'),
+        lambda: client.xrange("ft:dlq"),
+        lambda: client.hgetall("ft:streams"),
+    ):
+        with pytest.raises(redis.exceptions.NoPermissionError):
+            refused()
+    with pytest.raises(redis.AuthenticationError):  # NOAUTH
+        redis.Redis(host=where.hostname, port=where.port).ping()
+    assert service.type(body["stream_key"]) == "stream"  # ready to XADD into, group created
+    log = aio.log_path.read_text(errors="replace")
+    assert where.password not in log and (aio.data_dir / "redis-password").read_text().strip() not in log
+    registry = json.loads(service.hget("ft:streams", body["stream_key"]))
     assert registry["user_id"] == body["user_id"] and registry["owner"] and registry["deleted"] is None
 
     mine = {s["id"] for s in app.get("/subscriptions").json()}
@@ -116,8 +144,9 @@ def test_subscribe_issues_a_user_id_and_a_stream_key(app: Api, admin: Api) -> No
     assert app.get(f"/subscriptions/{own['id']}").json()["user_id"] == "team-7"
 
 
-def test_unsubscribe_soft_deletes_and_is_idempotent(app: Api, admin: Api) -> None:
+def test_unsubscribe_soft_deletes_and_is_idempotent(app: Api, admin: Api, service: redis.Redis) -> None:
     sub = app.post("/subscriptions", json={"user_id": "u-del"}).json()
+    assert endpoint_client(sub).xadd(sub["stream_key"], {"event": "{}"})
     other = admin.account("ingest", name="someone-else")
     assert_error(other.delete(f"/subscriptions/{sub['id']}"), 404, "not_found")
     closed = app.delete(f"/subscriptions/{sub['id']}")
@@ -128,8 +157,10 @@ def test_unsubscribe_soft_deletes_and_is_idempotent(app: Api, admin: Api) -> Non
     assert sub["id"] not in {s["id"] for s in app.get("/subscriptions").json()}
     kept = {s["id"]: s for s in app.get("/subscriptions", params={"include_deleted": "true"}).json()}
     assert kept[sub["id"]]["delete_reason"] == "unsubscribed"
-    registry = json.loads(endpoint_client(sub).hget("ft:streams", sub["stream_key"]))
+    registry = json.loads(service.hget("ft:streams", sub["stream_key"]))
     assert registry["deleted"] and registry["reason"] == "unsubscribed"
+    with pytest.raises(redis.AuthenticationError):  # WRONGPASS: its Redis user went with it
+        endpoint_client(sub).xadd(sub["stream_key"], {"event": "{}"})
 
 
 def test_subscription_input_and_roles_are_checked(app: Api, admin: Api) -> None:
@@ -154,7 +185,9 @@ def test_subscription_input_and_roles_are_checked(app: Api, admin: Api) -> None:
 # -- ingestion ---------------------------------------------------------------------------------------
 
 
-def test_seed_scenario_by_plain_xadd_gives_the_rest_graph_and_garbage_goes_to_the_dlq(app: Api, admin: Api) -> None:
+def test_seed_scenario_by_plain_xadd_gives_the_rest_graph_and_garbage_goes_to_the_dlq(
+    app: Api, admin: Api, service: redis.Redis
+) -> None:
     tag = uuid.uuid4().hex[:6]
     via_rest, via_stream = f"rest-{tag}", f"xadd-{tag}"
     rest_events = rekeyed(seed_events(via_rest), f"-{via_rest}")
@@ -164,18 +197,18 @@ def test_seed_scenario_by_plain_xadd_gives_the_rest_graph_and_garbage_goes_to_th
     client = endpoint_client(sub)
     stream_events = rekeyed(seed_events(via_stream), f"-{via_stream}")
     ids = xadd_events(client, sub["stream_key"], stream_events, garbage_at=7)
-    assert wait_for(lambda: consumed(client, sub["stream_key"]), timeout=30)
+    assert wait_for(lambda: consumed(service, sub["stream_key"]), timeout=30)
 
     expected = picture(admin, via_rest, f"-{via_rest}")
     assert expected["summary"]["dropped"] == 2 and len(expected["nodes"]) == 10
     assert wait_for(lambda: picture(admin, via_stream, f"-{via_stream}") == expected, timeout=10)
 
-    garbage = [r for r in dlq(client) if r["stream"] == sub["stream_key"]]
+    garbage = [r for r in dlq(service) if r["stream"] == sub["stream_key"]]
     assert [(r["id"], r["transport"]) for r in garbage] == [(ids[7], "redis")]
     assert "not JSON" in garbage[0]["reason"] and "{this is not json" in garbage[0]["entry"]
 
 
-def test_events_arrays_and_missing_user_ids_are_accepted(app: Api, admin: Api) -> None:
+def test_events_arrays_and_missing_user_ids_are_accepted(app: Api, admin: Api, service: redis.Redis) -> None:
     tag = uuid.uuid4().hex[:6]
     trace, key = f"arr-{tag}", f"file-{tag}"
     sub = app.post("/subscriptions", json={"user_id": "owner-user"}).json()
@@ -191,7 +224,7 @@ def test_events_arrays_and_missing_user_ids_are_accepted(app: Api, admin: Api) -
         },
     ]
     xadd_events(client, sub["stream_key"], events, per_entry=3)
-    assert wait_for(lambda: consumed(client, sub["stream_key"]), timeout=30)
+    assert wait_for(lambda: consumed(service, sub["stream_key"]), timeout=30)
     node = wait_for(lambda: (r := admin.get(f"/nodes/{key}")).status_code == 200 and r.json(), timeout=10)
     assert node["node"]["trace"] == trace
     stored = [e["event"] for e in node["events"]]
@@ -199,7 +232,9 @@ def test_events_arrays_and_missing_user_ids_are_accepted(app: Api, admin: Api) -
     assert admin.get(f"/traces/{trace}").json()["user"] == "u-1"
 
 
-def test_kafka_subscription_is_consumed_with_the_same_contract(app: Api, admin: Api, kafka_topic: str) -> None:
+def test_kafka_subscription_is_consumed_with_the_same_contract(
+    app: Api, admin: Api, kafka_topic: str, service: redis.Redis
+) -> None:
     import asyncio
 
     from tests.conftest import service_env
@@ -233,8 +268,7 @@ def test_kafka_subscription_is_consumed_with_the_same_contract(app: Api, admin: 
     assert summary
     detail = admin.get(f"/traces/{trace}").json()["summary"]
     assert detail["dropped"] == 2 and detail["data"] == 6
-    server_redis = endpoint_client(next(s for s in app.get("/subscriptions").json() if s["transport"] == "redis"))
-    stray = wait_for(lambda: [r for r in dlq(server_redis) if r["stream"] == sub["stream_key"]])
+    stray = wait_for(lambda: [r for r in dlq(service) if r["stream"] == sub["stream_key"]])
     assert [r["transport"] for r in stray] == ["kafka"] and "not JSON" in stray[0]["reason"]
 
 
@@ -257,9 +291,11 @@ def test_idle_subscriptions_expire_in_the_all_in_one(tmp_path: Path) -> None:
             time.sleep(0.3)
         gone = wait_for(lambda: api.get(f"/subscriptions/{quiet['id']}").json()["deleted_at"], timeout=15)
         assert gone and api.get(f"/subscriptions/{quiet['id']}").json()["delete_reason"] == "idle"
+        with pytest.raises(redis.AuthenticationError):  # expiry deleted its Redis user
+            endpoint_client(quiet).xadd(quiet["stream_key"], {"event": "{}"})
         assert api.get(f"/subscriptions/{busy['id']}").json()["deleted_at"] is None  # it kept writing
         assert wait_for(lambda: api.get(f"/subscriptions/{busy['id']}").json()["delete_reason"] == "idle", timeout=15)
-        (state,) = client.hgetall("ft:consumers").values()  # the all-in-one's consumer follows nothing now
+        (state,) = srv.service_redis(decode_responses=True).hgetall("ft:consumers").values()  # follows nothing now
         assert json.loads(state)["streams"]["redis"] == []
     finally:
         srv.stop()

@@ -144,12 +144,14 @@ def test_a_killed_all_in_one_leaves_a_redis_that_the_next_start_stops_keeping_it
     first.stop()
     leftover = int((tmp_path / "redis" / "redis.pid").read_text())
     assert Path(f"/proc/{leftover}").exists()
-    redis.Redis(port=first.redis_port).set("ft:test:kept", "yes")
+    first.service_redis().set("ft:test:kept", "yes")
     second = Server({**ADMIN}, "serve", tmp_path)
     try:
         assert "left running by an earlier process" in second.log()
         assert not Path(f"/proc/{leftover}").exists() or "Z" in Path(f"/proc/{leftover}/stat").read_text().split()[2]
-        assert redis.Redis(port=second.redis_port).get("ft:test:kept") == b"yes"
+        assert second.service_redis().get("ft:test:kept") == b"yes"
+        with pytest.raises(redis.AuthenticationError):  # NOAUTH: the embedded Redis needs the password
+            redis.Redis(port=second.redis_port).get("ft:test:kept")
     finally:
         second.stop()
 

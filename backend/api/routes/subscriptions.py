@@ -31,15 +31,19 @@ class SubscriptionOut(BaseModel):
     user_name: str | None
     stream_key: str = Field(description="Redis: the stream to XADD into; Kafka: the message key")
     transport: str
-    endpoint: str = Field(description="where to write: a redis:// URL or Kafka bootstrap servers")
+    endpoint: str = Field(
+        description="where to write: a redis:// URL or Kafka bootstrap servers. Where the server manages Redis "
+        "ACLs the URL names the subscription's own Redis user, allowed only XADD to `stream_key`; its password "
+        "is in the URL of the creation answer only (`redis://<user>:<password>@host:port/0`), never again"
+    )
     topic: str | None = Field(None, description="Kafka only: the topic to produce to")
     created_at: datetime
     deleted_at: datetime | None = None
     delete_reason: str | None = None
 
 
-def _out(sub: SubscriptionRow, subscriptions: Subscriptions) -> SubscriptionOut:
-    where = subscriptions.endpoint(sub.transport)
+def _out(sub: SubscriptionRow, subscriptions: Subscriptions, secret: str | None = None) -> SubscriptionOut:
+    where = subscriptions.endpoint_of(sub, secret)
     return SubscriptionOut(
         id=sub.uuid,
         user_id=sub.user_id,
@@ -58,12 +62,14 @@ def _out(sub: SubscriptionRow, subscriptions: Subscriptions) -> SubscriptionOut:
 async def create_subscription(
     subscriptions: SubscriptionsDep, registry: RegistryDep, principal: IngestAccount, body: SubscriptionIn | None = None
 ) -> SubscriptionOut:
-    """Returns the stream key to write telemetry to (Redis: `XADD <stream_key> * event '<json>'`).
-    Every instance starts consuming it at once. One account may hold many subscriptions. Every field is
-    optional: with no body the service issues a user id and uses the Redis transport."""
+    """Returns the stream key to write telemetry to (Redis: `XADD <stream_key> * event '<json>'`) and the
+    endpoint to write it at, with the subscription's own Redis credentials where the server manages Redis
+    ACLs: keep them, they are shown only here. Every instance starts consuming it at once. One account may
+    hold many subscriptions. Every field is optional: with no body the service issues a user id and uses the
+    Redis transport."""
     body = body or SubscriptionIn.model_validate({})
-    sub = await subscriptions.create(registry, principal, body.user_id, body.user_name, body.transport)
-    return _out(sub, subscriptions)
+    opened = await subscriptions.open(registry, principal, body.user_id, body.user_name, body.transport)
+    return _out(opened.sub, subscriptions, opened.secret)
 
 
 @router.get("/subscriptions", response_model=list[SubscriptionOut], summary="Your subscriptions")
@@ -88,5 +94,6 @@ async def get_subscription(sub_id: str, subscriptions: SubscriptionsDep, princip
 async def delete_subscription(
     sub_id: str, subscriptions: SubscriptionsDep, registry: RegistryDep, principal: IngestAccount
 ) -> SubscriptionOut:
-    """Every instance stops consuming the stream; entries already in it stay in Redis unread."""
+    """Every instance stops consuming the stream and its Redis credentials stop working; entries already in
+    it stay in Redis unread."""
     return _out(await subscriptions.delete(registry, principal, sub_id), subscriptions)

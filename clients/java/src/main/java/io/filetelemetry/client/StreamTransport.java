@@ -31,14 +31,19 @@ public final class StreamTransport implements AutoCloseable {
         this.streamKey = streamKey;
     }
 
-    /** Connect to the subscription's {@code endpoint} (a {@code redis://} URL). */
+    /**
+     * Connect to the subscription's {@code endpoint} (a {@code redis://} URL). Where the server manages Redis
+     * ACLs, the endpoint of the {@link Subscription} returned by {@code subscribe} carries the subscription's own
+     * Redis user and password ({@code redis://<user>:<password>@host:port/0}, allowed only XADD to its stream);
+     * a subscription read back later has the user without the password: keep the first one.
+     */
     public static StreamTransport open(Subscription subscription) {
         return open(subscription, URI.create(subscription.endpoint()));
     }
 
     /**
-     * Connect to {@code endpoint} instead of the announced one (e.g. a URL with the password, which the
-     * server never hands out, or an address reachable from here).
+     * Connect to {@code endpoint} instead of the announced one (e.g. the endpoint with the password kept from
+     * {@code subscribe}, or an address reachable from here).
      */
     public static StreamTransport open(Subscription subscription, URI endpoint) {
         if (!"redis".equals(subscription.transport())) {

@@ -3,6 +3,7 @@ package io.filetelemetry.client;
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertInstanceOf;
+import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertNull;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
@@ -233,6 +234,15 @@ class ClientTest {
         assertEquals("{\"user_id\":\"team-7\",\"user_name\":\"T\",\"transport\":\"redis\"}",
                 stub.seen("POST /api/v1/subscriptions").get(0).text());
         assertEquals("include_deleted=true", stub.seen("GET /api/v1/subscriptions").get(0).query());
+    }
+
+    @Test
+    void aSubscriptionPrintsItsEndpointWithoutThePassword() {
+        Subscription s = new Subscription("s1", "u", null, "ft:s:s1", "redis",
+                "redis://ftel-sub-s1:s3cr3t-Pw_x@127.0.0.1:6380/0", null, "t", null, null);
+        assertTrue(s.toString().contains("endpoint=redis://ftel-sub-s1:***@127.0.0.1:6380/0"), s.toString());
+        assertFalse(s.toString().contains("s3cr3t"), s.toString());
+        assertEquals("redis://ftel-sub-s1:s3cr3t-Pw_x@127.0.0.1:6380/0", s.endpoint());
     }
 
     private static final String STORED = "{\"key\":\"F\",\"group\":\"g\",\"trace\":\"A\",\"size\":%d,\"stored_size\":5,"
