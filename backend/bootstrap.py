@@ -28,6 +28,7 @@ from typing import Any, Literal
 import grpc
 import redis
 import redis.asyncio
+from limits.storage import MemoryStorage, RedisStorage, Storage
 from sqlalchemy import Engine, create_engine, event
 
 from backend.api.deps import ApiServices
@@ -45,6 +46,7 @@ from backend.domain.ingest import Ingest
 from backend.domain.projector import Projector
 from backend.domain.queries import Queries
 from backend.domain.retention import Retention
+from backend.domain.signin import SignIn
 from backend.domain.subscriptions import Subscriptions
 from backend.errors import GraphBusy, GraphError
 from backend.flow.accounting import Accounting, Allowance
@@ -170,6 +172,13 @@ def async_redis(url: str) -> redis.asyncio.Redis:
     return client
 
 
+def signin_windows(client: redis.Redis) -> Storage:
+    """The sign-in throttle's windows on the process's Redis (one connection pool): every API process shares them."""
+    return RedisStorage(
+        "redis://", connection_pool=client.connection_pool, key_prefix=keys.SIGNIN_LIMITS, wrap_exceptions=True
+    )
+
+
 def stream_sources(settings: Settings, consumer: str) -> SourceFactory:
     """The transports this process consumes: Redis Streams always, Kafka when FT_KAFKA_BOOTSTRAP is set."""
 
@@ -219,6 +228,7 @@ class Process:
     graph: GraphStore
     events: SqlEventLog
     auth: Auth
+    signin: SignIn
     projector: Projector
     ingest: Ingest
     queries: Queries
@@ -252,6 +262,7 @@ class Process:
         return ApiServices(
             settings=self.settings,
             auth=self.auth,
+            signin=self.signin,
             ingest=self.ingest,
             queries=self.queries,
             subscriptions=self.subscriptions,
@@ -344,6 +355,7 @@ def _build(settings: Settings, role: Role, spec: RoleSpec, closers: list[tuple[s
     projector = ingest.projector
     auth = Auth(accounts, settings, notify=notices.publish if notices else None)
     _ = auth.signing_key  # read now, while SQL answers: tokens are then verified without it
+    signin = SignIn(auth, settings, signin_windows(client) if client is not None else None, MemoryStorage())
     subscriptions = Subscriptions(
         SqlSubscriptions(engine), accounts, settings, redis_url, admin, manage_acl=manage_acl and redis_url is not None
     )
@@ -360,6 +372,7 @@ def _build(settings: Settings, role: Role, spec: RoleSpec, closers: list[tuple[s
         graph=graph,
         events=events,
         auth=auth,
+        signin=signin,
         notices=notices,
         admin=admin,
         projector=projector,

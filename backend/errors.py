@@ -12,6 +12,7 @@ nearest mapped ancestor), so a new subclass is never an internal error.
     ├── Unprocessable        422       well-formed but semantically invalid
     │   ├── QueryRejected              graph/: a read-only query that writes or is not valid Cypher
     │   └── QueryTimeout               graph/: a read-only query ran past its time limit
+    ├── TooManyRequests      429       sign-in attempts over a limit; carries `retry_after` (seconds)
     ├── Unavailable          503       a store is unreachable; retry later
     │   ├── SqlUnavailable             db/: the SQL database cannot be reached (or is locked)
     │   ├── GraphError                 graph/: the graph store failed or cannot be reached
@@ -82,6 +83,17 @@ class QueryRejected(Unprocessable):
 
 class QueryTimeout(Unprocessable):
     """A user query ran past its time limit."""
+
+
+class TooManyRequests(FtelError):
+    """Too many attempts (sign-in throttling); the caller may try again after `retry_after` seconds."""
+
+    status = 429
+    code = "too_many_requests"
+
+    def __init__(self, message: str, details: Any = None, retry_after: int = 1) -> None:
+        super().__init__(message, details)
+        self.retry_after = max(1, retry_after)
 
 
 class Unavailable(FtelError):

@@ -1,4 +1,8 @@
-"""Prometheus metrics of the process, exposed at /metrics."""
+"""Prometheus metrics of the process, exposed at /metrics.
+
+Every label has a bounded set of values (routes, methods, status codes, media, reasons, accounts, which admins
+create): never a user id or anything else a caller chooses, so that callers cannot grow the registry. Per-user
+figures are on GET /api/v1/flow (admin)."""
 
 from __future__ import annotations
 
@@ -13,14 +17,14 @@ GRAPH_ERRORS = Counter("ftel_graph_errors_total", "Graph merges that failed and 
 HTTP_REQUESTS = Counter("ftel_http_requests_total", "HTTP requests", ["method", "route", "status"])
 HTTP_LATENCY = Histogram("ftel_http_request_seconds", "HTTP request latency", ["method", "route"])
 
-FLOW_EVENTS = Counter("ftel_flow_events_total", "Events received per account and user", ["account", "user"])
-FLOW_BYTES = Counter("ftel_flow_bytes_total", "Bytes of events received per account and user", ["account", "user"])
-FLOW_RATE = Gauge("ftel_flow_user_rate", "Current events/s per account and user", ["account", "user"])
+FLOW_EVENTS = Counter("ftel_flow_events_total", "Events received per account", ["account"])
+FLOW_BYTES = Counter("ftel_flow_bytes_total", "Bytes of events received per account", ["account"])
+FLOW_RATE = Gauge("ftel_flow_account_rate", "Current events/s per account (the sum over its users)", ["account"])
+FLOW_USERS = Gauge("ftel_flow_users", "User ids this process has counted (per-user figures: GET /api/v1/flow)")
 FLOW_PARKED = Counter("ftel_flow_parked_total", "Events parked, by medium and reason", ["medium", "reason"])
 FLOW_DEPTH = Gauge("ftel_flow_parked_events", "Events waiting in a park medium", ["medium"])
-FLOW_USER_DEPTH = Gauge(
-    "ftel_flow_parked_user_events", "Events parked in Redis per account and user", ["account", "user"]
-)
+FLOW_ACCOUNT_DEPTH = Gauge("ftel_flow_parked_account_events", "Events parked per account (every medium)", ["account"])
+FLOW_PARKED_USERS = Gauge("ftel_flow_parked_users", "User ids with parked events (every medium)")
 FLOW_DRAINED = Counter("ftel_flow_drained_total", "Parked events handed back to the event log", ["medium"])
 FLOW_DRAIN_RATE = Gauge("ftel_flow_drain_rate", "Parked events drained per second (last few seconds)")
 FLOW_OLDEST = Gauge("ftel_flow_oldest_parked_seconds", "Age of the oldest parked batch")

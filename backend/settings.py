@@ -111,6 +111,17 @@ class Settings(BaseSettings):
     # disabling or rotating an account tells every process at once (Redis ft:auth), so this bounds how long a
     # revoked token can still work if that message is lost, and how long tokens keep working while SQL is down.
     auth_cache_seconds: float = Field(60.0, ge=0, le=3600)
+    # Sign-in throttling (backend/domain/signin.py): failed sign-ins per client id and per source address within a
+    # moving window (shared through Redis when the process has one), then 429 with Retry-After; and at most
+    # signin_concurrency Argon2 verifications at once per process (64 MiB each), a sign-in waiting at most
+    # signin_queue_seconds for its turn.
+    signin_client_failures: int = Field(10, ge=1, le=100_000)
+    signin_address_failures: int = Field(30, ge=1, le=100_000)
+    signin_window_seconds: int = Field(300, ge=1, le=86_400)
+    signin_concurrency: int = Field(2, ge=1, le=64)
+    signin_queue_seconds: float = Field(5.0, gt=0, le=60)
+    # /metrics on the API port: open when unset (aggregate counters only), else `Authorization: Bearer <this>`
+    metrics_token: str | None = None
 
     # Flow control (backend/flow, docs/flow.md): per-user allowances, parking, draining.
     flow_enabled: bool = True
@@ -129,6 +140,10 @@ class Settings(BaseSettings):
     graph_batch_size: int = Field(1000, ge=1, le=100_000)
     max_events_per_request: int = Field(10_000, ge=1)
     max_request_bytes: int = Field(16 * 1024 * 1024, ge=1024)
+    # every other request body (413 above, refused before it is read in full); POST /events has max_request_bytes,
+    # POST /files max_upload_bytes, POST /auth/token (unauthenticated) max_signin_body_bytes
+    max_body_bytes: int = Field(1024 * 1024, ge=1024)
+    max_signin_body_bytes: int = Field(16 * 1024, ge=1024, le=1024 * 1024)
     query_row_limit: int = Field(1000, ge=1, le=100_000)
     query_timeout_seconds: float = Field(10.0, gt=0, le=300)
     projector_interval_seconds: float = Field(2.0, gt=0)

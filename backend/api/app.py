@@ -12,6 +12,7 @@ from fastapi import FastAPI, Request, Response
 from fastapi_offline import FastAPIOffline
 
 from backend.api import errors
+from backend.api.body_limit import BodyLimit, BodyLimits
 from backend.api.deps import ApiServices
 from backend.api.routes import accounts, auth, events, files, flow, health, lineage, retention, subscriptions, traces
 from backend.domain.events import Envelope
@@ -19,6 +20,7 @@ from backend.metrics import HTTP_LATENCY, HTTP_REQUESTS
 from backend.streams.registry import Registry
 
 API_PREFIX = "/api/v1"
+HTTP_METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})  # others count as "other"
 
 
 def create_app(
@@ -71,17 +73,21 @@ def create_app(
     app.include_router(health.router)
     app.include_router(health.router, prefix=API_PREFIX, include_in_schema=False)
 
+    limits = body_limits(services, dashboard is not None)
+    app.add_middleware(BodyLimit, limits=limits)  # added first: inside _measure, so its 413s are counted
+
     @app.middleware("http")
     async def _measure(request: Request, call_next: Callable[[Request], Awaitable[Response]]) -> Response:
         started = time.perf_counter()
         response = await call_next(request)
         route = request.scope.get("route")
         path = getattr(route, "path", "unmatched")
-        HTTP_REQUESTS.labels(request.method, path, str(response.status_code)).inc()
-        HTTP_LATENCY.labels(request.method, path).observe(time.perf_counter() - started)
+        method = request.method if request.method in HTTP_METHODS else "other"  # any token is a method to HTTP
+        HTTP_REQUESTS.labels(method, path, str(response.status_code)).inc()
+        HTTP_LATENCY.labels(method, path).observe(time.perf_counter() - started)
         return response
 
-    _add_envelope_schema(app)
+    _complete_schema(app, limits)
     if dashboard is not None:
         from dashboard.serving import mount
 
@@ -89,8 +95,25 @@ def create_app(
     return app
 
 
-def _add_envelope_schema(app: FastAPI) -> None:
-    """The event envelope is read from the raw body (JSON, NDJSON), so publish its schema by hand."""
+def body_limits(services: ApiServices, dashboard: bool) -> BodyLimits:
+    """FT_MAX_BODY_BYTES for every body; the event batch, the sign-in and the dashboard's callbacks have their own,
+    and uploads enforce FT_MAX_UPLOAD_BYTES themselves while they stream to storage."""
+    s = services.settings
+    routes: dict[tuple[str, str], int | None] = {
+        ("POST", f"{API_PREFIX}/events"): s.max_request_bytes,
+        ("POST", f"{API_PREFIX}/files"): None,
+        ("POST", f"{API_PREFIX}/auth/token"): s.max_signin_body_bytes,
+    }
+    if dashboard:
+        from dashboard.serving import MOUNT_PATH
+
+        routes[("POST", f"{MOUNT_PATH}/_dash-update-component")] = s.max_request_bytes
+    return BodyLimits(s.max_body_bytes, routes)
+
+
+def _complete_schema(app: FastAPI, limits: BodyLimits) -> None:
+    """The event envelope is read from the raw body (JSON, NDJSON), so publish its schema by hand; and the 413
+    every operation with a body may answer (the body limit is a middleware, not a route's declaration)."""
     build = app.openapi
 
     def openapi() -> dict[str, Any]:
@@ -101,6 +124,21 @@ def _add_envelope_schema(app: FastAPI) -> None:
         components = schema.setdefault("components", {}).setdefault("schemas", {})
         components.update(envelope.pop("$defs", {}))
         components["Envelope"] = envelope
+        error = errors.ErrorOut.model_json_schema(ref_template="#/components/schemas/{model}")
+        for name, sub in error.pop("$defs", {}).items():
+            components.setdefault(name, sub)
+        components.setdefault("ErrorOut", error)
+        for path, operations in schema.get("paths", {}).items():
+            for method, operation in operations.items():
+                limit = limits.of(method.upper(), path)
+                if isinstance(operation, dict) and "requestBody" in operation:
+                    operation.setdefault("responses", {}).setdefault(
+                        "413",
+                        {
+                            "description": f"body over {limit} bytes" if limit else "body over the route's own limit",
+                            "content": {"application/json": {"schema": {"$ref": "#/components/schemas/ErrorOut"}}},
+                        },
+                    )
         app.openapi_schema = schema
         return schema
 

@@ -18,6 +18,7 @@ from backend.domain.health import Health
 from backend.domain.ingest import Ingest
 from backend.domain.queries import Queries
 from backend.domain.retention import Retention
+from backend.domain.signin import SignIn
 from backend.domain.subscriptions import Subscriptions
 from backend.errors import Forbidden, Unauthenticated, Unavailable
 from backend.flow.control import FlowControl
@@ -31,6 +32,7 @@ _bearer = HTTPBearer(auto_error=False, description="Access token from POST /api/
 class ApiServices:
     settings: Settings
     auth: Auth
+    signin: SignIn
     ingest: Ingest
     queries: Queries
     subscriptions: Subscriptions
@@ -52,6 +54,10 @@ def get_settings(request: Request) -> Settings:
 
 def get_auth(request: Request) -> Auth:
     return _services(request).auth
+
+
+def get_signin(request: Request) -> SignIn:
+    return _services(request).signin
 
 
 def get_ingest(request: Request) -> Ingest:
@@ -105,6 +111,7 @@ def get_registry(request: Request) -> Registry | None:
 
 SettingsDep = Annotated[Settings, Depends(get_settings)]
 AuthDep = Annotated[Auth, Depends(get_auth)]
+SignInDep = Annotated[SignIn, Depends(get_signin)]
 IngestDep = Annotated[Ingest, Depends(get_ingest)]
 QueriesDep = Annotated[Queries, Depends(get_queries)]
 SubscriptionsDep = Annotated[Subscriptions, Depends(get_subscriptions)]

@@ -9,9 +9,10 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from pydantic import BaseModel
 from starlette.exceptions import HTTPException
 
-from backend.errors import FtelError
+from backend.errors import FtelError, TooManyRequests
 
 log = logging.getLogger("ftel.api")
 
@@ -27,7 +28,20 @@ _CODES = {
     413: "payload_too_large",
     415: "unsupported_media_type",
     422: "unprocessable",
+    429: "too_many_requests",
 }
+
+
+class ErrorDetail(BaseModel):
+    code: str
+    message: str
+    details: Any = None
+
+
+class ErrorOut(BaseModel):
+    """The body of every error answer."""
+
+    error: ErrorDetail
 
 
 def error_response(
@@ -44,6 +58,8 @@ def install(app: FastAPI) -> None:
         headers = {"WWW-Authenticate": "Bearer"} if exc.status == 401 else None
         if exc.status == 503:  # a store is down: the request may be sent again, a little later
             headers = {"Retry-After": str(RETRY_AFTER_SECONDS)}
+        if isinstance(exc, TooManyRequests):  # throttled: the error says when the next attempt may pass
+            headers = {"Retry-After": str(exc.retry_after)}
         return error_response(exc.status, exc.code, exc.message, exc.details, headers)
 
     @app.exception_handler(RequestValidationError)

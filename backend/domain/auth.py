@@ -18,7 +18,7 @@ from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 
 from backend.db.base import AccountRow, AccountStore
-from backend.errors import InvalidInput, Unauthenticated, Unavailable
+from backend.errors import Conflict, InvalidInput, Unauthenticated, Unavailable
 from backend.settings import Settings
 
 log = logging.getLogger("ftel.auth")
@@ -65,6 +65,10 @@ def _roles(roles: list[str]) -> frozenset[str]:
     if not roles:
         raise InvalidInput("an account needs at least one role", {"allowed": list(ROLES)})
     return frozenset(roles)
+
+
+def _number(value: Any) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool)
 
 
 def _verifies(secret_hash: str, secret: str) -> bool:
@@ -115,8 +119,11 @@ class Auth:
     def list_accounts(self) -> list[AccountRow]:
         return self.accounts.listed()
 
-    def disable_account(self, account_uuid: str) -> AccountRow:
-        """Its tokens stop working at once, its secret can no longer get one; never the last enabled admin."""
+    def disable_account(self, account_uuid: str, by: Principal | None = None) -> AccountRow:
+        """Its tokens stop working at once, its secret can no longer get one; never the last enabled admin, and
+        never the caller's own account (`by`: who asks; an admin locking itself out is a mistake)."""
+        if by is not None and by.uuid == account_uuid:
+            raise Conflict("an account cannot disable itself; another admin can")
         account = self.accounts.disable(account_uuid, datetime.now(UTC))
         self.changed(account_uuid)
         return account
@@ -168,15 +175,25 @@ class Auth:
         return Token(access_token=jwt.encode(claims, self.signing_key, algorithm="HS256"), expires_in=ttl)
 
     def authenticate(self, token: str) -> Principal:
-        """Verify a bearer token and that its account is still enabled with the same secret."""
+        """Verify a bearer token, that it lives no longer than FT_TOKEN_TTL_SECONDS whatever its claims say, and that
+        its account is still enabled with the same secret."""
         try:
             claims = jwt.decode(
-                token, self.signing_key, algorithms=["HS256"], issuer=ISSUER, options={"require": ["exp", "sub", "iss"]}
+                token,
+                self.signing_key,
+                algorithms=["HS256"],
+                issuer=ISSUER,
+                options={"require": ["exp", "iat", "sub", "iss"]},
             )
         except jwt.ExpiredSignatureError:
             raise Unauthenticated("token expired") from None
+        except jwt.ImmatureSignatureError:
+            raise Unauthenticated("token issued in the future") from None
         except jwt.PyJWTError:
             raise Unauthenticated("invalid token") from None
+        issued, expires = claims["iat"], claims["exp"]
+        if not _number(issued) or not _number(expires) or expires - issued > self.settings.token_ttl_seconds:
+            raise Unauthenticated("token lifetime over FT_TOKEN_TTL_SECONDS")
         account = self._account(str(claims["sub"]))
         if account is None or not account.enabled or account.secret_version != claims.get("ver"):
             raise Unauthenticated("token revoked")

@@ -19,7 +19,15 @@ from backend.flow.accounting import Accounting, Allowance
 from backend.flow.drain import Drainer
 from backend.flow.parking import Parking
 from backend.flow.pressure import Pressure
-from backend.metrics import FLOW_DEPTH, FLOW_DRAIN_RATE, FLOW_OLDEST, FLOW_RATE, FLOW_USER_DEPTH
+from backend.metrics import (
+    FLOW_ACCOUNT_DEPTH,
+    FLOW_DEPTH,
+    FLOW_DRAIN_RATE,
+    FLOW_OLDEST,
+    FLOW_PARKED_USERS,
+    FLOW_RATE,
+    FLOW_USERS,
+)
 
 log = logging.getLogger("ftel.flow")
 
@@ -55,6 +63,7 @@ class FlowControl:
         self.parking = parking
         self.drainer = drainer
         self.allowances = allowances
+        self._published: set[str] = set()  # account labels on the per-account gauges
 
     def check(self) -> None:
         """Probe stores and thresholds, pick up allowances set on other replicas, publish the metrics."""
@@ -155,17 +164,28 @@ class FlowControl:
         self.set_allowance(account.id, allowance)
 
     def publish(self) -> None:
+        """The metrics: per medium and per account, never per user (their number is the callers' choice)."""
         by_medium, queues, oldest, _ = self.parked()
         for name in ("redis", "spool"):
             FLOW_DEPTH.labels(name).set(by_medium.get(name, 0))
         FLOW_DRAIN_RATE.set(self.drainer.rate_now())
         FLOW_OLDEST.set(oldest or 0)
+        parked: dict[str, int] = {}
         for q in queues:
-            FLOW_USER_DEPTH.labels(str(q.account_id) if q.account_id is not None else "-", q.user).set(q.events)
-        for user in self.accounting.snapshot():
-            FLOW_RATE.labels(str(user["account_id"]) if user["account_id"] is not None else "-", user["user"]).set(
-                user["rate"]
-            )
+            parked[_label(q.account_id)] = parked.get(_label(q.account_id), 0) + q.events
+        FLOW_PARKED_USERS.set(len({(q.account_id, q.user) for q in queues if q.events}))
+        users = self.accounting.snapshot()
+        rates: dict[str, float] = {}
+        for user in users:
+            rates[_label(user["account_id"])] = rates.get(_label(user["account_id"]), 0.0) + user["rate"]
+        FLOW_USERS.set(len(users))
+        for account in self._published - (parked.keys() | rates.keys()):
+            FLOW_ACCOUNT_DEPTH.labels(account).set(0)
+            FLOW_RATE.labels(account).set(0)
+        for account in parked.keys() | rates.keys():
+            FLOW_ACCOUNT_DEPTH.labels(account).set(parked.get(account, 0))
+            FLOW_RATE.labels(account).set(round(rates.get(account, 0.0), 3))
+        self._published |= parked.keys() | rates.keys()
 
     def set_allowance(self, account_id: int, allowance: Allowance) -> None:
         """Effective at once in this process; shared with the other replicas through Redis when it is up."""
@@ -178,3 +198,7 @@ class FlowControl:
 
     def close(self) -> None:
         self.parking.close()
+
+
+def _label(account_id: int | None) -> str:
+    return str(account_id) if account_id is not None else "-"

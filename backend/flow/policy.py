@@ -29,8 +29,8 @@ class FlowPolicy:
             return Decision(now=len(events))
         sizes = [len(orjson.dumps(ev)) for ev in events]
         account = str(account_id) if account_id is not None else "-"
-        FLOW_EVENTS.labels(account, user).inc(len(events))
-        FLOW_BYTES.labels(account, user).inc(sum(sizes))
+        FLOW_EVENTS.labels(account).inc(len(events))
+        FLOW_BYTES.labels(account).inc(sum(sizes))
         fits = self.accounting.admit(account_id, user, sizes)
         pressing = self.pressure.pressing()
         if pressing:

@@ -19,6 +19,7 @@ from backend.errors import (
     InvalidInput,
     NotFound,
     PayloadTooLarge,
+    TooManyRequests,
     Unauthenticated,
     Unavailable,
     Unprocessable,
@@ -37,6 +38,7 @@ _STATUS: dict[type[FtelError], grpc.StatusCode] = {
     NotFound: grpc.StatusCode.NOT_FOUND,
     Conflict: grpc.StatusCode.ALREADY_EXISTS,
     PayloadTooLarge: grpc.StatusCode.RESOURCE_EXHAUSTED,
+    TooManyRequests: grpc.StatusCode.RESOURCE_EXHAUSTED,
     Unavailable: grpc.StatusCode.UNAVAILABLE,
 }
 

@@ -30,6 +30,10 @@ its cached state of that account (at-most-once: the cache's TTL bounds a lost me
 GRAPH_WRITE_LOCK = "ft:graph-write-lock"
 """Lock (redis-py Lock) every process holds while it merges into a shared graph (Neo4j): merges take turns."""
 
+SIGNIN_LIMITS = "ft:signin"
+"""Prefix of the sign-in throttling windows (the `limits` library's moving windows, Lua on lists):
+failed sign-ins per client id (hashed) and per source address, shared by every API process."""
+
 ARQ_QUEUE = "ft:arq:queue"
 """ARQ job queue of `ftel worker` (scheduled jobs)."""
 

@@ -331,8 +331,9 @@ def test_the_last_enabled_admin_cannot_be_disabled(tmp_path: Path) -> None:
         assert_error(admin.delete(f"/accounts/{me['id']}"), 409, "conflict")
         assert admin.get("/traces").status_code == 200  # still enabled
         second = admin.post("/accounts", json={"name": "second-admin", "roles": ["admin"]}).json()
-        assert admin.delete(f"/accounts/{me['id']}").status_code == 200  # another admin remains
+        assert_error(admin.delete(f"/accounts/{me['id']}"), 409, "conflict")  # nor itself while another remains
         other = Api(srv.base, second["client_id"], second["client_secret"])
+        assert other.delete(f"/accounts/{me['id']}").status_code == 200  # another admin can
         assert_error(other.delete(f"/accounts/{second['id']}"), 409, "conflict")
         assert other.get("/accounts").status_code == 200
     finally:

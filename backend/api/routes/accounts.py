@@ -9,6 +9,7 @@ from fastapi import APIRouter
 from pydantic import BaseModel, Field
 
 from backend.api.deps import AdminAccount, AuthDep
+from backend.api.errors import ErrorOut
 from backend.db.base import AccountRow
 
 router = APIRouter(tags=["accounts"])
@@ -60,10 +61,13 @@ def list_accounts(auth: AuthDep, _: AdminAccount) -> list[AccountOut]:
 
 
 @router.delete(
-    "/accounts/{account_id}", response_model=AccountOut, summary="Disable an account; its tokens stop working"
+    "/accounts/{account_id}",
+    response_model=AccountOut,
+    summary="Disable an account; its tokens stop working",
+    responses={409: {"model": ErrorOut, "description": "the caller's own account, or the last enabled admin"}},
 )
-def disable_account(account_id: str, auth: AuthDep, _: AdminAccount) -> AccountOut:
-    return _out(auth.disable_account(account_id))
+def disable_account(account_id: str, auth: AuthDep, principal: AdminAccount) -> AccountOut:
+    return _out(auth.disable_account(account_id, by=principal))
 
 
 @router.post(

@@ -1,14 +1,21 @@
-"""Liveness, readiness (every store reachable) and Prometheus metrics. No auth."""
+"""Liveness, readiness (every store reachable) and Prometheus metrics. No account token: /metrics holds only
+aggregate figures of bounded cardinality (per-user figures are on GET /api/v1/flow, admin only), and can ask for a
+static bearer token of its own (FT_METRICS_TOKEN), which Prometheus sends from its scrape configuration."""
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Response
+import hmac
+from typing import Annotated
+
+from fastapi import APIRouter, Header, Response
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
-from backend.api.deps import HealthDep
+from backend.api.deps import HealthDep, SettingsDep
+from backend.api.errors import ErrorOut
 from backend.api.schemas import Readiness
+from backend.errors import Unauthenticated
 
 router = APIRouter(tags=["health"])
 
@@ -31,6 +38,14 @@ async def readyz(health: HealthDep) -> JSONResponse:
     return JSONResponse(body.model_dump(), status_code=200 if ok else 503)
 
 
-@router.get("/metrics", summary="Prometheus metrics", response_class=Response)
-async def metrics() -> Response:
+@router.get(
+    "/metrics",
+    summary="Prometheus metrics",
+    response_class=Response,
+    responses={401: {"model": ErrorOut, "description": "FT_METRICS_TOKEN is set and was not sent"}},
+)
+async def metrics(settings: SettingsDep, authorization: Annotated[str | None, Header()] = None) -> Response:
+    expected = settings.metrics_token
+    if expected and not hmac.compare_digest((authorization or "").encode(), f"Bearer {expected}".encode()):
+        raise Unauthenticated("/metrics needs `Authorization: Bearer <FT_METRICS_TOKEN>`")
     return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)
