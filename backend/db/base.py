@@ -224,6 +224,10 @@ class SubscriptionStore(Protocol):
         """Insert subscriptions known elsewhere (the Redis registry); existing ones are left alone."""
         ...
 
+    def set_secret(self, uuid: str, secret_sha256: str) -> bool:
+        """Replace the hash of a live subscription's writer password; False when none is live by that uuid."""
+        ...
+
 
 # -- file catalog -------------------------------------------------------------------------------
 

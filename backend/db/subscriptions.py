@@ -103,6 +103,17 @@ class SqlSubscriptions:
         return live
 
     @translated
+    def set_secret(self, uuid: str, secret_sha256: str) -> bool:
+        with self.engine.begin() as conn:
+            done = conn.execute(
+                update(SUBSCRIPTIONS)
+                .where(S.uuid == uuid, S.deleted_at.is_(None))
+                .values(secret_sha256=secret_sha256)
+                .returning(S.id)
+            ).first()
+        return done is not None
+
+    @translated
     def restore(self, subs: Sequence[SubscriptionRow]) -> int:
         if not subs:
             return 0

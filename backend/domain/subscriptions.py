@@ -21,7 +21,7 @@ from datetime import UTC, datetime, timedelta
 from backend.db.base import AccountStore, SubscriptionRow, SubscriptionStore
 from backend.domain.auth import Principal
 from backend.domain.ids import uuid7
-from backend.errors import NotFound, Unavailable, Unprocessable
+from backend.errors import Conflict, NotFound, Unavailable, Unprocessable
 from backend.settings import Settings
 from backend.streams import keys
 from backend.streams.acl import Writer, WriterAcl, new_secret, secret_sha256
@@ -226,6 +226,33 @@ class Subscriptions:
         if sub is None or (sub.account_id != principal.account_id and "admin" not in principal.roles):
             raise NotFound(f"no subscription {sub_id!r}")
         return sub
+
+    async def renew_writer(self, registry: Registry | None, principal: Principal, sub_id: str) -> Opened:
+        """A new password for a live Redis subscription's writer; the old one stops working at once. For a
+        lost password, or a subscription opened before the service managed Redis ACLs (it gets its writer)."""
+        sub = await asyncio.to_thread(self.get_own, principal, sub_id)
+        if sub.transport != "redis" or not self.manage_acl:
+            raise Unprocessable("only Redis subscriptions on a server that manages Redis ACLs have credentials")
+        if not sub.live:
+            raise Conflict(f"subscription {sub_id!r} is closed")
+        if registry is None:
+            raise Unavailable("stream ingestion needs Redis: set FT_REDIS_URL")
+        secret = new_secret()
+        sub = replace(sub, secret_sha256=secret_sha256(secret))
+        if not await asyncio.to_thread(self.store.set_secret, sub.uuid, secret_sha256(secret)):
+            raise Conflict(f"subscription {sub_id!r} is closed")
+        writer = writer_of(sub)
+        assert writer is not None
+        try:
+            await self._acl(registry).grant([writer])
+            record = await registry.get(sub.stream_key)
+            if record is not None:
+                await registry.put(replace(record, secret_sha256=writer.secret_sha256))
+        except Exception as exc:  # SQL has the new hash: the next sync gives it to Redis (the old one is void)
+            log.warning("subscription %s: new writer password not given to Redis: %s", sub.uuid, exc)
+            raise Unavailable("Redis is unreachable; request new credentials again later") from None
+        log.info("subscription %s: new writer password", sub.uuid)
+        return Opened(sub, secret)
 
     async def delete(self, registry: Registry | None, principal: Principal, sub_id: str) -> SubscriptionRow:
         """Soft delete (idempotent); every instance stops consuming it."""

@@ -161,6 +161,23 @@ def test_unsubscribe_soft_deletes_and_is_idempotent(app: Api, admin: Api, servic
     assert registry["deleted"] and registry["reason"] == "unsubscribed"
     with pytest.raises(redis.AuthenticationError):  # WRONGPASS: its Redis user went with it
         endpoint_client(sub).xadd(sub["stream_key"], {"event": "{}"})
+    assert_error(app.post(f"/subscriptions/{sub['id']}/credentials"), 409, "conflict")
+
+
+def test_new_credentials_replace_the_old_ones(app: Api, admin: Api) -> None:
+    sub = app.post("/subscriptions", json={"user_id": "u-renew"}).json()
+    renewed = app.post(f"/subscriptions/{sub['id']}/credentials")
+    assert renewed.status_code == 200, renewed.text
+    fresh = renewed.json()
+    assert fresh["id"] == sub["id"] and fresh["endpoint"] != sub["endpoint"]
+    assert urlsplit(fresh["endpoint"]).username == urlsplit(sub["endpoint"]).username
+    assert endpoint_client(fresh).xadd(sub["stream_key"], {"event": "{}"})
+    with pytest.raises(redis.AuthenticationError):
+        endpoint_client(sub).xadd(sub["stream_key"], {"event": "{}"})
+    other = admin.account("ingest", name="not-the-owner")
+    assert_error(other.post(f"/subscriptions/{sub['id']}/credentials"), 404, "not_found")
+    assert admin.post(f"/subscriptions/{sub['id']}/credentials").status_code == 200  # an admin may
+    app.delete(f"/subscriptions/{sub['id']}")
 
 
 def test_subscription_input_and_roles_are_checked(app: Api, admin: Api) -> None:

@@ -22,6 +22,7 @@ from backend.db.accounts import SqlAccounts
 from backend.db.subscriptions import SqlSubscriptions
 from backend.domain.auth import Auth, Principal
 from backend.domain.subscriptions import Opened, Subscriptions
+from backend.errors import Conflict, Unprocessable
 from backend.settings import Settings
 from backend.streams.admin import StreamAdmin
 from backend.streams.embedded_redis import EmbeddedRedis, stored_password
@@ -226,6 +227,35 @@ def test_a_writer_survives_the_loss_of_the_sql_store(sql_engine: Engine, subs: S
     back = subs.store.get(opened.sub.uuid)
     assert back is not None and back.secret_sha256 == opened.sub.secret_sha256
     assert writes(url, opened.sub.stream_key)
+
+
+def test_new_credentials_void_the_old_ones_and_give_an_older_subscription_its_writer(
+    sql_engine: Engine, subs: Subscriptions, target: Target
+) -> None:
+    owner = principal(sql_engine)
+    opened, old_url = open_one(subs, target.url, owner)
+    renewed: Opened = run(target.url, lambda reg: subs.renew_writer(reg, owner, opened.sub.uuid))
+    new_url = subs.endpoint_of(renewed.sub, renewed.secret).url
+    assert renewed.secret != opened.secret and writes(new_url, opened.sub.stream_key)
+    with pytest.raises(redis.AuthenticationError):
+        writes(old_url, opened.sub.stream_key)
+    stored = subs.store.get(opened.sub.uuid)
+    assert stored is not None and stored.secret_sha256 == renewed.sub.secret_sha256
+    record = json.loads(target.client().hget("ft:streams", opened.sub.stream_key))
+    assert record["secret_sha256"] == renewed.sub.secret_sha256  # what a rebuilt SQL store would restore
+
+    # opened before the service managed ACLs: no writer until its owner asks for credentials
+    plain = Subscriptions(subs.store, subs.accounts, subs.settings, target.url, subs.admin)
+    older: Opened = run(target.url, lambda reg: plain.open(reg, owner, "older", None, "redis"))
+    assert older.secret is None and subs.endpoint_of(older.sub).url == plain.endpoint_of(older.sub).url
+    given: Opened = run(target.url, lambda reg: subs.renew_writer(reg, owner, older.sub.uuid))
+    assert given.secret and writes(subs.endpoint_of(given.sub, given.secret).url, older.sub.stream_key)
+
+    run(target.url, lambda reg: subs.delete(reg, owner, older.sub.uuid))
+    with pytest.raises(Conflict):
+        run(target.url, lambda reg: subs.renew_writer(reg, owner, older.sub.uuid))
+    with pytest.raises(Unprocessable):
+        run(target.url, lambda reg: plain.renew_writer(reg, owner, opened.sub.uuid))
 
 
 def test_without_acl_management_subscriptions_get_the_plain_endpoint(

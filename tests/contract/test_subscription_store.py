@@ -68,6 +68,15 @@ def test_restore_inserts_unknown_rows_and_leaves_known_ones(subs: SubscriptionSt
     assert subs.get("s-2").account_id is None  # type: ignore[union-attr]
 
 
+def test_a_live_subscription_gets_a_new_secret_hash_and_a_closed_one_does_not(subs: SubscriptionStore) -> None:
+    subs.insert(sub(1))
+    assert subs.get("s-1").secret_sha256 is None  # type: ignore[union-attr]
+    assert subs.set_secret("s-1", "a" * 64) and subs.get("s-1").secret_sha256 == "a" * 64  # type: ignore[union-attr]
+    subs.soft_delete(["s-1"], "unsubscribed", T0)
+    assert not subs.set_secret("s-1", "b" * 64) and not subs.set_secret("nope", "b" * 64)
+    assert subs.get("s-1").secret_sha256 == "a" * 64  # type: ignore[union-attr]
+
+
 def test_remove_undoes_an_insert(subs: SubscriptionStore) -> None:
     subs.insert(sub(1))
     subs.remove("s-1")
@@ -83,6 +92,7 @@ def test_an_unreachable_database_raises_sql_unavailable_from_every_method(unreac
         lambda: subs.listed(None, True),
         lambda: subs.soft_delete(["s-1"], "idle", T0),
         lambda: subs.restore([sub(1)]),
+        lambda: subs.set_secret("s-1", "a" * 64),
     ]
     for call in calls:
         with pytest.raises(SqlUnavailable):

@@ -90,6 +90,21 @@ async def get_subscription(sub_id: str, subscriptions: SubscriptionsDep, princip
     return _out(await run_in_threadpool(subscriptions.get_own, principal, sub_id), subscriptions)
 
 
+@router.post(
+    "/subscriptions/{sub_id}/credentials",
+    response_model=SubscriptionOut,
+    summary="New Redis credentials for one of your subscriptions",
+)
+async def renew_subscription_credentials(
+    sub_id: str, subscriptions: SubscriptionsDep, registry: RegistryDep, principal: IngestAccount
+) -> SubscriptionOut:
+    """A new password for the subscription's own Redis user, in `endpoint` (shown only here); the old one
+    stops working at once. For a lost password, or a subscription opened before the server managed Redis
+    ACLs. 422 for Kafka subscriptions or where the server does not manage Redis ACLs; 409 once closed."""
+    opened = await subscriptions.renew_writer(registry, principal, sub_id)
+    return _out(opened.sub, subscriptions, opened.secret)
+
+
 @router.delete("/subscriptions/{sub_id}", response_model=SubscriptionOut, summary="Close a subscription (soft delete)")
 async def delete_subscription(
     sub_id: str, subscriptions: SubscriptionsDep, registry: RegistryDep, principal: IngestAccount
