@@ -135,10 +135,18 @@ def open_graph(settings: Settings) -> GraphStore:
             settings.neo4j_database,
             retry_seconds=settings.neo4j_retry_seconds,
             connect_timeout=settings.neo4j_connect_timeout_seconds,
+            query_max_bytes=settings.query_max_bytes,
         )
     from graph.embedded import EmbeddedGraphStore
+    from graph.query_runner import QueryRunner
 
-    return EmbeddedGraphStore(settings.graph_dir)
+    runner = QueryRunner(  # its child processes start on the first user query
+        settings.graph_dir,
+        workers=settings.query_workers,
+        memory_mb=settings.query_memory_mb,
+        max_bytes=settings.query_max_bytes,
+    )
+    return EmbeddedGraphStore(settings.graph_dir, runner)
 
 
 def open_object_store(settings: Settings) -> ObjectStore:
@@ -377,7 +385,7 @@ def _build(settings: Settings, role: Role, spec: RoleSpec, closers: list[tuple[s
         admin=admin,
         projector=projector,
         ingest=ingest,
-        queries=Queries(graph, events),
+        queries=Queries(graph, events, settings.trace_graph_limit),
         subscriptions=subscriptions,
         health=Health(checks),
         objects=objects,

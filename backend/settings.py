@@ -146,6 +146,13 @@ class Settings(BaseSettings):
     max_signin_body_bytes: int = Field(16 * 1024, ge=1024, le=1024 * 1024)
     query_row_limit: int = Field(1000, ge=1, le=100_000)
     query_timeout_seconds: float = Field(10.0, gt=0, le=300)
+    # POST /graph/query: JSON size of the rows returned (truncated past it). On the embedded graph each query runs
+    # in one of FT_QUERY_WORKERS child processes, whose memory above the graph's mapping is FT_QUERY_MEMORY_MB
+    query_max_bytes: int = Field(8 * 1024 * 1024, ge=1024, le=1024**3)
+    query_workers: int = Field(1, ge=1, le=16)
+    query_memory_mb: int = Field(1024, ge=256, le=1024 * 1024)
+    # GET /traces/{key}/graph: at most this many nodes and this many edges (truncated: true past it)
+    trace_graph_limit: int = Field(10_000, ge=1, le=1_000_000)
     projector_interval_seconds: float = Field(2.0, gt=0)
     # the projector leaves events this young to the path that stored them (it merges them itself)
     projector_grace_seconds: float = Field(5.0, ge=0, le=3600)

@@ -160,8 +160,14 @@ class GraphStore(Protocol):
       gives the same graph. Node status is the highest-ranked status seen.
     - ``apply`` is atomic and durable on return: the batch is committed as one transaction.
     - Reads return plain dicts/lists owned by the caller; nothing is shared with the store.
-    - ``query`` never writes: a write clause fails with QueryRejected, and it stops after
-      ``row_limit`` rows (truncated=True) or ``timeout`` seconds (QueryTimeout).
+    - ``query`` runs untrusted Cypher safely: only what the sandbox's grammar allows (graph/sandbox.py: read
+      clauses, an allow-list of functions, no procedures, bounded length and nesting, plain parameters)
+      reaches the engine, anything else fails with QueryRejected, and it runs read-only. Its answer stops
+      at ``row_limit`` rows or the adapter's byte cap (truncated=True); past ``timeout`` seconds, counted
+      from the call to the last row, it fails with QueryTimeout. A query that crashes or exhausts the engine
+      fails with QueryRejected and costs nothing else: ingestion (``apply``) never waits on a user query.
+    - ``trace_graph`` with a ``limit`` returns at most ``limit`` nodes and ``limit`` edges, truncated=True
+      when the trace has more.
     - An unreachable or failing store raises GraphError (a 503 to API callers), never a driver exception.
     """
 
@@ -173,7 +179,7 @@ class GraphStore(Protocol):
 
     def list_traces(self, filt: TraceFilter, limit: int, after: tuple[str, str] | None) -> list[dict[str, Any]]: ...
 
-    def trace_graph(self, key: str) -> Subgraph: ...
+    def trace_graph(self, key: str, limit: int | None = None) -> Subgraph: ...
 
     def trace_counts(self, keys: list[str]) -> list[dict[str, Any]]:
         """Per trace, node counts grouped by (kind, status, produced, reason, code)."""

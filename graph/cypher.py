@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-import re
+import time
 from abc import ABC, abstractmethod
 from itertools import groupby
 from typing import Any, Literal
@@ -15,35 +15,14 @@ from graph.base import (
     FlowRow,
     GraphBatch,
     NodeRow,
-    QueryRejected,
     QueryResult,
     Subgraph,
     TraceFilter,
 )
 from graph.capabilities import Capabilities
+from graph.sandbox import check_query
 
 Statement = tuple[str, dict[str, Any]]
-
-_WRITE_CLAUSES = re.compile(
-    r"\b(CREATE|MERGE|SET|DELETE|DETACH|REMOVE|DROP|ALTER|COPY|LOAD|INSTALL|ATTACH|DETACH|IMPORT|EXPORT|"
-    r"CHECKPOINT|BEGIN|COMMIT|ROLLBACK|FOREACH|USE)\b",
-    re.IGNORECASE,
-)
-_STRINGS_AND_COMMENTS = re.compile(r"'(?:[^'\\]|\\.)*'|\"(?:[^\"\\]|\\.)*\"|`[^`]*`|//[^\n]*|/\*.*?\*/", re.DOTALL)
-
-
-def reject_writes(cypher: str) -> None:
-    """First line of defence for user queries (each adapter also runs them read-only)."""
-    code = _STRINGS_AND_COMMENTS.sub(" ", cypher)
-    if ";" in code.strip().rstrip(";"):
-        raise QueryRejected("only one statement per query")
-    match = _WRITE_CLAUSES.search(code)
-    if match:
-        raise QueryRejected(f"read-only queries only: '{match.group(1).upper()}' is not allowed")
-    if re.search(r"\bCALL\b", code, re.IGNORECASE) and not re.search(
-        r"\bCALL\s+(db\.|show_|table_info)", code, re.IGNORECASE
-    ):
-        raise QueryRejected("procedure calls are not allowed in read-only queries")
 
 
 def _props(var: str, fields: tuple[str, ...]) -> str:
@@ -294,17 +273,21 @@ class CypherGraphStore(ABC):
             params,
         )
 
-    def trace_graph(self, key: str) -> Subgraph:
+    def trace_graph(self, key: str, limit: int | None = None) -> Subgraph:
+        cap = "" if limit is None else " LIMIT $limit"
+        params: dict[str, Any] = {"key": key} if limit is None else {"key": key, "limit": limit + 1}
         nodes = self._read(
-            f"MATCH (t:Trace {{key: $key}})-[:CONTAINS]->(n) RETURN {_props('n', NODE_FIELDS)} ORDER BY first_at, key",
-            {"key": key},
+            f"MATCH (t:Trace {{key: $key}})-[:CONTAINS]->(n) RETURN {_props('n', NODE_FIELDS)} "
+            f"ORDER BY first_at, key{cap}",
+            params,
         )
         edges = self._read(
             "MATCH (t:Trace {key: $key})-[:CONTAINS]->(a)-[e:FLOWS_TO]->(b) "
-            "RETURN a.key AS source, b.key AS target, e.op AS op, e.at AS at ORDER BY at, source, target",
-            {"key": key},
+            f"RETURN a.key AS source, b.key AS target, e.op AS op, e.at AS at ORDER BY at, source, target{cap}",
+            params,
         )
-        return Subgraph(nodes=nodes, edges=edges)
+        truncated = limit is not None and (len(nodes) > limit or len(edges) > limit)
+        return Subgraph(nodes=nodes[:limit], edges=edges[:limit], truncated=truncated)
 
     def trace_counts(self, keys: list[str]) -> list[dict[str, Any]]:
         if not keys:
@@ -336,12 +319,14 @@ class CypherGraphStore(ABC):
         ]
 
     def query(self, cypher: str, params: dict[str, Any], row_limit: int, timeout: float) -> QueryResult:
-        reject_writes(cypher)
-        return self._user_query(cypher, params, row_limit, timeout)
+        deadline = time.monotonic() + timeout  # parsing counts against the limit too
+        check_query(cypher, params)
+        return self._user_query(cypher, params, row_limit, max(0.001, deadline - time.monotonic()))
 
     @abstractmethod
     def _user_query(self, cypher: str, params: dict[str, Any], row_limit: int, timeout: float) -> QueryResult:
-        """Run an untrusted query inside a read-only transaction with limits."""
+        """Run an untrusted query read-only, within `timeout` seconds end to end, `row_limit` rows and the
+        adapter's byte cap (truncated=True when either cut the rows)."""
 
     @abstractmethod
     def clear(self) -> None: ...

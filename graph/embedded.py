@@ -1,12 +1,14 @@
 """Embedded graph adapter: LadybugDB (the maintained Kùzu fork) in a directory under FT_DATA_DIR.
 
 One process owns the directory (LadybugDB allows one read-write Database per directory per
-process); calls from several threads are serialised by a lock.
+process); calls from several threads are serialised by a lock. User queries never take that lock: they run
+in the query runner's child processes over a read-only view (graph/query_runner.py).
 """
 
 from __future__ import annotations
 
 import threading
+import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -14,9 +16,10 @@ from typing import Any
 
 import ladybug
 
-from graph.base import LABELS, GraphBatch, GraphError, NodeRow, QueryRejected, QueryResult, QueryTimeout
+from graph.base import LABELS, GraphBatch, GraphError, NodeRow, QueryResult
 from graph.capabilities import Capabilities
 from graph.cypher import CypherGraphStore, Statement
+from graph.query_runner import QueryRunner
 
 _NODE_COLUMNS = (
     "key STRING, kind STRING, trace STRING, user STRING, name STRING, status STRING, status_rank INT64, "
@@ -35,19 +38,6 @@ def _schema() -> list[str]:
     return ddl
 
 
-def _plain(value: Any) -> Any:
-    """LadybugDB values to JSON-friendly values (internal ids dropped, label kept)."""
-    if isinstance(value, dict):
-        if "_LABEL" in value:
-            out = {k: _plain(v) for k, v in value.items() if not k.startswith("_") and k != "status_rank"}
-            out["_label"] = value["_LABEL"]
-            return out
-        return {k: _plain(v) for k, v in value.items()}
-    if isinstance(value, list):
-        return [_plain(v) for v in value]
-    return value
-
-
 @contextmanager
 def _graph_errors() -> Iterator[None]:
     """LadybugDB reports every failure as RuntimeError: at this boundary it becomes a GraphError."""
@@ -60,7 +50,9 @@ def _graph_errors() -> Iterator[None]:
 class EmbeddedGraphStore(CypherGraphStore):
     capabilities = Capabilities(no_shared_writers=True, no_multi_labels=True)
 
-    def __init__(self, path: Path) -> None:
+    def __init__(self, path: Path, runner: QueryRunner | None = None) -> None:
+        """`runner`: where user queries run; without one (maintenance commands, benches) `query` fails."""
+        self._runner = runner
         path.parent.mkdir(parents=True, exist_ok=True)
         try:
             self._db = ladybug.Database(str(path))
@@ -124,33 +116,9 @@ class EmbeddedGraphStore(CypherGraphStore):
             self._conn.execute("COMMIT")
 
     def _user_query(self, cypher: str, params: dict[str, Any], row_limit: int, timeout: float) -> QueryResult:
-        with self._lock:
-            self._conn.set_query_timeout(int(timeout * 1000))
-            self._conn.execute("BEGIN TRANSACTION READ ONLY")
-            try:
-                result = self._conn.execute(cypher, params)
-                if isinstance(result, list):
-                    raise QueryRejected("only one statement per query")
-                columns = result.get_column_names()
-                rows: list[list[Any]] = []
-                truncated = False
-                while result.has_next():
-                    if len(rows) >= row_limit:
-                        truncated = True
-                        break
-                    rows.append([_plain(v) for v in result.get_next()])
-            except RuntimeError as exc:
-                message = str(exc)
-                if "Interrupted" in message:
-                    raise QueryTimeout(f"query stopped after {timeout:g} s") from None
-                raise QueryRejected(message) from None
-            finally:
-                self._conn.set_query_timeout(0)
-                try:
-                    self._conn.execute("COMMIT")
-                except RuntimeError:
-                    pass  # the failed statement already ended the transaction
-            return QueryResult(columns=columns, rows=rows, truncated=truncated)
+        if self._runner is None:
+            raise GraphError("this process does not answer user queries (no query runner)")
+        return self._runner.run(cypher, params, row_limit, time.monotonic() + timeout)
 
     def clear(self) -> None:
         with self._lock, _graph_errors():
@@ -162,6 +130,8 @@ class EmbeddedGraphStore(CypherGraphStore):
             self._conn.execute("RETURN 1")
 
     def close(self) -> None:
+        if self._runner is not None:
+            self._runner.close()
         with self._lock:
             self._conn.close()
             self._db.close()

@@ -4,10 +4,12 @@ whose unique `key` constraint makes MERGE fast and keys unique across kinds."""
 from __future__ import annotations
 
 import datetime as dt
+import time
 from typing import Any
 
 import neo4j
-from neo4j import GraphDatabase, unit_of_work
+import orjson
+from neo4j import GraphDatabase
 from neo4j.exceptions import ClientError, DriverError, Neo4jError, ServiceUnavailable
 from neo4j.graph import Node, Path, Relationship
 
@@ -55,9 +57,13 @@ class Neo4jGraphStore(CypherGraphStore):
         *,
         retry_seconds: float = 30.0,
         connect_timeout: float = 10.0,
+        query_max_bytes: int = 8 * 1024 * 1024,
     ) -> None:
         """`retry_seconds`: how long one call may retry a failing server (the driver's transaction retries);
-        with `connect_timeout` it bounds how long a caller waits on an unreachable Neo4j."""
+        with `connect_timeout` it bounds how long a caller waits on an unreachable Neo4j. `query_max_bytes`: the
+        JSON size of the rows a user query may return (the server's own limits are in its configuration:
+        db.transaction.timeout, db.memory.transaction.max)."""
+        self._query_max_bytes = query_max_bytes
         self._driver = GraphDatabase.driver(
             uri,
             auth=(user, password),
@@ -105,29 +111,48 @@ class Neo4jGraphStore(CypherGraphStore):
             raise GraphError(f"Neo4j: {exc}") from exc
 
     def _user_query(self, cypher: str, params: dict[str, Any], row_limit: int, timeout: float) -> QueryResult:
-        @unit_of_work(timeout=timeout)
-        def work(tx: neo4j.ManagedTransaction) -> QueryResult:
+        deadline = time.monotonic() + timeout
+
+        def work(tx: neo4j.Transaction) -> QueryResult:
             result = tx.run(cypher, params)
             columns = list(result.keys())
             rows: list[list[Any]] = []
-            truncated = False
+            size, truncated = 0, False
             for record in result:
                 if len(rows) >= row_limit:
                     truncated = True
                     break
-                rows.append([_plain(v) for v in record.values()])
+                if time.monotonic() > deadline:
+                    raise QueryTimeout(f"query stopped after {timeout:g} s")
+                row = [_plain(v) for v in record.values()]
+                size += len(orjson.dumps(row, default=str)) + 1
+                if size > self._query_max_bytes:
+                    truncated = True
+                    break
+                rows.append(row)
             return QueryResult(columns=columns, rows=rows, truncated=truncated)
 
+        # one attempt, not the driver's retries: a query that ran out of memory would only run out again; rows
+        # fetched a few at a time, so that the byte cap and the deadline are checked before much is decoded
+        session = self._driver.session(database=self._database, default_access_mode=neo4j.READ_ACCESS, fetch_size=16)
         try:
-            with self._session(neo4j.READ_ACCESS) as session:
-                return session.execute_read(work)
-        except ClientError as exc:
-            code = exc.code or ""
-            if "TransactionTimedOut" in code or "Timeout" in code:
-                raise QueryTimeout(f"query stopped after {timeout:g} s") from None
-            raise QueryRejected(exc.message or str(exc)) from None
+            with session, session.begin_transaction(timeout=timeout) as tx:
+                return work(tx)
         except (ServiceUnavailable, OSError) as exc:
             raise GraphError(f"Neo4j unreachable: {exc}") from exc
+        except Neo4jError as exc:
+            code = exc.code or ""
+            if "TransactionTimedOut" in code or "Timeout" in code or "Terminated" in code:
+                raise QueryTimeout(f"query stopped after {timeout:g} s") from None
+            if "OutOfMemory" in code or "MemoryPool" in code:
+                raise QueryRejected(f"the query ran out of memory: {exc.message or code}") from None
+            if isinstance(exc, ClientError):
+                raise QueryRejected(exc.message or str(exc)) from None
+            raise GraphError(f"Neo4j: {exc}") from exc
+        except DriverError as exc:
+            raise GraphError(f"Neo4j: {exc}") from exc
+        except (TypeError, ValueError) as exc:  # parameters the driver cannot send
+            raise QueryRejected(f"parameters: {exc}") from None
 
     def clear(self) -> None:
         while True:

@@ -35,8 +35,8 @@ class SerializedWrites:
     def list_traces(self, filt: TraceFilter, limit: int, after: tuple[str, str] | None) -> list[dict[str, Any]]:
         return self.inner.list_traces(filt, limit, after)
 
-    def trace_graph(self, key: str) -> Subgraph:
-        return self.inner.trace_graph(key)
+    def trace_graph(self, key: str, limit: int | None = None) -> Subgraph:
+        return self.inner.trace_graph(key, limit)
 
     def trace_counts(self, keys: list[str]) -> list[dict[str, Any]]:
         return self.inner.trace_counts(keys)

@@ -31,7 +31,7 @@ class UnavailableGraph:
     def list_traces(self, filt: TraceFilter, limit: int, after: tuple[str, str] | None) -> list[dict[str, Any]]:
         raise self._fail()
 
-    def trace_graph(self, key: str) -> Subgraph:
+    def trace_graph(self, key: str, limit: int | None = None) -> Subgraph:
         raise self._fail()
 
     def trace_counts(self, keys: list[str]) -> list[dict[str, Any]]:

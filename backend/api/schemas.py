@@ -62,6 +62,7 @@ class Edge(BaseModel):
 class TraceGraph(BaseModel):
     nodes: list[NodeOut]
     edges: list[Edge]
+    truncated: bool = Field(False, description="the trace has more nodes or edges than FT_TRACE_GRAPH_LIMIT")
 
 
 class NodeWithLogs(NodeOut):

@@ -71,9 +71,10 @@ class Queries:
     """The read use cases: traces and their summaries, nodes with their events, lineage walks, Cypher.
     An unreachable graph raises GraphError (503) from the store itself."""
 
-    def __init__(self, graph: GraphStore, events: EventLog) -> None:
+    def __init__(self, graph: GraphStore, events: EventLog, trace_graph_limit: int = 10_000) -> None:
         self.graph = graph
         self.events = events
+        self.trace_graph_limit = trace_graph_limit
 
     def list_traces(self, filt: TraceFilter, limit: int, cursor: str | None) -> dict[str, Any]:
         after = decode_cursor(cursor) if cursor else None
@@ -97,10 +98,11 @@ class Queries:
     def trace_graph(self, key: str) -> dict[str, Any]:
         if self.graph.trace(key) is None:
             raise NotFound(f"no trace {key!r}")
-        sub = self.graph.trace_graph(key)
+        sub = self.graph.trace_graph(key, self.trace_graph_limit)
         return {
             "nodes": [_public_node(n) for n in sub.nodes],
             "edges": [{"source": e["source"], "target": e["target"], "op": e["op"]} for e in sub.edges],
+            "truncated": sub.truncated,
         }
 
     def node_detail(self, key: str, limit: int) -> dict[str, Any]:

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import random
+import threading
+import time
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from typing import Any
@@ -408,3 +410,110 @@ def test_clear_removes_everything(store: GraphStore) -> None:
     store.clear()
     assert store.trace("A") is None and store.node("File1") is None
     assert store.list_traces(TraceFilter(), 10, None) == []
+
+
+# -- the user query sandbox and its limits ----------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "cypher",
+    [
+        "CALL show_tables() WITH name LIMIT 1 CALL read_csv_serial('/etc/hostname') RETURN *",
+        "MATCH (n) WITH n LIMIT 1 CALL read_csv_parallel('/etc/hostname') RETURN *",
+        "RETURN read_parquet('/etc/hostname')",
+        "RETURN read_npy('/etc/hostname')",
+        "RETURN current_setting('file_search_path')",
+        "MATCH (n) RETURN bm_info()",
+        "LOAD CSV FROM 'file:///etc/hostname' AS line RETURN line",
+        "CALL dbms.components() YIELD name RETURN name",
+        "RETURN " + "(" * 3000 + "1" + ")" * 3000,
+    ],
+)
+def test_query_refuses_file_readers_settings_procedures_and_deep_nesting(store: GraphStore, cypher: str) -> None:
+    with pytest.raises(QueryRejected):
+        store.query(cypher, {}, row_limit=10, timeout=10)
+    assert store.query("RETURN 1 AS one", {}, 10, 10).rows == [[1]]
+
+
+def test_query_params_of_mixed_types_are_rejected(store: GraphStore) -> None:
+    with pytest.raises(QueryRejected, match="list mixes"):
+        store.query("RETURN $a AS a", {"a": [1, "x"]}, row_limit=10, timeout=10)
+    assert store.query("RETURN $a AS a", {"a": [1, 2]}, 10, 10).rows == [[[1, 2]]]
+
+
+def test_query_answer_is_capped_in_bytes_as_well_as_rows(store: GraphStore) -> None:
+    """8 MiB (FT_QUERY_MAX_BYTES' default) of rows at most, whatever the row limit."""
+    blob = "x" * 10_000
+    result = store.query("UNWIND range(1, 2000) AS i RETURN i, $blob AS b", {"blob": blob}, 100_000, 30)
+    assert result.truncated
+    assert 700 < len(result.rows) < 2000
+    assert sum(len(b) for _, b in result.rows) <= 8 * 1024 * 1024
+
+
+def test_query_time_limit_holds_end_to_end(store: GraphStore) -> None:
+    started = time.monotonic()
+    with pytest.raises(QueryTimeout):
+        store.query(
+            "UNWIND range(1, 100000) AS x UNWIND range(1, 100000) AS y WITH x, y WHERE (x + y) % 7 = 3 RETURN count(*)",
+            {},
+            row_limit=10,
+            timeout=2,
+        )
+    assert time.monotonic() - started < 2 + 2.5  # the limit, and the worker's grace before it is stopped
+
+
+def test_merges_do_not_wait_for_a_user_query(store: GraphStore) -> None:
+    """While a query runs to its time limit, merges take as long as they do on an idle graph."""
+    outcome: list[BaseException] = []
+
+    def long_query() -> None:
+        try:
+            store.query(
+                "UNWIND range(1, 100000) AS x UNWIND range(1, 100000) AS y WITH x, y WHERE (x + y) % 7 = 3 "
+                "RETURN count(*)",
+                {},
+                10,
+                6,
+            )
+        except BaseException as exc:
+            outcome.append(exc)
+
+    store.apply(batch_of(seed_events("warm-up")))
+    runner = threading.Thread(target=long_query)
+    runner.start()
+    time.sleep(0.5)
+    slowest = 0.0
+    for i in range(5):
+        started = time.monotonic()
+        store.apply(batch_of(seed_events(f"busy-{i}")))
+        slowest = max(slowest, time.monotonic() - started)
+    still_running = runner.is_alive()
+    runner.join()
+    assert still_running, "the query ended before the merges: the test proves nothing"
+    assert slowest < 2.0  # waiting for the query would take 5.5 s; the margin is for a busy machine
+    assert len(outcome) == 1 and isinstance(outcome[0], QueryTimeout)
+
+
+def test_trace_graph_is_capped_and_says_so(store: GraphStore) -> None:
+    store.apply(
+        batch_of(
+            [
+                {"type": "trace.started", "trace": "wide", "user": "u", "time": "2026-01-01T00:00:00Z"},
+                {
+                    "type": "flow",
+                    "trace": "wide",
+                    "time": "2026-01-01T00:00:01Z",
+                    "op": "fan",
+                    "inputs": [{"key": f"in{i}", "kind": "data"} for i in range(6)],
+                    "outputs": [{"key": f"out{i}", "kind": "data"} for i in range(6)],
+                },
+            ]
+        )
+    )
+    whole = store.trace_graph("wide")
+    assert len(whole.nodes) == 12 and len(whole.edges) == 36 and not whole.truncated
+    capped = store.trace_graph("wide", limit=5)
+    assert len(capped.nodes) == 5 and len(capped.edges) == 5 and capped.truncated
+    assert [n["key"] for n in capped.nodes] == [n["key"] for n in whole.nodes][:5]
+    roomy = store.trace_graph("wide", limit=36)
+    assert len(roomy.edges) == 36 and not roomy.truncated

@@ -22,6 +22,9 @@ import org.neo4j.graphdb.GraphDatabaseService;
  * Usage: java -cp ... ftel.launcher.Neo4jLauncher HOME_DIR PORT [PAGECACHE]
  *
  * Auth is disabled: any basic-auth credentials are accepted by the Bolt server.
+ * Transactions are bounded server-side as in production (docker-compose.yml): 60 s
+ * (db.transaction.timeout) and 256 MiB each, 512 MiB in all (db.memory.transaction.max,
+ * dbms.memory.transaction.total.max), so a user query cannot exhaust the heap.
  * Prints "NEO4J_READY bolt://127.0.0.1:PORT" on stdout once the default database
  * answers; shuts down cleanly on SIGTERM/SIGINT (shutdown hook).
  */
@@ -45,6 +48,9 @@ public final class Neo4jLauncher {
                 .setConfig(GraphDatabaseSettings.auth_enabled, false)
                 .setConfig(GraphDatabaseSettings.pagecache_memory, ByteUnit.parse(pageCache))
                 .setConfig(GraphDatabaseSettings.keep_logical_logs, "2 files")
+                .setConfig(GraphDatabaseSettings.transaction_timeout, Duration.ofSeconds(60))
+                .setConfig(GraphDatabaseSettings.memory_transaction_max_size, ByteUnit.mebiBytes(256))
+                .setConfig(GraphDatabaseSettings.memory_transaction_global_max_size, ByteUnit.mebiBytes(512))
                 // Test instance: don't spend ~10 s in Netty/Bolt graceful shutdown on SIGTERM.
                 .setConfig(BoltConnectorInternalSettings.connection_shutdown_wait_time, Duration.ofSeconds(1))
                 .setConfig(BoltConnectorInternalSettings.thread_pool_shutdown_wait_time, Duration.ofSeconds(1))
