@@ -74,14 +74,14 @@ def tokens(cypher: str) -> list[Token]:
     while pos < len(cypher):
         m = _TOKEN.match(cypher, pos)
         if m is None:
-            raise QueryRejected(f"{_where(cypher, pos)}: unexpected character {cypher[pos]!r}")
+            raise QueryRejected(f"unexpected character {cypher[pos]!r} ({_where(cypher, pos)})")
         kind = m.lastgroup or ""
         if kind != "ws":
             text = m.group()
             if text in ("(", "[", "{"):
                 depth += 1
                 if depth > MAX_NESTING:
-                    raise QueryRejected(f"{_where(cypher, pos)}: nested more than {MAX_NESTING} levels deep")
+                    raise QueryRejected(f"nested more than {MAX_NESTING} levels deep ({_where(cypher, pos)})")
             elif text in (")", "]", "}"):
                 depth -= 1
             out.append(Token(kind, text, pos))
@@ -124,7 +124,7 @@ class _Parser:
 
     def fail(self, message: str, tok: Token | None = None) -> QueryRejected:
         t = tok or self.tok
-        return QueryRejected(f"{_where(self.cypher, t.pos)}: {message}")
+        return QueryRejected(f"{message} ({_where(self.cypher, t.pos)})")
 
     def expected(self, what: str) -> QueryRejected:
         found = "the end of the query" if self.tok.kind == "end" else repr(self.tok.text)
