@@ -82,7 +82,7 @@ def test_queries_that_crashed_the_process_are_refused_and_it_keeps_serving(
     answer = query(reader, cypher)
     assert answer.status_code == 422, answer.text
     assert answer.json()["error"]["code"] == "unprocessable"
-    assert time.monotonic() - started < 1.0
+    assert time.monotonic() - started < 2.0  # refused by the parser, before any engine
     assert_still_serving(server, reader)
 
 
