@@ -289,6 +289,37 @@ def test_kafka_subscription_is_consumed_with_the_same_contract(
     assert [r["transport"] for r in stray] == ["kafka"] and "not JSON" in stray[0]["reason"]
 
 
+def test_a_restarted_all_in_one_gives_its_writers_back_to_its_new_redis(tmp_path: Path) -> None:
+    """Redis does not save the writers; the start-up sync re-creates them from the stored hashes, so an app's
+    credentials keep working across restarts (the port here changes with each start: FT_EMBEDDED_REDIS_PORT)."""
+    first = Server(dict(ADMIN), "serve", tmp_path)
+    try:
+        api = Api(first.base, ADMIN["FT_ADMIN_CLIENT_ID"], ADMIN["FT_ADMIN_CLIENT_SECRET"])
+        live = api.post("/subscriptions", json={"user_id": "survivor"}).json()
+        closed = api.post("/subscriptions", json={"user_id": "closed"}).json()
+        api.delete(f"/subscriptions/{closed['id']}")
+    finally:
+        first.stop()
+    second = Server(dict(ADMIN), "serve", tmp_path)
+    try:
+
+        def on_new_port(sub: dict[str, Any]) -> redis.Redis:
+            where = urlsplit(sub["endpoint"])
+            return redis.Redis(port=second.redis_port, username=where.username, password=where.password)
+
+        def writes() -> bool:  # the start-up sync runs beside the first requests: wait for it
+            try:
+                return bool(on_new_port(live).xadd(live["stream_key"], {"event": "{}"}))
+            except redis.AuthenticationError:
+                return False
+
+        assert wait_for(writes, timeout=20)
+        with pytest.raises(redis.AuthenticationError):
+            on_new_port(closed).xadd(closed["stream_key"], {"event": "{}"})
+    finally:
+        second.stop()
+
+
 def test_idle_subscriptions_expire_in_the_all_in_one(tmp_path: Path) -> None:
     env = {
         **ADMIN,

@@ -17,7 +17,7 @@ import pytest
 import redis
 from sqlalchemy import Engine
 
-from backend.bootstrap import async_redis, sync_redis
+from backend.bootstrap import Role, async_redis, build, sync_redis
 from backend.db.accounts import SqlAccounts
 from backend.db.subscriptions import SqlSubscriptions
 from backend.domain.auth import Auth, Principal
@@ -267,6 +267,18 @@ def test_without_acl_management_subscriptions_get_the_plain_endpoint(
     assert opened.secret is None and opened.sub.secret_sha256 is None
     assert plain.endpoint_of(opened.sub).url == stream_redis_url
     assert not [u for u in redis.Redis.from_url(stream_redis_url).acl_users() if u.startswith("ftel-sub-")]
+
+
+def test_the_composition_root_manages_writers_on_an_external_redis_only_when_told(
+    tmp_path: Path, stream_redis_url: str
+) -> None:
+    for name, setting, expected in (("default", None, False), ("on", True, True)):
+        settings = Settings(data_dir=tmp_path / name, redis_url=stream_redis_url, redis_manage_acl=setting)
+        process = build(settings, Role.api)
+        try:
+            assert process.subscriptions.manage_acl is expected
+        finally:
+            process.close()
 
 
 def test_the_embedded_redis_refuses_clients_without_the_password(tmp_path: Path) -> None:
