@@ -265,7 +265,7 @@ class Subscriptions:
         return await asyncio.to_thread(self.get_own, principal, sub_id)
 
     async def close(self, registry: Registry, subs: list[SubscriptionRow], reason: str) -> list[str]:
-        """Soft-delete in SQL, delete the writer, mark deleted in the registry, announce. Returns the stream
+        """Soft-delete in SQL, mark deleted in the registry, announce, delete the writer. Returns the stream
         keys closed. A writer left behind (Redis failed here) is deleted by the next sync."""
         now = datetime.now(UTC)
         closed = set(await asyncio.to_thread(self.store.soft_delete, [s.uuid for s in subs], reason, now))
@@ -273,12 +273,15 @@ class Subscriptions:
         for sub in subs:
             if sub.uuid not in closed:
                 continue
-            if self.manage_acl and sub.transport == "redis":
-                await self._acl(registry).revoke([keys.writer_user(sub.uuid)])
             current = await registry.get(sub.stream_key)
             base = current or record_of(sub, None)
             await registry.put(replace(base, deleted=now.isoformat(), reason=reason))
             await registry.announce("unfollow", sub.stream_key)
+            if self.manage_acl and sub.transport == "redis":
+                try:
+                    await self._acl(registry).revoke([keys.writer_user(sub.uuid)])
+                except Exception as exc:  # e.g. no ACL rights: the sync tries again, and says why
+                    log.error("subscription %s closed but its Redis writer not deleted: %s", sub.uuid, exc)
             streams.append(sub.stream_key)
             log.info("subscription %s closed (%s)", sub.uuid, reason)
         return streams
@@ -416,8 +419,12 @@ class Subscriptions:
         wanted = {w.user: w for w in map(writer_of, rows) if w is not None}
         grant = [w for user, w in wanted.items() if granted.get(user, "") != w.secret_sha256]
         revoke = sorted(set(granted) - wanted.keys())
-        await acl.grant(grant)
-        await acl.revoke(revoke)
+        try:
+            await acl.grant(grant)
+            await acl.revoke(revoke)
+        except Exception as exc:  # the rest of the sync stands; the next one tries again
+            log.error("Redis writers not brought in step (%d to grant, %d to delete): %s", len(grant), len(revoke), exc)
+            return
         report.writers_granted.extend(w.user for w in grant)
         report.writers_revoked.extend(revoke)
         if grant:
