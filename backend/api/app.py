@@ -130,16 +130,39 @@ def _complete_schema(app: FastAPI, limits: BodyLimits) -> None:
         components.setdefault("ErrorOut", error)
         for path, operations in schema.get("paths", {}).items():
             for method, operation in operations.items():
-                limit = limits.of(method.upper(), path)
-                if isinstance(operation, dict) and "requestBody" in operation:
-                    operation.setdefault("responses", {}).setdefault(
-                        "413",
-                        {
-                            "description": f"body over {limit} bytes" if limit else "body over the route's own limit",
-                            "content": {"application/json": {"schema": {"$ref": "#/components/schemas/ErrorOut"}}},
-                        },
-                    )
+                if isinstance(operation, dict):
+                    _shared_errors(path, method, operation, limits.of(method.upper(), path))
         app.openapi_schema = schema
         return schema
 
     app.openapi = openapi  # type: ignore[method-assign]
+
+
+_ERROR_BODY = {"application/json": {"schema": {"$ref": "#/components/schemas/ErrorOut"}}}
+_RETRY_AFTER = {"Retry-After": {"description": "seconds to wait before trying again", "schema": {"type": "integer"}}}
+
+
+def _shared_errors(path: str, method: str, operation: dict[str, Any], limit: int | None) -> None:
+    """The errors every operation of a kind can give, from the mechanism that gives them: the bearer check
+    (401, 403), a store that does not answer (503, every /api/v1 route), the body reader (400 for JSON that
+    does not parse, 413 over the limit) and request validation (422, in the service's error shape)."""
+    responses = operation.setdefault("responses", {})
+
+    def add(status: int, description: str, headers: dict[str, Any] | None = None) -> None:
+        answer: dict[str, Any] = {"description": description, "content": _ERROR_BODY}
+        if headers:
+            answer["headers"] = headers
+        responses.setdefault(str(status), answer)
+
+    if "security" in operation:
+        add(401, "no bearer token, or one that is invalid or expired")
+        add(403, "the account lacks the role this operation needs")
+    if path.startswith(API_PREFIX):
+        add(503, "a store (event log, graph, files or Redis) does not answer", _RETRY_AFTER)
+    body = operation.get("requestBody", {}).get("content", {})
+    if body:
+        add(413, f"body over {limit} bytes" if limit else "body over the route's own limit")
+    if "application/json" in body or "application/x-ndjson" in body:
+        add(400, "the body is not valid JSON")
+    if "422" in responses:  # FastAPI's default names its own body shape; ours is ErrorOut
+        responses["422"] = {"description": "the request does not match the schema", "content": _ERROR_BODY}

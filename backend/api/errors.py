@@ -11,6 +11,8 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel
 from starlette.exceptions import HTTPException
+from starlette.routing import Match
+from starlette.types import Scope
 
 from backend.errors import FtelError, TooManyRequests
 
@@ -42,6 +44,15 @@ class ErrorOut(BaseModel):
     """The body of every error answer."""
 
     error: ErrorDetail
+
+
+BAD_KEY = (400, "the key is empty, longer than 512 characters, or holds control or bidi characters")
+
+
+def documented(*answers: tuple[int, str]) -> dict[int | str, dict[str, Any]]:
+    """OpenAPI `responses=` for the errors a route really gives beyond the ones every route shares (401, 403,
+    503, and 400/413/422 on bodies: backend/api/app.py adds those): `documented((404, "no such trace"))`."""
+    return {status: {"model": ErrorOut, "description": text} for status, text in answers}
 
 
 def error_response(
@@ -78,10 +89,26 @@ def install(app: FastAPI) -> None:
         return error_response(422, "unprocessable", "request does not match the API schema", details)
 
     @app.exception_handler(HTTPException)
-    async def _http(_: Request, exc: HTTPException) -> JSONResponse:
-        return error_response(exc.status_code, _CODES.get(exc.status_code, "error"), str(exc.detail), None, exc.headers)
+    async def _http(request: Request, exc: HTTPException) -> JSONResponse:
+        headers = exc.headers
+        if exc.status_code == 405:  # Starlette names the first matching route's methods; a path may have several
+            headers = {**(headers or {}), "Allow": ", ".join(_methods_of(app, request.scope))}
+        return error_response(exc.status_code, _CODES.get(exc.status_code, "error"), str(exc.detail), None, headers)
 
     @app.exception_handler(Exception)
     async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
         log.exception("unhandled error on %s %s", request.method, request.url.path)
         return error_response(500, "internal", "internal server error")
+
+
+def _methods_of(app: FastAPI, scope: Scope) -> list[str]:
+    """Every method some route of the app answers on this request's path (asked of the routes themselves:
+    included routers nest theirs)."""
+    return [
+        method
+        for method in _METHODS
+        if any(route.matches({**scope, "method": method})[0] is Match.FULL for route in app.router.routes)
+    ]
+
+
+_METHODS = ("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS")

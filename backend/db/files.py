@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator
 from dataclasses import asdict
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 from sqlalchemy import ColumnElement, Engine, and_, func, or_, select, text, update
@@ -123,6 +123,8 @@ class SqlFileCatalog:
 
     def of_day(self, day: datetime) -> Iterator[StoredFileRow]:
         start = day.replace(hour=0, minute=0, second=0, microsecond=0, tzinfo=UTC)
+        if start.date() == date.max:  # the calendar's last day has no next one to stop before
+            return self._pages_by_id(and_(F.stored_at >= start, F.state != "expired"))
         return self._pages_by_id(
             and_(F.stored_at >= start, F.stored_at < start + timedelta(days=1), F.state != "expired")
         )

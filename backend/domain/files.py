@@ -17,7 +17,7 @@ from typing import Any, Protocol
 
 from backend.db.base import FileCatalog, StoredFileRow
 from backend.domain.events import format_time
-from backend.domain.ids import check_key, new_key, uuid7
+from backend.domain.ids import KEY_PATTERN, check_key, new_key, uuid7
 from backend.domain.ingest import Ingest
 from backend.errors import (
     Conflict,
@@ -40,6 +40,8 @@ log = logging.getLogger("ftel.files")
 
 CHANNEL = "service:files"
 RESERVED_KEYS = {"archive"}  # GET /files/archive is the daily archive, so no file may be called that
+# check_file_name's rule for the OpenAPI schema: a key without '/', '\\', '..' or being '.'
+FILE_NAME_PATTERN = "^(?!\\.$)(?!.*\\.\\.)" + KEY_PATTERN.replace("[^", "[^/\\\\", 1)[1:]
 
 
 def _utcnow() -> datetime:

@@ -8,14 +8,18 @@ from typing import Annotated
 from pydantic import AfterValidator
 from uuid6 import uuid7
 
-__all__ = ["MAX_KEY_LENGTH", "Key", "check_key", "new_key", "parse_key", "uuid7"]
+__all__ = ["KEY_PATTERN", "MAX_KEY_LENGTH", "Key", "check_key", "new_key", "parse_key", "uuid7"]
 
 from backend.errors import InvalidInput
 
 MAX_KEY_LENGTH = 512
 # C0 and C1 controls (U+0085 too), bidi marks, embeddings, overrides and isolates (U+202E shows text
 # reversed), line/paragraph separators, and lone surrogates (not storable as UTF-8).
-_CONTROL = re.compile("[\x00-\x1f\x7f-\x9f\u061c\u200e\u200f\u2028\u2029\u202a-\u202e\u2066-\u2069\ud800-\udfff]")
+_VISIBLE_REFUSED = "\\x00-\\x1f\\x7f-\\x9f\\u061c\\u200e\\u200f\\u2028\\u2029\\u202a-\\u202e\\u2066-\\u2069"
+_CONTROL = re.compile(f"[{_VISIBLE_REFUSED}\\ud800-\\udfff]")
+# The same rule for the OpenAPI schema (with 1..MAX_KEY_LENGTH characters); without the surrogates, which
+# no UTF-8 text can carry and a schema's ECMA regex cannot name.
+KEY_PATTERN = f"^[^{_VISIBLE_REFUSED}]+$"
 
 
 def check_key(value: str) -> str:

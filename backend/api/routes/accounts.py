@@ -9,7 +9,7 @@ from fastapi import APIRouter
 from pydantic import BaseModel, Field
 
 from backend.api.deps import AdminAccount, AuthDep
-from backend.api.errors import ErrorOut
+from backend.api.errors import documented
 from backend.db.base import AccountRow
 
 router = APIRouter(tags=["accounts"])
@@ -64,14 +64,19 @@ def list_accounts(auth: AuthDep, _: AdminAccount) -> list[AccountOut]:
     "/accounts/{account_id}",
     response_model=AccountOut,
     summary="Disable an account; its tokens stop working",
-    responses={409: {"model": ErrorOut, "description": "the caller's own account, or the last enabled admin"}},
+    responses=documented(
+        (404, "no account with this public id"), (409, "the caller's own account, or the last enabled admin")
+    ),
 )
 def disable_account(account_id: str, auth: AuthDep, principal: AdminAccount) -> AccountOut:
     return _out(auth.disable_account(account_id, by=principal))
 
 
 @router.post(
-    "/accounts/{account_id}/secret", response_model=Credentials, summary="Rotate the secret; old tokens are revoked"
+    "/accounts/{account_id}/secret",
+    response_model=Credentials,
+    summary="Rotate the secret; old tokens are revoked",
+    responses=documented((404, "no account with this public id")),
 )
 def rotate_secret(account_id: str, auth: AuthDep, _: AdminAccount) -> Credentials:
     issued = auth.rotate_secret(account_id)

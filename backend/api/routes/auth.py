@@ -40,7 +40,10 @@ class TokenResponse(BaseModel):
                     "schema": {
                         "type": "object",
                         "required": ["client_id", "client_secret"],
-                        "properties": {"client_id": {"type": "string"}, "client_secret": {"type": "string"}},
+                        "properties": {
+                            "client_id": {"type": "string", "minLength": 1},
+                            "client_secret": {"type": "string", "minLength": 1},
+                        },
                     }
                 },
                 "application/x-www-form-urlencoded": {
@@ -49,8 +52,8 @@ class TokenResponse(BaseModel):
                         "required": ["client_id", "client_secret"],
                         "properties": {
                             "grant_type": {"type": "string"},
-                            "client_id": {"type": "string"},
-                            "client_secret": {"type": "string"},
+                            "client_id": {"type": "string", "minLength": 1},
+                            "client_secret": {"type": "string", "minLength": 1},
                         },
                     }
                 },

@@ -97,10 +97,13 @@ def _ndjson(body: bytes) -> list[Any]:
                             {"type": "array", "items": {"$ref": "#/components/schemas/Envelope"}},
                             {
                                 "type": "object",
+                                "required": ["events"],
+                                "additionalProperties": False,
                                 "properties": {
                                     "events": {"type": "array", "items": {"$ref": "#/components/schemas/Envelope"}}
                                 },
                             },
+                            {"$ref": "#/components/schemas/Envelope"},  # one event alone
                         ]
                     }
                 },

@@ -14,12 +14,15 @@ from fastapi.responses import JSONResponse, StreamingResponse
 from starlette.requests import ClientDisconnect
 
 from backend.api.deps import FilesDep, IngestAccount, ReadAccount
+from backend.api.errors import documented
 from backend.api.multipart import MultipartUpload, boundary_of
+from backend.api.params import FILE_NAME_SCHEMA, KEY_SCHEMA, FileNamePath
 from backend.api.schemas import FileOut
-from backend.domain.events import EARLIEST, LATEST
 from backend.errors import FtelError, InvalidInput, PayloadTooLarge
 
 router = APIRouter(tags=["files"])
+
+NAME = (400, "the key or group is empty, too long, or holds a path separator, '..' or control characters")
 
 BODY_PIECE = 1024 * 1024  # request body handed to the upload thread in pieces of about this size
 MULTIPART_ALLOWANCE = 1024 * 1024  # headers and text fields around the file part
@@ -75,13 +78,22 @@ _UPLOAD_SCHEMA = {
                     "required": ["file", "trace"],
                     "properties": {
                         "file": {"type": "string", "format": "binary", "description": "the file; streamed to storage"},
-                        "trace": {"type": "string", "description": "key of the trace the file belongs to"},
+                        "trace": {
+                            "type": "string",
+                            "description": "key of the trace the file belongs to",
+                            **KEY_SCHEMA,
+                        },
                         "key": {
                             "type": "string",
+                            **FILE_NAME_SCHEMA,
                             "description": "file key (node key in the lineage); generated when omitted. "
                             "No '/', '\\\\', '..' or control characters",
                         },
-                        "group": {"type": "string", "description": "storage group; generated when omitted"},
+                        "group": {
+                            "type": "string",
+                            "description": "storage group; generated when omitted",
+                            **FILE_NAME_SCHEMA,
+                        },
                     },
                 }
             }
@@ -96,7 +108,15 @@ _UPLOAD_SCHEMA = {
     summary="Upload a file (streamed, compressed)",
     openapi_extra=_UPLOAD_SCHEMA,
     response_model=FileOut,
-    responses={201: {"model": FileOut}},
+    responses={
+        201: {"model": FileOut},
+        **documented(
+            (400, "a malformed multipart body, or a key, group or trace that is not allowed"),
+            (409, "a file with this key is stored already"),
+            (413, "the file is larger than FT_MAX_UPLOAD_BYTES"),
+            (422, "no `file` part, or no `trace` field"),
+        ),
+    },
 )
 async def upload_file(request: Request, files: FilesDep, principal: IngestAccount) -> JSONResponse:
     """Multipart form: `file`, `trace`, optional `key` and `group`. Answers
@@ -130,19 +150,22 @@ def _attachment(filename: str) -> str:
     "/files/archive",
     summary="tar.gz of the files stored on one day (UTC)",
     response_class=StreamingResponse,
-    responses={200: {"content": {"application/gzip": {}}}},
+    responses={
+        200: {"content": {"application/gzip": {}}},
+        **documented((400, "the date is not YYYY-MM-DD")),
+    },
 )
 async def daily_archive(
-    files: FilesDep, _: ReadAccount, date: Annotated[str, Query(description="YYYY-MM-DD (UTC)")]
+    files: FilesDep,
+    _: ReadAccount,
+    date: Annotated[str, Query(description="YYYY-MM-DD (UTC)", json_schema_extra={"format": "date"})],
 ) -> StreamingResponse:
     try:
         day = Date.fromisoformat(date) if len(date) == 10 else None
     except ValueError:
         day = None
-    if day is None or not EARLIEST.date() <= day < LATEST.date():
-        raise InvalidInput(
-            f"date must be YYYY-MM-DD between {EARLIEST:%Y-%m-%d} and {LATEST:%Y-%m-%d}", {"date": date[:40]}
-        )
+    if day is None:
+        raise InvalidInput("date must be YYYY-MM-DD", {"date": date[:40]})
     stream = await run_in_threadpool(files.daily_archive, day)
     return StreamingResponse(
         stream,
@@ -155,17 +178,22 @@ async def daily_archive(
     "/files/groups/{group}/archive",
     summary="tar.gz of a storage group",
     response_class=StreamingResponse,
-    responses={200: {"content": {"application/gzip": {}}}},
+    responses={200: {"content": {"application/gzip": {}}}, **documented(NAME, (404, "no storage group of this name"))},
 )
-async def group_archive(group: str, files: FilesDep, _: ReadAccount) -> StreamingResponse:
+async def group_archive(group: FileNamePath, files: FilesDep, _: ReadAccount) -> StreamingResponse:
     stream = await run_in_threadpool(files.group_archive, group)
     return StreamingResponse(
         stream, media_type="application/gzip", headers={"Content-Disposition": _attachment(f"group-{group}.tar.gz")}
     )
 
 
-@router.get("/files/{key}", response_model=FileOut, summary="Metadata of a stored file")
-async def file_metadata(key: str, files: FilesDep, _: ReadAccount) -> FileOut:
+@router.get(
+    "/files/{key}",
+    response_model=FileOut,
+    summary="Metadata of a stored file",
+    responses=documented(NAME, (404, "no stored file with this key")),
+)
+async def file_metadata(key: FileNamePath, files: FilesDep, _: ReadAccount) -> FileOut:
     return FileOut.model_validate(await run_in_threadpool(files.metadata, key))
 
 
@@ -173,9 +201,16 @@ async def file_metadata(key: str, files: FilesDep, _: ReadAccount) -> FileOut:
     "/files/{key}/content",
     summary="The original bytes of a stored file (streamed)",
     response_class=StreamingResponse,
-    responses={200: {"content": {"application/octet-stream": {}}}},
+    responses={
+        200: {"content": {"application/octet-stream": {}}},
+        **documented(
+            NAME,
+            (404, "no stored file with this key, or its bytes are gone (retention)"),
+            (500, "the stored bytes are damaged (checksum mismatch)"),
+        ),
+    },
 )
-async def file_content(key: str, files: FilesDep, _: ReadAccount) -> StreamingResponse:
+async def file_content(key: FileNamePath, files: FilesDep, _: ReadAccount) -> StreamingResponse:
     opened = await run_in_threadpool(files.content, key)
     f = opened.file
     # Always served as an octet-stream attachment: a client-declared type (text/html...) is kept in

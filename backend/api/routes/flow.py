@@ -7,6 +7,7 @@ from fastapi.concurrency import run_in_threadpool
 from pydantic import BaseModel, Field
 
 from backend.api.deps import AdminAccount, FlowDep
+from backend.api.errors import documented
 from backend.api.schemas import AccountAllowance, FlowOut
 from backend.flow.accounting import Allowance
 
@@ -31,7 +32,10 @@ async def get_flow(flow: FlowDep, _: AdminAccount) -> FlowOut:
 
 
 @router.put(
-    "/flow/allowances/{account_id}", response_model=AccountAllowance, summary="Set the per-user allowance of an account"
+    "/flow/allowances/{account_id}",
+    response_model=AccountAllowance,
+    summary="Set the per-user allowance of an account",
+    responses=documented((404, "no account with this public id")),
 )
 async def put_allowance(account_id: str, body: AllowanceIn, flow: FlowDep, _: AdminAccount) -> AccountAllowance:
     """`account_id` is the account's public id (as in GET /accounts); the allowance applies to each user id

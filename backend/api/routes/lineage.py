@@ -9,22 +9,34 @@ from fastapi.concurrency import run_in_threadpool
 from pydantic import BaseModel, Field
 
 from backend.api.deps import QueriesDep, ReadAccount, SettingsDep
+from backend.api.errors import BAD_KEY, documented
+from backend.api.params import KeyPath
 from backend.api.schemas import Lineage, NodeDetail, QueryOut
 from backend.domain.ids import parse_key
 
 router = APIRouter(tags=["lineage"])
 
 
-@router.get("/nodes/{key}", response_model=NodeDetail, summary="A node with its events and logs in time order")
+@router.get(
+    "/nodes/{key}",
+    response_model=NodeDetail,
+    summary="A node with its events and logs in time order",
+    responses=documented(BAD_KEY, (404, "no node with this key")),
+)
 async def get_node(
-    key: str, queries: QueriesDep, _: ReadAccount, limit: Annotated[int, Query(ge=1, le=10_000)] = 1000
+    key: KeyPath, queries: QueriesDep, _: ReadAccount, limit: Annotated[int, Query(ge=1, le=10_000)] = 1000
 ) -> NodeDetail:
     return NodeDetail.model_validate(await run_in_threadpool(queries.node_detail, parse_key(key), limit))
 
 
-@router.get("/lineage/{key}", response_model=Lineage, summary="Upstream and/or downstream of a node")
+@router.get(
+    "/lineage/{key}",
+    response_model=Lineage,
+    summary="Upstream and/or downstream of a node",
+    responses=documented(BAD_KEY, (404, "no node with this key")),
+)
 async def get_lineage(
-    key: str,
+    key: KeyPath,
     queries: QueriesDep,
     _: ReadAccount,
     direction: Literal["upstream", "downstream", "both"] = "both",

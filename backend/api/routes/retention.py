@@ -9,6 +9,8 @@ from fastapi import APIRouter, Query
 from fastapi.concurrency import run_in_threadpool
 
 from backend.api.deps import ReadAccount, RetentionDep
+from backend.api.errors import documented
+from backend.api.params import FILE_NAME_SCHEMA
 from backend.api.schemas import RetentionPage
 from backend.domain.files import check_file_name
 from backend.domain.retention import record_json
@@ -29,11 +31,16 @@ def _cursor(value: str | None) -> int | None:
     return position
 
 
-@router.get("/retention/records", response_model=RetentionPage, summary="Deletions by retention, newest first")
+@router.get(
+    "/retention/records",
+    response_model=RetentionPage,
+    summary="Deletions by retention, newest first",
+    responses=documented((400, "the cursor is not one this API gave, or the key is not a valid file key")),
+)
 async def retention_records(
     retention: RetentionDep,
     _: ReadAccount,
-    key: Annotated[str | None, Query(description="only this file key")] = None,
+    key: Annotated[str | None, Query(description="only this file key", json_schema_extra=FILE_NAME_SCHEMA)] = None,
     rule: Literal["max_age", "max_files", "max_bytes"] | None = None,
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
     cursor: str | None = None,

@@ -10,9 +10,12 @@ from fastapi.concurrency import run_in_threadpool
 from pydantic import BaseModel, Field
 
 from backend.api.deps import IngestAccount, RegistryDep, SubscriptionsDep
+from backend.api.errors import documented
 from backend.db.base import SubscriptionRow
 from backend.domain.subscriptions import Subscriptions
 from backend.errors import Forbidden
+
+NOT_YOURS = (404, "no subscription of yours with this id")
 
 router = APIRouter(tags=["subscriptions"])
 
@@ -58,7 +61,13 @@ def _out(sub: SubscriptionRow, subscriptions: Subscriptions, secret: str | None 
     )
 
 
-@router.post("/subscriptions", status_code=201, response_model=SubscriptionOut, summary="Open a stream for a user id")
+@router.post(
+    "/subscriptions",
+    status_code=201,
+    response_model=SubscriptionOut,
+    summary="Open a stream for a user id",
+    responses=documented((422, "the transport is not enabled on this server, or the user id is not a valid key")),
+)
 async def create_subscription(
     subscriptions: SubscriptionsDep, registry: RegistryDep, principal: IngestAccount, body: SubscriptionIn | None = None
 ) -> SubscriptionOut:
@@ -85,7 +94,12 @@ async def list_subscriptions(
     return [_out(s, subscriptions) for s in subs]
 
 
-@router.get("/subscriptions/{sub_id}", response_model=SubscriptionOut, summary="One of your subscriptions")
+@router.get(
+    "/subscriptions/{sub_id}",
+    response_model=SubscriptionOut,
+    summary="One of your subscriptions (closed ones too, with deleted_at)",
+    responses=documented(NOT_YOURS),
+)
 async def get_subscription(sub_id: str, subscriptions: SubscriptionsDep, principal: IngestAccount) -> SubscriptionOut:
     return _out(await run_in_threadpool(subscriptions.get_own, principal, sub_id), subscriptions)
 
@@ -94,6 +108,11 @@ async def get_subscription(sub_id: str, subscriptions: SubscriptionsDep, princip
     "/subscriptions/{sub_id}/credentials",
     response_model=SubscriptionOut,
     summary="New Redis credentials for one of your subscriptions",
+    responses=documented(
+        NOT_YOURS,
+        (409, "the subscription is closed"),
+        (422, "a Kafka subscription, or the server does not manage Redis ACLs"),
+    ),
 )
 async def renew_subscription_credentials(
     sub_id: str, subscriptions: SubscriptionsDep, registry: RegistryDep, principal: IngestAccount
@@ -105,7 +124,12 @@ async def renew_subscription_credentials(
     return _out(opened.sub, subscriptions, opened.secret)
 
 
-@router.delete("/subscriptions/{sub_id}", response_model=SubscriptionOut, summary="Close a subscription (soft delete)")
+@router.delete(
+    "/subscriptions/{sub_id}",
+    response_model=SubscriptionOut,
+    summary="Close a subscription (soft delete: it stays readable, with deleted_at)",
+    responses=documented(NOT_YOURS),
+)
 async def delete_subscription(
     sub_id: str, subscriptions: SubscriptionsDep, registry: RegistryDep, principal: IngestAccount
 ) -> SubscriptionOut:
