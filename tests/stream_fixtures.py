@@ -3,6 +3,7 @@ do (plain XADD / Kafka produce), and `ftel worker` as a real subprocess."""
 
 from __future__ import annotations
 
+import asyncio
 import itertools
 import json
 import os
@@ -10,13 +11,19 @@ import signal
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Awaitable, Callable, Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 import redis
+from sqlalchemy import Engine
 
+from backend.bootstrap import async_redis
+from backend.db.accounts import SqlAccounts
+from backend.domain.auth import Auth, Principal
+from backend.settings import Settings
+from backend.streams.registry import Registry
 from tests.conftest import ROOT, service_env
 
 # Databases 8..15 of the test Redis belong to the stream tests (each test flushes the one it gets);
@@ -145,3 +152,22 @@ class WorkerProcess:
                 self.proc.kill()
                 self.proc.wait()
         self._log.close()
+
+
+def principal(engine: Engine, name: str = "app") -> Principal:
+    """A new `ingest` account, as the subscription services see their caller."""
+    account = Auth(SqlAccounts(engine), Settings()).create_account(name, "system", ["ingest"]).account
+    return Principal(account_id=account.id, uuid=account.uuid, name=account.name, roles=frozenset({"ingest"}))
+
+
+def run(url: str, body: Callable[[Registry], Awaitable[Any]]) -> Any:
+    """`body` on a registry over its own asyncio client, in a fresh event loop."""
+
+    async def main() -> Any:
+        client = async_redis(url)
+        try:
+            return await body(Registry(client))
+        finally:
+            await client.aclose()
+
+    return asyncio.run(main())

@@ -11,47 +11,19 @@ import hashlib
 import shutil
 import socket
 import tarfile
-import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
-import psutil
 import pytest
 
 from backend.storage.base import ChunkReader
-from tests.conftest import ADMIN, Api, Server, wait_for
+from tests.conftest import ADMIN, Api, PeakRss, Server, wait_for
 from tests.storage_fixtures import MultipartBody, pseudo_random_chunks, sha256_of
 
 GIB = 1024**3
 RSS_BUDGET = 100 * 1024 * 1024
-
-
-class PeakRss:
-    """Samples a process's RSS in a thread; `growth` is the peak above the level at start."""
-
-    def __init__(self, pid: int) -> None:
-        self._proc = psutil.Process(pid)
-        self.start = self.peak = self._proc.memory_info().rss
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._sample, daemon=True)
-
-    def _sample(self) -> None:
-        while not self._stop.wait(0.02):
-            self.peak = max(self.peak, self._proc.memory_info().rss)
-
-    def __enter__(self) -> PeakRss:
-        self._thread.start()
-        return self
-
-    def __exit__(self, *_: object) -> None:
-        self._stop.set()
-        self._thread.join()
-
-    @property
-    def growth(self) -> int:
-        return self.peak - self.start
 
 
 @pytest.fixture(scope="module")

@@ -5,7 +5,6 @@ logged, and 40 concurrent sign-ins leave the server's memory flat and authentica
 from __future__ import annotations
 
 import asyncio
-import threading
 import time
 import uuid
 from collections.abc import Iterator
@@ -13,7 +12,6 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import httpx
-import psutil
 import pytest
 import redis
 from limits.storage import MemoryStorage
@@ -22,7 +20,7 @@ from backend.bootstrap import Role, build, signin_windows
 from backend.domain.signin import SignIn
 from backend.errors import TooManyRequests, Unauthenticated
 from backend.settings import Settings
-from tests.conftest import ADMIN, Api, Server
+from tests.conftest import ADMIN, Api, PeakRss, Server
 
 TOKEN = "/api/v1/auth/token"
 CLIENT_FAILURES = 10  # the defaults
@@ -114,32 +112,6 @@ def test_api_processes_share_their_windows_through_redis(tmp_path: Path, stream_
         for c in clients:
             c.close()
         process.close()
-
-
-class PeakRss:
-    """A process's RSS sampled every 20 ms in a thread: `growth` is the peak above the level at start."""
-
-    def __init__(self, pid: int) -> None:
-        self._proc = psutil.Process(pid)
-        self.start = self.peak = self._proc.memory_info().rss
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._sample, daemon=True)
-
-    def _sample(self) -> None:
-        while not self._stop.wait(0.02):
-            self.peak = max(self.peak, self._proc.memory_info().rss)
-
-    def __enter__(self) -> PeakRss:
-        self._thread.start()
-        return self
-
-    def __exit__(self, *_: object) -> None:
-        self._stop.set()
-        self._thread.join()
-
-    @property
-    def growth(self) -> int:
-        return self.peak - self.start
 
 
 def test_memory_stays_flat_under_40_concurrent_sign_ins(tmp_path: Path) -> None:

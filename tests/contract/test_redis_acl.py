@@ -5,10 +5,9 @@ FT_REDIS_MANAGE_ACL on), on SQLite and PostgreSQL."""
 
 from __future__ import annotations
 
-import asyncio
 import hashlib
 import json
-from collections.abc import Awaitable, Callable, Iterator
+from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -17,17 +16,17 @@ import pytest
 import redis
 from sqlalchemy import Engine
 
-from backend.bootstrap import Role, async_redis, build, sync_redis
+from backend.bootstrap import Role, build, sync_redis
 from backend.db.accounts import SqlAccounts
 from backend.db.subscriptions import SqlSubscriptions
-from backend.domain.auth import Auth, Principal
+from backend.domain.auth import Principal
 from backend.domain.subscriptions import Opened, Subscriptions
 from backend.errors import Conflict, Unprocessable
 from backend.settings import Settings
 from backend.streams.admin import StreamAdmin
 from backend.streams.embedded_redis import EmbeddedRedis, stored_password
-from backend.streams.registry import Registry
 from tests.conftest import free_port
+from tests.stream_fixtures import principal, run
 
 
 class Target:
@@ -77,22 +76,6 @@ def subs(sql_engine: Engine, sql_settings: Settings, target: Target) -> Iterator
         SqlSubscriptions(sql_engine), SqlAccounts(sql_engine), sql_settings, target.url, admin, manage_acl=True
     )
     client.close()
-
-
-def principal(engine: Engine) -> Principal:
-    account = Auth(SqlAccounts(engine), Settings()).create_account("app", "system", ["ingest"]).account
-    return Principal(account_id=account.id, uuid=account.uuid, name=account.name, roles=frozenset({"ingest"}))
-
-
-def run(url: str, body: Callable[[Registry], Awaitable[Any]]) -> Any:
-    async def main() -> Any:
-        client = async_redis(url)
-        try:
-            return await body(Registry(client))
-        finally:
-            await client.aclose()
-
-    return asyncio.run(main())
 
 
 def open_one(subs: Subscriptions, url: str, owner: Principal, user: str = "u1") -> tuple[Opened, str]:

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -17,13 +16,13 @@ from sqlalchemy import Engine
 from backend.bootstrap import Role, async_redis, build, sync_redis
 from backend.db.accounts import SqlAccounts
 from backend.db.subscriptions import SqlSubscriptions
-from backend.domain.auth import Auth, Principal
 from backend.domain.subscriptions import Subscriptions
 from backend.settings import Settings
 from backend.streams.admin import StreamAdmin
 from backend.streams.redis import RedisStreamSource, trim_acknowledged
 from backend.streams.registry import Registry
 from backend.worker.consumer import StreamConsumer
+from tests.stream_fixtures import principal, run
 
 
 @pytest.fixture
@@ -39,22 +38,6 @@ def service(engine: Engine, settings: Settings, redis_url: str) -> Subscriptions
 @pytest.fixture
 def subs(sql_engine: Engine, sql_settings: Settings, stream_redis_url: str) -> Subscriptions:
     return service(sql_engine, sql_settings, stream_redis_url)
-
-
-def principal(engine: Engine, name: str = "app") -> Principal:
-    account = Auth(SqlAccounts(engine), Settings()).create_account(name, "system", ["ingest"]).account
-    return Principal(account_id=account.id, uuid=account.uuid, name=account.name, roles=frozenset({"ingest"}))
-
-
-def run(url: str, body: Callable[[Registry], Awaitable[Any]]) -> Any:
-    async def main() -> Any:
-        client = async_redis(url)
-        try:
-            return await body(Registry(client))
-        finally:
-            await client.aclose()
-
-    return asyncio.run(main())
 
 
 def test_registry_only_subscriptions_are_restored_into_sql_and_replayed(
