@@ -92,7 +92,10 @@ def send(base: str, bearer: str, tally: Tally, counter: list[int], batch: int, s
                 tally.parked += body["buffered"]
                 pending = []
                 if body["buffered"]:
-                    buffered = http.get("/api/v1/flow").json()["buffered"]
+                    try:
+                        buffered = http.get("/api/v1/flow").json()["buffered"]
+                    except httpx.HTTPError:
+                        break  # killed meanwhile: this batch was acknowledged already
                     for medium, value in tally.seen_parked.items():
                         tally.seen_parked[medium] = max(value, int(buffered[medium]))
                 continue
