@@ -4,7 +4,7 @@ seconds until stopped. A task that returns a true value has more work waiting an
 on every tick, and its end is logged too; anything else is logged with its traceback and retried: a loop
 never dies.
 
-Which task runs in which process is the composition root's table (backend/bootstrap.py); ARQ cron runs
+Which task runs in which process is the composition root's table (backend/bootstrap); ARQ cron runs
 only the jobs that must run once per cluster (backend/worker/main.py).
 """
 

@@ -1,5 +1,5 @@
 """The FastAPI application: routes, error mapping, metrics middleware and the OpenAPI schema, on the
-services the composition root (backend/bootstrap.py) built for this process."""
+services the composition root (backend/bootstrap) built for this process."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""What the routes depend on: the process's services (wired by backend/bootstrap.py) and typed
+"""What the routes depend on: the process's services (wired by backend/bootstrap) and typed
 dependency aliases, so that a route signature reads like its contract and asks for one service."""
 
 from __future__ import annotations

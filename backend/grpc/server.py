@@ -1,5 +1,5 @@
 """The gRPC upload service (proto/files.proto): a client-streaming Upload with the semantics of
-POST /api/v1/files. Started by API processes when FT_GRPC_PORT > 0 (backend/bootstrap.py)."""
+POST /api/v1/files. Started by API processes when FT_GRPC_PORT > 0 (backend/bootstrap)."""
 
 from __future__ import annotations
 

@@ -1,5 +1,5 @@
 """The jobs of the stream side that must run once per cluster: ARQ cron jobs in `ftel worker` (one run
-per tick across all workers), periodic tasks in the all-in-one (backend/bootstrap.py). Each opens its
+per tick across all workers), periodic tasks in the all-in-one (backend/bootstrap). Each opens its
 own registry client on the event loop it runs on."""
 
 from __future__ import annotations

@@ -1,7 +1,7 @@
 """`ftel worker`: an ARQ worker process that hosts the stream consumers and runs, as ARQ cron jobs, the
 jobs that must run once per cluster (ARQ runs each tick on one worker only). Several workers share one
 consumer group: no entry is handled twice while they are alive. The process's periodic tasks (projector,
-flow control, retention) are started by `on_start`; everything is wired in backend/bootstrap.py."""
+flow control, retention) are started by `on_start`; everything is wired in backend/bootstrap."""
 
 from __future__ import annotations
 
