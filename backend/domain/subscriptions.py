@@ -98,17 +98,6 @@ class Subscriptions:
     def _client_id(self, account_id: int | None) -> str | None:
         return None if account_id is None else self.accounts.client_id(account_id)
 
-    async def create(
-        self,
-        registry: Registry | None,
-        principal: Principal,
-        user_id: str | None,
-        user_name: str | None,
-        transport: str,
-    ) -> SubscriptionRow:
-        """`open` for callers that do not hand the writer's password to anyone."""
-        return (await self.open(registry, principal, user_id, user_name, transport)).sub
-
     async def open(
         self,
         registry: Registry | None,

@@ -44,8 +44,8 @@ def test_registry_only_subscriptions_are_restored_into_sql_and_replayed(
     sql_engine: Engine, subs: Subscriptions, store: SqlSubscriptions, stream_redis_url: str
 ) -> None:
     owner = principal(sql_engine)
-    sub = run(stream_redis_url, lambda reg: subs.create(reg, owner, "u1", "User One", "redis"))
-    gone = run(stream_redis_url, lambda reg: subs.create(reg, owner, "u2", None, "redis"))
+    sub = run(stream_redis_url, lambda reg: subs.open(reg, owner, "u1", "User One", "redis")).sub
+    gone = run(stream_redis_url, lambda reg: subs.open(reg, owner, "u2", None, "redis")).sub
     run(stream_redis_url, lambda reg: subs.close(reg, [gone], "unsubscribed"))
     client = redis_sync.Redis.from_url(stream_redis_url, decode_responses=True)
     client.xadd(sub.stream_key, {"event": "{}"})
@@ -78,7 +78,7 @@ def test_sql_only_subscriptions_are_written_back_to_redis(
     sql_engine: Engine, subs: Subscriptions, store: SqlSubscriptions, stream_redis_url: str
 ) -> None:
     owner = principal(sql_engine)
-    sub = run(stream_redis_url, lambda reg: subs.create(reg, owner, "u1", None, "redis"))
+    sub = run(stream_redis_url, lambda reg: subs.open(reg, owner, "u1", None, "redis")).sub
     client = redis_sync.Redis.from_url(stream_redis_url, decode_responses=True)
     client.flushdb()  # Redis lost everything
     report = run(stream_redis_url, lambda reg: subs.sync(reg, scan_streams=True))
@@ -92,8 +92,8 @@ def test_a_deletion_on_either_side_wins(
     sql_engine: Engine, subs: Subscriptions, store: SqlSubscriptions, stream_redis_url: str
 ) -> None:
     owner = principal(sql_engine)
-    a = run(stream_redis_url, lambda reg: subs.create(reg, owner, "a", None, "redis"))
-    b = run(stream_redis_url, lambda reg: subs.create(reg, owner, "b", None, "redis"))
+    a = run(stream_redis_url, lambda reg: subs.open(reg, owner, "a", None, "redis")).sub
+    b = run(stream_redis_url, lambda reg: subs.open(reg, owner, "b", None, "redis")).sub
     store.soft_delete([a.uuid], "unsubscribed", datetime.now(UTC))  # deleted in SQL only
 
     async def delete_in_registry(reg: Registry) -> None:
@@ -130,7 +130,7 @@ def test_idle_expiry_closes_quiet_streams_but_never_one_with_unread_entries(
     owner = principal(sql_engine)
     idle = service(sql_engine, subs.settings.model_copy(update={"subscription_idle_minutes": 1.0}), stream_redis_url)
     made = [
-        run(stream_redis_url, lambda reg, u=u: idle.create(reg, owner, u, None, "redis"))
+        run(stream_redis_url, lambda reg, u=u: idle.open(reg, owner, u, None, "redis")).sub
         for u in ("quiet", "backlog", "recent")
     ]
     quiet, backlog, recent = made

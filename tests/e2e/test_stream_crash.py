@@ -51,7 +51,7 @@ def open_subscription(settings: Settings, redis_url: str) -> str:
         async def create() -> str:
             client = async_redis(redis_url)
             try:
-                sub = await process.subscriptions.create(Registry(client), principal, "crash-user", None, "redis")
+                sub = (await process.subscriptions.open(Registry(client), principal, "crash-user", None, "redis")).sub
             finally:
                 await client.aclose()
             return sub.stream_key

@@ -28,20 +28,6 @@ class IngestOut(BaseModel):
     rejected: list[Rejection]
 
 
-async def read_body(request: Request, limit: int) -> bytes:
-    """The request body, refused with 413 as soon as it grows past `limit` bytes."""
-    declared = request.headers.get("content-length")
-    if declared and declared.isdigit() and int(declared) > limit:
-        raise PayloadTooLarge(f"body larger than {limit} bytes")
-    chunks, size = [], 0
-    async for chunk in request.stream():
-        size += len(chunk)
-        if size > limit:
-            raise PayloadTooLarge(f"body larger than {limit} bytes")
-        chunks.append(chunk)
-    return b"".join(chunks)
-
-
 def parse_events(body: bytes, content_type: str) -> list[Any]:
     if not body.strip():
         raise InvalidInput('empty body: send a JSON array of events, {"events": [...]} or NDJSON')
@@ -118,7 +104,7 @@ async def post_events(
     """Each event is validated on its own: bad ones come back in `rejected` with their index, the
     rest are stored once (re-sending a batch changes nothing) and merged into the lineage graph. Events over
     the user's allowance, or sent while a store is down, are parked and counted in `buffered` (never 429)."""
-    raw = parse_events(await read_body(request, settings.max_request_bytes), request.headers.get("content-type", ""))
+    raw = parse_events(await request.body(), request.headers.get("content-type", ""))
     if len(raw) > settings.max_events_per_request:
         raise PayloadTooLarge(f"more than {settings.max_events_per_request} events in one request")
     result = await run_in_threadpool(ingest.admit, raw, f"rest:{principal.uuid}", principal.account_id)
