@@ -13,6 +13,11 @@ EVENTS_DUPLICATE = Counter("ftel_events_duplicate_total", "Events dropped as dup
 EVENTS_REJECTED = Counter("ftel_events_rejected_total", "Events rejected by validation")
 EVENTS_PROJECTED = Counter("ftel_events_projected_total", "Events merged into the lineage graph")
 EVENTS_PENDING = Gauge("ftel_events_unprojected", "Stored events not yet merged into the graph")
+PROJECTION_LAG = Gauge("ftel_projection_lag_seconds", "Age of the oldest stored event not yet merged into the graph")
+PROJECTION_QUEUE = Gauge("ftel_projection_queue_events", "Stored events handed to this process's merge thread")
+PROJECTION_DEFERRED = Counter(
+    "ftel_projection_deferred_total", "Stored events left for the catch-up (hand-over full or a merge failed)"
+)
 GRAPH_ERRORS = Counter("ftel_graph_errors_total", "Graph merges that failed and were deferred")
 HTTP_REQUESTS = Counter("ftel_http_requests_total", "HTTP requests", ["method", "route", "status"])
 HTTP_LATENCY = Histogram("ftel_http_request_seconds", "HTTP request latency", ["method", "route"])

@@ -137,7 +137,11 @@ class Settings(BaseSettings):
     flow_tick_seconds: float = Field(0.2, gt=0)
     flow_spool_segment_bytes: int = Field(64 * 1024 * 1024, ge=4096)
 
+    # SQLite: serving processes copy the write-ahead log into the database this often, off the request path
+    sqlite_checkpoint_seconds: float = Field(1.0, gt=0, le=3600)
     graph_batch_size: int = Field(1000, ge=1, le=100_000)
+    # The embedded graph's buffer pool (LadybugDB's own default takes most of the machine's memory)
+    graph_buffer_mb: int = Field(512, ge=64, le=1024 * 1024)
     max_events_per_request: int = Field(10_000, ge=1)
     max_request_bytes: int = Field(16 * 1024 * 1024, ge=1024)
     # every other request body (413 above, refused before it is read in full); POST /events has max_request_bytes,
@@ -156,6 +160,10 @@ class Settings(BaseSettings):
     projector_interval_seconds: float = Field(2.0, gt=0)
     # the projector leaves events this young to the path that stored them (it merges them itself)
     projector_grace_seconds: float = Field(5.0, ge=0, le=3600)
+    # Serving processes merge the events they store on a thread of their own, these many per merge, holding
+    # at most FT_PROJECTOR_QUEUE_EVENTS in memory (past that, events wait in the log for the catch-up)
+    projector_merge_events: int = Field(5000, ge=1, le=100_000)
+    projector_queue_events: int = Field(50_000, ge=0, le=10_000_000)
     log_level: str = "INFO"
     log_json: bool = False
 

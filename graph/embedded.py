@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 import ladybug
+import pyarrow as pa
 
 from graph.base import LABELS, GraphBatch, GraphError, NodeRow, QueryResult
 from graph.capabilities import Capabilities
@@ -27,6 +28,34 @@ _NODE_COLUMNS = (
     "log_debug INT64, log_info INT64, log_warn INT64, log_error INT64, PRIMARY KEY(key)"
 )
 _KINDS = tuple(LABELS.values())
+_UNWIND = "UNWIND $rows AS r "
+# Column types of the statements' row fields that are not text (graph/cypher.py builds the rows)
+_ARROW_TYPES = {
+    "rank": pa.int64(),
+    "produced": pa.bool_(),
+    "started": pa.bool_(),
+    "debug": pa.int64(),
+    "info": pa.int64(),
+    "warn": pa.int64(),
+    "error": pa.int64(),
+}
+
+
+def _columnar(cypher: str, params: dict[str, Any]) -> tuple[str, dict[str, Any]]:
+    """`UNWIND $rows AS r …` over a list of dicts → `LOAD FROM $rows WITH {…} AS r …` over an Arrow table: the
+    same statement, but the binding hands the rows over as columns instead of typing every value of every
+    row in Python (node creation ran ~4x, node merges ~2x faster). Only for statements on one node: where
+    two nodes are matched (relationships), LadybugDB plans a scan of LOAD FROM's rows against whole
+    tables, and that ran ~40x slower than UNWIND's lookups by key."""
+    rows = params.get("rows")
+    if not cypher.startswith(_UNWIND) or len(params) != 1 or not isinstance(rows, list) or not rows:
+        return cypher, params
+    if "-[" in cypher or cypher.count("MATCH ") + cypher.count("MERGE ") > 1:
+        return cypher, params
+    names = list(rows[0])
+    table = pa.table({n: pa.array([r[n] for r in rows], _ARROW_TYPES.get(n, pa.string())) for n in names})
+    fields = ", ".join(f"`{n}`: `{n}`" for n in names)
+    return f"LOAD FROM $rows WITH {{{fields}}} AS r {cypher[len(_UNWIND) :]}", {"rows": table}
 
 
 def _schema() -> list[str]:
@@ -50,12 +79,13 @@ def _graph_errors() -> Iterator[None]:
 class EmbeddedGraphStore(CypherGraphStore):
     capabilities = Capabilities(no_shared_writers=True, no_multi_labels=True)
 
-    def __init__(self, path: Path, runner: QueryRunner | None = None) -> None:
-        """`runner`: where user queries run; without one (maintenance commands, benches) `query` fails."""
+    def __init__(self, path: Path, runner: QueryRunner | None = None, buffer_mb: int = 512) -> None:
+        """`runner`: where user queries run; without one (maintenance commands, benches) `query` fails.
+        `buffer_mb`: LadybugDB's buffer pool (its own default is sized from the machine's memory)."""
         self._runner = runner
         path.parent.mkdir(parents=True, exist_ok=True)
         try:
-            self._db = ladybug.Database(str(path))
+            self._db = ladybug.Database(str(path), buffer_pool_size=buffer_mb * 1024 * 1024)
         except RuntimeError as exc:
             raise GraphError(f"cannot open the embedded graph at {path}: {exc}") from exc
         self._conn = ladybug.Connection(self._db)
@@ -106,7 +136,7 @@ class EmbeddedGraphStore(CypherGraphStore):
             self._conn.execute("BEGIN TRANSACTION")
             try:
                 for cypher, params in statements() if callable(statements) else statements:
-                    self._conn.execute(cypher, params)
+                    self._conn.execute(*_columnar(cypher, params))
             except Exception:
                 try:
                     self._conn.execute("ROLLBACK")

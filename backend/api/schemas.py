@@ -24,6 +24,13 @@ class Summary(BaseModel):
     drop_reasons: dict[str, int]
 
 
+class Projection(BaseModel):
+    pending_events: int = Field(
+        description="events of this trace already stored but not yet merged into the graph (0: the picture is complete)"
+    )
+    projected_through: str = Field(description="every event received before this time is in the graph")
+
+
 class TraceOut(BaseModel):
     key: str
     user: str | None
@@ -33,6 +40,7 @@ class TraceOut(BaseModel):
     last_at: str | None
     logs: LogCounts
     summary: Summary
+    projection: Projection | None = Field(None, description="on GET /traces/{key}: how complete the graph is")
 
 
 class TracePage(BaseModel):
@@ -63,6 +71,7 @@ class TraceGraph(BaseModel):
     nodes: list[NodeOut]
     edges: list[Edge]
     truncated: bool = Field(False, description="the trace has more nodes or edges than FT_TRACE_GRAPH_LIMIT")
+    projection: Projection | None = None
 
 
 class NodeWithLogs(NodeOut):
@@ -192,6 +201,14 @@ class FlowOut(BaseModel):
     allowances: dict[str, AllowanceOut] = Field(description="by account public id")
 
 
+class ProjectionLag(BaseModel):
+    pending: int = Field(description="stored events not yet merged into the graph (every process's)")
+    lag_seconds: float = Field(description="age of the oldest of them")
+    projected_through: str = Field(description="every event received before this time is in the graph")
+    queued: int = Field(description="events this process holds in memory for its merge thread")
+
+
 class Readiness(BaseModel):
     status: Literal["ready", "unavailable"]
     checks: dict[str, str]
+    projection: ProjectionLag | None = None

@@ -45,8 +45,8 @@ from backend.bootstrap.adapters import (
 )
 from backend.db.accounts import SqlAccounts
 from backend.db.base import AccountStore, EventLog
+from backend.db.engine import checkpoint, upgrade
 from backend.db.engine import ping as ping_sql
-from backend.db.engine import upgrade
 from backend.db.event_log import SqlEventLog
 from backend.db.files import SqlFileCatalog
 from backend.db.subscriptions import SqlSubscriptions
@@ -120,7 +120,7 @@ class RoleSpec:
     cluster_jobs: tuple[str, ...] = ()
 
 
-_SERVING = ("projector", "flow-check", "flow-drain", "retention")
+_SERVING = ("projector", "sql-checkpoint", "flow-check", "flow-drain", "retention")
 _STREAM_JOBS = ("reconcile", "expire-idle", "prune-consumers")
 _API = ("auth-notices",)
 
@@ -195,7 +195,10 @@ class Process:
         )
 
     def start(self) -> None:
-        """The role's periodic tasks; its gRPC uploads and in-process stream consumers where it has them."""
+        """The role's periodic tasks and graph merge thread; its gRPC uploads and in-process stream consumers
+        where it has them."""
+        if "projector" in self.spec.tasks:
+            self.projector.start()
         self.runner.start()
         s = self.settings
         if self.spec.uploads and s.grpc_port > 0 and self.files is not None and self._grpc is None:
@@ -213,9 +216,10 @@ class Process:
         if self.streams is not None and self._streams_thread is not None:
             self.streams.stop()  # before the stores close: the consumer finishes its batch first
             self._streams_thread.join(timeout=20)
-        self.runner.stop()
         if self._grpc is not None:
             self._grpc.stop(grace=5).wait(10)
+        self.runner.stop()
+        self.projector.close()  # merges what it holds (briefly); the rest waits in the log for the next start
         for name, close in reversed(self.closers):  # one failing close does not skip the others
             try:
                 close()
@@ -300,7 +304,7 @@ def _build(settings: Settings, role: Role, spec: RoleSpec, closers: list[tuple[s
         ingest=ingest,
         queries=Queries(graph, events, settings.trace_graph_limit),
         subscriptions=subscriptions,
-        health=Health(checks),
+        health=Health(checks, projector.state if "projector" in spec.tasks else None),
         objects=objects,
         flow=flow,
         redis_url=redis_url,
@@ -342,9 +346,8 @@ def wire_ingest(
 ) -> tuple[Ingest, FlowControl | None]:
     """The one ingest pipeline on these stores; with `flow`, behind flow control (allowances, pressure, the
     park media: the disk spool, and Redis when there is one, and the drainer)."""
-    projector = Projector(events, graph, settings.graph_batch_size, settings.projector_grace_seconds)
     if not flow:
-        return Ingest(events, projector), None
+        return Ingest(events, _projector(settings, events, graph)), None
     accounting = Accounting(
         Allowance(settings.flow_events_per_second, settings.flow_bytes_per_second, settings.flow_burst_seconds)
     )
@@ -355,15 +358,30 @@ def wire_ingest(
         settings.flow_redis_max_memory_mb,
     )
     closers.append(("park media", parking.close))
+    policy = FlowPolicy(accounting, pressure, enabled=settings.flow_enabled)
     ingest = Ingest(
         events,
-        projector,
-        policy=FlowPolicy(accounting, pressure, enabled=settings.flow_enabled),
+        _projector(settings, events, graph, policy.graph_deferred),
+        policy=policy,
         parking=parking,
         park_quantum=settings.flow_drain_user_quantum,
     )
     return ingest, FlowControl(
         accounting, pressure, parking, Drainer(ingest, parking, pressure, settings), accounts, admin
+    )
+
+
+def _projector(
+    settings: Settings, events: EventLog, graph: GraphStore, on_deferred: Callable[[], None] | None = None
+) -> Projector:
+    return Projector(
+        events,
+        graph,
+        settings.graph_batch_size,
+        settings.projector_grace_seconds,
+        queue_events=settings.projector_queue_events,
+        merge_events=settings.projector_merge_events,
+        on_deferred=on_deferred,
     )
 
 
@@ -420,6 +438,9 @@ def _task(p: Process, name: str) -> Periodic:
     every_stream_tick = s.stream_reconcile_seconds if p.streams else 0
     table = {
         "projector": Periodic("projector", s.projector_interval_seconds, p.projector.catch_up),
+        "sql-checkpoint": Periodic(
+            "sql-checkpoint", s.sqlite_checkpoint_seconds if s.is_sqlite else 0, lambda: checkpoint(p.engine)
+        ),
         "flow-check": Periodic("flow-check", s.flow_check_seconds if flow_on else 0, flow_check),
         "flow-drain": Periodic("flow-drain", s.flow_tick_seconds if flow_on else 0, flow_drain),
         "retention": Periodic("retention", s.retention_interval_seconds if p.retention else 0, retention),

@@ -9,7 +9,7 @@ from typing import Any
 from sqlalchemy import Engine, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError
-from uuid6 import uuid7
+from uuid_utils import uuid7
 
 from backend.db.base import AccountRow
 from backend.db.engine import translated, utc

@@ -102,7 +102,13 @@ class EventLog(Protocol):
         """Mark every event unprojected (before a graph rebuild); how many there are."""
         ...
 
-    def pending_count(self) -> int: ...
+    def projection_backlog(self) -> tuple[int, datetime | None]:
+        """How many events wait to be merged, and when the oldest of them (in insertion order) was received."""
+        ...
+
+    def trace_backlog(self, trace_key: str) -> int:
+        """How many events of this trace wait to be merged."""
+        ...
 
     def log_counts(self, targets: set[LogTarget]) -> dict[LogTarget, dict[str, int]]:
         """Log counts by level of nodes (kind given) and of trace-level logs (kind None)."""

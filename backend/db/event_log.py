@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from datetime import UTC, datetime
 
-from sqlalchemy import Engine, and_, func, select, update
+from sqlalchemy import Connection, Engine, and_, false, func, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 
 from backend.db.base import LoggedEvent, LogTarget, NewEvent, NodeEvent
@@ -16,6 +16,18 @@ _CHUNK = 500  # rows per INSERT statement: stays under SQLite's bound-parameter 
 EVENTS = TABLES["events"]
 NODES = TABLES["event_nodes"]
 E, N = EVENTS.c, NODES.c
+_SQLITE_INSERT = (
+    "INSERT INTO events (uuid, dedup_key, channel, type, trace_key, node_key, level, user_id, account_id, "
+    "created_at, received_at, payload, projected) VALUES {values} ON CONFLICT DO NOTHING RETURNING id, dedup_key"
+)
+_SQLITE_ROW = "(?,?,?,?,?,?,?,?,?,?,?,?,0)"
+_SQLITE_LINKS = "INSERT INTO event_nodes (event_id, node_key, kind, role) VALUES (?,?,?,?)"
+
+
+def _sqlite_time(value: datetime) -> str:
+    """A UTC time as SQLAlchemy keeps it in SQLite (naive text, microseconds)."""
+    value = value.astimezone(UTC) if value.tzinfo else value
+    return value.replace(tzinfo=None).isoformat(sep=" ", timespec="microseconds")
 
 
 class SqlEventLog:
@@ -23,6 +35,7 @@ class SqlEventLog:
 
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
+        self._sqlite = engine.dialect.name == "sqlite"
         dialect = postgresql if engine.dialect.name == "postgresql" else sqlite
         # INSERT … ON CONFLICT DO NOTHING RETURNING: duplicates (by dedup key or uuid) are skipped
         self._insert = dialect.insert(EVENTS).on_conflict_do_nothing().returning(E.id, E.dedup_key)
@@ -34,36 +47,63 @@ class SqlEventLog:
         with self.engine.begin() as conn:
             for start in range(0, len(events), _CHUNK):
                 chunk = events[start : start + _CHUNK]
-                rows = [
-                    {
-                        "uuid": ev.uuid,
-                        "dedup_key": ev.dedup_key,
-                        "channel": ev.channel,
-                        "type": ev.type,
-                        "trace_key": ev.trace_key,
-                        "node_key": ev.node_key,
-                        "level": ev.level,
-                        "user_id": ev.user_id,
-                        "account_id": ev.account_id,
-                        "created_at": ev.created_at,
-                        "received_at": now,
-                        "payload": ev.payload,
-                        "projected": False,
-                    }
-                    for ev in chunk
-                ]
-                # executemany form: SQLAlchemy batches it ("insertmanyvalues") with one cached compile
-                new = {row.dedup_key: row.id for row in conn.execute(self._insert, rows)}
+                new = self._insert_rows(conn, chunk, now)
                 inserted.update(new)
                 links = [
-                    {"event_id": new[ev.dedup_key], "node_key": n.key, "kind": n.kind, "role": n.role}
-                    for ev in chunk
-                    if ev.dedup_key in new
-                    for n in ev.nodes
+                    (new[ev.dedup_key], n.key, n.kind, n.role) for ev in chunk if ev.dedup_key in new for n in ev.nodes
                 ]
-                if links:
-                    conn.execute(NODES.insert(), links)
+                if links and self._sqlite:
+                    conn.exec_driver_sql(_SQLITE_LINKS, links)
+                elif links:
+                    conn.execute(
+                        NODES.insert(), [{"event_id": i, "node_key": k, "kind": t, "role": r} for i, k, t, r in links]
+                    )
         return inserted
+
+    def _insert_rows(self, conn: Connection, chunk: Sequence[NewEvent], now: datetime) -> dict[str, int]:
+        """INSERT … ON CONFLICT DO NOTHING RETURNING: duplicates (by dedup key or uuid) are skipped. On SQLite
+        one multi-row statement straight to the driver (SQLAlchemy's own batching costs as much as SQLite
+        itself there); times in the text form SQLAlchemy writes and reads for SQLite."""
+        if not self._sqlite:
+            rows = [
+                {
+                    "uuid": ev.uuid,
+                    "dedup_key": ev.dedup_key,
+                    "channel": ev.channel,
+                    "type": ev.type,
+                    "trace_key": ev.trace_key,
+                    "node_key": ev.node_key,
+                    "level": ev.level,
+                    "user_id": ev.user_id,
+                    "account_id": ev.account_id,
+                    "created_at": ev.created_at,
+                    "received_at": now,
+                    "payload": ev.payload,
+                    "projected": False,
+                }
+                for ev in chunk
+            ]
+            # executemany form: SQLAlchemy batches it ("insertmanyvalues") with one cached compile
+            return {row.dedup_key: row.id for row in conn.execute(self._insert, rows)}
+        received = _sqlite_time(now)
+        params: list[object] = []
+        for ev in chunk:
+            params += (
+                ev.uuid,
+                ev.dedup_key,
+                ev.channel,
+                ev.type,
+                ev.trace_key,
+                ev.node_key,
+                ev.level,
+                ev.user_id,
+                ev.account_id,
+                _sqlite_time(ev.created_at),
+                received,
+                ev.payload,
+            )
+        statement = _SQLITE_INSERT.format(values=",".join([_SQLITE_ROW] * len(chunk)))
+        return {key: int(id_) for id_, key in conn.exec_driver_sql(statement, tuple(params))}
 
     @translated
     def known_node_traces(self, keys: Iterable[str]) -> dict[str, str]:
@@ -83,7 +123,7 @@ class SqlEventLog:
     def unprojected(
         self, limit: int, dedup_keys: Sequence[str] | None = None, received_before: datetime | None = None
     ) -> list[LoggedEvent]:
-        stmt = select(E.id, E.payload, E.trace_key, E.created_at).where(E.projected.is_(False))
+        stmt = select(E.id, E.payload, E.trace_key, E.created_at).where(E.projected == false())
         if dedup_keys is not None:
             stmt = stmt.where(E.dedup_key.in_(list(dedup_keys)))
         if received_before is not None:
@@ -94,9 +134,10 @@ class SqlEventLog:
 
     @translated
     def mark_projected(self, ids: Sequence[int]) -> None:
+        """One UPDATE per run of consecutive ids (a merged batch is mostly one run)."""
         with self.engine.begin() as conn:
-            for start in range(0, len(ids), _CHUNK):
-                conn.execute(update(EVENTS).where(E.id.in_(list(ids[start : start + _CHUNK]))).values(projected=True))
+            for low, high in _runs(sorted(set(ids))):
+                conn.execute(update(EVENTS).where(E.id.between(low, high)).values(projected=True))
 
     @translated
     def reset_projection(self) -> int:
@@ -105,11 +146,23 @@ class SqlEventLog:
             return int(conn.execute(select(func.count()).select_from(EVENTS)).scalar_one())
 
     @translated
-    def pending_count(self) -> int:
+    def projection_backlog(self) -> tuple[int, datetime | None]:
         with self.engine.connect() as conn:
-            return int(
-                conn.execute(select(func.count()).select_from(EVENTS).where(E.projected.is_(False))).scalar_one()
+            count = int(
+                conn.execute(select(func.count()).select_from(EVENTS).where(E.projected == false())).scalar_one()
             )
+            if not count:
+                return 0, None
+            oldest = conn.execute(
+                select(E.received_at).where(E.projected == false()).order_by(E.id).limit(1)
+            ).scalar_one_or_none()
+        return count, utc(oldest) if oldest is not None else None
+
+    @translated
+    def trace_backlog(self, trace_key: str) -> int:
+        stmt = select(func.count()).select_from(EVENTS).where(E.trace_key == trace_key, E.projected == false())
+        with self.engine.connect() as conn:
+            return int(conn.execute(stmt).scalar_one())
 
     @translated
     def log_counts(self, targets: set[LogTarget]) -> dict[LogTarget, dict[str, int]]:
@@ -120,9 +173,10 @@ class SqlEventLog:
         with self.engine.connect() as conn:
             for start in range(0, len(node_keys), _CHUNK):
                 stmt = (
-                    select(E.node_key, E.level, func.count())
-                    .where(E.type == "log", E.node_key.in_(node_keys[start : start + _CHUNK]))
-                    .group_by(E.node_key, E.level)
+                    select(N.node_key, E.level, func.count())
+                    .join(EVENTS, E.id == N.event_id)
+                    .where(N.node_key.in_(node_keys[start : start + _CHUNK]), N.role == "node", E.type == "log")
+                    .group_by(N.node_key, E.level)
                 )
                 for key, level, count in conn.execute(stmt):
                     out[(key, kinds[key])][level] = int(count)
@@ -154,3 +208,14 @@ class SqlEventLog:
 
     def ping(self) -> None:
         ping(self.engine)
+
+
+def _runs(ids: list[int]) -> list[tuple[int, int]]:
+    """Sorted ids as (first, last) runs of consecutive values."""
+    runs: list[tuple[int, int]] = []
+    for i in ids:
+        if runs and runs[-1][1] == i - 1:
+            runs[-1] = (runs[-1][0], i)
+        else:
+            runs.append((i, i))
+    return runs

@@ -9,7 +9,7 @@ from typing import Any
 
 from sqlalchemy import ColumnElement, Engine, and_, func, or_, select, text, update
 from sqlalchemy.exc import IntegrityError
-from uuid6 import uuid7
+from uuid_utils import uuid7
 
 from backend.db.base import LiveTotals, Mark, MarkPlanner, RetentionRow, StoredFileRow
 from backend.db.engine import sql_errors, translated, utc

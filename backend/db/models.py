@@ -5,9 +5,9 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from sqlalchemy import BigInteger, Column, Index, Integer, Text
+from sqlalchemy import BigInteger, Column, Index, Integer, Text, text
 from sqlmodel import Field, SQLModel
-from uuid6 import uuid7
+from uuid_utils import uuid7
 
 # SQLite only auto-increments an INTEGER PRIMARY KEY; PostgreSQL gets a real BIGINT (identity).
 BigId = BigInteger().with_variant(Integer(), "sqlite")
@@ -45,7 +45,10 @@ class Event(SQLModel, table=True):
 
     __tablename__ = "events"
     __table_args__ = (
-        Index("ix_events_unprojected", "projected", "id"),
+        # the projector's cursor: only events not yet merged into the graph (migration 0005)
+        Index(
+            "ix_events_unprojected", "id", sqlite_where=text("projected = 0"), postgresql_where=text("NOT projected")
+        ),
         Index("ix_events_trace_time", "trace_key", "created_at"),
     )
 
@@ -55,13 +58,13 @@ class Event(SQLModel, table=True):
     channel: str = Field(max_length=200)
     type: str = Field(max_length=32)
     trace_key: str | None = Field(default=None, max_length=512)
-    node_key: str | None = Field(default=None, max_length=512, index=True)
+    node_key: str | None = Field(default=None, max_length=512)
     level: str | None = Field(default=None, max_length=8)
     user_id: str | None = Field(default=None, max_length=512)
     account_id: int | None = Field(
         default=None, sa_column=Column(BigInteger().with_variant(Integer(), "sqlite"), nullable=True)
     )
-    created_at: datetime = Field(index=True)
+    created_at: datetime
     received_at: datetime = Field(default_factory=_now)
     payload: str = Field(sa_column=Column(Text, nullable=False))
     projected: bool = Field(default=False)
@@ -73,7 +76,7 @@ class EventNode(SQLModel, table=True):
     __tablename__ = "event_nodes"
 
     id: int | None = Field(default=None, sa_column=Column(BigId, primary_key=True, autoincrement=True))
-    event_id: int = Field(sa_column=Column(BigInteger().with_variant(Integer(), "sqlite"), nullable=False, index=True))
+    event_id: int = Field(sa_column=Column(BigInteger().with_variant(Integer(), "sqlite"), nullable=False))
     node_key: str = Field(max_length=512, index=True)
     kind: str = Field(max_length=8)
     role: str = Field(max_length=8)  # node | input | output

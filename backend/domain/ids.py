@@ -6,7 +6,7 @@ import re
 from typing import Annotated
 
 from pydantic import AfterValidator
-from uuid6 import uuid7
+from uuid_utils import uuid7
 
 __all__ = ["KEY_PATTERN", "MAX_KEY_LENGTH", "Key", "check_key", "new_key", "parse_key", "uuid7"]
 

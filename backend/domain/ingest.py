@@ -5,8 +5,8 @@ retention, the drainer of parked events) calls `Ingest.admit`, which
 2. asks the admission policy, per user, how many events to store now (flow control: allowances and
    pressure) and parks the rest, durably, for the drainer,
 3. stores what it admitted once each (the event log's dedup),
-4. merges the new events into the graph (if the graph fails they stay unprojected, count as
-   `buffered`, and the projector retries them).
+4. hands the new events to the projector, which merges them into the graph right after, on its own
+   thread (if the graph fails they stay unprojected in the log and the projector's catch-up retries them).
 
 The drainer hands parked batches back through `Ingest.admit_drained`: the same validation, store and
 projection, without asking the policy again, and many batches in one store and one merge. Nothing here
@@ -23,7 +23,7 @@ from datetime import UTC, datetime
 from typing import Any, Literal, Protocol
 
 from backend.db.base import EventLog, NewEvent, NodeLink
-from backend.domain.events import AcceptedEvent, RejectedEvent, format_time, validate_events
+from backend.domain.events import AcceptedEvent, RejectedEvent, validate_events
 from backend.domain.projection import StoredEvent
 from backend.domain.projector import Projector
 from backend.errors import GraphBusy, GraphError, SqlUnavailable
@@ -116,10 +116,13 @@ class Ingest:
         *,
         received_at: datetime | None = None,
         on_store_error: Literal["park", "raise"] = "park",
+        wait_for_graph: bool = False,
     ) -> IngestResult:
         """Validate, decide, store, project. `received_at`: when the events reached the service (parked
         events keep it, so their dedup keys do not change). `on_store_error="raise"`: an unreachable event
-        log raises SqlUnavailable instead of parking (a stream consumer releases its entries instead)."""
+        log raises SqlUnavailable instead of parking (a stream consumer releases its entries instead).
+        `wait_for_graph`: merge the stored events into the graph before returning (read-your-writes), instead
+        of handing them to the projector's thread."""
         now = received_at or datetime.now(UTC)
         accepted, rejected = validate_events(list(raw), channel, now)
         result = IngestResult(rejected=list(rejected))
@@ -132,7 +135,7 @@ class Ingest:
                 to_park.append((user, events[decision.now :], decision.reason))
         if direct:
             try:
-                stored, unknown = self._store([_Item(ev, channel, account_id) for ev in direct])
+                stored, unknown = self._store([_Item(ev, channel, account_id) for ev in direct], wait_for_graph)
             except SqlUnavailable as exc:
                 if on_store_error == "raise" or self.parking is None:
                     raise
@@ -177,9 +180,10 @@ class Ingest:
         out.rejected += [(item.batch, RejectedEvent(item.event.index, error)) for item, error in unknown]
         return out
 
-    def _store(self, items: list[_Item]) -> tuple[IngestResult, list[tuple[_Item, str]]]:
-        """Store once (dedup), then merge into the graph. Stored events are safe even if the merge fails.
-        Returns the counts and the events refused at this step (a log naming an unknown node)."""
+    def _store(self, items: list[_Item], wait: bool = False) -> tuple[IngestResult, list[tuple[_Item, str]]]:
+        """Store once (dedup), then hand the new events to the projector: its thread merges them right after
+        (`wait`: merged here, before the answer). Stored events are safe whatever the merge does. Returns
+        the counts and the events refused at this step (a log naming an unknown node)."""
         items, traces, unknown = self._resolve_log_traces(items)
         rows = [_new_event(item, traces.get(n)) for n, item in enumerate(items)]
         new = self.events.insert(rows)
@@ -187,12 +191,16 @@ class Ingest:
         EVENTS_STORED.inc(result.accepted)
         EVENTS_DUPLICATE.inc(result.duplicates)
         EVENTS_REJECTED.inc(len(unknown))
-        # New events are projected from memory; duplicates only if an earlier merge never finished.
+        # New events are projected from memory; a duplicate whose first merge never finished is still
+        # unprojected in the log, where the projector's catch-up finds it (or the merge here, below).
         fresh = [
-            StoredEvent(new[row.dedup_key], item.event.envelope, row.trace_key, format_time(item.event.time))
+            StoredEvent(new[row.dedup_key], item.event.envelope, row.trace_key, item.event.time_text)
             for item, row in zip(items, rows, strict=True)
             if row.dedup_key in new
         ]
+        if self.projector.running and not wait:
+            self.projector.submit(fresh)
+            return result, unknown
         seen_before = [row.dedup_key for row in rows if row.dedup_key not in new]
         size = self.projector.batch_size
         try:
@@ -214,17 +222,19 @@ class Ingest:
         """Log events may omit the trace when they name a known node: find it in this batch or in the log.
         Returns the items kept, the trace found for each (by position among those kept), the refused."""
         in_batch: dict[str, str] = {}
+        missing: set[str] = set()
         for item in items:
-            if item.event.envelope.trace:
-                for ref, _ in item.event.envelope.nodes():
-                    in_batch.setdefault(ref.key, item.event.envelope.trace)
-        missing = {
-            item.event.envelope.node.key
-            for item in items
-            if item.event.envelope.trace is None
-            and item.event.envelope.node
-            and item.event.envelope.node.key not in in_batch
-        }
+            env = item.event.envelope
+            if env.trace:
+                if env.node is not None:
+                    in_batch.setdefault(env.node.key, env.trace)
+                for n in env.inputs:
+                    in_batch.setdefault(n.key, env.trace)
+                for n in env.outputs:
+                    in_batch.setdefault(n.key, env.trace)
+            elif env.node is not None:
+                missing.add(env.node.key)
+        missing -= in_batch.keys()
         known = {**(self.events.known_node_traces(missing) if missing else {}), **in_batch}
         kept: list[_Item] = []
         traces: dict[int, str] = {}
@@ -268,17 +278,24 @@ def _by_user(events: list[AcceptedEvent]) -> dict[str, list[AcceptedEvent]]:
 
 def _new_event(item: _Item, trace: str | None) -> NewEvent:
     ev, env = item.event, item.event.envelope
+    kind = env.type.value
+    node = env.node
+    links: tuple[NodeLink, ...] = (NodeLink(node.key, node.kind, "node"),) if node is not None else ()
+    if env.inputs:
+        links += tuple(NodeLink(n.key, n.kind, "input") for n in env.inputs)
+    if env.outputs:
+        links += tuple(NodeLink(n.key, n.kind, "output") for n in env.outputs)
     return NewEvent(
         uuid=ev.uuid,
         dedup_key=ev.dedup_key,
         channel=item.channel,
         account_id=item.account_id,
-        type=env.type.value,
+        type=kind,
         trace_key=trace or env.trace,
-        node_key=env.node.key if env.node else None,
-        level=(env.level or "info") if env.type.value == "log" else None,
+        node_key=node.key if node is not None else None,
+        level=(env.level or "info") if kind == "log" else None,
         user_id=env.user,
         created_at=ev.time,
         payload=ev.payload,
-        nodes=tuple(NodeLink(ref.key, ref.kind, role) for ref, role in env.nodes()),
+        nodes=links,
     )

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import base64
 from collections import Counter
+from collections.abc import Callable
+from datetime import UTC, datetime
 from typing import Any, Literal
 
 import orjson
@@ -185,6 +187,28 @@ class Queries:
             "nodes": list(nodes.values()),
             "edges": kept,
             "truncated": truncated,
+        }
+
+    def with_projection(self, key: str, read: Callable[[str], dict[str, Any]]) -> dict[str, Any]:
+        """A trace read (`trace_detail`, `trace_graph`) with how much of the trace the graph holds: the
+        graph is merged right after events are stored, so a read may come before the last of them. A trace
+        that is only in the log yet is a 404 that says so."""
+        try:
+            out = read(key)
+        except NotFound:
+            pending = self.events.trace_backlog(key)
+            if pending:
+                raise NotFound(
+                    f"trace {key!r} has {pending} stored events not merged into the graph yet; try again shortly"
+                ) from None
+            raise
+        _, oldest = self.events.projection_backlog()
+        return {
+            **out,
+            "projection": {
+                "pending_events": self.events.trace_backlog(key),
+                "projected_through": format_time(oldest or datetime.now(UTC)),
+            },
         }
 
     def graph_query(self, cypher: str, params: dict[str, Any], row_limit: int, timeout: float) -> dict[str, Any]:

@@ -169,7 +169,9 @@ def test_resending_a_batch_changes_nothing(admin: Api) -> None:
     before = admin.get(f"/traces/{trace}/graph").json()
     again = admin.post("/events", json=events).json()
     assert again == {"accepted": 0, "duplicates": len(events), "buffered": 0, "rejected": []}
-    assert admin.get(f"/traces/{trace}/graph").json() == before
+    after = admin.get(f"/traces/{trace}/graph").json()
+    assert after.pop("projection")["pending_events"] == before.pop("projection")["pending_events"] == 0
+    assert after == before
 
 
 def test_bad_events_are_rejected_one_by_one(admin: Api) -> None:
@@ -288,7 +290,9 @@ def test_graph_query_reads_and_refuses_writes(admin: Api) -> None:
 def test_health_readiness_metrics_and_docs(server: Server, admin: Api) -> None:
     assert httpx.get(f"{server.base}/healthz").json() == {"status": "ok"}
     ready = httpx.get(f"{server.base}/readyz").json()
+    projection = ready.pop("projection")
     assert ready == {"status": "ready", "checks": {"sql": "ok", "graph": "ok", "files": "ok"}}
+    assert set(projection) == {"pending", "lag_seconds", "projected_through", "queued"}
     metrics = httpx.get(f"{server.base}/metrics").text
     assert "ftel_events_stored_total" in metrics and "ftel_http_requests_total" in metrics
     schema = httpx.get(f"{server.base}/openapi.json").json()

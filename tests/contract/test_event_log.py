@@ -110,10 +110,24 @@ def test_projection_cursor_marks_and_resets(log: EventLog) -> None:
     store(log, seed_events("A"))
     pending = log.unprojected(5)
     assert [e.id for e in pending] == sorted(e.id for e in pending)
-    log.mark_projected([e.id for e in pending])
-    assert log.pending_count() == total - 5
+    log.mark_projected([pending[0].id, *(e.id for e in pending[2:])])  # two runs of ids
+    backlog, oldest = log.projection_backlog()
+    assert backlog == total - 4 and oldest is not None and oldest.tzinfo is not None
+    assert [e.id for e in log.unprojected(1)] == [pending[1].id]
+    log.mark_projected([pending[1].id])
+    assert log.projection_backlog()[0] == total - 5
     assert log.reset_projection() == total
-    assert log.pending_count() == total
+    assert log.projection_backlog()[0] == total
+
+
+def test_backlog_is_counted_per_trace_and_empty_when_all_is_merged(log: EventLog) -> None:
+    store(log, seed_events("A"))
+    store(log, seed_events("B"))
+    a = sum(1 for e in seed_events("A") if e.get("trace") == "A")
+    assert log.trace_backlog("A") == a and log.trace_backlog("nope") == 0
+    log.mark_projected([e.id for e in log.unprojected(10_000)])
+    assert log.projection_backlog() == (0, None)
+    assert log.trace_backlog("A") == 0
 
 
 def test_unprojected_can_be_narrowed_to_one_batch_by_dedup_key(log: EventLog) -> None:
@@ -142,7 +156,8 @@ def test_an_unreachable_database_raises_sql_unavailable_from_every_method(unreac
         lambda: log.unprojected(10),
         lambda: log.mark_projected([1]),
         log.reset_projection,
-        log.pending_count,
+        log.projection_backlog,
+        lambda: log.trace_backlog("a"),
         lambda: log.log_counts({("a", "file")}),
         lambda: log.node_events("a", 10),
         log.ping,

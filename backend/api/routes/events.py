@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-from typing import Any
+from functools import partial
+from typing import Annotated, Any
 
 import orjson
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, Query, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel
@@ -99,13 +100,26 @@ def _ndjson(body: bytes) -> list[Any]:
     },
 )
 async def post_events(
-    request: Request, ingest: IngestDep, settings: SettingsDep, principal: IngestAccount
+    request: Request,
+    ingest: IngestDep,
+    settings: SettingsDep,
+    principal: IngestAccount,
+    wait_for_graph: Annotated[
+        bool,
+        Query(
+            description="Answer only once the stored events are merged into the lineage graph (read-your-writes; "
+            "slower). By default the answer comes as soon as they are stored, and the graph follows within moments."
+        ),
+    ] = False,
 ) -> JSONResponse:
     """Each event is validated on its own: bad ones come back in `rejected` with their index, the
-    rest are stored once (re-sending a batch changes nothing) and merged into the lineage graph. Events over
-    the user's allowance, or sent while a store is down, are parked and counted in `buffered` (never 429)."""
+    rest are stored once (re-sending a batch changes nothing) and then merged into the lineage graph, right
+    after the answer (see `wait_for_graph`; `GET /readyz` shows how far the graph is behind). Events over the
+    user's allowance, or sent while a store is down, are parked and counted in `buffered` (never 429)."""
     raw = parse_events(await request.body(), request.headers.get("content-type", ""))
     if len(raw) > settings.max_events_per_request:
         raise PayloadTooLarge(f"more than {settings.max_events_per_request} events in one request")
-    result = await run_in_threadpool(ingest.admit, raw, f"rest:{principal.uuid}", principal.account_id)
+    result = await run_in_threadpool(
+        partial(ingest.admit, wait_for_graph=wait_for_graph), raw, f"rest:{principal.uuid}", principal.account_id
+    )
     return JSONResponse(result.as_json(), status_code=202)

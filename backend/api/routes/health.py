@@ -14,7 +14,7 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from backend.api.deps import HealthDep, SettingsDep
 from backend.api.errors import ErrorOut
-from backend.api.schemas import Readiness
+from backend.api.schemas import ProjectionLag, Readiness
 from backend.errors import Unauthenticated
 
 router = APIRouter(tags=["health"])
@@ -32,9 +32,16 @@ async def healthz() -> dict[str, str]:
     responses={503: {"model": Readiness, "description": "a store is unreachable"}},
 )
 async def readyz(health: HealthDep) -> JSONResponse:
+    """Each store's answer, and (`projection`) how far the lineage graph is behind the event log: events are
+    acknowledged once stored and merged right after, so a growing lag means the graph cannot keep up."""
     checks = await run_in_threadpool(health.readiness)
     ok = all(v == "ok" for v in checks.values())
-    body = Readiness(status="ready" if ok else "unavailable", checks=checks)
+    lag = await run_in_threadpool(health.projection) if ok else None
+    body = Readiness(
+        status="ready" if ok else "unavailable",
+        checks=checks,
+        projection=ProjectionLag.model_validate(lag) if lag is not None else None,
+    )
     return JSONResponse(body.model_dump(), status_code=200 if ok else 503)
 
 

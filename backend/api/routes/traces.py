@@ -58,7 +58,8 @@ async def list_traces(
     responses=documented(BAD_KEY, (404, "no trace with this key")),
 )
 async def get_trace(key: KeyPath, queries: QueriesDep, _: ReadAccount) -> TraceOut:
-    return TraceOut.model_validate(await run_in_threadpool(queries.trace_detail, parse_key(key)))
+    detail = await run_in_threadpool(queries.with_projection, parse_key(key), queries.trace_detail)
+    return TraceOut.model_validate(detail)
 
 
 @router.get(
@@ -68,7 +69,8 @@ async def get_trace(key: KeyPath, queries: QueriesDep, _: ReadAccount) -> TraceO
     responses=documented(BAD_KEY, (404, "no trace with this key")),
 )
 async def get_trace_graph(key: KeyPath, queries: QueriesDep, _: ReadAccount) -> TraceGraph:
-    return TraceGraph.model_validate(await run_in_threadpool(queries.trace_graph, parse_key(key)))
+    graph = await run_in_threadpool(queries.with_projection, parse_key(key), queries.trace_graph)
+    return TraceGraph.model_validate(graph)
 
 
 def _text(value: datetime | None) -> str | None:

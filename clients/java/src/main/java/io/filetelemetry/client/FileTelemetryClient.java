@@ -64,14 +64,30 @@ public final class FileTelemetryClient implements AutoCloseable {
 
     // -- events ----------------------------------------------------------------------------------------
 
-    /** Send events in one request ({@code POST /events}); invalid ones come back in {@link IngestResult#rejected()}. */
+    /**
+     * Send events in one request ({@code POST /events}); invalid ones come back in {@link IngestResult#rejected()}.
+     * The answer comes once they are stored; the lineage graph shows them a moment later.
+     */
     public IngestResult send(List<Event> events) {
         open();
-        return sendBatch(events);
+        return sendBatch(events, false);
+    }
+
+    /**
+     * Send events and answer only once they are merged into the lineage graph ({@code wait_for_graph=true}):
+     * what this call sent is then in every read. Slower than {@link #send(List)}; for tests and scripts.
+     */
+    public IngestResult sendAndWaitForGraph(List<Event> events) {
+        open();
+        return sendBatch(events, true);
+    }
+
+    private IngestResult sendBatch(List<Event> events) {
+        return sendBatch(events, false);
     }
 
     /** Also used by the async senders while the client closes (they flush after it refuses new calls). */
-    private IngestResult sendBatch(List<Event> events) {
+    private IngestResult sendBatch(List<Event> events, boolean waitForGraph) {
         if (events.isEmpty()) {
             return new IngestResult(0, 0, 0, List.of());
         }
@@ -80,7 +96,8 @@ public final class FileTelemetryClient implements AutoCloseable {
             wire.add(e.toMap());
         }
         byte[] body = Json.writeBytes(wire);
-        JsonNode r = api.json("send " + events.size() + " events", token -> api.request("events", null)
+        Map<String, String> query = waitForGraph ? Map.of("wait_for_graph", "true") : null;
+        JsonNode r = api.json("send " + events.size() + " events", token -> api.request("events", query)
                 .header("Authorization", "Bearer " + token).header("Content-Type", "application/json")
                 .POST(HttpRequest.BodyPublishers.ofByteArray(body)).build());
         return Json.convert(r, IngestResult.class);

@@ -94,7 +94,7 @@ class ClientIT {
         for (int i = 0; i < 3; i++) {
             starts.add(Event.traceStarted(run.trace + "-" + i, run.user).build());
         }
-        client.send(starts);
+        client.sendAndWaitForGraph(starts);
         Set<String> seen = new HashSet<>();
         TraceQuery.Builder q = TraceQuery.builder().text(run.trace).limit(2);
         TracePage page = client.traces(q.build());

@@ -1,0 +1,119 @@
+"""Acknowledge after the store, merge right after: the projector's merge thread, its bounded hand-over, what
+happens when the graph fails, and what reads say about events not merged yet. On the all-in-one's own
+stores (SQLite and the embedded graph) in a temporary directory."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from backend.bootstrap import Process, Role, build
+from backend.demo import seed_events
+from backend.errors import GraphError, NotFound
+from backend.metrics import PROJECTION_DEFERRED
+from backend.settings import Settings
+from graph.base import GraphBatch
+from tests.conftest import wait_for
+
+
+@pytest.fixture
+def process(tmp_path: Path) -> Iterator[Process]:
+    settings = Settings(data_dir=tmp_path, projector_grace_seconds=0)
+    p = build(settings, Role.maintenance)
+    yield p
+    p.close()
+
+
+def backlog(p: Process) -> int:
+    return p.events.projection_backlog()[0]
+
+
+def test_admit_answers_once_stored_and_the_thread_merges_right_after(process: Process) -> None:
+    process.projector.start()
+    result = process.ingest.admit(seed_events("A"), "rest:x", None)
+    assert result.accepted == len(seed_events("A")) and result.buffered == 0
+    assert wait_for(lambda: backlog(process) == 0 and process.projector.queued() == 0, timeout=20)
+    detail = process.queries.with_projection("A", process.queries.trace_detail)
+    assert detail["status"] == "ended" and detail["summary"]["dropped"] == 2
+    assert detail["projection"]["pending_events"] == 0
+    state = process.projector.state()
+    assert (state.pending, state.queued, state.lag_seconds) == (0, 0, 0.0)
+
+
+def test_wait_for_graph_merges_before_admit_returns(process: Process) -> None:
+    process.projector.start()
+    process.ingest.admit(seed_events("B"), "rest:x", None, wait_for_graph=True)
+    assert backlog(process) == 0  # no waiting: merged in the call
+    assert process.graph.trace("B") is not None
+
+
+def test_a_full_hand_over_leaves_events_in_the_log_for_the_catch_up(tmp_path: Path) -> None:
+    settings = Settings(data_dir=tmp_path, projector_grace_seconds=0, projector_queue_events=5)
+    p = build(settings, Role.maintenance)
+    try:
+        p.projector.start()
+        deferred = PROJECTION_DEFERRED._value.get()
+        events = seed_events("C")
+        assert p.ingest.admit(events, "rest:x", None).accepted == len(events)
+        assert PROJECTION_DEFERRED._value.get() - deferred == len(events)  # more than 5: not handed over
+        assert p.projector.queued() == 0 and backlog(p) == len(events)
+        while p.projector.catch_up():
+            pass
+        assert backlog(p) == 0 and p.graph.trace("C") is not None
+    finally:
+        p.close()
+
+
+class FailingGraph:
+    """The real store, with merges failing while `down` is set."""
+
+    def __init__(self, inner: Any) -> None:
+        self.inner = inner
+        self.down = True
+
+    def apply(self, batch: GraphBatch) -> None:
+        if self.down:
+            raise GraphError("graph down (test)")
+        self.inner.apply(batch)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.inner, name)
+
+
+def test_a_failing_graph_costs_the_sender_nothing_and_the_catch_up_completes_the_graph(process: Process) -> None:
+    graph = FailingGraph(process.graph)
+    process.projector.graph = graph  # type: ignore[assignment]
+    deferred: list[bool] = []
+    process.projector.on_deferred = lambda: deferred.append(True)
+    process.projector.start()
+    result = process.ingest.admit(seed_events("D"), "rest:x", None)
+    assert result.accepted == len(seed_events("D"))  # stored and acknowledged while the graph is down
+    assert wait_for(lambda: deferred, timeout=10)  # the policy heard of it (flow control's graph pressure)
+    assert process.projector.queued() == 0 and backlog(process) == len(seed_events("D"))
+    with pytest.raises(NotFound, match="stored events not merged into the graph yet"):
+        process.queries.with_projection("D", process.queries.trace_detail)
+    graph.down = False
+    while process.projector.catch_up():
+        pass
+    assert backlog(process) == 0
+    assert process.queries.with_projection("D", process.queries.trace_graph)["projection"]["pending_events"] == 0
+
+
+def test_close_merges_what_the_thread_holds(process: Process) -> None:
+    process.projector.start()
+    for trace in ("E1", "E2", "E3"):
+        process.ingest.admit(seed_events(trace), "rest:x", None)
+    process.projector.close()
+    assert not process.projector.running
+    assert backlog(process) == 0
+    assert all(process.graph.trace(t) is not None for t in ("E1", "E2", "E3"))
+
+
+def test_without_the_thread_admit_merges_at_once(process: Process) -> None:
+    """Commands (and processes that do not serve) have no merge thread: admit merges before it returns."""
+    assert not process.projector.running
+    process.ingest.admit(seed_events("F"), "rest:x", None)
+    assert backlog(process) == 0 and process.graph.trace("F") is not None
