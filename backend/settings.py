@@ -142,6 +142,8 @@ class Settings(BaseSettings):
     graph_batch_size: int = Field(1000, ge=1, le=100_000)
     # The embedded graph's buffer pool (LadybugDB's own default takes most of the machine's memory)
     graph_buffer_mb: int = Field(512, ge=64, le=1024 * 1024)
+    # ... and how much write-ahead log it lets build up before folding it into the database
+    graph_checkpoint_mb: int = Field(256, ge=1, le=1024 * 1024)
     max_events_per_request: int = Field(10_000, ge=1)
     max_request_bytes: int = Field(16 * 1024 * 1024, ge=1024)
     # every other request body (413 above, refused before it is read in full); POST /events has max_request_bytes,

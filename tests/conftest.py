@@ -176,13 +176,13 @@ class Server:
         self.redis_port = free_port()
         full_env = {
             **os.environ,
+            "FT_PROJECTOR_INTERVAL_SECONDS": "0.2",  # tests: catch up quickly (benches pass the defaults)
+            "FT_PROJECTOR_GRACE_SECONDS": "1",
             **env,
             "FT_PORT": str(self.port),
             "FT_HOST": "127.0.0.1",
             "FT_DATA_DIR": str(data_dir),
             "FT_EMBEDDED_REDIS_PORT": str(self.redis_port),
-            "FT_PROJECTOR_INTERVAL_SECONDS": "0.2",
-            "FT_PROJECTOR_GRACE_SECONDS": "1",
         }
         self._log = open(self.log_path, "wb")
         self.proc = subprocess.Popen(

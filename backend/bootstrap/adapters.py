@@ -55,7 +55,7 @@ def open_graph(settings: Settings) -> GraphStore:
         memory_mb=settings.query_memory_mb,
         max_bytes=settings.query_max_bytes,
     )
-    return EmbeddedGraphStore(settings.graph_dir, runner, settings.graph_buffer_mb)
+    return EmbeddedGraphStore(settings.graph_dir, runner, settings.graph_buffer_mb, settings.graph_checkpoint_mb)
 
 
 def open_object_store(settings: Settings) -> ObjectStore:

@@ -62,7 +62,9 @@ class Decision:
 class AdmissionPolicy(Protocol):
     """Flow control as the pipeline sees it (backend/flow implements it)."""
 
-    def decide(self, account_id: int | None, user: str, events: Sequence[Any]) -> Decision: ...
+    def decide(self, account_id: int | None, user: str, sizes: Sequence[int]) -> Decision:
+        """`sizes`: the bytes of each of the user's events (their stored form), in order."""
+        ...
 
     def store_failed(self, exc: SqlUnavailable) -> None:
         """The event log could not be written: what was admitted is being parked instead."""
@@ -82,8 +84,8 @@ class Parker(Protocol):
 class AdmitAll:
     """The policy of processes without flow control (CLI commands, FT_FLOW_ENABLED=false): store everything now."""
 
-    def decide(self, account_id: int | None, user: str, events: Sequence[Any]) -> Decision:
-        return Decision(now=len(events))
+    def decide(self, account_id: int | None, user: str, sizes: Sequence[int]) -> Decision:
+        return Decision(now=len(sizes))
 
     def store_failed(self, exc: SqlUnavailable) -> None:
         pass
@@ -129,7 +131,7 @@ class Ingest:
         direct: list[AcceptedEvent] = []
         to_park: list[tuple[str, list[AcceptedEvent], str]] = []
         for user, events in _by_user(accepted).items():
-            decision = self.policy.decide(account_id, user, [raw[ev.index] for ev in events])
+            decision = self.policy.decide(account_id, user, [len(ev.payload.encode()) for ev in events])
             direct.extend(events[: decision.now])
             if decision.now < len(events):
                 to_park.append((user, events[decision.now :], decision.reason))

@@ -5,9 +5,6 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Sequence
-from typing import Any
-
-import orjson
 
 from backend.domain.ingest import Decision
 from backend.errors import SqlUnavailable
@@ -24,18 +21,17 @@ class FlowPolicy:
         self.pressure = pressure
         self.enabled = enabled
 
-    def decide(self, account_id: int | None, user: str, events: Sequence[Any]) -> Decision:
+    def decide(self, account_id: int | None, user: str, sizes: Sequence[int]) -> Decision:
         if not self.enabled:
-            return Decision(now=len(events))
-        sizes = [len(orjson.dumps(ev)) for ev in events]
+            return Decision(now=len(sizes))
         account = str(account_id) if account_id is not None else "-"
-        FLOW_EVENTS.labels(account).inc(len(events))
+        FLOW_EVENTS.labels(account).inc(len(sizes))
         FLOW_BYTES.labels(account).inc(sum(sizes))
-        fits = self.accounting.admit(account_id, user, sizes)
+        fits = self.accounting.admit(account_id, user, list(sizes))
         pressing = self.pressure.pressing()
         if pressing:
             fits = 0
-        change = self.accounting.note_parked(account_id, user, len(events) - fits)
+        change = self.accounting.note_parked(account_id, user, len(sizes) - fits)
         if change is True:
             log.info("flow: parking events of user %r (account %s)", user, account_id)
         elif change is False:
