@@ -142,8 +142,9 @@ class Settings(BaseSettings):
     graph_batch_size: int = Field(1000, ge=1, le=100_000)
     # The embedded graph's buffer pool (LadybugDB's own default takes most of the machine's memory)
     graph_buffer_mb: int = Field(512, ge=64, le=1024 * 1024)
-    # ... and how much write-ahead log it lets build up before folding it into the database
-    graph_checkpoint_mb: int = Field(256, ge=1, le=1024 * 1024)
+    # ... and how much write-ahead log it lets build up before folding it into the database (at most a quarter
+    # of the buffer pool: the log's pages wait there until folded)
+    graph_checkpoint_mb: int = Field(64, ge=1, le=256 * 1024)
     max_events_per_request: int = Field(10_000, ge=1)
     max_request_bytes: int = Field(16 * 1024 * 1024, ge=1024)
     # every other request body (413 above, refused before it is read in full); POST /events has max_request_bytes,
@@ -222,6 +223,11 @@ class Settings(BaseSettings):
             raise ValueError("FT_STREAM_RECONCILE_SECONDS must be below 60 or a whole number of minutes")
         if bool(self.admin_client_id) != bool(self.admin_client_secret):
             raise ValueError("set both FT_ADMIN_CLIENT_ID and FT_ADMIN_CLIENT_SECRET, or neither")
+        if self.graph_checkpoint_mb * 4 > self.graph_buffer_mb:
+            raise ValueError(
+                f"FT_GRAPH_CHECKPOINT_MB ({self.graph_checkpoint_mb}) may be at most a quarter of FT_GRAPH_BUFFER_MB "
+                f"({self.graph_buffer_mb}): the write-ahead log waits in the buffer pool until it is folded"
+            )
         return self
 
     # Derived values -------------------------------------------------------

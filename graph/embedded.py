@@ -7,6 +7,7 @@ in the query runner's child processes over a read-only view (graph/query_runner.
 
 from __future__ import annotations
 
+import logging
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -15,7 +16,6 @@ from pathlib import Path
 from typing import Any
 
 import ladybug
-import pyarrow as pa
 
 from graph.base import LABELS, GraphBatch, GraphError, NodeRow, QueryResult
 from graph.capabilities import Capabilities
@@ -28,34 +28,7 @@ _NODE_COLUMNS = (
     "log_debug INT64, log_info INT64, log_warn INT64, log_error INT64, PRIMARY KEY(key)"
 )
 _KINDS = tuple(LABELS.values())
-_UNWIND = "UNWIND $rows AS r "
-# Column types of the statements' row fields that are not text (graph/cypher.py builds the rows)
-_ARROW_TYPES = {
-    "rank": pa.int64(),
-    "produced": pa.bool_(),
-    "started": pa.bool_(),
-    "debug": pa.int64(),
-    "info": pa.int64(),
-    "warn": pa.int64(),
-    "error": pa.int64(),
-}
-
-
-def _columnar(cypher: str, params: dict[str, Any]) -> tuple[str, dict[str, Any]]:
-    """`UNWIND $rows AS r …` over a list of dicts → `LOAD FROM $rows WITH {…} AS r …` over an Arrow table: the
-    same statement, but the binding hands the rows over as columns instead of typing every value of every
-    row in Python (node creation ran ~4x, node merges ~2x faster). Only for statements on one node: where
-    two nodes are matched (relationships), LadybugDB plans a scan of LOAD FROM's rows against whole
-    tables, and that ran ~40x slower than UNWIND's lookups by key."""
-    rows = params.get("rows")
-    if not cypher.startswith(_UNWIND) or len(params) != 1 or not isinstance(rows, list) or not rows:
-        return cypher, params
-    if "-[" in cypher or cypher.count("MATCH ") + cypher.count("MERGE ") > 1:
-        return cypher, params
-    names = list(rows[0])
-    table = pa.table({n: pa.array([r[n] for r in rows], _ARROW_TYPES.get(n, pa.string())) for n in names})
-    fields = ", ".join(f"`{n}`: `{n}`" for n in names)
-    return f"LOAD FROM $rows WITH {{{fields}}} AS r {cypher[len(_UNWIND) :]}", {"rows": table}
+log = logging.getLogger("ftel.graph")
 
 
 def _schema() -> list[str]:
@@ -80,13 +53,14 @@ class EmbeddedGraphStore(CypherGraphStore):
     capabilities = Capabilities(no_shared_writers=True, no_multi_labels=True)
 
     def __init__(
-        self, path: Path, runner: QueryRunner | None = None, buffer_mb: int = 512, checkpoint_mb: int = 256
+        self, path: Path, runner: QueryRunner | None = None, buffer_mb: int = 512, checkpoint_mb: int = 64
     ) -> None:
         """`runner`: where user queries run; without one (maintenance commands, benches) `query` fails.
         `buffer_mb`: LadybugDB's buffer pool (its own default is sized from the machine's memory).
         `checkpoint_mb`: how much write-ahead log builds up before it is folded into the database; its own
-        default folds far more often, and a merge that had to fold cost ~10x one that did not (the seed
-        mix merged ~1.35x faster with 256 MiB; a crash replays at most that much at the next start)."""
+        default folds far more often, and a merge that had to fold cost several times one that did not (the
+        seed mix merged ~1.3x faster with 64 MiB). The log's pages wait in the buffer pool until then, so it
+        stays well below `buffer_mb` (Settings checks a quarter at most)."""
         self._runner = runner
         path.parent.mkdir(parents=True, exist_ok=True)
         try:
@@ -138,19 +112,31 @@ class EmbeddedGraphStore(CypherGraphStore):
         return absent
 
     def _write(self, statements: list[Statement] | Callable[[], list[Statement]]) -> None:
-        """Run the statements in one transaction; a callable builds them inside it, under the lock."""
+        """Run the statements in one transaction; a callable builds them inside it, under the lock. A buffer
+        pool too full for the transaction (the write-ahead log's pages wait there to be folded) is folded
+        (CHECKPOINT) and the transaction tried once more."""
         with self._lock, _graph_errors():
-            self._conn.execute("BEGIN TRANSACTION")
             try:
-                for cypher, params in statements() if callable(statements) else statements:
-                    self._conn.execute(*_columnar(cypher, params))
-            except Exception:
-                try:
-                    self._conn.execute("ROLLBACK")
-                except RuntimeError:
-                    pass  # a failed statement may already have ended the transaction
-                raise
-            self._conn.execute("COMMIT")
+                self._transaction(statements)
+            except RuntimeError as exc:
+                if "Buffer manager exception" not in str(exc):
+                    raise
+                log.warning("embedded graph: buffer pool full, folding the write-ahead log and retrying: %s", exc)
+                self._conn.execute("CHECKPOINT")
+                self._transaction(statements)
+
+    def _transaction(self, statements: list[Statement] | Callable[[], list[Statement]]) -> None:
+        self._conn.execute("BEGIN TRANSACTION")
+        try:
+            for cypher, params in statements() if callable(statements) else statements:
+                self._conn.execute(cypher, params)
+        except Exception:
+            try:
+                self._conn.execute("ROLLBACK")
+            except RuntimeError:
+                pass  # a failed statement may already have ended the transaction
+            raise
+        self._conn.execute("COMMIT")
 
     def _user_query(self, cypher: str, params: dict[str, Any], row_limit: int, timeout: float) -> QueryResult:
         if self._runner is None:

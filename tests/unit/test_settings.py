@@ -21,6 +21,7 @@ from backend.settings import ConfigError, Settings, load_settings
         ({"FT_NEO4J_URI": "http://x"}, "FT_NEO4J_URI"),
         ({"FT_STORAGE": "s3"}, "FT_S3_ENDPOINT"),
         ({"FT_ADMIN_CLIENT_ID": "only-id"}, "FT_ADMIN_CLIENT_SECRET"),
+        ({"FT_GRAPH_BUFFER_MB": "128", "FT_GRAPH_CHECKPOINT_MB": "64"}, "a quarter of FT_GRAPH_BUFFER_MB"),
     ],
 )
 def test_bad_settings_fail_with_the_variable_named(
