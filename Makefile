@@ -6,7 +6,7 @@ STAMP := $(VENV)/.installed
 TEST_SERVICES ?= postgres redis neo4j kafka
 PYTEST_ARGS ?= -v
 
-.PHONY: run test lint install services-start services-stop unit demo bench clean
+.PHONY: run test lint install services-start services-stop unit demo bench bench-run bench-quick clean
 
 $(STAMP): pyproject.toml
 	@test -x $(VENV)/bin/python || $(PYTHON) -m venv $(VENV)
@@ -50,13 +50,41 @@ services-stop:
 demo: $(STAMP)
 	$(VENV)/bin/ftel demo
 
+## make bench: every bench at full size (docs: README "Benchmarks"), all-in-one and services mode; starts the
+## test services like make test. Each prints its figures beside a raw reference measured in the same run.
 bench: $(STAMP)
-	$(VENV)/bin/python bench/graph_merge.py
-	$(VENV)/bin/python bench/rest_ingest.py
-	$(VENV)/bin/python bench/stream_ingest.py
+	scripts/install-system-deps.sh
+	@status=0; \
+	scripts/services.sh start postgres redis neo4j || status=$$?; \
+	if [ $$status -eq 0 ]; then source .services/env && $(MAKE) --no-print-directory bench-run || status=$$?; fi; \
+	scripts/services.sh stop postgres redis neo4j; \
+	exit $$status
+
+bench-run:
+	$(VENV)/bin/python bench/graph_merge.py --events 100000 --neo4j
+	$(VENV)/bin/python bench/graph_merge.py --events 100000 --mix seed
+	$(VENV)/bin/python bench/rest_ingest.py --events 200000
+	$(VENV)/bin/python bench/rest_ingest.py --events 200000 --mix flow
+	$(VENV)/bin/python bench/rest_ingest.py --seconds 300
+	$(VENV)/bin/python bench/rest_ingest.py --events 100000 --services
+	$(VENV)/bin/python bench/stream_ingest.py --events 100000
+	$(VENV)/bin/python bench/lineage.py --nodes 1000000 --neo4j
 	$(VENV)/bin/python bench/upload.py
 	$(VENV)/bin/python bench/dashboard_render.py
 	$(VENV)/bin/python bench/flow.py
+	$(VENV)/bin/python bench/crash_loop.py
+
+## make bench-quick: each bench small (under a minute each), all-in-one only, no services needed
+bench-quick: $(STAMP)
+	$(VENV)/bin/python bench/graph_merge.py --events 10000
+	$(VENV)/bin/python bench/rest_ingest.py --events 20000
+	$(VENV)/bin/python bench/rest_ingest.py --seconds 20
+	$(VENV)/bin/python bench/stream_ingest.py --events 10000
+	$(VENV)/bin/python bench/lineage.py --nodes 50000
+	$(VENV)/bin/python bench/upload.py --mib 64 --runs 1
+	$(VENV)/bin/python bench/dashboard_render.py --runs 1
+	$(VENV)/bin/python bench/flow.py --requests 10
+	$(VENV)/bin/python bench/crash_loop.py --kills 3
 
 clean:
 	rm -rf .ftel-data .pytest_cache test-artifacts

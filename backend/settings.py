@@ -166,7 +166,7 @@ class Settings(BaseSettings):
     # Serving processes merge the events they store on a thread of their own, these many per merge, holding
     # at most FT_PROJECTOR_QUEUE_EVENTS in memory (past that, events wait in the log for the catch-up)
     projector_merge_events: int = Field(5000, ge=1, le=100_000)
-    projector_queue_events: int = Field(50_000, ge=0, le=10_000_000)
+    projector_queue_events: int = Field(20_000, ge=0, le=10_000_000)
     log_level: str = "INFO"
     log_json: bool = False
 

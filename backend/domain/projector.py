@@ -72,7 +72,7 @@ class Projector:
         batch_size: int = 1000,
         grace_seconds: float = 0.0,
         *,
-        queue_events: int = 50_000,
+        queue_events: int = 20_000,
         merge_events: int = 5000,
         on_deferred: Callable[[], None] | None = None,
     ) -> None:
