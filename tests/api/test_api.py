@@ -6,6 +6,7 @@ from __future__ import annotations
 import re
 import uuid
 from pathlib import Path
+from typing import Any
 
 import httpx
 
@@ -160,6 +161,43 @@ def test_lineage_upstream_downstream_and_depth(admin: Api) -> None:
     assert_error(admin.get("/lineage/nope"), 404, "not_found")
     assert_error(admin.get("/lineage/File4", params={"depth": 51}), 422, "unprocessable")
     assert_error(admin.get("/lineage/File4", params={"direction": "sideways"}), 422, "unprocessable")
+
+
+def test_lineage_keeps_every_edge_between_its_nodes_across_kinds(admin: Api) -> None:
+    """A file feeding two data sets, one feeding the other, both written to a sink: the walk goes through
+    every kind, and every edge it crossed between the nodes it returns is in the answer."""
+    trace, a, b, c, d = key("D"), key("file"), key("data"), key("data"), key("sink")
+    flows = [
+        (a, "file", b, "data"),
+        (a, "file", c, "data"),
+        (b, "data", c, "data"),
+        (b, "data", d, "sink"),
+        (c, "data", d, "sink"),
+    ]
+    events = [{"type": "trace.started", "trace": trace, "user": "u"}] + [
+        {
+            "type": "flow",
+            "trace": trace,
+            "op": "step",
+            "inputs": [{"kind": sk, "key": s}],
+            "outputs": [{"kind": tk, "key": t}],
+        }
+        for s, sk, t, tk in flows
+    ]
+    assert admin.post("/events", json=events).status_code == 202
+
+    def downstream() -> dict[str, Any] | None:  # the events may reach the graph just after they are stored
+        body: dict[str, Any] = admin.get(f"/lineage/{a}", params={"direction": "downstream", "depth": 2}).json()
+        return body if len(body.get("edges", [])) == len(flows) else None
+
+    down = wait_for(downstream)
+    assert {n["key"]: n["kind"] for n in down["nodes"]} == {a: "file", b: "data", c: "data", d: "sink"}
+    assert {(e["source"], e["target"]) for e in down["edges"]} == {(s, t) for s, _, t, _ in flows}
+    assert down["truncated"] is False
+    up = admin.get(f"/lineage/{d}", params={"direction": "upstream", "depth": 1}).json()
+    assert {n["key"] for n in up["nodes"]} == {d, b, c}
+    assert {(e["source"], e["target"]) for e in up["edges"]} == {(b, d), (c, d)}  # b → c lies beyond depth 1
+    assert up["truncated"] is True
 
 
 def test_resending_a_batch_changes_nothing(admin: Api) -> None:

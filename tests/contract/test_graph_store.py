@@ -319,6 +319,58 @@ def test_neighbours_walk_both_directions(store: GraphStore) -> None:
     assert store.neighbours(["nope"], "downstream") == []
 
 
+def with_a_sink(trace: str) -> list[dict[str, Any]]:
+    """The seed scenario, and data4 written to a sink: nodes of every kind."""
+    return [
+        *seed_events(trace),
+        {
+            "type": "flow",
+            "trace": trace,
+            "time": "2026-01-01T10:00:00Z",
+            "op": "load",
+            "inputs": [{"kind": "data", "key": "data4"}],
+            "outputs": [{"kind": "sink", "key": "warehouse#orders"}],
+        },
+    ]
+
+
+def hops(rows: list[dict[str, Any]]) -> list[tuple[str, str, str, str, str]]:
+    return sorted((h["source"], h["target"], h["op"], h["node"]["key"], h["node"]["kind"]) for h in rows)
+
+
+def test_node_is_found_by_key_whatever_its_kind(store: GraphStore) -> None:
+    store.apply(batch_of(with_a_sink("A")))
+    found = {key: store.node(key) for key in ("File3", "data4", "warehouse#orders", "nope")}
+    assert {key: n and (n["key"], n["kind"]) for key, n in found.items()} == {
+        "File3": ("File3", "file"),
+        "data4": ("data4", "data"),
+        "warehouse#orders": ("warehouse#orders", "sink"),
+        "nope": None,
+    }
+
+
+def test_neighbours_give_the_same_hops_with_the_kinds_of_the_keys_or_without(store: GraphStore) -> None:
+    """A walk passes the kind of each key it knows (a store with a table per kind finds it by key); a key of
+    unknown kind (None) is still found; keys without edges and unknown keys give nothing."""
+    store.apply(batch_of(with_a_sink("A")))
+    keys = ["File3", "data1", "data2", "warehouse#orders", "File1", "nope"]
+    kinds: list[str | None] = ["file", "data", None, "sink", "file", "data"]
+    for way in ("upstream", "downstream"):
+        assert hops(store.neighbours(keys, way, kinds)) == hops(store.neighbours(keys, way))
+    assert hops(store.neighbours(keys, "downstream", kinds)) == [
+        ("File3", "data1", "parse", "data1", "data"),
+        ("File3", "data2", "parse", "data2", "data"),
+        ("File3", "data3", "parse", "data3", "data"),
+        ("data1", "data4", "enrich", "data4", "data"),
+        ("data2", "data5", "aggregate", "data5", "data"),
+    ]
+    assert hops(store.neighbours(["warehouse#orders"], "upstream", ["sink"])) == [
+        ("data4", "warehouse#orders", "load", "data4", "data")
+    ]
+    assert store.neighbours(["data4"], "downstream", ["data"])[0]["node"]["kind"] == "sink"
+    assert store.neighbours(["File1", "File2"], "downstream", ["file", "file"]) == []
+
+
 def test_list_traces_filters_and_pages(store: GraphStore) -> None:
     for i in range(5):
         store.apply(
@@ -517,3 +569,37 @@ def test_trace_graph_is_capped_and_says_so(store: GraphStore) -> None:
     assert [n["key"] for n in capped.nodes] == [n["key"] for n in whole.nodes][:5]
     roomy = store.trace_graph("wide", limit=36)
     assert len(roomy.edges) == 36 and not roomy.truncated
+
+
+def test_trace_graph_lists_nodes_and_edges_in_time_order(store: GraphStore) -> None:
+    """Nodes by first_at then key, edges by at then source and target, whether the whole trace fits in the
+    limit or only its first ones do."""
+    events: list[dict[str, Any]] = [
+        {"type": "trace.started", "trace": "T", "user": "u", "time": "2026-01-01T00:00:00Z"}
+    ]
+    for i, minute in enumerate([7, 3, 9, 3, 1, 5]):
+        events.append(
+            {
+                "type": "flow",
+                "trace": "T",
+                "time": f"2026-01-01T00:{minute:02d}:00Z",
+                "op": "copy",
+                "inputs": [{"kind": "data", "key": f"in{i}"}],
+                "outputs": [{"kind": "data", "key": f"out{5 - i}"}],
+            }
+        )
+    random.Random(3).shuffle(events)
+    store.apply(batch_of(events))
+    whole = store.trace_graph("T")
+    assert [n["key"] for n in whole.nodes] == [
+        k for _, k in sorted((n["first_at"], n["key"]) for n in whole.nodes)
+    ] and len(whole.nodes) == 12
+    assert [n["key"] for n in whole.nodes][:4] == ["in4", "out1", "in1", "in3"]
+    assert [(e["at"], e["source"], e["target"]) for e in whole.edges] == sorted(
+        (e["at"], e["source"], e["target"]) for e in whole.edges
+    )
+    assert [e["source"] for e in whole.edges] == ["in4", "in1", "in3", "in5", "in0", "in2"]
+    for limit in (3, 6, 12):
+        capped = store.trace_graph("T", limit=limit)
+        assert capped.nodes == whole.nodes[:limit] and capped.edges == whole.edges[:limit]
+        assert capped.truncated is (limit < 12)
