@@ -6,7 +6,6 @@ from collections.abc import Iterable, Sequence
 from datetime import UTC, datetime
 
 from sqlalchemy import Connection, Engine, and_, false, func, select, update
-from sqlalchemy.dialects import postgresql, sqlite
 
 from backend.db.base import LoggedEvent, LogTarget, NewEvent, NodeEvent
 from backend.db.engine import ping, translated, utc
@@ -16,12 +15,15 @@ _CHUNK = 500  # rows per INSERT statement: stays under SQLite's bound-parameter 
 EVENTS = TABLES["events"]
 NODES = TABLES["event_nodes"]
 E, N = EVENTS.c, NODES.c
-_SQLITE_INSERT = (
+_INSERT = (
     "INSERT INTO events (uuid, dedup_key, channel, type, trace_key, node_key, level, user_id, account_id, "
     "created_at, received_at, payload, projected) VALUES {values} ON CONFLICT DO NOTHING RETURNING id, dedup_key"
 )
-_SQLITE_ROW = "(?,?,?,?,?,?,?,?,?,?,?,?,0)"
-_SQLITE_LINKS = "INSERT INTO event_nodes (event_id, node_key, kind, role) VALUES (?,?,?,?)"
+_LINKS = "INSERT INTO event_nodes (event_id, node_key, kind, role) VALUES ({p}, {p}, {p}, {p})"
+
+
+def _same(value: datetime) -> datetime:
+    return value
 
 
 def _sqlite_time(value: datetime) -> str:
@@ -36,9 +38,9 @@ class SqlEventLog:
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
         self._sqlite = engine.dialect.name == "sqlite"
-        dialect = postgresql if engine.dialect.name == "postgresql" else sqlite
-        # INSERT … ON CONFLICT DO NOTHING RETURNING: duplicates (by dedup key or uuid) are skipped
-        self._insert = dialect.insert(EVENTS).on_conflict_do_nothing().returning(E.id, E.dedup_key)
+        p, false = ("?", "0") if self._sqlite else ("%s", "false")  # the drivers' placeholders (qmark, format)
+        self._row = "(" + ",".join([p] * 12) + f",{false})"
+        self._links = _LINKS.format(p=p)
 
     @translated
     def insert(self, events: Sequence[NewEvent]) -> dict[str, int]:
@@ -52,40 +54,16 @@ class SqlEventLog:
                 links = [
                     (new[ev.dedup_key], n.key, n.kind, n.role) for ev in chunk if ev.dedup_key in new for n in ev.nodes
                 ]
-                if links and self._sqlite:
-                    conn.exec_driver_sql(_SQLITE_LINKS, links)
-                elif links:
-                    conn.execute(
-                        NODES.insert(), [{"event_id": i, "node_key": k, "kind": t, "role": r} for i, k, t, r in links]
-                    )
+                if links:
+                    conn.exec_driver_sql(self._links, links)
         return inserted
 
     def _insert_rows(self, conn: Connection, chunk: Sequence[NewEvent], now: datetime) -> dict[str, int]:
-        """INSERT … ON CONFLICT DO NOTHING RETURNING: duplicates (by dedup key or uuid) are skipped. On SQLite
-        one multi-row statement straight to the driver (SQLAlchemy's own batching costs as much as SQLite
-        itself there); times in the text form SQLAlchemy writes and reads for SQLite."""
-        if not self._sqlite:
-            rows = [
-                {
-                    "uuid": ev.uuid,
-                    "dedup_key": ev.dedup_key,
-                    "channel": ev.channel,
-                    "type": ev.type,
-                    "trace_key": ev.trace_key,
-                    "node_key": ev.node_key,
-                    "level": ev.level,
-                    "user_id": ev.user_id,
-                    "account_id": ev.account_id,
-                    "created_at": ev.created_at,
-                    "received_at": now,
-                    "payload": ev.payload,
-                    "projected": False,
-                }
-                for ev in chunk
-            ]
-            # executemany form: SQLAlchemy batches it ("insertmanyvalues") with one cached compile
-            return {row.dedup_key: row.id for row in conn.execute(self._insert, rows)}
-        received = _sqlite_time(now)
+        """INSERT … ON CONFLICT DO NOTHING RETURNING: duplicates (by dedup key or uuid) are skipped. One
+        multi-row statement straight to the driver: SQLAlchemy's own batching cost as much as SQLite itself
+        there. SQLite gets times in the text form SQLAlchemy writes and reads for it; psycopg, datetimes."""
+        time = _sqlite_time if self._sqlite else _same
+        received = time(now)
         params: list[object] = []
         for ev in chunk:
             params += (
@@ -98,11 +76,11 @@ class SqlEventLog:
                 ev.level,
                 ev.user_id,
                 ev.account_id,
-                _sqlite_time(ev.created_at),
+                time(ev.created_at),
                 received,
                 ev.payload,
             )
-        statement = _SQLITE_INSERT.format(values=",".join([_SQLITE_ROW] * len(chunk)))
+        statement = _INSERT.format(values=",".join([self._row] * len(chunk)))
         return {key: int(id_) for id_, key in conn.exec_driver_sql(statement, tuple(params))}
 
     @translated
