@@ -187,8 +187,12 @@ class GraphStore(Protocol):
 
     def node(self, key: str) -> dict[str, Any] | None: ...
 
-    def neighbours(self, keys: list[str], direction: Literal["upstream", "downstream"]) -> list[dict[str, Any]]:
-        """One hop along FLOWS_TO from each key: rows {source, target, op, node:{...the far node}}."""
+    def neighbours(
+        self, keys: list[str], direction: Literal["upstream", "downstream"], kinds: list[str | None] | None = None
+    ) -> list[dict[str, Any]]:
+        """One hop along FLOWS_TO from each key: rows {source, target, op, node:{...the far node}}. `kinds`: the
+        kind of each key where the caller knows it (None: unknown); a store with a table per kind then looks
+        the key up in that table alone. The answer is the same with or without them."""
         ...
 
     def query(self, cypher: str, params: dict[str, Any], row_limit: int, timeout: float) -> QueryResult: ...

@@ -91,7 +91,7 @@ class Neo4jGraphStore(CypherGraphStore):
     def _read(self, cypher: str, params: dict[str, Any]) -> list[dict[str, Any]]:
         try:
             with self._session(neo4j.READ_ACCESS) as session:
-                return session.execute_read(lambda tx: [r.data() for r in tx.run(cypher, params)])
+                return session.execute_read(lambda tx: _dicts(tx.run(cypher, params)))
         except (ServiceUnavailable, OSError) as exc:
             raise GraphError(f"Neo4j unreachable: {exc}") from exc
         except (DriverError, Neo4jError) as exc:
@@ -155,16 +155,20 @@ class Neo4jGraphStore(CypherGraphStore):
             raise QueryRejected(f"parameters: {exc}") from None
 
     def clear(self) -> None:
-        while True:
-            try:
-                records, _, _ = self._driver.execute_query(
-                    "MATCH (n) WHERE n:Node OR n:Trace WITH n LIMIT 5000 DETACH DELETE n RETURN count(*) AS c",
-                    database_=self._database,
-                )
-            except (DriverError, Neo4jError, OSError) as exc:
-                raise GraphError(f"Neo4j: {exc}") from exc
-            if records[0]["c"] == 0:
-                return
+        """Relationships first, then nodes, 5,000 at a time: one transaction per step stays within the server's
+        transaction memory however large the graph (a DETACH DELETE of 5,000 nodes took a shared sink's tens of
+        thousands of edges along and ran out of it at a million nodes)."""
+        for step in (
+            "MATCH (n)-[r]->() WHERE n:Node OR n:Trace WITH r LIMIT 5000 DELETE r RETURN count(*) AS c",
+            "MATCH (n) WHERE n:Node OR n:Trace WITH n LIMIT 5000 DETACH DELETE n RETURN count(*) AS c",
+        ):
+            while True:
+                try:
+                    records, _, _ = self._driver.execute_query(step, database_=self._database)
+                except (DriverError, Neo4jError, OSError) as exc:
+                    raise GraphError(f"Neo4j: {exc}") from exc
+                if records[0]["c"] == 0:
+                    break
 
     def ping(self) -> None:
         try:
@@ -174,3 +178,9 @@ class Neo4jGraphStore(CypherGraphStore):
 
     def close(self) -> None:
         self._driver.close()
+
+
+def _dicts(result: Any) -> list[dict[str, Any]]:
+    """Rows as dicts: from the values and the keys once (Record.data() per row cost ~1 s for 10,000 rows)."""
+    keys = result.keys()
+    return [dict(zip(keys, values, strict=True)) for values in result.values()]

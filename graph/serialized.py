@@ -44,8 +44,10 @@ class SerializedWrites:
     def node(self, key: str) -> dict[str, Any] | None:
         return self.inner.node(key)
 
-    def neighbours(self, keys: list[str], direction: Literal["upstream", "downstream"]) -> list[dict[str, Any]]:
-        return self.inner.neighbours(keys, direction)
+    def neighbours(
+        self, keys: list[str], direction: Literal["upstream", "downstream"], kinds: list[str | None] | None = None
+    ) -> list[dict[str, Any]]:
+        return self.inner.neighbours(keys, direction, kinds)
 
     def query(self, cypher: str, params: dict[str, Any], row_limit: int, timeout: float) -> QueryResult:
         return self.inner.query(cypher, params, row_limit, timeout)

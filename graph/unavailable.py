@@ -40,7 +40,9 @@ class UnavailableGraph:
     def node(self, key: str) -> dict[str, Any] | None:
         raise self._fail()
 
-    def neighbours(self, keys: list[str], direction: Literal["upstream", "downstream"]) -> list[dict[str, Any]]:
+    def neighbours(
+        self, keys: list[str], direction: Literal["upstream", "downstream"], kinds: list[str | None] | None = None
+    ) -> list[dict[str, Any]]:
         raise self._fail()
 
     def query(self, cypher: str, params: dict[str, Any], row_limit: int, timeout: float) -> QueryResult:

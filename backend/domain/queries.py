@@ -156,10 +156,11 @@ class Queries:
             ["upstream", "downstream"] if direction == "both" else [direction]
         )
         for way in ways:
-            frontier, seen = [key], {key}
+            # each frontier node's kind goes with it: a store with a table per kind then finds it by its key
+            frontier, kinds, seen = [key], [start.get("kind")], {key}
             for _ in range(depth):
-                hops = self.graph.neighbours(frontier, way)
-                frontier = []
+                hops = self.graph.neighbours(frontier, way, kinds)
+                frontier, kinds = [], []
                 for h in hops:
                     edges[(h["source"], h["target"], h["op"])] = {
                         "source": h["source"],
@@ -174,10 +175,11 @@ class Queries:
                         seen.add(far)
                         nodes.setdefault(far, _public_node(h["node"]))
                         frontier.append(far)
+                        kinds.append(h["node"]["kind"])
                 if not frontier:
                     break
             else:
-                if frontier and self.graph.neighbours(frontier, way):
+                if frontier and self.graph.neighbours(frontier, way, kinds):
                     truncated = True
         kept = [e for e in edges.values() if e["source"] in nodes and e["target"] in nodes]
         return {

@@ -10,6 +10,7 @@ from typing import Any
 
 import httpx
 
+from backend.api.schemas import TraceGraph
 from backend.demo import seed_events
 from tests.conftest import ADMIN, Api, Server, wait_for
 
@@ -116,6 +117,7 @@ def test_seed_scenario_over_rest_gives_the_seed_picture(admin: Api) -> None:
         "drop_reasons": {"checksum mismatch (see log)": 1, "header row missing (see log)": 1},
     }
     graph = admin.get(f"/traces/{trace}/graph").json()
+    assert TraceGraph.model_validate(graph).model_dump() == graph  # the route serialises its dict as it is
     nodes = {n["key"]: (n["kind"], n["status"]) for n in graph["nodes"]}
     assert nodes == {
         "File1": ("file", "dropped"),
