@@ -80,7 +80,7 @@ bench-quick: $(STAMP)
 	$(VENV)/bin/python bench/rest_ingest.py --events 20000
 	$(VENV)/bin/python bench/rest_ingest.py --seconds 20
 	$(VENV)/bin/python bench/stream_ingest.py --events 10000
-	$(VENV)/bin/python bench/lineage.py --nodes 50000
+	$(VENV)/bin/python bench/lineage.py --nodes 50000 --samples 100
 	$(VENV)/bin/python bench/upload.py --mib 64 --runs 1
 	$(VENV)/bin/python bench/dashboard_render.py --runs 1
 	$(VENV)/bin/python bench/flow.py --requests 10
