@@ -25,7 +25,7 @@ from typing import Any, Literal, Protocol
 from backend.db.base import EventLog, NewEvent, NodeLink
 from backend.domain.events import AcceptedEvent, RejectedEvent, validate_events
 from backend.domain.projection import StoredEvent
-from backend.domain.projector import Projector
+from backend.domain.projector import Projector, stored_event
 from backend.errors import GraphBusy, GraphError, SqlUnavailable
 from backend.metrics import EVENTS_DUPLICATE, EVENTS_REJECTED, EVENTS_STORED, GRAPH_ERRORS
 from backend.park.base import ParkedBatch
@@ -200,11 +200,15 @@ class Ingest:
             for item, row in zip(items, rows, strict=True)
             if row.dedup_key in new
         ]
-        if self.projector.running and not wait:
-            self.projector.submit(fresh)
-            return result, unknown
         seen_before = [row.dedup_key for row in rows if row.dedup_key not in new]
         size = self.projector.batch_size
+        if self.projector.running and not wait:
+            self.projector.submit(fresh)
+            for start in range(0, len(seen_before), size):  # a redelivery completes what a crash left unmerged
+                self.projector.submit(
+                    [stored_event(r) for r in self.events.unprojected(size, seen_before[start : start + size])]
+                )
+            return result, unknown
         try:
             for start in range(0, len(fresh), size):
                 self.projector.apply(fresh[start : start + size])

@@ -13,6 +13,8 @@ import pytest
 
 from backend.bootstrap import Process, Role, build
 from backend.demo import seed_events
+from backend.domain.events import validate_events
+from backend.domain.ingest import _Item, _new_event
 from backend.errors import GraphError, NotFound
 from backend.metrics import PROJECTION_DEFERRED
 from backend.settings import Settings
@@ -142,3 +144,19 @@ def test_a_full_buffer_pool_is_folded_and_the_merge_goes_through(tmp_path: Path)
         assert found == len(nodes)
     finally:
         store.close()
+
+
+def test_a_redelivered_batch_completes_what_a_crash_left_unmerged(process: Process) -> None:
+    """A worker killed after storing and before its merge thread merged: the redelivered entries are all
+    duplicates, and the thread merges the stored copies at once (not after the catch-up's grace)."""
+    process.projector.grace_seconds = 3600  # the catch-up would not touch them for an hour
+    accepted, _ = validate_events(seed_events("G"), "ft:s:x", datetime.now(UTC))
+    process.events.insert(
+        [_new_event(_Item(ev, "ft:s:x", None), None) for ev in accepted]
+    )  # what the killed one stored
+    assert backlog(process) == len(accepted) and process.graph.trace("G") is None
+    process.projector.start()
+    again = process.ingest.admit(seed_events("G"), "ft:s:x", None)
+    assert again.accepted == 0 and again.duplicates == len(accepted)
+    assert wait_for(lambda: backlog(process) == 0 and process.projector.queued() == 0, timeout=20)
+    assert process.graph.trace("G") is not None
