@@ -106,6 +106,10 @@ class EventLog(Protocol):
         """How many events wait to be merged, and when the oldest of them (in insertion order) was received."""
         ...
 
+    def oldest_unprojected(self) -> datetime | None:
+        """When the oldest event waiting to be merged (in insertion order) was received; None when none waits."""
+        ...
+
     def trace_backlog(self, trace_key: str) -> int:
         """How many events of this trace wait to be merged."""
         ...

@@ -129,12 +129,14 @@ class SqlEventLog:
             count = int(
                 conn.execute(select(func.count()).select_from(EVENTS).where(E.projected == false())).scalar_one()
             )
-            if not count:
-                return 0, None
-            oldest = conn.execute(
-                select(E.received_at).where(E.projected == false()).order_by(E.id).limit(1)
-            ).scalar_one_or_none()
-        return count, utc(oldest) if oldest is not None else None
+        return count, self.oldest_unprojected() if count else None
+
+    @translated
+    def oldest_unprojected(self) -> datetime | None:
+        stmt = select(E.received_at).where(E.projected == false()).order_by(E.id).limit(1)
+        with self.engine.connect() as conn:
+            oldest = conn.execute(stmt).scalar_one_or_none()
+        return utc(oldest) if oldest is not None else None
 
     @translated
     def trace_backlog(self, trace_key: str) -> int:

@@ -4,7 +4,7 @@ A serving process acknowledges events once they are in the event log and merges 
 after, on a thread of its own (`start()`): `submit` hands the stored events over in memory, the thread merges
 them in large batches. The hand-over is bounded (FT_PROJECTOR_QUEUE_EVENTS): past it, and whenever a merge
 fails, events simply stay unprojected in the log, where the periodic `catch_up` finds them. Without the
-thread (commands, and requests that ask to wait), `submit` merges at once.
+thread (commands, and requests that ask to wait), the ingest pipeline merges with `apply` itself.
 """
 
 from __future__ import annotations
@@ -116,17 +116,13 @@ class Projector:
         self.apply([stored_event(r) for r in rows])
 
     def submit(self, events: list[StoredEvent]) -> None:
-        """Events just stored: merged by the thread when it runs (returns at once), else here and now (a
-        GraphError then propagates; the events stay unprojected for `catch_up`)."""
+        """Events just stored, for the merge thread (returns at once). Events it cannot take (no thread, the
+        hand-over full, a merge failed a moment ago) wait in the log for `catch_up`."""
         if not events:
-            return
-        if self._thread is None:
-            for start in range(0, len(events), self.batch_size):
-                self.apply(events[start : start + self.batch_size])
             return
         with self._cond:
             room = self.queue_events - len(self._queue) - self._busy
-            if room < len(events) or time.monotonic() < self._retry_at:
+            if self._thread is None or room < len(events) or time.monotonic() < self._retry_at:
                 # The log has them; catch_up merges them once the thread has room again.
                 PROJECTION_DEFERRED.inc(len(events))
                 return

@@ -204,7 +204,7 @@ class Queries:
                     f"trace {key!r} has {pending} stored events not merged into the graph yet; try again shortly"
                 ) from None
             raise
-        _, oldest = self.events.projection_backlog()
+        oldest = self.events.oldest_unprojected()  # not the count: a read needs only the time
         return {
             **out,
             "projection": {

@@ -113,6 +113,7 @@ def test_projection_cursor_marks_and_resets(log: EventLog) -> None:
     log.mark_projected([pending[0].id, *(e.id for e in pending[2:])])  # two runs of ids
     backlog, oldest = log.projection_backlog()
     assert backlog == total - 4 and oldest is not None and oldest.tzinfo is not None
+    assert log.oldest_unprojected() == oldest
     assert [e.id for e in log.unprojected(1)] == [pending[1].id]
     log.mark_projected([pending[1].id])
     assert log.projection_backlog()[0] == total - 5
@@ -126,7 +127,7 @@ def test_backlog_is_counted_per_trace_and_empty_when_all_is_merged(log: EventLog
     a = sum(1 for e in seed_events("A") if e.get("trace") == "A")
     assert log.trace_backlog("A") == a and log.trace_backlog("nope") == 0
     log.mark_projected([e.id for e in log.unprojected(10_000)])
-    assert log.projection_backlog() == (0, None)
+    assert log.projection_backlog() == (0, None) and log.oldest_unprojected() is None
     assert log.trace_backlog("A") == 0
 
 
@@ -157,6 +158,7 @@ def test_an_unreachable_database_raises_sql_unavailable_from_every_method(unreac
         lambda: log.mark_projected([1]),
         log.reset_projection,
         log.projection_backlog,
+        log.oldest_unprojected,
         lambda: log.trace_backlog("a"),
         lambda: log.log_counts({("a", "file")}),
         lambda: log.node_events("a", 10),
