@@ -16,7 +16,6 @@ import argparse
 import asyncio
 import secrets
 import shutil
-import socket
 import sys
 import tempfile
 import time
@@ -33,14 +32,9 @@ from backend.streams.embedded_redis import EmbeddedRedis
 from backend.streams.redis import RedisStreamSource
 from backend.worker.consumer import StreamConsumer
 from bench.workload import flow_only, seed_mix
+from tests.ports import free_port
 
 STREAM = "ft:s:bench"
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 async def fill(url: str, events: list[dict[str, Any]], per_entry: int) -> int:

@@ -14,8 +14,8 @@
 # FT_SERVICES_STOP_TIMEOUT (20 s), then KILL.
 #
 # Ports (all bound to 127.0.0.1 only), overridable:
-#   FT_TEST_PG_PORT=55432  FT_TEST_REDIS_PORT=56379  FT_TEST_NEO4J_PORT=57687
-#   FT_TEST_KAFKA_PORT=59092 (controller: FT_TEST_KAFKA_CONTROLLER_PORT=59093)  FT_TEST_S3_PORT=59000
+#   FT_TEST_PG_PORT=25432  FT_TEST_REDIS_PORT=26379  FT_TEST_NEO4J_PORT=27687
+#   FT_TEST_KAFKA_PORT=29092 (controller: FT_TEST_KAFKA_CONTROLLER_PORT=29093)  FT_TEST_S3_PORT=29000
 # Other knobs: PYTHON (moto's interpreter, default <repo>/.venv/bin/python), JAVA_HOME,
 #   FT_TEST_NEO4J_HEAP=1g, FT_TEST_KAFKA_HEAP=512m, FT_SERVICES_START_TIMEOUT (seconds, all
 #   services), FT_SERVICES_STOP_TIMEOUT=20, MVN (default mvn).
@@ -25,12 +25,12 @@ SCRIPTS_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 REPO=$(cd "$SCRIPTS_DIR/.." && pwd)
 STATE=${FT_SERVICES_DIR:-$REPO/.services}
 
-PG_PORT=${FT_TEST_PG_PORT:-55432}
-REDIS_PORT=${FT_TEST_REDIS_PORT:-56379}
-NEO4J_PORT=${FT_TEST_NEO4J_PORT:-57687}
-KAFKA_PORT=${FT_TEST_KAFKA_PORT:-59092}
-KAFKA_CONTROLLER_PORT=${FT_TEST_KAFKA_CONTROLLER_PORT:-59093}
-S3_PORT=${FT_TEST_S3_PORT:-59000}
+PG_PORT=${FT_TEST_PG_PORT:-25432}
+REDIS_PORT=${FT_TEST_REDIS_PORT:-26379}
+NEO4J_PORT=${FT_TEST_NEO4J_PORT:-27687}
+KAFKA_PORT=${FT_TEST_KAFKA_PORT:-29092}
+KAFKA_CONTROLLER_PORT=${FT_TEST_KAFKA_CONTROLLER_PORT:-29093}
+S3_PORT=${FT_TEST_S3_PORT:-29000}
 NEO4J_HEAP=${FT_TEST_NEO4J_HEAP:-1g}
 KAFKA_HEAP=${FT_TEST_KAFKA_HEAP:-512m}
 STOP_TIMEOUT=${FT_SERVICES_STOP_TIMEOUT:-20}
@@ -69,6 +69,22 @@ port_of() {
 }
 
 pidfile() { echo "$STATE/$1.pid"; }
+portfile() { echo "$STATE/$1.port"; }
+
+# A running service keeps the port it was started on, whatever this invocation's FT_TEST_*_PORT say:
+# the env file, status and probes use the port recorded at its start (<state>/<name>.port).
+use_recorded_ports() {
+    local s p
+    for s in "${ALL_SERVICES[@]}"; do
+        [[ -s $(portfile "$s") ]] && running_pid "$s" >/dev/null || continue
+        p=$(tr -dc '0-9' <"$(portfile "$s")")
+        [[ -n $p ]] || continue
+        case $s in
+            postgres) PG_PORT=$p ;; redis) REDIS_PORT=$p ;; neo4j) NEO4J_PORT=$p ;;
+            kafka) KAFKA_PORT=$p ;; s3) S3_PORT=$p ;;
+        esac
+    done
+}
 logfile() { echo "$STATE/$1.log"; }
 
 # A live (non-zombie) process?
@@ -486,8 +502,7 @@ env_text() {
     done
 }
 
-# Rewrite <state>/env with one block per running service. NB: it records the ports of the
-# current invocation's environment; keep port overrides the same for start and stop.
+# Rewrite <state>/env with one block per running service, at the ports each was started on.
 write_env() {
     env_text >"$STATE/.env.tmp"
     mv -f "$STATE/.env.tmp" "$STATE/env"
@@ -513,6 +528,7 @@ cmd_start() {
         fi
         t0=$(now)
         "start_$s"
+        port_of "$s" >"$(portfile "$s")"
         say "$s: started (pid $(cat "$(pidfile "$s")"), $HOST:$(port_of "$s")) in $(elapsed "$t0")s"
         write_env
     done
@@ -524,7 +540,7 @@ cmd_stop() {
     for s in "$@"; do
         if pid=$(running_pid "$s"); then
             took=$(stop_pid "$s" "$pid")
-            rm -f "$(pidfile "$s")"
+            rm -f "$(pidfile "$s")" "$(portfile "$s")"
             say "$s: stopped (pid $pid) in ${took}s"
         else
             say "$s: not running"
@@ -576,6 +592,7 @@ main() {
     esac
 
     ensure_state_dir
+    use_recorded_ports
     if [[ $cmd == start || $cmd == stop ]]; then
         # One start/stop at a time per state dir (parallel test workers may all call start).
         command -v flock >/dev/null || die "flock not found (util-linux)"

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import os
 import shlex
-import socket
 import subprocess
 import sys
 import threading
@@ -25,6 +24,7 @@ import pytest
 from sqlalchemy import Engine
 
 from backend.settings import GraphBackend, Settings
+from tests.ports import free_port
 
 # fixtures shared by several suites: the stream tests' Redis and Kafka, the storage tests' S3 server, private
 # engines the outage tests stop and start
@@ -56,12 +56,6 @@ def service_env(name: str) -> str:
             pytrace=False,
         )
     return value
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 # -- PostgreSQL --------------------------------------------------------------------------------
