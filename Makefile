@@ -3,7 +3,7 @@ SHELL := /bin/bash
 PYTHON ?= python3
 VENV ?= .venv
 STAMP := $(VENV)/.installed
-TEST_SERVICES ?= postgres redis neo4j kafka
+TEST_SERVICES ?= postgres redis neo4j kafka s3proxy
 PYTEST_ARGS ?= -v
 
 .PHONY: run test lint install services-start services-stop unit demo bench bench-run bench-quick clean
@@ -26,7 +26,7 @@ lint: $(STAMP)
 	$(VENV)/bin/ruff format --check backend graph dashboard tests bench
 	$(VENV)/bin/mypy
 
-## make test: install everything, lint, start real PostgreSQL/Redis/Neo4j/Kafka on loopback, run the whole suite, stop them
+## make test: install everything, lint, start real PostgreSQL/Redis/Neo4j/Kafka/S3Proxy on loopback, run the whole suite, stop them
 test: lint
 	scripts/install-system-deps.sh
 	scripts/install-browser.sh

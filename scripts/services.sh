@@ -3,10 +3,12 @@
 #
 #   scripts/services.sh start  [NAME...]   default: postgres redis neo4j
 #   scripts/services.sh stop   [NAME...]   default: postgres redis neo4j
-#   scripts/services.sh status [NAME...]   default: all five; exit 3 if a named one is down
+#   scripts/services.sh status [NAME...]   default: all; exit 3 if a named one is down
 #   scripts/services.sh env                print export lines for the running services
 #
-# NAME: postgres redis neo4j kafka s3     (or "all")
+# NAME: postgres redis neo4j kafka s3 s3proxy     (or "all")
+#   s3 = moto's S3 emulator; s3proxy = S3Proxy, an independent S3 server
+#   (FT_TEST_S3PROXY_PORT=29010, FT_TEST_S3PROXY_HEAP=256m)
 #
 # State (data, logs, pid files, env file) lives in ${FT_SERVICES_DIR:-<repo>/.services}:
 #   <state>/<name>.pid   <state>/<name>.log   <state>/<name>/ (data)   <state>/env
@@ -31,6 +33,7 @@ NEO4J_PORT=${FT_TEST_NEO4J_PORT:-27687}
 KAFKA_PORT=${FT_TEST_KAFKA_PORT:-29092}
 KAFKA_CONTROLLER_PORT=${FT_TEST_KAFKA_CONTROLLER_PORT:-29093}
 S3_PORT=${FT_TEST_S3_PORT:-29000}
+S3PROXY_PORT=${FT_TEST_S3PROXY_PORT:-29010}   # below 32768: outside the ephemeral port range
 NEO4J_HEAP=${FT_TEST_NEO4J_HEAP:-1g}
 KAFKA_HEAP=${FT_TEST_KAFKA_HEAP:-512m}
 STOP_TIMEOUT=${FT_SERVICES_STOP_TIMEOUT:-20}
@@ -43,8 +46,9 @@ PG_USER=ftel PG_PASSWORD=ftel PG_DB=ftel
 NEO4J_USER=neo4j
 NEO4J_PASSWORD=ftel-test   # auth is disabled in the launcher: any basic-auth credentials work
 S3_ACCESS_KEY=testing S3_SECRET_KEY=testing S3_REGION=us-east-1   # moto accepts any
+S3PROXY_ACCESS_KEY=ftel-test S3PROXY_SECRET_KEY=ftel-test-secret   # S3Proxy checks V2/V4 signatures
 
-ALL_SERVICES=(postgres redis neo4j kafka s3)
+ALL_SERVICES=(postgres redis neo4j kafka s3 s3proxy)
 DEFAULT_SERVICES=(postgres redis neo4j)
 
 # ---------------------------------------------------------------------------------- helpers
@@ -57,14 +61,14 @@ elapsed() { awk -v a="$1" -v b="$(now)" 'BEGIN { printf "%.1f", b - a }'; }
 timeout_for() {  # default start timeout (s) per service
     if [[ -n ${FT_SERVICES_START_TIMEOUT:-} ]]; then echo "$FT_SERVICES_START_TIMEOUT"; return; fi
     case $1 in
-        postgres) echo 60 ;; redis) echo 30 ;; neo4j) echo 240 ;; kafka) echo 180 ;; s3) echo 60 ;;
+        postgres) echo 60 ;; redis) echo 30 ;; neo4j) echo 240 ;; kafka) echo 180 ;; s3) echo 60 ;; s3proxy) echo 60 ;;
     esac
 }
 
 port_of() {
     case $1 in
         postgres) echo "$PG_PORT" ;; redis) echo "$REDIS_PORT" ;; neo4j) echo "$NEO4J_PORT" ;;
-        kafka) echo "$KAFKA_PORT" ;; s3) echo "$S3_PORT" ;;
+        kafka) echo "$KAFKA_PORT" ;; s3) echo "$S3_PORT" ;; s3proxy) echo "$S3PROXY_PORT" ;;
     esac
 }
 
@@ -81,7 +85,7 @@ use_recorded_ports() {
         [[ -n $p ]] || continue
         case $s in
             postgres) PG_PORT=$p ;; redis) REDIS_PORT=$p ;; neo4j) NEO4J_PORT=$p ;;
-            kafka) KAFKA_PORT=$p ;; s3) S3_PORT=$p ;;
+            kafka) KAFKA_PORT=$p ;; s3) S3_PORT=$p ;; s3proxy) S3PROXY_PORT=$p ;;
         esac
     done
 }
@@ -473,6 +477,38 @@ start_s3() {
     wait_ready s3 "$pid" "$(timeout_for s3)" s3_ready
 }
 
+# -------------------------------------------------------------------------------- s3proxy
+# S3Proxy (org.gaul:s3proxy, Apache 2.0) from Maven Central: its own implementation of the S3
+# protocol (signatures, multipart uploads, listings) over a directory. Test data: the directory
+# is emptied at every start, as moto's in-memory store is.
+s3proxy_ready() { http_ok "$HOST" "$S3PROXY_PORT"; }   # any answer (403 to an unsigned GET)
+
+start_s3proxy() {
+    local mod=$SCRIPTS_DIR/s3proxy-launcher cp java dir=$STATE/s3proxy pid
+    java=$(java_bin)
+    cp=$(maven_classpath "$mod")
+    refuse_busy_port s3proxy "$S3PROXY_PORT"
+    rm -rf "$dir/data"
+    mkdir -p "$dir/data"
+    cat >"$dir/s3proxy.conf" <<EOF
+# Written by scripts/services.sh: a throw-away S3Proxy TEST instance.
+s3proxy.endpoint=http://$HOST:$S3PROXY_PORT
+s3proxy.authorization=aws-v2-or-v4
+s3proxy.identity=$S3PROXY_ACCESS_KEY
+s3proxy.credential=$S3PROXY_SECRET_KEY
+jclouds.provider=filesystem-nio2
+jclouds.filesystem.basedir=$dir/data
+jclouds.identity=unused
+jclouds.credential=unused
+EOF
+    : >"$(logfile s3proxy)"
+    pid=$(launch s3proxy "$dir" "$java" -Xms64m "-Xmx${FT_TEST_S3PROXY_HEAP:-256m}" -XX:+ExitOnOutOfMemoryError \
+        -Djava.net.preferIPv4Stack=true -Dfile.encoding=UTF-8 -Dlogback.configurationFile="$mod/logback.xml" \
+        -cp "$cp" org.gaul.s3proxy.Main --properties "$dir/s3proxy.conf")
+    echo "$pid" >"$(pidfile s3proxy)"
+    wait_ready s3proxy "$pid" "$(timeout_for s3proxy)" s3proxy_ready
+}
+
 # ------------------------------------------------------------------------------- env file
 env_lines() {  # name
     case $1 in
@@ -489,6 +525,12 @@ env_lines() {  # name
             echo "export FT_TEST_S3_ACCESS_KEY=$S3_ACCESS_KEY"
             echo "export FT_TEST_S3_SECRET_KEY=$S3_SECRET_KEY"
             echo "export FT_TEST_S3_REGION=$S3_REGION"
+            ;;
+        s3proxy)
+            echo "export FT_TEST_S3PROXY_ENDPOINT=http://$HOST:$S3PROXY_PORT"
+            echo "export FT_TEST_S3PROXY_ACCESS_KEY=$S3PROXY_ACCESS_KEY"
+            echo "export FT_TEST_S3PROXY_SECRET_KEY=$S3PROXY_SECRET_KEY"
+            echo "export FT_TEST_S3PROXY_REGION=$S3_REGION"
             ;;
     esac
 }
@@ -516,6 +558,7 @@ probe() {  # name: does it answer?
         neo4j) tcp_open "$HOST" "$NEO4J_PORT" ;;
         kafka) tcp_open "$HOST" "$KAFKA_PORT" ;;
         s3) s3_ready ;;
+        s3proxy) s3proxy_ready ;;
     esac
 }
 
@@ -568,7 +611,7 @@ cmd_status() {
 }
 
 usage() {
-    sed -n '2,22p' "$0" | sed 's/^# \{0,1\}//' >&2
+    awk 'NR == 1 { next } /^#/ { sub(/^# ?/, ""); print; next } { exit }' "$0" >&2
     exit 2
 }
 
@@ -580,7 +623,7 @@ main() {
     for n in "$@"; do
         case $n in
             all) names+=("${ALL_SERVICES[@]}") ;;
-            postgres | redis | neo4j | kafka | s3) names+=("$n") ;;
+            postgres | redis | neo4j | kafka | s3 | s3proxy) names+=("$n") ;;
             *) say "unknown service '$n' (known: ${ALL_SERVICES[*]} all)"; exit 2 ;;
         esac
     done

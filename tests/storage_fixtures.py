@@ -1,9 +1,15 @@
-"""Fixtures for file storage tests: a real S3-protocol server (moto's standalone server) on loopback,
-object stores for each backend, and a streaming multipart body builder for upload tests.
+"""Fixtures for file storage tests: two S3-protocol servers on loopback, object stores for each backend,
+and a streaming multipart body builder for upload tests.
 
-The S3 server: if `FT_TEST_S3_ENDPOINT` is set (scripts/services.sh start s3 writes it to
-.services/env), that server is used; otherwise a session fixture starts `python -m moto.server`
-on a free 127.0.0.1 port and stops it by pid at the end. Either way the tests speak real HTTP.
+- `s3_server`, moto's S3 emulator: if `FT_TEST_S3_ENDPOINT` is set (scripts/services.sh start s3 writes it
+  to .services/env), that server is used; otherwise a session fixture starts `python -m moto.server` on a
+  free 127.0.0.1 port and stops it by pid at the end. The API and retention tests use this one.
+- `s3proxy_server`, S3Proxy (an independent implementation of the protocol, over a directory), started by
+  `scripts/services.sh start s3proxy` (make test does): `FT_TEST_S3PROXY_ENDPOINT` missing fails the test.
+
+The object-store contract suite runs on the local directory and on the S3 adapter against both servers.
+Both are reached over real HTTP with requests signed by the minio client (S3Proxy checks the signatures,
+moto does not).
 """
 
 from __future__ import annotations
@@ -25,7 +31,7 @@ import pytest
 from backend.storage.base import ObjectStore
 from backend.storage.local import LocalObjectStore
 from backend.storage.s3 import S3ObjectStore
-from tests.conftest import free_port
+from tests.conftest import free_port, service_env
 
 
 @dataclass(frozen=True)
@@ -94,14 +100,27 @@ def s3_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[S3Server]:
             proc.wait()
 
 
+@pytest.fixture(scope="session")
+def s3proxy_server() -> S3Server:
+    return S3Server(
+        service_env("FT_TEST_S3PROXY_ENDPOINT"),
+        service_env("FT_TEST_S3PROXY_ACCESS_KEY"),
+        service_env("FT_TEST_S3PROXY_SECRET_KEY"),
+        os.environ.get("FT_TEST_S3PROXY_REGION", "us-east-1"),
+    )
+
+
+S3_SERVERS = {"s3-moto": "s3_server", "s3-s3proxy": "s3proxy_server"}  # object-store parameter -> fixture
+
+
 def new_bucket() -> str:
     return f"ftel-t-{uuid.uuid4().hex[:12]}"
 
 
-@pytest.fixture(params=["local", "s3"])
+@pytest.fixture(params=["local", *S3_SERVERS])
 def open_object_store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Callable[[], ObjectStore]]:
-    """For each backend, a factory of stores on one empty location (a temp directory, a fresh bucket):
-    every call opens another client on the same objects."""
+    """For each backend, a factory of stores on one empty location (a temp directory, a fresh bucket on
+    each S3 server): every call opens another client on the same objects."""
     opened: list[ObjectStore] = []
     if request.param == "local":
 
@@ -109,7 +128,7 @@ def open_object_store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterato
             opened.append(LocalObjectStore(tmp_path / "objects"))
             return opened[-1]
     else:
-        server: S3Server = request.getfixturevalue("s3_server")
+        server: S3Server = request.getfixturevalue(S3_SERVERS[request.param])
         bucket = new_bucket()
 
         def factory() -> ObjectStore:

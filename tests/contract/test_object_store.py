@@ -1,5 +1,6 @@
-"""One contract for every ObjectStore (backend/storage/base.py), run on the local directory store and
-on the S3 store against a real S3-protocol server on 127.0.0.1."""
+"""One contract for every ObjectStore (backend/storage/base.py), run on the local directory store and on
+the S3 store against two S3-protocol servers on 127.0.0.1: moto's emulator (`s3-moto`) and S3Proxy
+(`s3-s3proxy`), an independent implementation (tests/storage_fixtures.py)."""
 
 from __future__ import annotations
 
