@@ -320,11 +320,17 @@ def test_a_restarted_all_in_one_gives_its_writers_back_to_its_new_redis(tmp_path
         second.stop()
 
 
+IDLE_SECONDS = 9  # the busy writer below writes every 0.3 s: it would have to stall 30 times over to expire
+
+
 def test_idle_subscriptions_expire_in_the_all_in_one(tmp_path: Path) -> None:
+    """The expiry job of a real server closes a subscription nobody wrote to for FT_SUBSCRIPTION_IDLE_MINUTES
+    and keeps one that is written to (the cut-off itself is tested with an injected `now` in
+    tests/contract/test_subscription_sync.py and test_redis_acl.py)."""
     env = {
         **ADMIN,
         "FT_STREAM_RECONCILE_SECONDS": "1",
-        "FT_SUBSCRIPTION_IDLE_MINUTES": "0.04",
+        "FT_SUBSCRIPTION_IDLE_MINUTES": str(IDLE_SECONDS / 60),
         "FT_STREAM_BLOCK_MS": "200",
     }
     srv = Server(env, "serve", tmp_path)
@@ -343,7 +349,9 @@ def test_idle_subscriptions_expire_in_the_all_in_one(tmp_path: Path) -> None:
         writer = threading.Thread(target=keep_writing, daemon=True)
         writer.start()
         try:
-            gone = wait_for(lambda: api.get(f"/subscriptions/{quiet['id']}").json()["deleted_at"], timeout=30)
+            gone = wait_for(
+                lambda: api.get(f"/subscriptions/{quiet['id']}").json()["deleted_at"], timeout=IDLE_SECONDS + 60
+            )
             assert gone and api.get(f"/subscriptions/{quiet['id']}").json()["delete_reason"] == "idle"
             with pytest.raises(redis.AuthenticationError):  # expiry deleted its Redis user
                 endpoint_client(quiet).xadd(quiet["stream_key"], {"event": "{}"})
@@ -351,13 +359,15 @@ def test_idle_subscriptions_expire_in_the_all_in_one(tmp_path: Path) -> None:
         finally:
             stop.set()
             writer.join()
-        assert wait_for(lambda: api.get(f"/subscriptions/{busy['id']}").json()["delete_reason"] == "idle", timeout=15)
+        assert wait_for(
+            lambda: api.get(f"/subscriptions/{busy['id']}").json()["delete_reason"] == "idle", timeout=IDLE_SECONDS + 60
+        )
         service = srv.service_redis(decode_responses=True)
 
         def followed() -> list[str]:  # the consumer publishes what it follows on its next round
             (state,) = service.hgetall("ft:consumers").values()
             return list(json.loads(state)["streams"]["redis"])
 
-        assert wait_for(lambda: followed() == [], timeout=15), followed()  # follows nothing now
+        assert wait_for(lambda: followed() == [], timeout=30), followed()  # follows nothing now
     finally:
         srv.stop()
