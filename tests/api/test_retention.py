@@ -265,13 +265,15 @@ def test_overlapping_runs_delete_each_file_once(ctx: FileContext, monkeypatch: p
     for i in range(12):
         store_file(ctx, f"overlap-{i}", 100, T0 + timedelta(seconds=i))
     plan = retention_module.planner
+    planning = threading.Event()
 
     def slow_planner(*args: Any) -> Any:  # widen the window between reading the totals and marking
         inner = plan(*args)
 
         def slow(totals: LiveTotals, files: Any) -> Any:
             marks = inner(totals, files)
-            time.sleep(0.2)
+            planning.set()
+            time.sleep(0.2)  # not a wait for anything: the runs started meanwhile contend for the lock
             return marks
 
         return slow
@@ -283,9 +285,10 @@ def test_overlapping_runs_delete_each_file_once(ctx: FileContext, monkeypatch: p
         reports.append(run_retention(ctx, now=T0 + timedelta(hours=1), limits=Limits(max_files=2)))
 
     threads = [threading.Thread(target=run) for _ in range(3)]
-    for t in threads:  # each run reads the totals while the previous one is still marking
+    threads[0].start()
+    assert planning.wait(timeout=60)  # the first run has read the totals and is marking (its lock held)
+    for t in threads[1:]:  # the others run into it
         t.start()
-        time.sleep(0.05)
     for t in threads:
         t.join()
     deleted = [d.key for r in reports for d in r.deleted]
@@ -365,15 +368,17 @@ def test_no_limits_means_nothing_is_deleted(ctx: FileContext) -> None:
 # -- the server: schedule, REST records, CLI ---------------------------------------------------
 
 
-@pytest.fixture(scope="module")
-def retention_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
+@pytest.fixture
+def retention_server(tmp_path: Path) -> Iterator[Server]:
+    """A server of the test's own: its retention counts every file the server holds, so a test sharing it
+    would see another's files deleted or kept."""
     env = {
         **ADMIN,
         "FT_RETENTION_MAX_FILES": "2",
         "FT_RETENTION_GRACE_SECONDS": "0",
         "FT_RETENTION_INTERVAL_SECONDS": "0.5",
     }
-    srv = Server(env, "serve", tmp_path_factory.mktemp("retention-server"))
+    srv = Server(env, "serve", tmp_path)
     yield srv
     srv.stop()
 
@@ -413,13 +418,13 @@ def test_scheduled_retention_records_and_expired_nodes_over_http(retention_serve
 
 def test_cli_dry_run_prints_and_changes_nothing_then_a_real_run_deletes(retention_server: Server) -> None:
     admin = Api(retention_server.base, ADMIN["FT_ADMIN_CLIENT_ID"], ADMIN["FT_ADMIN_CLIENT_SECRET"])
-    for i in range(2):
+    for i in range(2):  # as many as the server's own limit keeps (FT_RETENTION_MAX_FILES=2)
         r = admin.post("/files", files={"file": (f"c{i}", b"cli")}, data={"trace": "cli", "key": f"cli-{i}"})
         assert r.status_code == 201
-    wait_for(lambda: len(admin.get("/retention/records?limit=1000").json()["items"]) >= 2, timeout=20)
     before = admin.get("/retention/records?limit=1000").json()["items"]
-    held = [k for k in ("sched-1", "sched-2", "cli-0", "cli-1") if admin.get(f"/files/{k}").json()["state"] == "stored"]
-    assert len(held) == 2
+    assert before == []
+    held = [k for k in ("cli-0", "cli-1") if admin.get(f"/files/{k}").json()["state"] == "stored"]
+    assert held == ["cli-0", "cli-1"]
     dry = ftel(
         retention_server, "retention", "run", "--dry-run", FT_RETENTION_MAX_FILES="1", FT_RETENTION_GRACE_SECONDS="0"
     )
