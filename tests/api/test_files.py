@@ -13,6 +13,7 @@ import tarfile
 import uuid
 from collections import defaultdict
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
@@ -369,6 +370,19 @@ def _object_of(fs: FileServer, upload_call: Callable[[], httpx.Response]) -> tup
     return r.json(), name
 
 
+@contextmanager
+def _damaged(fs: FileServer, name: str, damage: bytes) -> Iterator[None]:
+    """The object replaced by `damage` for the block, then put back: the module's server stays sound for the
+    tests after it (the daily archive reads every file of the day)."""
+    store = fs.open_store()
+    original = b"".join(store.read(name))
+    store.put(name, [damage])
+    try:
+        yield
+    finally:
+        store.put(name, [original])
+
+
 def _compressed(data: bytes, codec: str) -> bytes:
     if codec == "zstd":
         return zstandard.ZstdCompressor().compress(data)
@@ -382,10 +396,10 @@ def test_a_decompression_bomb_is_not_served(files_server: FileServer, admin: Api
     _, name = _object_of(files_server, lambda: upload(files_server, admin, b"ten bytes!", key=key))
     bomb = _compressed(bytes(256 * 1024 * 1024), files_server.codec)  # 256 MiB of zeros in a few KiB
     assert len(bomb) < 300 * 1024
-    files_server.open_store().put(name, [bomb])
-    r = admin.get(f"/files/{key}/content")
-    assert_error(r, 500, "corrupt_file")
-    assert "recorded size" in r.json()["error"]["message"]
+    with _damaged(files_server, name, bomb):
+        r = admin.get(f"/files/{key}/content")
+        assert_error(r, 500, "corrupt_file")
+        assert "recorded size" in r.json()["error"]["message"]
     assert httpx.get(f"{files_server.base}/healthz").status_code == 200
 
 
@@ -395,6 +409,6 @@ def test_a_truncated_object_breaks_the_download_instead_of_serving_short_content
     key = unique("truncated")
     content = b"".join(pseudo_random_chunks(3 * 1024 * 1024))
     _, name = _object_of(files_server, lambda: upload(files_server, admin, content, key=key))
-    files_server.open_store().put(name, [_compressed(content[: 1024 * 1024 + 5], files_server.codec)])
-    with pytest.raises(httpx.RemoteProtocolError):
+    truncated = _compressed(content[: 1024 * 1024 + 5], files_server.codec)
+    with _damaged(files_server, name, truncated), pytest.raises(httpx.RemoteProtocolError):
         admin.get(f"/files/{key}/content")
