@@ -114,6 +114,11 @@ def test_light_user_latency_without_backlog(flow_server: Server, flow_admin: Api
 def test_flow_view_reports_users_media_rate_and_is_admin_only(flow_server: Server, flow_admin: Api) -> None:
     reader = flow_admin.account("read", name="viewer")
     assert reader.get("/flow").status_code == 403
+    app = flow_admin.account("ingest", name="viewed-app")
+    user = f"viewed-{uuid.uuid4().hex[:8]}"
+    over = [{"type": "trace.started", "trace": f"{user}-{i}", "user": user} for i in range(2 * ALLOWANCE)]
+    sent = app.post("/events", json=over)  # twice the bucket in one batch: some of it parked
+    assert sent.status_code == 202 and sent.json()["buffered"] > 0, sent.text
     view = flow_admin.get("/flow").json()
     assert set(view) >= {
         "users",
@@ -126,10 +131,11 @@ def test_flow_view_reports_users_media_rate_and_is_admin_only(flow_server: Serve
         "allowances",
     }
     assert view["pressure"] == [] and set(view["buffered"]) == {"redis", "spool"}
-    user = view["users"][0]
-    assert {"account", "user", "events", "bytes", "first_seen", "last_seen", "rate", "parked", "buffered"} <= set(user)
+    seen = next(u for u in view["users"] if u["user"] == user)
+    assert {"account", "user", "events", "bytes", "first_seen", "last_seen", "rate", "parked", "buffered"} <= set(seen)
     accounts = {a["id"] for a in flow_admin.get("/accounts").json()}
-    assert user["account"] in accounts and user["last_seen"].endswith("Z")  # public ids and ISO times, as elsewhere
+    assert seen["account"] in accounts and seen["last_seen"].endswith("Z")  # public ids and ISO times, as elsewhere
+    assert seen["events"] == len(over) and seen["parked"] == sent.json()["buffered"]
     metrics = httpx.get(f"{flow_server.base}/metrics").text
     for name in (
         "ftel_flow_events_total",
@@ -141,7 +147,7 @@ def test_flow_view_reports_users_media_rate_and_is_admin_only(flow_server: Serve
         "ftel_flow_oldest_parked_seconds",
     ):
         assert name in metrics, name
-    assert "flow: parking events of user 'heavy'" in flow_server.log_path.read_text()
+    assert wait_for(lambda: f"flow: parking events of user '{user}'" in flow_server.log_path.read_text())
 
 
 def test_admin_raises_an_allowance_and_the_next_burst_is_stored_at_once(flow_server: Server, flow_admin: Api) -> None:
