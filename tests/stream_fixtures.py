@@ -28,8 +28,9 @@ from tests.conftest import ROOT, service_env
 
 # Databases 8..15 of the test Redis belong to the stream tests (each test flushes the one it gets);
 # pub/sub is not per database, which the code tolerates: control messages are hints checked against
-# the registry of the instance's own database.
-_DBS = itertools.cycle(range(8, 16))
+# the registry of the instance's own database. Runs side by side on one machine start at different
+# databases (by pid), so that one run's flush rarely lands in the database another is using.
+_DBS = itertools.cycle([8 + (os.getpid() + i) % 8 for i in range(8)])
 
 
 def redis_db_url(base: str, db: int) -> str:
