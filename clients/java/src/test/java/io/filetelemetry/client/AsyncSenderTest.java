@@ -189,16 +189,19 @@ class AsyncSenderTest {
 
     @Test
     void aFullBufferMakesSendWaitThenThrow() throws Exception {
+        CountDownLatch inFlight = new CountDownLatch(1);
         CountDownLatch release = new CountDownLatch(1);
         stub.route("POST /api/v1/events", r -> {
-            release.await(10, TimeUnit.SECONDS);
+            inFlight.countDown();
+            release.await(30, TimeUnit.SECONDS);
             return accept(r);
         });
         try (FileTelemetryClient client = stub.client();
              AsyncSender sender = client.newAsyncSender(fast().bufferCapacity(2).maxBatchSize(1)
                      .linger(Duration.ZERO).enqueueTimeout(Duration.ofMillis(100)).build())) {
-            sender.send(events(1)); // taken by the sender thread, stuck in flight
-            Thread.sleep(200);
+            sender.send(events(1));
+            // the server has the request: the sender thread took that event out of the buffer and is stuck in flight
+            assertTrue(inFlight.await(30, TimeUnit.SECONDS), "the first event reached the server");
             sender.send(events(2)); // fills the buffer
             FileTelemetryException e = assertThrows(FileTelemetryException.class, () -> sender.send(events(1).get(0)));
             assertEquals("buffer_full", e.code());
