@@ -74,7 +74,7 @@ def test_bad_configuration_stops_start_up_with_the_variable_named(tmp_path: Path
 
 def test_http_port_taken_stops_start_up_before_credentials_are_shown(tmp_path: Path) -> None:
     with socket.socket() as taken:
-        taken.bind(("127.0.0.1", 0))
+        taken.bind(("127.0.0.1", free_port()))  # held by this test, outside the ephemeral range
         taken.listen()
         port = taken.getsockname()[1]
         result = ftel(
@@ -123,7 +123,7 @@ def test_the_default_relative_data_dir_works_as_make_run_uses_it(tmp_path: Path)
 
 def test_embedded_redis_port_taken_stops_start_up_with_the_reason(tmp_path: Path) -> None:
     with socket.socket() as taken:
-        taken.bind(("127.0.0.1", 0))
+        taken.bind(("127.0.0.1", free_port()))  # held by this test, outside the ephemeral range
         taken.listen()
         port = taken.getsockname()[1]
         result = ftel(

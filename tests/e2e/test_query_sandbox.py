@@ -51,6 +51,19 @@ def query(api: Api, cypher: str, params: dict[str, object] | None = None) -> htt
     return api.post("/graph/query", json={"query": cypher, "params": params or {}})
 
 
+def query_cpu_seconds(server: Server) -> float:
+    """CPU time used so far by the server's query children (where user Cypher runs)."""
+    used = 0.0
+    for child in psutil.Process(server.proc.pid).children(recursive=True):
+        try:
+            if any("graph.query_child" in part for part in child.cmdline()):
+                times = child.cpu_times()
+                used += times.user + times.system
+        except psutil.NoSuchProcess:
+            pass
+    return used
+
+
 def server_rss(server: Server) -> int:
     return int(psutil.Process(server.proc.pid).memory_info().rss)
 
@@ -171,8 +184,10 @@ def test_ingestion_latency_stays_normal_while_a_query_runs_to_its_limit(
 ) -> None:
     answers: list[httpx.Response] = []
     worker = threading.Thread(target=lambda: answers.append(query(reader, SLOW)))
+    idle = query_cpu_seconds(server)
     worker.start()
-    time.sleep(0.5)
+    # measured once the query is running (its child burns CPU), not after a fixed lead time
+    assert wait_for(lambda: query_cpu_seconds(server) - idle >= 0.2, timeout=TIMEOUT, interval=0.02), answers
     latencies = []
     while worker.is_alive() and len(latencies) < 10:
         trace = f"busy-{uuid.uuid4().hex[:8]}"

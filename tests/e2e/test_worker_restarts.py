@@ -56,6 +56,10 @@ def test_a_worker_killed_ten_times_keeps_one_consumer_and_recovers_in_seconds(
             written.append(n)
             time.sleep(0.1)
 
+    def delivered() -> str:  # the group's newest entry handed to a reader
+        groups = client.xinfo_groups(stream)
+        return groups[0]["last-delivered-id"] if groups else ""
+
     writer = threading.Thread(target=app, daemon=True)
     writer.start()
     names: set[str] = set()
@@ -63,7 +67,9 @@ def test_a_worker_killed_ten_times_keeps_one_consumer_and_recovers_in_seconds(
     try:
         for kill in range(1, KILLS + 1):
             worker.wait_started()
-            time.sleep(0.5)  # consuming: some entries are read and not yet acknowledged when the kill comes
+            # killed while consuming: once this incarnation has read entries (some not yet acknowledged)
+            seen = delivered()
+            assert wait_for(lambda seen=seen: delivered() != seen, timeout=30, interval=0.02), worker.log()
             names |= {c["name"] for c in client.xinfo_consumers(stream, "ftel")}
             worker.kill()
             if kill == KILLS:
