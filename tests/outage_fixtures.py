@@ -13,6 +13,11 @@ import pytest
 
 from tests.conftest import ROOT, free_port
 
+# Upper bounds of one `services.sh start` (its own limit is 240 s for Neo4j, 60 s for PostgreSQL) and one
+# `stop` (TERM, 20 s, then KILL): tests that start these engines size their pytest timeout from them.
+START_SECONDS = 300
+STOP_SECONDS = 60
+
 
 @dataclass
 class PrivateService:
@@ -39,7 +44,7 @@ class PrivateService:
             cwd=ROOT,
             capture_output=True,
             text=True,
-            timeout=300,
+            timeout=START_SECONDS if action == "start" else STOP_SECONDS,
         )
         assert done.returncode == 0, done.stdout + done.stderr
 

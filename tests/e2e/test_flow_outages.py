@@ -13,7 +13,14 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import ADMIN, Api, Server, free_port, wait_for
-from tests.outage_fixtures import PrivateService
+from tests.outage_fixtures import START_SECONDS, STOP_SECONDS, PrivateService
+
+CATCH_UP_SECONDS = 120  # each wait for the backlog once Neo4j is back (its JVM is cold then)
+SERVER_SECONDS = 60 + 20  # Server: answering within 60 s, stopped within 20
+# Every bounded wait of the Neo4j test in a row: two starts and stops of its private Neo4j (the fixture's and
+# the test's), the server, the pressure wait and three catch-up waits, plus a minute of slack. The global
+# 300 s would cut the test short on a loaded machine while each wait was still within its bound.
+NEO4J_TEST_SECONDS = 2 * START_SECONDS + 2 * STOP_SECONDS + SERVER_SECONDS + 30 + 3 * CATCH_UP_SECONDS + 60
 
 
 def stored(data_dir: Path, like: str) -> tuple[int, int]:
@@ -110,8 +117,7 @@ def test_redis_stopped_rest_keeps_answering_202_into_the_spool_and_nothing_is_lo
         assert all(r.json()["accepted"] + r.json()["buffered"] == 50 for r in answers)
         spool = server.data_dir / "spool"
         assert list(spool.glob("seg-*.log")), "events over the allowance went to the disk spool"
-        view = admin.get("/flow").json()
-        assert view["redis"] == "unusable"
+        assert wait_for(lambda: admin.get("/flow").json()["redis"] == "unusable", timeout=10)
         private_redis.start()
         total = 300
         assert wait_for(lambda: stored(server.data_dir, f"{tag}-") == (total, total), timeout=60), stored(
@@ -127,6 +133,7 @@ def test_redis_stopped_rest_keeps_answering_202_into_the_spool_and_nothing_is_lo
         server.stop()
 
 
+@pytest.mark.timeout(NEO4J_TEST_SECONDS)
 def test_neo4j_stopped_mid_load_events_park_and_the_graph_is_complete_after_it_returns(
     tmp_path: Path, private_neo4j: PrivateService
 ) -> None:
@@ -158,10 +165,11 @@ def test_neo4j_stopped_mid_load_events_park_and_the_graph_is_complete_after_it_r
         parked = admin.get("/flow").json()
         assert parked["buffered"]["redis"] + parked["buffered"]["spool"] >= 100
         private_neo4j.run("start")
-        assert wait_for(lambda: "graph" not in admin.get("/flow").json()["pressure"], timeout=60)
-        assert wait_for(lambda: stored(server.data_dir, f"{tag}-") == (sent, sent), timeout=60)
+        assert wait_for(lambda: "graph" not in admin.get("/flow").json()["pressure"], timeout=CATCH_UP_SECONDS)
+        assert wait_for(lambda: stored(server.data_dir, f"{tag}-") == (sent, sent), timeout=CATCH_UP_SECONDS)
         missing = wait_for(
-            lambda: [i for i in range(sent) if admin.get(f"/traces/{tag}-{i}").status_code != 200] == [], timeout=60
+            lambda: [i for i in range(sent) if admin.get(f"/traces/{tag}-{i}").status_code != 200] == [],
+            timeout=CATCH_UP_SECONDS,
         )
         assert missing, "every trace reached the graph after Neo4j returned"
         assert admin.get("/flow").json()["buffered"] == {"redis": 0, "spool": 0}

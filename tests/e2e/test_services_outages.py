@@ -20,12 +20,28 @@ from typing import Any
 
 import httpx
 import psycopg
+import pytest
 
 from tests.conftest import ADMIN, Api, Server, create_pg_database, drop_pg_database, service_env, wait_for
-from tests.outage_fixtures import PrivateService
+from tests.outage_fixtures import START_SECONDS, STOP_SECONDS, PrivateService
 from tests.stream_fixtures import WorkerProcess
 
 OUTAGE_SECONDS = float(os.environ.get("FT_TEST_OUTAGE_SECONDS", "20"))
+PROCESS_SECONDS = 60 + 30  # a Server or WorkerProcess: started within 60 s, stopped within 30
+LOAD_SECONDS = 60  # waits on the load: its first batches, its answers after the restart, its thread's end
+CATCH_UP_SECONDS = 180  # the backlog stored and merged once the engine is back
+# Every bounded wait of a test in a row (two starts and stops of its private engine, the processes, the outage,
+# the load, the catch-up) plus a minute of slack: a slow machine fails one of those waits with its message
+# instead of running into the global 300 s timeout while each is still within its bound.
+OUTAGE_TEST_SECONDS = int(
+    2 * START_SECONDS
+    + 2 * STOP_SECONDS
+    + 2 * PROCESS_SECONDS
+    + OUTAGE_SECONDS
+    + 3 * LOAD_SECONDS
+    + CATCH_UP_SECONDS
+    + 60
+)
 
 
 @dataclass
@@ -34,9 +50,9 @@ class Load:
 
     api: Api
     tag: str
-    answers: list[tuple[int, float, int, str | None]] = field(
+    answers: list[tuple[int, float, int, str | None, float]] = field(
         default_factory=list
-    )  # status, seconds, batch, Retry-After
+    )  # status, seconds, batch, Retry-After, sent at (monotonic)
     accepted_batches: list[int] = field(default_factory=list)
     stop: threading.Event = field(default_factory=threading.Event)
 
@@ -73,7 +89,16 @@ class Load:
 
     def __exit__(self, *_: object) -> None:
         self.stop.set()
-        self.thread.join(timeout=60)
+        self.thread.join(timeout=LOAD_SECONDS)
+
+    def wait_accepted(self, batches: int) -> None:
+        """Until this many batches were accepted (the load is running), instead of a fixed lead time."""
+        assert wait_for(lambda: len(self.accepted_batches) >= batches, timeout=LOAD_SECONDS), self.answers[-5:]
+
+    def wait_answers_sent_after(self, moment: float, count: int) -> None:
+        assert wait_for(lambda: sum(1 for a in self.answers if a[4] >= moment) >= count, timeout=LOAD_SECONDS), (
+            self.answers[-5:]
+        )
 
 
 def count_stored(pg_url: str, tag: str) -> tuple[int, int, int]:
@@ -97,6 +122,7 @@ def neo4j_env() -> dict[str, str]:
     }
 
 
+@pytest.mark.timeout(OUTAGE_TEST_SECONDS)
 def test_postgres_stopped_clients_get_202_or_503_never_500_and_nothing_is_lost(
     tmp_path: Path, private_postgres: PrivateService, stream_redis_url: str
 ) -> None:
@@ -117,7 +143,7 @@ def test_postgres_stopped_clients_get_202_or_503_never_500_and_nothing_is_lost(
         app = admin.account("ingest", name="loader")
         tag = f"pg-{uuid.uuid4().hex[:8]}"
         with Load(app, tag) as load:
-            time.sleep(2)
+            load.wait_accepted(10)
             private_postgres.run("stop")
             down_at = time.monotonic()
             sign_in = httpx.post(
@@ -127,7 +153,7 @@ def test_postgres_stopped_clients_get_202_or_503_never_500_and_nothing_is_lost(
             time.sleep(max(0.0, OUTAGE_SECONDS - (time.monotonic() - down_at)))
             private_postgres.run("start")
             up_at = time.monotonic()
-            time.sleep(2)
+            load.wait_answers_sent_after(up_at, 10)  # the load goes on against the restarted engine
         during = [a for a in load.answers if a[0] != 202]
         statuses = {a[0] for a in load.answers}
         assert statuses <= {202, 503}, sorted(statuses)
@@ -135,7 +161,8 @@ def test_postgres_stopped_clients_get_202_or_503_never_500_and_nothing_is_lost(
         assert sign_in.status_code == 503 and sign_in.headers.get("retry-after"), sign_in.text
         expected = 20 * len(load.accepted_batches)
         assert wait_for(
-            lambda: count_stored(private_postgres.uri, tag) == (expected, expected, expected), timeout=120
+            lambda: count_stored(private_postgres.uri, tag) == (expected, expected, expected),
+            timeout=CATCH_UP_SECONDS,
         ), (count_stored(private_postgres.uri, tag), expected, server.log())
         caught_up = time.monotonic() - up_at
         assert admin.get(f"/traces/{tag}-{load.accepted_batches[-1]}-19").status_code == 200
@@ -149,6 +176,7 @@ def test_postgres_stopped_clients_get_202_or_503_never_500_and_nothing_is_lost(
         server.stop()
 
 
+@pytest.mark.timeout(OUTAGE_TEST_SECONDS)
 def test_neo4j_stopped_no_request_waits_and_the_backlog_drains_without_deadlocks(
     tmp_path: Path, private_neo4j: PrivateService, stream_redis_url: str
 ) -> None:
@@ -180,13 +208,14 @@ def test_neo4j_stopped_no_request_waits_and_the_backlog_drains_without_deadlocks
         app = admin.account("ingest", name="loader")
         tag = f"neo-{uuid.uuid4().hex[:8]}"
         with Load(app, tag) as load:
-            time.sleep(2)
+            load.wait_accepted(10)
             private_neo4j.run("stop")
             stopped_at = time.monotonic()
             time.sleep(OUTAGE_SECONDS)
             parked = admin.get("/flow").json()["buffered"]
             load.stop.set()
         backlog = parked["redis"] + parked["spool"]
+        assert backlog > 0, f"nothing parked while Neo4j was down {OUTAGE_SECONDS:.0f} s: {parked}"
         private_neo4j.run("start")
         back_at = time.monotonic()
         during = [a for a in load.answers if a[4] >= stopped_at]  # the first requests also meet a cold Neo4j JVM
@@ -205,7 +234,10 @@ def test_neo4j_stopped_no_request_waits_and_the_backlog_drains_without_deadlocks
                 expected,
             )
 
-        assert wait_for(drained, timeout=180, interval=0.2), (admin.get("/flow").json(), count_stored(pg, tag))
+        assert wait_for(drained, timeout=CATCH_UP_SECONDS, interval=0.2), (
+            admin.get("/flow").json(),
+            count_stored(pg, tag),
+        )
         took = time.monotonic() - back_at
         start = next(i for i, (_, n) in enumerate(samples) if n < samples[0][1]) - 1  # the last sample before it moved
         end = next(i for i, (_, n) in enumerate(samples) if n == 0)
