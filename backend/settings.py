@@ -9,6 +9,8 @@ from urllib.parse import urlsplit
 from pydantic import Field, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from backend import failpoints
+
 
 class GraphBackend(str, Enum):
     embedded = "embedded"
@@ -82,6 +84,8 @@ class Settings(BaseSettings):
     # Test hook: after storing a batch and before acknowledging it, write the entry ids to this file
     # and wait until the file is removed (the crash tests SIGKILL the worker meanwhile).
     debug_pause_before_ack: Path | None = None
+    # Crash tests: SIGKILL this process at a named step (backend/failpoints.py), e.g. "ingest.stored=3"
+    failpoints: str | None = None
 
     storage: StorageBackend = StorageBackend.local
     s3_endpoint: str | None = None
@@ -169,6 +173,12 @@ class Settings(BaseSettings):
     projector_queue_events: int = Field(20_000, ge=0, le=10_000_000)
     log_level: str = "INFO"
     log_json: bool = False
+
+    @field_validator("failpoints")
+    @classmethod
+    def _known_failpoints(cls, value: str | None) -> str | None:
+        failpoints.parse(value or "")
+        return value
 
     @field_validator("log_level")
     @classmethod

@@ -32,6 +32,7 @@ import redis.asyncio
 from limits.storage import MemoryStorage
 from sqlalchemy import Engine
 
+from backend import failpoints
 from backend.api.deps import ApiServices
 from backend.bootstrap.adapters import (
     async_redis,
@@ -232,6 +233,7 @@ def build(settings: Settings, role: Role) -> Process:
     by `Process.start()`). A store that cannot be opened raises its error; what was opened is closed."""
     spec = ROLES[role]
     settings.ensure_data_dir()
+    failpoints.configure(settings.failpoints)
     closers: list[tuple[str, Callable[[], Any]]] = []
     try:
         return _build(settings, role, spec, closers)

@@ -22,6 +22,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, Literal, Protocol
 
+from backend import failpoints
 from backend.db.base import EventLog, NewEvent, NodeLink
 from backend.domain.events import AcceptedEvent, RejectedEvent, validate_events
 from backend.domain.projection import StoredEvent
@@ -159,6 +160,7 @@ class Ingest:
                     self.parking.park(
                         ParkedBatch(channel, account_id, user, now, [raw[ev.index] for ev in part]), reason
                     )
+                    failpoints.hit("park.parked")
                 result.buffered += len(events)
         result.rejected.sort(key=lambda r: r.index)
         return result
@@ -189,6 +191,7 @@ class Ingest:
         items, traces, unknown = self._resolve_log_traces(items)
         rows = [_new_event(item, traces.get(n)) for n, item in enumerate(items)]
         new = self.events.insert(rows)
+        failpoints.hit("ingest.stored")
         result = IngestResult(accepted=len(new), duplicates=len(items) - len(new))
         EVENTS_STORED.inc(result.accepted)
         EVENTS_DUPLICATE.inc(result.duplicates)

@@ -17,6 +17,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
+from backend import failpoints
 from backend.db.base import EventLog, LoggedEvent
 from backend.domain.events import Envelope, format_time
 from backend.domain.projection import StoredEvent, project
@@ -109,6 +110,7 @@ class Projector:
             for (key, kind), c in counts.items()
         ]
         self.graph.apply(projection.batch)
+        failpoints.hit("projector.merged")
         self.events.mark_projected([ev.id for ev in events])
         EVENTS_PROJECTED.inc(len(events))
 

@@ -10,6 +10,7 @@ import time
 import uuid
 from collections import deque
 
+from backend import failpoints
 from backend.domain.ingest import Ingest
 from backend.errors import SqlUnavailable, Unavailable
 from backend.flow.parking import Parking
@@ -90,6 +91,7 @@ class Drainer:
         try:
             result = self.ingest.admit_drained(lease.batches)
             handled = len(lease.batches)
+            failpoints.hit("drain.stored")
         finally:
             medium.finish(lease, handled)
         for number, rejected in result.rejected:  # e.g. a log naming a node whose event was itself never stored

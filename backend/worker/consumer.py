@@ -17,6 +17,7 @@ from typing import Any, cast
 from prometheus_client import Counter
 from redis.asyncio import Redis
 
+from backend import failpoints
 from backend.domain.ingest import Ingest
 from backend.settings import Settings
 from backend.streams import keys
@@ -111,6 +112,8 @@ class StreamConsumer:
             by_stream.setdefault(entry.stream, []).append(entry)
         for stream, batch in by_stream.items():
             await self._store(stream, batch, outcome)
+        if outcome.acked:
+            failpoints.hit("consumer.stored")
         await self._pause_before_ack(outcome)
         transport = self.source.transport
         if outcome.dead:

@@ -13,7 +13,17 @@ SOURCES = ("backend", "graph", "dashboard")
 
 # lowest first; a module belongs to the longest prefix that names it
 LAYERS: list[tuple[str, tuple[str, ...]]] = [
-    ("base", ("backend.settings", "backend.errors", "backend.metrics", "backend.logs", "backend.periodic")),
+    (
+        "base",
+        (
+            "backend.settings",
+            "backend.errors",
+            "backend.metrics",
+            "backend.logs",
+            "backend.periodic",
+            "backend.failpoints",
+        ),
+    ),
     ("stores", ("backend.db", "backend.storage", "backend.streams", "backend.park", "graph")),
     ("domain", ("backend.domain", "backend.flow", "backend.demo")),
     ("transports", ("backend.api", "backend.grpc", "backend.worker", "dashboard")),
