@@ -39,6 +39,12 @@ _MAX_AT = (
     "CASE WHEN {v}.last_at IS NULL OR (r.last_at IS NOT NULL AND r.last_at > {v}.last_at) "
     "THEN r.last_at ELSE {v}.last_at END"
 )
+# A node belongs to the trace of its earliest event (ties: the smaller trace key), whatever order the events
+# are merged in (a crash, a drain or a redelivery merges some later than others). Set before first_at.
+_OWNER = (
+    "CASE WHEN {v}.trace IS NULL OR (r.trace IS NOT NULL AND (r.first_at < {v}.first_at "
+    "OR (r.first_at = {v}.first_at AND r.trace < {v}.trace))) THEN coalesce(r.trace, {v}.trace) ELSE {v}.trace END"
+)
 _RANK = "CASE WHEN coalesce({v}.status_rank, -1) < r.rank THEN r.rank ELSE {v}.status_rank END"
 
 
@@ -230,7 +236,7 @@ class CypherGraphStore(ABC):
         bind = f"MATCH {self._node('n', kind, 'r.key')}" if match else self._merge_node(kind)
         return (
             f"UNWIND $rows AS r {bind} "
-            "SET n.kind = r.kind, n.trace = coalesce(n.trace, r.trace), n.user = coalesce(n.user, r.user), "
+            f"SET n.kind = r.kind, n.trace = {_OWNER.format(v='n')}, n.user = coalesce(n.user, r.user), "
             "n.name = coalesce(r.name, n.name), "
             f"n.first_at = {_MIN_AT.format(v='n')}, n.last_at = {_MAX_AT.format(v='n')}, "
             "n.produced = coalesce(n.produced, false) OR r.produced, "

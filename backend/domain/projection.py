@@ -34,7 +34,10 @@ def _merge_node(into: dict[str, NodeRow], row: NodeRow, traces: dict[str, dict[s
     if old is None:
         into[row.key] = row
         return
-    old.trace = old.trace or row.trace
+    if row.trace and (
+        not old.trace or (row.first_at or "", row.trace) < (old.first_at or "", old.trace)
+    ):  # the trace of the node's earliest event owns it, whatever order its events come in
+        old.trace = row.trace
     old.user = old.user or row.user
     old.name = row.name or old.name
     old.produced = old.produced or row.produced

@@ -237,6 +237,33 @@ def test_drop_wins_over_conversion_whatever_the_order(store: GraphStore) -> None
     assert node is not None and node["status"] == "dropped"
 
 
+def test_a_shared_node_belongs_to_the_trace_of_its_earliest_event_whatever_the_merge_order(store: GraphStore) -> None:
+    """A sink two traces write to: its `trace` is the trace that met it first in time, not the one merged first
+    (a crash, a drain or a redelivery merges some events after later ones); both traces contain it."""
+
+    def write(trace: str, at: str) -> dict[str, Any]:
+        return {
+            "type": "flow",
+            "trace": trace,
+            "op": "write",
+            "inputs": [{"kind": "data", "key": f"d-{trace}"}],
+            "outputs": [{"kind": "sink", "key": "warehouse"}],
+            "time": at,
+        }
+
+    early, late = write("T1", "2026-01-01T00:00:01Z"), write("T2", "2026-01-01T00:00:05Z")
+    pictures = []
+    for batches in ([[early], [late]], [[late], [early]], [[late, early]], [[early, late]]):
+        store.clear()
+        for batch in batches:
+            store.apply(batch_of(batch))
+        node = store.node("warehouse")
+        assert node is not None and node["trace"] == "T1", (batches, node)
+        assert all(any(n["key"] == "warehouse" for n in store.trace_graph(t).nodes) for t in ("T1", "T2"))
+        pictures.append(full_picture(store, ["T1", "T2"]))
+    assert all(p == pictures[0] for p in pictures)
+
+
 def test_trace_user_comes_from_trace_started(store: GraphStore) -> None:
     store.apply(
         batch_of([{"type": "file.received", "trace": "U", "user": "other", "node": {"kind": "file", "key": "uf"}}])
