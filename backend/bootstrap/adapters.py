@@ -123,6 +123,7 @@ def stream_sources(settings: Settings, consumer: str) -> SourceFactory:
                     retry_delay_ms=settings.stream_claim_idle_ms,
                     dlq_maxlen=settings.stream_dlq_maxlen,
                     is_live=is_live,
+                    static_member=settings.consumer_name is not None,
                 )
             )
         return sources

@@ -74,6 +74,7 @@ class KafkaEventSource:
         retry_delay_ms: int = 60_000,
         dlq_maxlen: int = 100_000,
         is_live: Callable[[str], Awaitable[bool]] | None = None,
+        static_member: bool = False,
     ) -> None:
         self.bootstrap = bootstrap
         self.topic = topic
@@ -84,6 +85,10 @@ class KafkaEventSource:
         self.retry_delay_ms = retry_delay_ms
         self.dlq_maxlen = dlq_maxlen
         self._is_live = is_live
+        # A consumer named for good (FT_CONSUMER_NAME) joins as a static member (KIP-345, group.instance.id):
+        # restarted after a crash it takes its partitions back at once instead of waiting for the broker to
+        # expire the dead member (session timeout) and rebalance.
+        self.static_member = static_member
         self._followed: set[str] = set()
         self._kafka: AIOKafkaConsumer | None = None
         self._inflight: dict[int, deque[int]] = {}  # partition → offsets handed out, in order
@@ -99,6 +104,7 @@ class KafkaEventSource:
             bootstrap_servers=self.bootstrap,
             group_id=self.group,
             client_id=self.consumer,
+            group_instance_id=self.consumer if self.static_member else None,
             enable_auto_commit=False,
             auto_offset_reset="earliest",
             max_poll_interval_ms=600_000,
