@@ -6,7 +6,6 @@ FT_DEBUG_PAUSE_BEFORE_ACK hook; the test kills it there with SIGKILL — no shut
 
 from __future__ import annotations
 
-import asyncio
 import uuid
 from pathlib import Path
 from typing import Any
@@ -15,15 +14,13 @@ import pytest
 import redis
 from sqlalchemy import Engine, func, select
 
-from backend.bootstrap import Role, async_redis, build, open_engine, open_graph
+from backend.bootstrap import Role, build, open_engine, open_graph
 from backend.db.engine import upgrade
 from backend.db.models import Event
 from backend.demo import seed_events
-from backend.domain.auth import Principal
 from backend.settings import Settings
-from backend.streams.registry import Registry
-from graph.base import GraphStore
 from tests.conftest import wait_for
+from tests.crash_fixtures import dump, open_subscription
 from tests.stream_fixtures import WorkerProcess, rekeyed, xadd_events
 
 READ_COUNT = 10
@@ -42,43 +39,12 @@ def scenario() -> tuple[list[str], list[dict[str, Any]]]:
     return traces, events
 
 
-def open_subscription(settings: Settings, redis_url: str) -> str:
-    process = build(settings.model_copy(update={"redis_url": redis_url}), Role.admin)
-    try:
-        account = process.auth.create_account("crash-app", "system", ["ingest"]).account
-        principal = Principal(account_id=account.id, uuid=account.uuid, name=account.name, roles=frozenset({"ingest"}))
-
-        async def create() -> str:
-            client = async_redis(redis_url)
-            try:
-                sub = (await process.subscriptions.open(Registry(client), principal, "crash-user", None, "redis")).sub
-            finally:
-                await client.aclose()
-            return sub.stream_key
-
-        return asyncio.run(create())
-    finally:
-        process.close()
-
-
 def stored(engine: Engine, stream: str) -> tuple[int, int]:
     with engine.connect() as conn:
         rows = conn.execute(
             select(func.count(), func.count(func.distinct(Event.dedup_key))).where(Event.channel == stream)
         ).one()
     return int(rows[0]), int(rows[1])
-
-
-def dump(graph: GraphStore, traces: list[str]) -> dict[str, Any]:
-    out: dict[str, Any] = {}
-    for trace in traces:
-        sub = graph.trace_graph(trace)
-        out[trace] = {
-            "trace": graph.trace(trace),
-            "nodes": sorted(repr(sorted((graph.node(n["key"]) or {}).items())) for n in sub.nodes),
-            "edges": sorted(repr(sorted(e.items())) for e in sub.edges),
-        }
-    return out
 
 
 def clean_run(tmp: Path, stream: str, events: list[dict[str, Any]], traces: list[str]) -> dict[str, Any]:
