@@ -2,10 +2,16 @@
 
 from __future__ import annotations
 
+import os
 import struct
 from pathlib import Path
 
+import pytest
+
+from backend.bootstrap import Role, build
+from backend.park import spool as spool_module
 from backend.park.spool import HEADER, Spool, read_segment
+from backend.settings import Settings
 
 
 def _spool_with(tmp_path: Path, payloads: list[bytes]) -> tuple[Spool, Path]:
@@ -81,3 +87,34 @@ def test_segments_rotate_at_their_size_limit(tmp_path: Path) -> None:
     spool.seal()
     assert len(spool.segments()) == 2  # a segment closes once it reaches 4096 bytes: 5 records of 1012
     assert sum(len(records) for _, records in spool.records()) == 10
+
+
+def test_a_parked_batch_is_fsynced_before_the_pipeline_answers(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """What POST /events answers 202 "buffered" for is on disk: when `Ingest.admit` returns (the route answers
+    from its result), every byte of every spool segment has been through fsync."""
+    synced: dict[str, int] = {}  # segment path → its size at its last fsync
+    real_fsync = os.fsync
+
+    def recording_fsync(fd: int) -> None:
+        real_fsync(fd)
+        path = os.readlink(f"/proc/self/fd/{fd}")
+        if "/spool/" in path:
+            synced[path] = os.fstat(fd).st_size
+
+    monkeypatch.setattr(spool_module.os, "fsync", recording_fsync)
+    settings = Settings(data_dir=tmp_path, flow_events_per_second=1, flow_burst_seconds=1)
+    process = build(settings, Role.api)  # no FT_REDIS_URL: parked events go to the disk spool
+    try:
+        events = [
+            {"type": "file.received", "trace": "T", "user": "u", "node": {"kind": "file", "key": f"f{n}"}}
+            for n in range(50)
+        ]
+        for _ in range(3):
+            result = process.ingest.admit(events, "rest:test", None)
+            assert result.buffered > 0 and result.accepted + result.duplicates + result.buffered == len(events)
+            segments = sorted((tmp_path / "spool").glob("seg-*.log"))
+            assert segments, "nothing was parked on the spool"
+            for segment in segments:
+                assert synced.get(str(segment)) == segment.stat().st_size, f"{segment.name} has bytes never fsynced"
+    finally:
+        process.close()
