@@ -5,6 +5,7 @@ VENV ?= .venv
 STAMP := $(VENV)/.installed
 TEST_SERVICES ?= postgres redis neo4j kafka s3proxy
 PYTEST_ARGS ?= -v
+STARTED := $(shell date +%s)
 
 .PHONY: run test lint install services-start services-stop unit demo bench bench-run bench-quick clean
 
@@ -32,8 +33,13 @@ test: lint
 	scripts/install-browser.sh
 	@status=0; \
 	scripts/services.sh start $(TEST_SERVICES) || status=$$?; \
+	suite=$$(date +%s); \
 	if [ $$status -eq 0 ]; then $(VENV)/bin/python -m pytest $(PYTEST_ARGS) || status=$$?; fi; \
+	suite=$$(( $$(date +%s) - suite )); \
 	scripts/services.sh stop $(TEST_SERVICES); \
+	total=$$(( $$(date +%s) - $(STARTED) )); \
+	echo "make test: $$( [ $$status -eq 0 ] && echo passed || echo FAILED ) in $$((total / 60)) min $$((total % 60)) s" \
+	     "(the suite $$((suite / 60)) min $$((suite % 60)) s; the rest installs, lints and starts services)"; \
 	exit $$status
 
 ## make unit: the tests that need no service
@@ -55,9 +61,9 @@ demo: $(STAMP)
 bench: $(STAMP)
 	scripts/install-system-deps.sh
 	@status=0; \
-	scripts/services.sh start postgres redis neo4j || status=$$?; \
+	scripts/services.sh start postgres redis neo4j kafka || status=$$?; \
 	if [ $$status -eq 0 ]; then source .services/env && $(MAKE) --no-print-directory bench-run || status=$$?; fi; \
-	scripts/services.sh stop postgres redis neo4j; \
+	scripts/services.sh stop postgres redis neo4j kafka; \
 	exit $$status
 
 bench-run:
@@ -72,7 +78,8 @@ bench-run:
 	$(VENV)/bin/python bench/upload.py
 	$(VENV)/bin/python bench/dashboard_render.py
 	$(VENV)/bin/python bench/flow.py
-	$(VENV)/bin/python bench/crash_loop.py
+	$(VENV)/bin/python bench/stages.py --events 200000 --repeat 3 --neo4j
+	$(VENV)/bin/python bench/crash_loop.py --kills 60
 
 ## make bench-quick: each bench small (under a minute each), all-in-one only, no services needed
 bench-quick: $(STAMP)
@@ -84,7 +91,8 @@ bench-quick: $(STAMP)
 	$(VENV)/bin/python bench/upload.py --mib 64 --runs 1
 	$(VENV)/bin/python bench/dashboard_render.py --runs 1
 	$(VENV)/bin/python bench/flow.py --requests 10
-	$(VENV)/bin/python bench/crash_loop.py --kills 3
+	$(VENV)/bin/python bench/stages.py --events 10000 --repeat 3
+	$(VENV)/bin/python bench/crash_loop.py --kills 4 --variants rest,drain
 
 clean:
 	rm -rf .ftel-data .pytest_cache test-artifacts

@@ -58,7 +58,7 @@ ROUNDS = int(os.environ.get("FT_CRASH_ROUNDS", "20"))
 SEED = int(os.environ.get("FT_CRASH_SEED", "18"))
 BACKLOG = 50  # entries of 10 events waiting in the stream before the first worker starts
 
-pytestmark = pytest.mark.timeout(900)
+pytestmark = pytest.mark.timeout(max(900, ROUNDS * 30))
 
 
 class Matrix:
