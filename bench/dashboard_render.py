@@ -7,9 +7,14 @@ Starts `ftel serve` (API + mounted dashboard), sends one trace of exactly 2,000 
   (a) GET /api/v1/traces/{key}/graph alone, over HTTP (the reference);
   (b) in headless Chromium (Debian's), from navigation to the trace page until the cytoscape
       instance holds every expected element, laid out, and a frame has been painted — once with
-      large fan-outs grouped (the default view) and once with everything drawn (?expand=all).
+      large fan-outs grouped (the default view) and once with everything drawn (?expand=all);
+  (c) dagre alone, in the same browser: the layout the dashboard runs for pictures of up to
+      DAGRE_MAX nodes (dashboard/placement.py), timed on connected parts of the expanded trace of
+      each `--dagre` size (a breadth-first walk from the trace node), which is why bigger pictures
+      are placed by the server.
 
-Prints medians and the ratios (b)/(a). Run: .venv/bin/python bench/dashboard_render.py [--runs N]
+Prints medians and the ratios (b)/(a), and (c) per size.
+Run: .venv/bin/python bench/dashboard_render.py [--runs N] [--dagre 250,470]
 """
 
 from __future__ import annotations
@@ -25,7 +30,8 @@ from typing import Any
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from dashboard.elements import trace_elements  # noqa: E402
+from dashboard.elements import trace_elements, trace_id  # noqa: E402
+from dashboard.styles import DAGRE_LR  # noqa: E402
 from tests.browser.chromium import chromium, missing  # noqa: E402
 from tests.conftest import ADMIN, Api, Server, wait_for  # noqa: E402
 
@@ -108,22 +114,42 @@ const graphId = arguments[0], expected = arguments[1], done = arguments[argument
 """
 
 
+# dagre on the first `size` nodes a breadth-first walk from the trace node reaches, and the
+# edges between them, for each size: [size, nodes, edges, milliseconds] (cytoscape-dagre is synchronous).
+_DAGRE = """
+const el = document.getElementById(arguments[0]), cy = el._cyreg.cy, layout = arguments[2], root = arguments[3];
+return arguments[1].map(size => {
+    let picked = cy.collection();
+    cy.elements().bfs({roots: cy.getElementById(root), directed: false, visit: v => {
+        picked = picked.union(v);
+        return picked.length >= size;
+    }});
+    const edges = picked.connectedEdges().filter(e => picked.contains(e.source()) && picked.contains(e.target()));
+    const started = performance.now();
+    picked.union(edges).layout(Object.assign({}, layout, {fit: false, animate: false})).run();
+    return [size, picked.length, edges.length, performance.now() - started];
+});
+"""
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--runs", type=int, default=3)
+    parser.add_argument("--dagre", default="250,470", help="comma-separated node counts to time dagre on (empty: skip)")
     args = parser.parse_args()
+    dagre = [int(n) for n in args.dagre.split(",") if n.strip()]
     reason = missing()
     if reason:
         sys.exit(reason)
     with tempfile.TemporaryDirectory(prefix="ftel-bench-dash-") as tmp:
         server = Server(dict(ADMIN), "serve", Path(tmp))
         try:
-            run(server, args.runs)
+            run(server, args.runs, dagre)
         finally:
             server.stop()
 
 
-def run(server: Server, runs: int) -> None:
+def run(server: Server, runs: int, dagre: list[int]) -> None:
     api = Api(server.base, ADMIN["FT_ADMIN_CLIENT_ID"], ADMIN["FT_ADMIN_CLIENT_SECRET"])
     sent = api.post("/events", json=big_trace())
     assert sent.status_code == 202 and not sent.json()["rejected"], sent.text
@@ -155,6 +181,11 @@ def run(server: Server, runs: int) -> None:
                 rendered, callback_done = driver.execute_async_script(_WAIT_RENDER, "trace-graph", len(view.nodes()))
                 results[name].append(rendered)
                 answered[name].append(callback_done)
+        # the expanded view is loaded last: its cytoscape instance holds every node to pick from
+        layouts = [
+            driver.execute_script(_DAGRE, "trace-graph", dagre, DAGRE_LR, trace_id(TRACE))
+            for _ in range(runs if dagre else 0)
+        ]
 
     api_median = statistics.median(api_ms)
     print(f"trace of {NODES} nodes, {len(body['edges'])} flows; medians of {runs} runs (API: {len(api_ms)})")
@@ -168,6 +199,10 @@ def run(server: Server, runs: int) -> None:
             f"      {view.shown} graph nodes drawn, {len(view.nodes())} cytoscape nodes, {len(view.edges())} edges; "
             f"page load + Dash callback answered at {served:.0f} ms, cytoscape add + layout + paint {median - served:.0f} ms"
         )
+    for i in range(len(dagre)):
+        _, nodes, edges, _ = layouts[0][i]
+        took = statistics.median(layout[i][3] for layout in layouts)
+        print(f"  (c) dagre (rankDir LR) alone, {nodes} nodes and {edges} edges of the expanded trace: {took:.0f} ms")
 
 
 if __name__ == "__main__":
