@@ -65,18 +65,17 @@ def run(name: str, env: dict[str, str], requests: int, batch: int) -> tuple[floa
             ingest = requests * batch / (time.perf_counter() - started)
             drain = None
             if buffered:
+                posted = time.perf_counter()
+                backlog = requests * batch - (stored(server.data_dir) - before)  # parked, right after the posts
                 busy = light_latency(admin, app, f"busy-{tag}")
-                backlog = requests * batch - (stored(server.data_dir) - before)
                 print(
                     f"  light user to graph: {alone * 1000:.0f} ms alone, {busy * 1000:.0f} ms behind a backlog of "
                     f"{backlog:,} parked events of another user"
                 )
-                t0 = time.perf_counter()
-                at_t0 = stored(server.data_dir)
                 assert wait_for(
                     lambda: stored(server.data_dir) - before >= requests * batch, timeout=600, interval=0.05
                 )
-                drain = (stored(server.data_dir) - at_t0) / (time.perf_counter() - t0)
+                drain = backlog / (time.perf_counter() - posted)
             print(
                 f"  {name:<9} {ingest:10,.0f} events/s answered, {buffered:6d} parked"
                 + (f", drained at {drain:,.0f} events/s" if drain else "")
