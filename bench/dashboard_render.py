@@ -10,7 +10,7 @@ Starts `ftel serve` (API + mounted dashboard), sends one trace of exactly 2,000 
       large fan-outs grouped (the default view) and once with everything drawn (?expand=all);
   (c) dagre alone, in the same browser: the layout the dashboard runs for pictures of up to
       DAGRE_MAX nodes (dashboard/placement.py), timed on connected parts of the expanded trace of
-      each `--dagre` size (a breadth-first walk from the trace node), which is why bigger pictures
+      each `--dagre` size (a breadth-first walk from its best-connected node), which is why bigger pictures
       are placed by the server.
 
 Prints medians and the ratios (b)/(a), and (c) per size.
@@ -114,15 +114,17 @@ const graphId = arguments[0], expected = arguments[1], done = arguments[argument
 """
 
 
-# dagre on the first `size` nodes a breadth-first walk from the trace node reaches, and the
+# dagre on the first `size` nodes a breadth-first walk from the best-connected node reaches, and the
 # edges between them, for each size: [size, nodes, edges, milliseconds] (cytoscape-dagre is synchronous).
 _DAGRE = """
-const el = document.getElementById(arguments[0]), cy = el._cyreg.cy, layout = arguments[2], root = arguments[3];
+const el = document.getElementById(arguments[0]), cy = el._cyreg.cy, layout = arguments[2];
+// the trace node has no edges of its own: start from the node with the most edges
+const root = cy.nodes().max(n => n.degree(false)).ele;
 return arguments[1].map(size => {
     let picked = cy.collection();
-    cy.elements().bfs({roots: cy.getElementById(root), directed: false, visit: v => {
+    cy.elements().bfs({roots: root, directed: false, visit: v => {
         picked = picked.union(v);
-        return picked.length >= size;
+        if (picked.length >= size) return true;  // true ends the walk; false would too (cytoscape's bfs)
     }});
     const edges = picked.connectedEdges().filter(e => picked.contains(e.source()) && picked.contains(e.target()));
     const started = performance.now();
