@@ -78,6 +78,7 @@ bench-run:
 	$(VENV)/bin/python bench/upload.py
 	$(VENV)/bin/python bench/dashboard_render.py
 	$(VENV)/bin/python bench/flow.py
+	$(VENV)/bin/python bench/signin.py
 	$(VENV)/bin/python bench/stages.py --events 200000 --repeat 3 --neo4j
 	$(VENV)/bin/python bench/crash_loop.py --kills 60
 
@@ -91,6 +92,7 @@ bench-quick: $(STAMP)
 	$(VENV)/bin/python bench/upload.py --mib 64 --runs 1
 	$(VENV)/bin/python bench/dashboard_render.py --runs 1
 	$(VENV)/bin/python bench/flow.py --requests 10
+	$(VENV)/bin/python bench/signin.py --attempts 8 --concurrency 2,8
 	$(VENV)/bin/python bench/stages.py --events 10000 --repeat 3
 	$(VENV)/bin/python bench/crash_loop.py --kills 4 --variants rest,drain
 

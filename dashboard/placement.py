@@ -1,8 +1,8 @@
 """Left-to-right positions for big pictures, computed here instead of in the browser.
 
 dagre (in the browser) draws the seed picture nicely but is superlinear: measured in headless
-Chromium on 2 cores, ~0.5 s for 250 nodes, ~1.7 s for 470, minutes for 900. Above DAGRE_MAX nodes
-(or when the picture is too tall to fit the screen readably) the dashboard sends positions computed
+Chromium on 2 cores (bench/dashboard_render.py --dagre), 0.4 s for 250 nodes, 0.5 s for 470, 6.8 s
+for 900. Above DAGRE_MAX nodes (or when the picture is too tall to fit the screen readably) the dashboard sends positions computed
 by `layered` (linear time: longest-path columns, a tidy tree for rows) and cytoscape's `preset`
 layout only draws them, opening at the picture's top left.
 """

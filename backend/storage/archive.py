@@ -1,8 +1,8 @@
 """tar.gz archives written as a stream: each member's header, then its bytes as they are decoded,
 gzip-compressed on the way. Nothing is built in memory or on disk, whatever the archive size.
 
-Deflate runs at ~30 MB/s on data that does not compress, so members known to be incompressible
-(their stored object hardly shrank) go into a gzip member of their own at level 0 (stored blocks,
+Deflate runs at ~30 MiB/s on data that does not compress (bench/upload.py prints it), so members known
+to be incompressible (their stored object hardly shrank) go into a gzip member of their own at level 0 (stored blocks,
 I/O speed). A gzip file may hold several members back to back (RFC 1952 §2.2): gzip, GNU tar and
 Python's tarfile read them as one stream."""
 
