@@ -29,7 +29,7 @@ import time
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import orjson
 
@@ -44,6 +44,7 @@ from bench.workload import seed_mix
 from graph.base import GraphStore
 
 MERGE_BATCH = 5000
+T = TypeVar("T")
 
 
 def timed(fn: Callable[[], Any]) -> float:
@@ -193,6 +194,15 @@ def graph_ours(store: GraphStore, chunks: list[list[StoredEvent]], status: list[
     return [new, existing, statuses]
 
 
+def in_turn(raw_first: bool, ours: Callable[[], T], raw: Callable[[], T]) -> tuple[T, T]:
+    """(ours, raw), run in the order asked."""
+    if raw_first:
+        raw_result = raw()
+        return ours(), raw_result
+    ours_result = ours()
+    return ours_result, raw()
+
+
 # -- the run -------------------------------------------------------------------------------------------------
 
 
@@ -236,13 +246,7 @@ def main() -> None:
                 ("project", lambda: timed(lambda: project_ours(chunks)), lambda: timed(lambda: project_raw(chunks))),
             ]
             for name, ours_fn, raw_fn in pairs:
-                if raw_first:
-                    raw = raw_fn()
-                    ours = ours_fn()
-                else:
-                    ours = ours_fn()
-                    raw = raw_fn()
-                record(name, ours, raw)
+                record(name, *in_turn(raw_first, ours_fn, raw_fn))
             graph_stages(tmp, chunks, status, graph_rows, status_rows, raw_first, args.neo4j, record)
         finally:
             shutil.rmtree(tmp, ignore_errors=True)
@@ -306,12 +310,7 @@ def graph_stages(
 
         stores.append(("neo4j", ours_neo4j, raw_neo4j_all))
     for name, ours_fn, raw_fn in stores:
-        if raw_first:
-            raw = raw_fn()
-            ours = ours_fn()
-        else:
-            ours = ours_fn()
-            raw = raw_fn()
+        ours, raw = in_turn(raw_first, ours_fn, raw_fn)
         for label, o, r in zip(("new nodes", "existing nodes", "status events"), ours, raw, strict=True):
             record(f"graph {name}: {label}", o, r)
 

@@ -96,13 +96,13 @@ class Proc:
             **os.environ,
             "FT_PROJECTOR_INTERVAL_SECONDS": "0.2",
             "FT_PROJECTOR_GRACE_SECONDS": "1",
-            **ADMIN,
+            **(ADMIN if command == "serve" else {}),
             **env,
             "FT_DATA_DIR": str(data_dir),
         }
         if command == "serve":
             full.update(FT_PORT=str(self.port), FT_HOST="127.0.0.1", FT_EMBEDDED_REDIS_PORT=str(free_port()))
-        with open(self.log_path, "wb") as log:
+        with open(self.log_path, "ab") as log:
             self.proc = subprocess.Popen(
                 [sys.executable, "-m", "backend.cli", command], env=full, cwd=ROOT, stdout=log, stderr=subprocess.STDOUT
             )

@@ -7,10 +7,6 @@ import asyncio
 import itertools
 import json
 import os
-import signal
-import subprocess
-import sys
-import time
 from collections.abc import Awaitable, Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -24,7 +20,8 @@ from backend.db.accounts import SqlAccounts
 from backend.domain.auth import Auth, Principal
 from backend.settings import Settings
 from backend.streams.registry import Registry
-from tests.conftest import ROOT, service_env
+from tests.conftest import service_env
+from tests.crash_fixtures import Proc
 
 # Databases 8..15 of the test Redis belong to the stream tests (each test flushes the one it gets);
 # pub/sub is not per database, which the code tolerates: control messages are hints checked against
@@ -95,64 +92,19 @@ def rekeyed(events: list[dict[str, Any]], suffix: str) -> list[dict[str, Any]]:
     return out
 
 
-class WorkerProcess:
+class WorkerProcess(Proc):
     """`ftel worker` in a subprocess, stopped by pid (TERM, or KILL to simulate a crash)."""
 
     def __init__(self, env: dict[str, str], data_dir: Path, name: str = "worker") -> None:
-        data_dir.mkdir(parents=True, exist_ok=True)
-        self.log_path = data_dir / f"{name}.log"
-        self._log = open(self.log_path, "ab")
-        full = {
-            **os.environ,
-            "FT_DATA_DIR": str(data_dir),
-            "FT_PROJECTOR_INTERVAL_SECONDS": "0.2",
-            "FT_PROJECTOR_GRACE_SECONDS": "1",
-            **env,
-        }
-        self.proc = subprocess.Popen(
-            [sys.executable, "-m", "backend.cli", "worker"],
-            env=full,
-            cwd=ROOT,
-            stdout=self._log,
-            stderr=subprocess.STDOUT,
-        )
+        super().__init__("worker", data_dir, env, name)
 
     @property
     def pid(self) -> int:
         return self.proc.pid
 
-    def log(self) -> str:
-        return self.log_path.read_text(errors="replace")[-6000:]
-
-    def alive(self) -> bool:
-        return self.proc.poll() is None
-
     def wait_started(self, timeout: float = 60) -> None:
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if not self.alive():
-                raise RuntimeError(f"worker exited with {self.proc.returncode}:\n{self.log()}")
-            if "stream consumer" in self.log() and "started" in self.log():
-                return
-            time.sleep(0.1)
-        raise RuntimeError(f"worker did not start in {timeout} s:\n{self.log()}")
-
-    def kill(self) -> None:
-        """SIGKILL: no shutdown code runs, exactly like a crash."""
-        if self.alive():
-            os.kill(self.proc.pid, signal.SIGKILL)
-            self.proc.wait()
-        self._log.close()
-
-    def stop(self) -> None:
-        if self.alive():
-            self.proc.terminate()
-            try:
-                self.proc.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
-        self._log.close()
+        if not self.up(timeout):
+            raise RuntimeError(f"worker was killed before it started:\n{self.log()}")
 
 
 def principal(engine: Engine, name: str = "app") -> Principal:

@@ -4,7 +4,6 @@ exactly once, a second user is not held up by that backlog, and admins see and t
 from __future__ import annotations
 
 import sqlite3
-import subprocess
 import time
 import uuid
 from collections.abc import Iterator
@@ -15,7 +14,8 @@ import httpx
 import pytest
 import redis
 
-from tests.conftest import ADMIN, Api, Server, free_port, wait_for
+from tests.conftest import ADMIN, Api, Server, wait_for
+from tests.outage_fixtures import PrivateRedis
 
 ALLOWANCE = 20  # events/s per user, burst of one second
 DRAIN = 40  # parked events drained per second: a burst's backlog takes seconds to drain
@@ -175,7 +175,6 @@ def test_admin_raises_an_allowance_and_the_next_burst_is_stored_at_once(flow_ser
 def test_stream_entries_over_the_allowance_are_parked_acknowledged_and_drained(
     flow_server: Server, flow_admin: Api
 ) -> None:
-    import redis
 
     from tests.stream_fixtures import xadd_events
 
@@ -193,48 +192,6 @@ def test_stream_entries_over_the_allowance_are_parked_acknowledged_and_drained(
     assert wait_for(lambda: stored(flow_server.data_dir, f"xs-{tag}-") == (len(events), len(events)), timeout=30)
     groups = client.xinfo_groups(sub["stream_key"])
     assert groups[0]["pending"] == 0  # every entry acknowledged: parked or stored
-
-
-class PrivateRedis:
-    """A redis-server of the test's own, on its own port and files: killed (SIGKILL) and started again on the
-    same port and append-only file, fsynced on every write as a store that must lose nothing would be."""
-
-    def __init__(self, data_dir: Path) -> None:
-        self.dir = data_dir
-        self.dir.mkdir(parents=True, exist_ok=True)
-        self.port = free_port()
-        self.url = f"redis://127.0.0.1:{self.port}/0"
-        self.proc: subprocess.Popen[bytes] | None = None
-        self.start()
-
-    def start(self) -> None:
-        with open(self.dir / "redis.log", "ab") as log:
-            self.proc = subprocess.Popen(
-                [
-                    *("redis-server", "--bind", "127.0.0.1", "--port", str(self.port), "--dir", str(self.dir)),
-                    *("--save", "", "--appendonly", "yes", "--appendfsync", "always", "--logfile", ""),
-                ],
-                stdout=log,
-                stderr=subprocess.STDOUT,
-            )
-        client = redis.Redis(port=self.port, socket_timeout=1)
-
-        def answers() -> bool:
-            assert self.proc is not None and self.proc.poll() is None, (self.dir / "redis.log").read_text()
-            try:
-                return bool(client.ping())
-            except redis.ConnectionError:
-                return False
-
-        try:
-            assert wait_for(answers, timeout=30), (self.dir / "redis.log").read_text()
-        finally:
-            client.close()
-
-    def kill(self) -> None:
-        assert self.proc is not None
-        self.proc.kill()
-        self.proc.wait()
 
 
 def test_a_drainer_that_lost_redis_mid_drain_takes_its_own_lease_back_and_loses_nothing(
@@ -299,7 +256,6 @@ def test_a_drainer_that_lost_redis_mid_drain_takes_its_own_lease_back_and_loses_
 
 def test_consumer_lag_over_its_threshold_is_pressure_and_parks(tmp_path: Path, stream_redis_url: str) -> None:
     """Entries of subscription streams not yet delivered to the consumer group count as lag (Redis 7)."""
-    import redis
 
     from backend.bootstrap import Role, build
     from backend.settings import Settings

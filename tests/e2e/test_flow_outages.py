@@ -5,15 +5,13 @@ the backlog drains — every event stored once and in the graph."""
 from __future__ import annotations
 
 import sqlite3
-import subprocess
 import uuid
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
-from tests.conftest import ADMIN, Api, Server, free_port, wait_for
-from tests.outage_fixtures import START_SECONDS, STOP_SECONDS, PrivateService
+from tests.conftest import ADMIN, Api, Server, wait_for
+from tests.outage_fixtures import START_SECONDS, STOP_SECONDS, PrivateRedis, PrivateService
 
 CATCH_UP_SECONDS = 120  # each wait for the backlog once Neo4j is back (its JVM is cold then)
 SERVER_SECONDS = 60 + 20  # Server: answering within 60 s, stopped within 20
@@ -29,62 +27,6 @@ def stored(data_dir: Path, like: str) -> tuple[int, int]:
             "SELECT count(*), count(DISTINCT payload) FROM events WHERE payload LIKE ?", (f"%{like}%",)
         ).fetchone()
     return int(rows[0]), int(rows[1])
-
-
-class PrivateRedis:
-    """redis-server on a free port with its own AOF (fsync always): a restart keeps what it held."""
-
-    def __init__(self, directory: Path) -> None:
-        self.dir = directory
-        self.dir.mkdir(parents=True, exist_ok=True)
-        self.port = free_port()
-        self.url = f"redis://127.0.0.1:{self.port}/0"
-        self.proc: subprocess.Popen[bytes] | None = None
-        self.start()
-
-    def start(self) -> None:
-        self.proc = subprocess.Popen(
-            [
-                "redis-server",
-                "--port",
-                str(self.port),
-                "--bind",
-                "127.0.0.1",
-                "--dir",
-                str(self.dir),
-                "--appendonly",
-                "yes",
-                "--appendfsync",
-                "always",
-                "--save",
-                "",
-            ],
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-        )
-        import redis
-
-        assert wait_for(lambda: _pings(redis.Redis(port=self.port)), timeout=10)
-
-    def stop(self) -> None:
-        if self.proc is not None and self.proc.poll() is None:
-            self.proc.terminate()
-            self.proc.wait(timeout=20)
-        self.proc = None
-
-
-def _pings(client: object) -> bool:
-    try:
-        return bool(client.ping())  # type: ignore[attr-defined]
-    except Exception:
-        return False
-
-
-@pytest.fixture()
-def private_redis(tmp_path: Path) -> Iterator[PrivateRedis]:
-    instance = PrivateRedis(tmp_path / "redis")
-    yield instance
-    instance.stop()
 
 
 def burst(tag: str, start: int, count: int, user: str = "heavy") -> list[dict[str, str]]:
