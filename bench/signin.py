@@ -17,6 +17,7 @@ import sys
 import tempfile
 import time
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
 from pathlib import Path
 
 import httpx
@@ -32,6 +33,37 @@ def sign_in(base: str, client_id: str, secret: str) -> int:
         return http.post("/api/v1/auth/token", json={"client_id": client_id, "client_secret": secret}).status_code
 
 
+@dataclass
+class Storm:
+    codes: list[int]  # the sign-ins' status codes, sorted
+    right: int  # how many had the right secret
+    reads: list[float]  # seconds of each authenticated read meanwhile
+    growth: int  # the server's RSS peak above its level at the start, bytes
+    start: int
+    took: float
+
+
+def storm(server: Server, attempts: int) -> Storm:
+    """`attempts` sign-ins at once (three in four wrong) while an admin reads every 0.1 s."""
+    admin = Api(server.base, ADMIN["FT_ADMIN_CLIENT_ID"], ADMIN["FT_ADMIN_CLIENT_SECRET"])
+    reader = admin.post("/accounts", json={"name": "reader", "roles": ["read"]}).json()
+    assert admin.get("/traces").status_code == 200  # warm
+    right = attempts // 4
+    tries = [(f"nobody-{n}", "wrong") for n in range(attempts - right)]
+    tries += [(reader["client_id"], reader["client_secret"])] * right
+    reads: list[float] = []
+    with PeakRss(server.proc.pid) as rss, ThreadPoolExecutor(len(tries)) as pool:
+        started = time.monotonic()
+        answers = [pool.submit(sign_in, server.base, *attempt) for attempt in tries]
+        while not all(a.done() for a in answers):
+            began = time.monotonic()
+            assert admin.get("/traces").status_code == 200
+            reads.append(time.monotonic() - began)
+            time.sleep(0.1)
+        took = time.monotonic() - started
+    return Storm(sorted(a.result() for a in answers), right, reads, rss.growth, rss.start, took)
+
+
 def run(concurrency: int, attempts: int) -> None:
     env = {
         **ADMIN,
@@ -44,28 +76,12 @@ def run(concurrency: int, attempts: int) -> None:
     with tempfile.TemporaryDirectory(prefix="ftel-bench-signin-") as tmp:
         server = Server(env, "serve", Path(tmp))
         try:
-            admin = Api(server.base, ADMIN["FT_ADMIN_CLIENT_ID"], ADMIN["FT_ADMIN_CLIENT_SECRET"])
-            reader = admin.post("/accounts", json={"name": "reader", "roles": ["read"]}).json()
-            assert admin.get("/traces").status_code == 200  # warm
-            right = attempts // 4
-            tries = [(f"nobody-{n}", "wrong") for n in range(attempts - right)]
-            tries += [(reader["client_id"], reader["client_secret"])] * right
-            reads: list[float] = []
-            with PeakRss(server.proc.pid) as rss, ThreadPoolExecutor(len(tries)) as pool:
-                started = time.monotonic()
-                answers = [pool.submit(sign_in, server.base, *attempt) for attempt in tries]
-                while not all(a.done() for a in answers):
-                    began = time.monotonic()
-                    assert admin.get("/traces").status_code == 200
-                    reads.append(time.monotonic() - began)
-                    time.sleep(0.1)
-                took = time.monotonic() - started
-            codes = sorted(a.result() for a in answers)
-            assert codes == [200] * right + [401] * (attempts - right), codes
+            got = storm(server, attempts)
+            assert got.codes == [200] * got.right + [401] * (attempts - got.right), got.codes
             print(
-                f"FT_SIGNIN_CONCURRENCY={concurrency:<3} {attempts} sign-ins in {took:5.1f} s: server RSS peak "
-                f"+{rss.growth / 2**20:7.1f} MiB (from {rss.start / 2**20:.0f} MiB); {len(reads)} reads meanwhile, "
-                f"slowest {max(reads, default=0) * 1000:.0f} ms"
+                f"FT_SIGNIN_CONCURRENCY={concurrency:<3} {attempts} sign-ins in {got.took:5.1f} s: server RSS peak "
+                f"+{got.growth / 2**20:7.1f} MiB (from {got.start / 2**20:.0f} MiB); {len(got.reads)} reads "
+                f"meanwhile, slowest {max(got.reads, default=0) * 1000:.0f} ms"
             )
         finally:
             server.stop()

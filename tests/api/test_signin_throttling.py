@@ -5,10 +5,8 @@ logged, and 40 concurrent sign-ins leave the server's memory flat and authentica
 from __future__ import annotations
 
 import asyncio
-import time
 import uuid
 from collections.abc import Iterator
-from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import httpx
@@ -20,7 +18,8 @@ from backend.bootstrap import Role, build, signin_windows
 from backend.domain.signin import SignIn
 from backend.errors import TooManyRequests, Unauthenticated
 from backend.settings import Settings
-from tests.conftest import ADMIN, Api, PeakRss, Server
+from bench.signin import storm
+from tests.conftest import ADMIN, Api, Server
 
 TOKEN = "/api/v1/auth/token"
 CLIENT_FAILURES = 10  # the defaults
@@ -122,28 +121,14 @@ def test_memory_stays_flat_under_40_concurrent_sign_ins(tmp_path: Path) -> None:
     env = {**ADMIN, "FT_SIGNIN_ADDRESS_FAILURES": "10000", "FT_SIGNIN_QUEUE_SECONDS": "60"}
     srv = Server(env, "serve", tmp_path)
     try:
-        admin = Api(srv.base, ADMIN["FT_ADMIN_CLIENT_ID"], ADMIN["FT_ADMIN_CLIENT_SECRET"])
-        reader = admin.post("/accounts", json={"name": "reader", "roles": ["read"]}).json()
-        assert admin.get("/traces").status_code == 200  # warm
-        attempts = [(f"nobody-{n}", "wrong") for n in range(30)] + [(reader["client_id"], reader["client_secret"])] * 10
-        reads: list[float] = []
-        with PeakRss(srv.proc.pid) as rss, ThreadPoolExecutor(len(attempts)) as pool:
-            started = time.monotonic()
-            answers = [pool.submit(sign_in, srv.base, *attempt) for attempt in attempts]
-            while not all(a.done() for a in answers):
-                began = time.monotonic()
-                assert admin.get("/traces").status_code == 200
-                reads.append(time.monotonic() - began)
-                time.sleep(0.1)
-            took = time.monotonic() - started
-        codes = sorted(a.result().status_code for a in answers)
+        got = storm(srv, 40)
         print(
-            f"\n40 concurrent sign-ins in {took:.1f} s: server RSS peak growth {rss.growth / 2**20:.1f} MiB "
-            f"(from {rss.start / 2**20:.0f} MiB); {len(reads)} authenticated reads meanwhile, "
-            f"slowest {max(reads) * 1000:.0f} ms"
+            f"\n40 concurrent sign-ins in {got.took:.1f} s: server RSS peak growth {got.growth / 2**20:.1f} MiB "
+            f"(from {got.start / 2**20:.0f} MiB); {len(got.reads)} authenticated reads meanwhile, "
+            f"slowest {max(got.reads) * 1000:.0f} ms"
         )
-        assert codes == [200] * 10 + [401] * 30
-        assert rss.growth < 400 * 2**20
-        assert max(reads) < 5.0
+        assert got.codes == [200] * 10 + [401] * 30
+        assert got.growth < 400 * 2**20
+        assert max(got.reads) < 5.0
     finally:
         srv.stop()
