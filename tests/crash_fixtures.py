@@ -156,6 +156,18 @@ class Proc:
                 self.kill()
 
 
+def stop_orphaned_redis(data_dir: Path) -> None:
+    """The embedded Redis a killed all-in-one left behind (the next start would stop it; a test that ends
+    early must): by the pid in its pidfile, if that process is still a redis-server of this data dir."""
+    try:
+        pid = int((data_dir / "redis" / "redis.pid").read_text().strip())
+        cmdline = Path(f"/proc/{pid}/cmdline").read_bytes()
+    except (OSError, ValueError):
+        return
+    if b"redis-server" in cmdline and str(data_dir).encode() in cmdline:
+        os.kill(pid, signal.SIGKILL)
+
+
 def crash_round(proc: Proc, kill: Kill, during: Any = None, timeout: float = 60) -> Round:
     """Run one round: wait for the process, start `during(proc, stop)` in a thread (e.g. a sender), and let it
     die at `kill`. A failpoint that is not reached within `timeout` fails the round."""

@@ -49,6 +49,7 @@ from tests.crash_fixtures import (
     print_matrix,
     schedule,
     settle,
+    stop_orphaned_redis,
     stored,
     traces_of,
     unprojected,
@@ -83,26 +84,29 @@ def _serve_variant(tmp_path: Path, name: str, points: list[str], env_for: Any) -
     workload = Workload(f"crash-{name}")
     sender = RestSender(workload, batch=50)
     matrix = Matrix(name, points)
-    outcomes: list[str] = []
-    for n, kill in enumerate(schedule(SEED, points, ROUNDS)):
-        proc = Proc("serve", data, {**env_for(n), **kill.env}, f"round-{n:02}")
-        done = crash_round(proc, kill, sender)
-        outcomes.append(f"{n:2} {kill}: {done.outcome} in {done.seconds:.1f} s")
-        after = stored(data, "rest:")
-        assert after.duplicated == 0, f"round {n} ({kill}) stored {after.duplicated} events twice"
-        lost = after.lost(sender.direct_events())
-        assert lost == 0, f"round {n} ({kill}): {lost} events answered as stored are not in the event log"
-        matrix.ran(kill, done.outcome, len(sender.direct))
-    print("\n".join(outcomes))
-    assert sender.posts > ROUNDS, "the sender hardly sent anything: the rounds tested nothing"
-
-    final = Proc("serve", data, env_for(0), "final")
     try:
-        assert final.up()
-        sender.finish(final)
-        settle(final)
+        outcomes: list[str] = []
+        for n, kill in enumerate(schedule(SEED, points, ROUNDS)):
+            proc = Proc("serve", data, {**env_for(n), **kill.env}, f"round-{n:02}")
+            done = crash_round(proc, kill, sender)
+            outcomes.append(f"{n:2} {kill}: {done.outcome} in {done.seconds:.1f} s")
+            after = stored(data, "rest:")
+            assert after.duplicated == 0, f"round {n} ({kill}) stored {after.duplicated} events twice"
+            lost = after.lost(sender.direct_events())
+            assert lost == 0, f"round {n} ({kill}): {lost} events answered as stored are not in the event log"
+            matrix.ran(kill, done.outcome, len(sender.direct))
+        print("\n".join(outcomes))
+        assert sender.posts > ROUNDS, "the sender hardly sent anything: the rounds tested nothing"
+
+        final = Proc("serve", data, env_for(0), "final")
+        try:
+            assert final.up()
+            sender.finish(final)
+            settle(final)
+        finally:
+            final.stop()
     finally:
-        final.stop()
+        stop_orphaned_redis(data)  # when a round failed before the last process stopped its Redis
     events = workload.events
     after = stored(data, "rest:")
     crashed = graph_dump(data, traces_of(events))
