@@ -34,7 +34,7 @@ from backend.bootstrap import open_graph
 from backend.domain.events import Envelope, format_time
 from backend.domain.projection import StoredEvent, project
 from backend.settings import GraphBackend, Settings
-from bench.workload import START, seed_traces
+from bench.workload import START, map_keys, seed_traces
 from graph.base import LABELS, GraphStore
 
 Event = dict[str, Any]
@@ -59,22 +59,6 @@ class Keys:
 
 def addressable(key: str) -> str:
     return key.replace("/", "|")
-
-
-def _addressable(events: list[Event]) -> list[Event]:
-    def ref(r: Event) -> Event:
-        return {**r, "key": addressable(r["key"])}
-
-    out = []
-    for e in events:
-        e = dict(e)
-        if "node" in e:
-            e["node"] = ref(e["node"])
-        for side in ("inputs", "outputs"):
-            if side in e:
-                e[side] = [ref(r) for r in e[side]]
-        out.append(e)
-    return out
 
 
 def chain_nodes(direction: str, hops: int) -> list[tuple[str, str]]:
@@ -148,7 +132,7 @@ def lineage_traces(nodes: int, seed: int = 7) -> tuple[Iterator[list[Event]], Ke
 
         def counted(events: list[Event]) -> list[Event]:
             nonlocal total
-            events = _addressable(events)
+            events = map_keys(events, addressable)
             fresh = {r["key"] for e in events for r in _refs(e)} - seen
             seen.update(fresh)
             total += len(fresh) + 1  # the trace node

@@ -19,7 +19,7 @@ from __future__ import annotations
 import argparse
 import random
 import sys
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
 from itertools import islice
 from typing import Any
@@ -115,6 +115,24 @@ def flow_only(events: int, prefix: str = "flow") -> list[Event]:
             )
         i += 1
     return out[:events]
+
+
+def map_keys(events: list[Event], fn: Callable[[str], str]) -> list[Event]:
+    """The events with every node key (node, inputs, outputs) passed through `fn`; the input is not changed."""
+
+    def ref(r: Event) -> Event:
+        return {**r, "key": fn(r["key"])}
+
+    out = []
+    for e in events:
+        e = dict(e)
+        if "node" in e:
+            e["node"] = ref(e["node"])
+        for side in ("inputs", "outputs"):
+            if side in e:
+                e[side] = [ref(r) for r in e[side]]
+        out.append(e)
+    return out
 
 
 MIXES = {"seed": seed_mix, "flow": flow_only}

@@ -20,6 +20,7 @@ from backend.db.accounts import SqlAccounts
 from backend.domain.auth import Auth, Principal
 from backend.settings import Settings
 from backend.streams.registry import Registry
+from bench.workload import map_keys
 from tests.conftest import service_env
 from tests.crash_fixtures import Proc
 
@@ -76,20 +77,7 @@ def dlq(client: redis.Redis) -> list[dict[str, str]]:
 
 def rekeyed(events: list[dict[str, Any]], suffix: str) -> list[dict[str, Any]]:
     """The seed scenario with its node keys made unique (a key names one node across the service)."""
-
-    def node(ref: dict[str, Any]) -> dict[str, Any]:
-        return {**ref, "key": ref["key"] + suffix}
-
-    out = []
-    for event in events:
-        event = dict(event)
-        if "node" in event:
-            event["node"] = node(event["node"])
-        for side in ("inputs", "outputs"):
-            if side in event:
-                event[side] = [node(r) for r in event[side]]
-        out.append(event)
-    return out
+    return map_keys(events, lambda key: key + suffix)
 
 
 class WorkerProcess(Proc):
