@@ -111,6 +111,8 @@ class Settings(BaseSettings):
     admin_client_secret: str | None = None
     jwt_secret: str | None = None
     token_ttl_seconds: int = Field(900, ge=30, le=86400)
+    # How long a sign-in that asked for a refresh token (the dashboard's) renews access tokens: a working day.
+    session_hours: float = Field(10.0, gt=0, le=24 * 30)
     # Account state behind a token is read from SQL at most this often per process (0: every request);
     # disabling or rotating an account tells every process at once (Redis ft:auth), so this bounds how long a
     # revoked token can still work if that message is lost, and how long tokens keep working while SQL is down.

@@ -42,6 +42,7 @@ TRACE_FIELDS = (
     "status",
     "first_at",
     "last_at",
+    "has_drops",
     "log_debug",
     "log_info",
     "log_warn",
@@ -117,6 +118,19 @@ class Membership:
     key: str
 
 
+@dataclass(frozen=True)
+class DropRow:
+    """A trace's event dropped this node: the drop is charged to that trace (the trace's summary, its
+    has_drops flag), whichever trace owns the node. The earliest drop of a node by a trace gives the reason."""
+
+    trace: str
+    kind: str
+    key: str
+    reason: str | None
+    code: str | None
+    at: str
+
+
 @dataclass
 class GraphBatch:
     traces: list[TraceRow] = field(default_factory=list)
@@ -124,9 +138,17 @@ class GraphBatch:
     flows: list[FlowRow] = field(default_factory=list)
     log_counts: list[LogCounts] = field(default_factory=list)
     memberships: list[Membership] = field(default_factory=list)
+    drops: list[DropRow] = field(default_factory=list)
 
     def __len__(self) -> int:
-        return len(self.traces) + len(self.nodes) + len(self.flows) + len(self.log_counts) + len(self.memberships)
+        return (
+            len(self.traces)
+            + len(self.nodes)
+            + len(self.flows)
+            + len(self.log_counts)
+            + len(self.memberships)
+            + len(self.drops)
+        )
 
 
 @dataclass(frozen=True)
@@ -136,6 +158,7 @@ class TraceFilter:
     since: str | None = None
     until: str | None = None
     q: str | None = None
+    has_drops: bool | None = None  # the trace's own events dropped something (True), or nothing (False)
 
 
 @dataclass
@@ -179,10 +202,18 @@ class GraphStore(Protocol):
 
     def list_traces(self, filt: TraceFilter, limit: int, after: tuple[str, str] | None) -> list[dict[str, Any]]: ...
 
-    def trace_graph(self, key: str, limit: int | None = None) -> Subgraph: ...
+    def count_traces(self, filt: TraceFilter) -> int:
+        """How many traces `list_traces` would give over all its pages."""
+        ...
+
+    def trace_graph(self, key: str, limit: int | None = None) -> Subgraph:
+        """The trace's nodes (NODE_FIELDS plus `dropped_here`: this trace's events dropped it, and `drop_reason`:
+        the reason they gave) and its FLOWS_TO edges."""
+        ...
 
     def trace_counts(self, keys: list[str]) -> list[dict[str, Any]]:
-        """Per trace, node counts grouped by (kind, status, produced, reason, code)."""
+        """Per trace, node counts grouped by (kind, status, produced, dropped_here, reason, code): `dropped_here`,
+        `reason` and `code` say whether that trace's events dropped the node and why (DropRow)."""
         ...
 
     def node(self, key: str) -> dict[str, Any] | None: ...

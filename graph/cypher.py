@@ -206,6 +206,24 @@ class CypherGraphStore(ABC):
                         {"rows": [_flow_row(f) for f in old_flows]},
                     )
                 )
+        for drop_kind, drops in groupby(sorted(batch.drops, key=lambda d: d.kind), key=lambda d: d.kind):
+            node = self._node("n", drop_kind if self.kind_in_patterns else None, "r.key")
+            earlier = "c.dropped_at IS NULL OR r.at < c.dropped_at"
+            statements.append(
+                (  # the trace's earliest drop of the node gives the reason: reason and code first, then the time
+                    f"UNWIND $rows AS r MATCH (t:Trace {{key: r.trace}}) MATCH {node} MERGE (t)-[c:CONTAINS]->(n) "
+                    f"SET c.drop_reason = CASE WHEN {earlier} THEN r.reason ELSE c.drop_reason END, "
+                    f"c.drop_code = CASE WHEN {earlier} THEN r.code ELSE c.drop_code END "
+                    f"SET c.dropped_at = CASE WHEN {earlier} THEN r.at ELSE c.dropped_at END "
+                    "SET t.has_drops = true",
+                    {
+                        "rows": [
+                            {"trace": d.trace, "key": d.key, "reason": d.reason, "code": d.code, "at": d.at}
+                            for d in drops
+                        ]
+                    },
+                )
+            )
         counts = sorted(batch.log_counts, key=lambda c: c.kind or "")
         for count_kind, count_group in groupby(counts, key=lambda c: c.kind):
             pattern = "(n:Trace {key: r.key})" if count_kind is None else self._node("n", count_kind, "r.key")
@@ -253,25 +271,8 @@ class CypherGraphStore(ABC):
         return rows[0] if rows else None
 
     def list_traces(self, filt: TraceFilter, limit: int, after: tuple[str, str] | None) -> list[dict[str, Any]]:
-        where: list[str] = []
-        params: dict[str, Any] = {"limit": limit}
-        if filt.user is not None:
-            where.append("t.user = $user")
-            params["user"] = filt.user
-        if filt.status is not None:
-            where.append("t.status = $status")
-            params["status"] = filt.status
-        if filt.since is not None:
-            where.append("t.last_at >= $since")
-            params["since"] = filt.since
-        if filt.until is not None:
-            where.append("t.first_at < $until")
-            params["until"] = filt.until
-        if filt.q:
-            where.append(
-                "(lower(t.key) CONTAINS $q OR lower(coalesce(t.name, '')) CONTAINS $q OR lower(coalesce(t.user, '')) CONTAINS $q)"
-            )
-            params["q"] = filt.q.lower()
+        where, params = _trace_filter(filt)
+        params["limit"] = limit
         if after is not None:
             where.append("(t.first_at < $after_at OR (t.first_at = $after_at AND t.key < $after_key))")
             params["after_at"], params["after_key"] = after
@@ -281,9 +282,16 @@ class CypherGraphStore(ABC):
             params,
         )
 
+    def count_traces(self, filt: TraceFilter) -> int:
+        where, params = _trace_filter(filt)
+        clause = f"WHERE {' AND '.join(where)} " if where else ""
+        rows = self._read(f"MATCH (t:Trace) {clause}RETURN count(t) AS total", params)
+        return int(rows[0]["total"]) if rows else 0
+
     def trace_graph(self, key: str, limit: int | None = None) -> Subgraph:
         nodes = self._in_order(
-            f"MATCH (t:Trace {{key: $key}})-[:CONTAINS]->(n) RETURN {_props('n', NODE_FIELDS)}",
+            f"MATCH (t:Trace {{key: $key}})-[c:CONTAINS]->(n) RETURN {_props('n', NODE_FIELDS)}, "
+            "c.dropped_at IS NOT NULL AS dropped_here, coalesce(c.drop_reason, c.drop_code) AS drop_reason",
             "first_at, key",
             lambda r: (r["first_at"] is None, r["first_at"] or "", r["key"]),
             key,
@@ -319,9 +327,9 @@ class CypherGraphStore(ABC):
         if not keys:
             return []
         return self._read(
-            "MATCH (t:Trace)-[:CONTAINS]->(n) WHERE t.key IN $keys "
+            "MATCH (t:Trace)-[c:CONTAINS]->(n) WHERE t.key IN $keys "
             "RETURN t.key AS trace, n.kind AS kind, n.status AS status, n.produced AS produced, "
-            "n.reason AS reason, n.code AS code, count(*) AS count",
+            "c.dropped_at IS NOT NULL AS dropped_here, c.drop_reason AS reason, c.drop_code AS code, count(*) AS count",
             {"keys": keys},
         )
 
@@ -388,6 +396,33 @@ class CypherGraphStore(ABC):
 
     @abstractmethod
     def close(self) -> None: ...
+
+
+def _trace_filter(filt: TraceFilter) -> tuple[list[str], dict[str, Any]]:
+    """WHERE conditions (on `t`) and parameters of a trace filter."""
+    where: list[str] = []
+    params: dict[str, Any] = {}
+    if filt.user is not None:
+        where.append("t.user = $user")
+        params["user"] = filt.user
+    if filt.status is not None:
+        where.append("t.status = $status")
+        params["status"] = filt.status
+    if filt.since is not None:
+        where.append("t.last_at >= $since")
+        params["since"] = filt.since
+    if filt.until is not None:
+        where.append("t.first_at < $until")
+        params["until"] = filt.until
+    if filt.q:
+        where.append(
+            "(lower(t.key) CONTAINS $q OR lower(coalesce(t.name, '')) CONTAINS $q OR lower(coalesce(t.user, '')) CONTAINS $q)"
+        )
+        params["q"] = filt.q.lower()
+    if filt.has_drops is not None:
+        where.append("coalesce(t.has_drops, false) = $has_drops")
+        params["has_drops"] = filt.has_drops
+    return where, params
 
 
 def _node_row(n: NodeRow) -> dict[str, Any]:

@@ -37,6 +37,9 @@ def _schema() -> list[str]:
     pairs = ", ".join(f"FROM {a} TO {b}" for a in _KINDS for b in _KINDS)
     ddl.append(f"CREATE REL TABLE IF NOT EXISTS FLOWS_TO({pairs}, op STRING, at STRING)")
     ddl.append("CREATE REL TABLE IF NOT EXISTS CONTAINS(" + ", ".join(f"FROM Trace TO {k}" for k in _KINDS) + ")")
+    # drops charged to the trace that reported them (graphs made before: `ftel graph rebuild` fills them)
+    ddl.append("ALTER TABLE Trace ADD IF NOT EXISTS has_drops BOOLEAN")
+    ddl += [f"ALTER TABLE CONTAINS ADD IF NOT EXISTS {c} STRING" for c in ("dropped_at", "drop_reason", "drop_code")]
     return ddl
 
 
@@ -93,7 +96,7 @@ class EmbeddedGraphStore(CypherGraphStore):
     def apply(self, batch: GraphBatch) -> None:
         """This process is the graph's only writer: nodes the batch brings are looked up in the write
         transaction, and the absent ones created rather than merged (see CypherGraphStore._statements)."""
-        if not (batch.traces or batch.nodes or batch.flows or batch.log_counts):
+        if not (batch.traces or batch.nodes or batch.flows or batch.log_counts or batch.drops):
             return
         self._write(lambda: self._statements(batch, fresh=self._absent(batch.nodes)))
 

@@ -35,6 +35,9 @@ class SerializedWrites:
     def list_traces(self, filt: TraceFilter, limit: int, after: tuple[str, str] | None) -> list[dict[str, Any]]:
         return self.inner.list_traces(filt, limit, after)
 
+    def count_traces(self, filt: TraceFilter) -> int:
+        return self.inner.count_traces(filt)
+
     def trace_graph(self, key: str, limit: int | None = None) -> Subgraph:
         return self.inner.trace_graph(key, limit)
 

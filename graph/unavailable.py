@@ -31,6 +31,9 @@ class UnavailableGraph:
     def list_traces(self, filt: TraceFilter, limit: int, after: tuple[str, str] | None) -> list[dict[str, Any]]:
         raise self._fail()
 
+    def count_traces(self, filt: TraceFilter) -> int:
+        raise self._fail()
+
     def trace_graph(self, key: str, limit: int | None = None) -> Subgraph:
         raise self._fail()
 

@@ -8,23 +8,39 @@ import re
 from datetime import UTC, datetime
 from typing import Annotated, Any
 
-from fastapi import Path
+from fastapi import Path, Request
 from pydantic import TypeAdapter, ValidationError
 
 from backend.domain.events import EARLIEST, LATEST
-from backend.domain.files import FILE_NAME_PATTERN
+from backend.domain.files import FILE_KEY_PATTERN, FILE_NAME_PATTERN
 from backend.domain.ids import KEY_PATTERN, MAX_KEY_LENGTH
 from backend.errors import Unprocessable
 
 KEY_SCHEMA: dict[str, Any] = {"minLength": 1, "maxLength": MAX_KEY_LENGTH, "pattern": KEY_PATTERN}
 FILE_NAME_SCHEMA: dict[str, Any] = {"minLength": 1, "maxLength": MAX_KEY_LENGTH, "pattern": FILE_NAME_PATTERN}
+FILE_KEY_SCHEMA: dict[str, Any] = {"minLength": 1, "maxLength": MAX_KEY_LENGTH, "pattern": FILE_KEY_PATTERN}
 
-KeyPath = Annotated[str, Path(description="a lineage key", json_schema_extra=KEY_SCHEMA)]
-FileNamePath = Annotated[str, Path(description="a file key or storage group", json_schema_extra=FILE_NAME_SCHEMA)]
+KeyPath = Annotated[
+    str, Path(description="a lineage key; '/' may be sent as is or as %2F", json_schema_extra=KEY_SCHEMA)
+]
+FileKeyPath = Annotated[
+    str, Path(description="a stored file's key; '/' may be sent as is or as %2F", json_schema_extra=FILE_KEY_SCHEMA)
+]
+FileNamePath = Annotated[str, Path(description="a storage group", json_schema_extra=FILE_NAME_SCHEMA)]
 DATE_TIME: dict[str, Any] = {"format": "date-time"}
 
 _DATE_TIME = TypeAdapter(datetime)
 _RFC3339 = re.compile(r"\d{4}-\d{2}-\d{2}[Tt ]\d{2}:\d{2}:\d{2}(\.\d+)?([Zz]|[+-]\d{2}:\d{2})?")
+
+
+def suffix_is_literal(request: Request, suffix: str) -> bool:
+    """Whether a route's fixed ending (`/graph`, `/content`) was sent as such, not as the end of a key with
+    its '/' encoded (`/traces/a%2Fgraph` is the trace `a/graph`): the router matches the decoded path, the
+    raw path still tells them apart. Servers that give no raw path: the route's reading."""
+    raw = request.scope.get("raw_path")
+    if not isinstance(raw, bytes):
+        return True
+    return raw.split(b"?", 1)[0].endswith(suffix.encode())
 
 
 def time_filter(value: str | None, what: str) -> datetime | None:

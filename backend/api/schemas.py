@@ -17,11 +17,11 @@ class LogCounts(BaseModel):
 
 class Summary(BaseModel):
     files: int = Field(description="files that came in (not produced by a flow)")
-    dropped: int
+    dropped: int = Field(description="files and data this trace's own events dropped (not drops reported by others)")
     unconverted: int = Field(description="incoming files never converted nor dropped")
     data: int
     outputs: int = Field(description="files and sinks produced by flows")
-    drop_reasons: dict[str, int]
+    drop_reasons: dict[str, int] = Field(description="the reasons of this trace's drops, with how many each")
 
 
 class Projection(BaseModel):
@@ -31,6 +31,12 @@ class Projection(BaseModel):
     projected_through: str = Field(description="every event received before this time is in the graph")
 
 
+class TraceLogLine(BaseModel):
+    time: str
+    level: str
+    message: str | None
+
+
 class TraceOut(BaseModel):
     key: str
     user: str | None
@@ -38,14 +44,29 @@ class TraceOut(BaseModel):
     status: str
     first_at: str | None
     last_at: str | None
+    has_drops: bool = Field(False, description="this trace's own events dropped a file or data")
     logs: LogCounts
     summary: Summary
+    log_messages: list[TraceLogLine] | None = Field(
+        None,
+        description="on GET /traces/{key}: the trace's own log messages (naming no node), newest 200, oldest first",
+    )
     projection: Projection | None = Field(None, description="on GET /traces/{key}: how complete the graph is")
 
 
 class TracePage(BaseModel):
     items: list[TraceOut]
     next_cursor: str | None = Field(description="pass as `cursor` for the next page; null on the last")
+    total: int = Field(description="traces matching the filters, over all pages")
+
+
+class SearchHit(BaseModel):
+    key: str
+    kind: Literal["trace", "file", "data", "sink"]
+
+
+class SearchOut(BaseModel):
+    items: list[SearchHit] = Field(description="traces first, then files, data and sinks, each in key order")
 
 
 class NodeOut(BaseModel):
@@ -67,8 +88,13 @@ class Edge(BaseModel):
     op: str
 
 
+class TraceNode(NodeOut):
+    dropped_here: bool = Field(description="this trace's own events dropped the node (`status` is its latest anywhere)")
+    drop_reason: str | None = Field(description="the reason (or code) this trace's drop gave")
+
+
 class TraceGraph(BaseModel):
-    nodes: list[NodeOut]
+    nodes: list[TraceNode]
     edges: list[Edge]
     truncated: bool = Field(False, description="the trace has more nodes or edges than FT_TRACE_GRAPH_LIMIT")
     projection: Projection | None = None

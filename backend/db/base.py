@@ -74,6 +74,15 @@ class NodeEvent:
     payload: str
 
 
+@dataclass(frozen=True)
+class TraceLog:
+    """A log event of a trace that names no node."""
+
+    created_at: datetime
+    level: str | None
+    payload: str
+
+
 LogTarget = tuple[str, str | None]  # (node key, kind) or (trace key, None) for trace-level logs
 
 
@@ -120,6 +129,15 @@ class EventLog(Protocol):
 
     def node_events(self, key: str, limit: int) -> list[NodeEvent]:
         """Events naming a node, in time order (then insertion order)."""
+        ...
+
+    def trace_logs(self, trace_key: str, limit: int) -> list[TraceLog]:
+        """The newest `limit` log events of a trace that name no node, oldest first."""
+        ...
+
+    def search_keys(self, prefix: str, limit: int) -> list[tuple[str, str]]:
+        """Keys in the log that start with `prefix` (case-sensitive), as (key, kind), kind `trace` or the node's
+        kind: traces first, then nodes, each in key order, at most `limit` in all. Served by the key indexes."""
         ...
 
     def ping(self) -> None:

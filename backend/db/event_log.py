@@ -4,12 +4,13 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from datetime import UTC, datetime
+from typing import Any
 
-from sqlalchemy import Connection, Engine, and_, false, func, select, update
+from sqlalchemy import Connection, Engine, and_, false, func, select, text, update
 
-from backend.db.base import LoggedEvent, LogTarget, NewEvent, NodeEvent
+from backend.db.base import LoggedEvent, LogTarget, NewEvent, NodeEvent, TraceLog
 from backend.db.engine import ping, translated, utc
-from backend.db.models import TABLES
+from backend.db.models import TABLES, TRACE_LOGS
 
 _CHUNK = 500  # rows per INSERT statement: stays under SQLite's bound-parameter limit
 EVENTS = TABLES["events"]
@@ -185,6 +186,41 @@ class SqlEventLog:
             return [
                 NodeEvent(r.uuid, r.type, utc(r.created_at), r.trace_key, r.role, r.payload) for r in conn.execute(stmt)
             ]
+
+    @translated
+    def trace_logs(self, trace_key: str, limit: int) -> list[TraceLog]:
+        stmt = (
+            select(E.created_at, E.level, E.payload)
+            .where(E.trace_key == trace_key, text(TRACE_LOGS))  # as written: the partial index's own condition
+            .order_by(E.created_at.desc(), E.id.desc())
+            .limit(limit)
+        )
+        with self.engine.connect() as conn:
+            rows = [TraceLog(utc(r.created_at), r.level, r.payload) for r in conn.execute(stmt)]
+        return rows[::-1]
+
+    @translated
+    def search_keys(self, prefix: str, limit: int) -> list[tuple[str, str]]:
+        """A range over each key index: [prefix, prefix + the last code point). PostgreSQL compares in the "C"
+        collation there (its indexes of migration 0006), where a range is exactly a prefix whatever the
+        database's own collation; SQLite compares bytes already."""
+        if not prefix:
+            return []
+        high = prefix + "\U0010ffff"
+
+        def keyed(column: Any) -> Any:
+            return column if self._sqlite else column.collate("C")
+
+        trace, node = keyed(E.trace_key), keyed(N.node_key)
+        # grouped in index order, so each statement stops after `limit` keys instead of collecting the range
+        traces = select(trace).where(trace >= prefix, trace < high).group_by(trace).order_by(trace).limit(limit)
+        nodes = (
+            select(node, func.min(N.kind)).where(node >= prefix, node < high).group_by(node).order_by(node).limit(limit)
+        )
+        with self.engine.connect() as conn:
+            found = [(str(k), "trace") for (k,) in conn.execute(traces)]
+            found += [(str(k), str(kind)) for k, kind in conn.execute(nodes)]
+        return [(k, kind) for k, kind in found if k.startswith(prefix)][:limit]
 
     def ping(self) -> None:
         ping(self.engine)

@@ -40,6 +40,9 @@ class Account(SQLModel, table=True):
         return frozenset(r for r in self.roles.split(",") if r)
 
 
+TRACE_LOGS = "type = 'log' AND node_key IS NULL"  # the log events of a trace that name no node
+
+
 class Event(SQLModel, table=True):
     """The event log: the source of truth every projection is rebuilt from."""
 
@@ -50,6 +53,14 @@ class Event(SQLModel, table=True):
             "ix_events_unprojected", "id", sqlite_where=text("projected = 0"), postgresql_where=text("NOT projected")
         ),
         Index("ix_events_trace_time", "trace_key", "created_at"),
+        # a trace's own log messages (migration 0006; PostgreSQL also indexes keys in the "C" collation there)
+        Index(
+            "ix_events_trace_logs",
+            "trace_key",
+            "created_at",
+            sqlite_where=text(TRACE_LOGS),
+            postgresql_where=text(TRACE_LOGS),
+        ),
     )
 
     id: int | None = Field(default=None, sa_column=Column(BigId, primary_key=True, autoincrement=True))

@@ -26,6 +26,7 @@ log = logging.getLogger("ftel.auth")
 ROLES = ("ingest", "read", "export", "admin")
 KINDS = ("system", "human")
 ISSUER = "file-telemetry"
+REFRESH = "refresh"  # the `typ` claim of refresh tokens (access tokens have none)
 SIGNING_KEY = "jwt_signing_key"  # the `meta` value every replica signs tokens with (unless FT_JWT_SECRET)
 _hasher = PasswordHasher()
 # Verifying against this when the client id is unknown keeps the response time the same.
@@ -56,6 +57,8 @@ class Token:
     access_token: str
     expires_in: int
     token_type: str = "bearer"
+    refresh_token: str | None = None  # asked for at sign-in: a session (FT_SESSION_HOURS) renews access tokens
+    refresh_expires_in: int | None = None
 
 
 def _roles(roles: list[str]) -> frozenset[str]:
@@ -156,14 +159,29 @@ class Auth:
 
     # -- tokens ---------------------------------------------------------------------------------
 
-    def issue_token(self, client_id: str, client_secret: str) -> Token:
+    def issue_token(self, client_id: str, client_secret: str, refresh: bool = False) -> Token:
+        """An access token for valid credentials; with `refresh`, also a refresh token that renews it until
+        FT_SESSION_HOURS have passed (a person's working day on the dashboard without typing the secret again)."""
         account = self.accounts.by_client_id(client_id)
         if not _verifies(account.secret_hash if account else _DUMMY_HASH, client_secret):
             raise Unauthenticated("invalid client credentials")
         if account is None or not account.enabled:
             raise Unauthenticated("invalid client credentials")
-        ttl = self.settings.token_ttl_seconds
         now = datetime.now(UTC)
+        return self._tokens(account, now, now + timedelta(hours=self.settings.session_hours) if refresh else None)
+
+    def refresh(self, refresh_token: str) -> Token:
+        """A new access token (and refresh token, ending when the session does) for a refresh token whose
+        account is still enabled with the same secret; Unauthenticated otherwise."""
+        claims = self._verified(refresh_token, REFRESH)
+        account = self._account(str(claims["sub"]))
+        if account is None or not account.enabled or account.secret_version != claims.get("ver"):
+            raise Unauthenticated("session revoked")
+        now = datetime.now(UTC)
+        return self._tokens(account, now, datetime.fromtimestamp(claims["exp"], UTC))
+
+    def _tokens(self, account: AccountRow, now: datetime, session_end: datetime | None) -> Token:
+        ttl = self.settings.token_ttl_seconds
         claims: dict[str, Any] = {
             "iss": ISSUER,
             "sub": account.uuid,
@@ -172,13 +190,22 @@ class Auth:
             "iat": now,
             "exp": now + timedelta(seconds=ttl),
         }
-        return Token(access_token=jwt.encode(claims, self.signing_key, algorithm="HS256"), expires_in=ttl)
+        access = jwt.encode(claims, self.signing_key, algorithm="HS256")
+        if session_end is None:
+            return Token(access_token=access, expires_in=ttl)
+        session = {"iss": ISSUER, "sub": account.uuid, "ver": account.secret_version, "typ": REFRESH}
+        session |= {"iat": now, "exp": session_end, "jti": secrets.token_urlsafe(12)}
+        return Token(
+            access_token=access,
+            expires_in=ttl,
+            refresh_token=jwt.encode(session, self.signing_key, algorithm="HS256"),
+            refresh_expires_in=max(0, int((session_end - now).total_seconds())),
+        )
 
-    def authenticate(self, token: str) -> Principal:
-        """Verify a bearer token, that it lives no longer than FT_TOKEN_TTL_SECONDS whatever its claims say, and that
-        its account is still enabled with the same secret."""
+    def _verified(self, token: str, typ: str | None) -> dict[str, Any]:
+        """The claims of a token this service signed, of this type (None: an access token, which has none)."""
         try:
-            claims = jwt.decode(
+            claims: dict[str, Any] = jwt.decode(
                 token,
                 self.signing_key,
                 algorithms=["HS256"],
@@ -186,11 +213,19 @@ class Auth:
                 options={"require": ["exp", "iat", "sub", "iss"]},
             )
         except jwt.ExpiredSignatureError:
-            raise Unauthenticated("token expired") from None
+            raise Unauthenticated("token expired" if typ is None else "session expired") from None
         except jwt.ImmatureSignatureError:
             raise Unauthenticated("token issued in the future") from None
         except jwt.PyJWTError:
             raise Unauthenticated("invalid token") from None
+        if claims.get("typ") != typ:
+            raise Unauthenticated("not an access token" if typ is None else "not a refresh token")
+        return claims
+
+    def authenticate(self, token: str) -> Principal:
+        """Verify a bearer token, that it lives no longer than FT_TOKEN_TTL_SECONDS whatever its claims say, and that
+        its account is still enabled with the same secret."""
+        claims = self._verified(token, None)
         issued, expires = claims["iat"], claims["exp"]
         if not _number(issued) or not _number(expires) or expires - issued > self.settings.token_ttl_seconds:
             raise Unauthenticated("token lifetime over FT_TOKEN_TTL_SECONDS")

@@ -40,12 +40,30 @@ log = logging.getLogger("ftel.files")
 
 CHANNEL = "service:files"
 RESERVED_KEYS = {"archive"}  # GET /files/archive is the daily archive, so no file may be called that
-# check_file_name's rule for the OpenAPI schema: a key without '/', '\\', '..' or being '.'
+RESERVED_PREFIX = "groups/"  # GET /files/groups/{group}/archive is a group's archive
+# check_file_key's rule for the OpenAPI schema: no '\\', no '.' or '..' path segment, no leading '/'
+FILE_KEY_PATTERN = "^(?!/)(?!(.*/)?\\.\\.?(/|$))" + KEY_PATTERN.replace("[^", "[^\\\\", 1)[1:]
+# check_file_name's rule: a storage group is a name in archives and listings, so no '/' either
 FILE_NAME_PATTERN = "^(?!\\.$)(?!.*\\.\\.)" + KEY_PATTERN.replace("[^", "[^/\\\\", 1)[1:]
 
 
 def _utcnow() -> datetime:
     return datetime.now(UTC)
+
+
+def check_file_key(value: str) -> str:
+    """A stored file's key is its lineage key (S3-style paths such as `landing/partner-a/orders.csv` included)
+    and its member name in archives: on top of the lineage key rules, no '\\', no leading '/' and no '.' or
+    '..' path segment, so that an archive unpacks inside its own folder. Raises InvalidInput (400)."""
+    try:
+        check_key(value)
+    except ValueError as exc:
+        raise InvalidInput(f"key: {exc}", {"key": value[:80]}) from None
+    if "\\" in value or value.startswith("/"):
+        raise InvalidInput("key may not contain '\\' or start with '/'", {"key": value[:80]})
+    if any(part in (".", "..") for part in value.split("/")):
+        raise InvalidInput("key may not have a '.' or '..' path segment", {"key": value[:80]})
+    return value
 
 
 def check_file_name(value: str, what: str = "key") -> str:
@@ -91,8 +109,8 @@ def _check_fields(fields: dict[str, str], *, complete: bool) -> dict[str, str]:
     elif complete:
         raise Unprocessable("form field `trace` is required: the trace this file belongs to")
     if fields.get("key"):
-        out["key"] = check_file_name(fields["key"], "key")
-        if out["key"] in RESERVED_KEYS:
+        out["key"] = check_file_key(fields["key"])
+        if out["key"] in RESERVED_KEYS or out["key"].startswith(RESERVED_PREFIX):
             raise InvalidInput(f"key {out['key']!r} is reserved", {"key": out["key"]})
     if fields.get("group"):
         out["group"] = check_file_name(fields["group"], "group")
@@ -233,7 +251,7 @@ class Files:
         return file_json(self._known(key))
 
     def _known(self, key: str) -> StoredFileRow:
-        check_file_name(key, "key")
+        check_file_key(key)
         f = self.catalog.by_key(key)
         if f is None:
             raise NotFound(f"no stored file {key!r}")

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from backend.domain.events import NODE_EVENTS, Envelope, EventType, NodeRef
-from graph.base import FlowRow, GraphBatch, Membership, NodeRow, TraceRow
+from backend.domain.events import DROP_EVENTS, NODE_EVENTS, Envelope, EventType, NodeRef
+from graph.base import DropRow, FlowRow, GraphBatch, Membership, NodeRow, TraceRow
 
 
 @dataclass(frozen=True)
@@ -104,6 +104,7 @@ def project(events: list[StoredEvent]) -> Projection:
     flows: dict[tuple[str, str, str], FlowRow] = {}
     log_targets: set[tuple[str, str | None]] = set()
     met: dict[str, dict[str, None]] = {}
+    drops: dict[tuple[str, str], DropRow] = {}
 
     for ev in events:
         env, at = ev.envelope, ev.time
@@ -125,6 +126,12 @@ def project(events: list[StoredEvent]) -> Projection:
             )
         if env.type in NODE_EVENTS and env.node is not None:
             _merge_node(nodes, _row(env.node, ev, NODE_EVENTS[env.type][1], reason=env.reason, code=env.code), met)
+            if env.type in DROP_EVENTS and ev.trace:  # charged to the trace that reported it (its earliest drop)
+                earlier = drops.get((ev.trace, env.node.key))
+                if earlier is None or at < earlier.at:
+                    drops[(ev.trace, env.node.key)] = DropRow(
+                        ev.trace, env.node.kind, env.node.key, env.reason, env.code, at
+                    )
         elif env.type is EventType.flow:
             op = env.default_op()
             for n in env.inputs:
@@ -151,6 +158,10 @@ def project(events: list[StoredEvent]) -> Projection:
         if trace != row.trace
     ]
     batch = GraphBatch(
-        traces=list(traces.values()), nodes=list(nodes.values()), flows=list(flows.values()), memberships=memberships
+        traces=list(traces.values()),
+        nodes=list(nodes.values()),
+        flows=list(flows.values()),
+        memberships=memberships,
+        drops=list(drops.values()),
     )
     return Projection(batch=batch, log_targets=log_targets)

@@ -17,10 +17,11 @@ from graph.base import GraphStore, TraceFilter
 
 NODE_PUBLIC = ("key", "kind", "status", "reason", "code", "name", "trace", "user", "first_at", "last_at")
 UNCONVERTED = {None, "received", "stored"}
+TRACE_LOG_LIMIT = 200  # a trace's own log messages shown with it (the newest ones)
 
 
 def summarise(rows: list[dict[str, Any]]) -> dict[str, Any]:
-    """Trace summary from node counts grouped by kind/status/produced/reason/code."""
+    """Trace summary from node counts grouped by kind/status/produced/dropped_here/reason/code (trace_counts)."""
     s: dict[str, Any] = {"files": 0, "dropped": 0, "unconverted": 0, "data": 0, "outputs": 0}
     reasons: Counter[str] = Counter()
     for r in rows:
@@ -33,7 +34,7 @@ def summarise(rows: list[dict[str, Any]]) -> dict[str, Any]:
             s["data"] += n
         if r["kind"] in ("file", "sink") and not incoming:
             s["outputs"] += n
-        if r["status"] == "dropped":
+        if r.get("dropped_here"):  # dropped by this trace's own events (the node's status may say more since)
             s["dropped"] += n
             reasons[r["reason"] or r["code"] or "unknown"] += n
     s["drop_reasons"] = dict(sorted(reasons.items()))
@@ -52,6 +53,7 @@ def _trace_public(t: dict[str, Any]) -> dict[str, Any]:
         "status": t["status"],
         "first_at": t["first_at"],
         "last_at": t["last_at"],
+        "has_drops": bool(t.get("has_drops")),
         "logs": {lvl: t.get(f"log_{lvl}") or 0 for lvl in ("debug", "info", "warn", "error")},
     }
 
@@ -82,27 +84,39 @@ class Queries:
         after = decode_cursor(cursor) if cursor else None
         rows = self.graph.list_traces(filt, limit + 1, after)
         page, more = rows[:limit], len(rows) > limit
+        total = len(page) if not more and cursor is None else self.graph.count_traces(filt)
         counts = self.graph.trace_counts([t["key"] for t in page])
         by_trace: dict[str, list[dict[str, Any]]] = {}
         for c in counts:
             by_trace.setdefault(c["trace"], []).append(c)
         items = [{**_trace_public(t), "summary": summarise(by_trace.get(t["key"], []))} for t in page]
         next_cursor = encode_cursor(page[-1]["first_at"] or "", page[-1]["key"]) if more and page else None
-        return {"items": items, "next_cursor": next_cursor}
+        return {"items": items, "next_cursor": next_cursor, "total": total}
 
     def trace_detail(self, key: str) -> dict[str, Any]:
         trace = self.graph.trace(key)
         if trace is None:
             raise NotFound(f"no trace {key!r}")
         counts = self.graph.trace_counts([key])
-        return {**_trace_public(trace), "summary": summarise(counts)}
+        logs = [
+            {
+                "time": format_time(e.created_at),
+                "level": e.level or "info",
+                "message": orjson.loads(e.payload).get("message"),
+            }
+            for e in self.events.trace_logs(key, TRACE_LOG_LIMIT)
+        ]
+        return {**_trace_public(trace), "summary": summarise(counts), "log_messages": logs}
 
     def trace_graph(self, key: str) -> dict[str, Any]:
         if self.graph.trace(key) is None:
             raise NotFound(f"no trace {key!r}")
         sub = self.graph.trace_graph(key, self.trace_graph_limit)
         return {
-            "nodes": [_public_node(n) for n in sub.nodes],
+            "nodes": [
+                {**_public_node(n), "dropped_here": bool(n.get("dropped_here")), "drop_reason": n.get("drop_reason")}
+                for n in sub.nodes
+            ],
             "edges": [{"source": e["source"], "target": e["target"], "op": e["op"]} for e in sub.edges],
             "truncated": sub.truncated,
         }
@@ -190,6 +204,10 @@ class Queries:
             "edges": kept,
             "truncated": truncated,
         }
+
+    def search(self, prefix: str, limit: int) -> dict[str, Any]:
+        """Keys starting with `prefix`, from the event log's key indexes: traces first, then nodes."""
+        return {"items": [{"key": k, "kind": kind} for k, kind in self.events.search_keys(prefix, limit)]}
 
     def with_projection(self, key: str, read: Callable[[str], dict[str, Any]]) -> dict[str, Any]:
         """A trace read (`trace_detail`, `trace_graph`) with how much of the trace the graph holds: the

@@ -82,7 +82,7 @@ class SignIn:
         self._local = MovingWindowRateLimiter(local)
         self._shared_down_until = 0.0
 
-    async def token(self, client_id: str, client_secret: str, address: str | None) -> Token:
+    async def token(self, client_id: str, client_secret: str, address: str | None, refresh: bool = False) -> Token:
         """A token for valid credentials; Unauthenticated (401) for invalid ones, TooManyRequests (429) while a
         limit holds or no verification turn came within FT_SIGNIN_QUEUE_SECONDS."""
         try:
@@ -91,11 +91,13 @@ class SignIn:
         except TimeoutError:
             raise TooManyRequests("too many sign-ins at once; try again shortly", {"limit": "concurrency"}) from None
         try:
-            return await anyio.to_thread.run_sync(self._attempt, client_id, client_secret, address_key(address))
+            return await anyio.to_thread.run_sync(
+                self._attempt, client_id, client_secret, address_key(address), refresh
+            )
         finally:
             self._turns.release()
 
-    def _attempt(self, client_id: str, client_secret: str, address: str) -> Token:
+    def _attempt(self, client_id: str, client_secret: str, address: str, refresh: bool) -> Token:
         client = client_key(client_id)
         for item, identifier, name in ((self.per_client, client, "client"), (self.per_address, address, "address")):
             wait = self._counted(partial(_wait, item=item, identifier=identifier))
@@ -103,7 +105,7 @@ class SignIn:
                 log.debug("sign-in refused (%s limit): client id %s from %s", name, shown(client_id), address)
                 raise TooManyRequests("too many failed sign-ins; try again later", {"limit": name}, retry_after=wait)
         try:
-            token = self.auth.issue_token(client_id, client_secret)
+            token = self.auth.issue_token(client_id, client_secret, refresh)
         except Unauthenticated:
             log.warning("sign-in failed: client id %s from %s", shown(client_id), address)
             self._counted(lambda limiter: self._failed(limiter, client_id, client, address))

@@ -24,8 +24,9 @@ STORED_LEVEL = 0
 
 @dataclass(frozen=True)
 class Member:
-    """One regular file of the archive. `name` must already be safe (no '/', '..' or control
-    characters: file keys are checked at upload); `content` is opened only when the member is written."""
+    """One regular file of the archive. `name` must already be safe (a relative path without '.' or '..'
+    segments or control characters: file keys are checked at upload); `content` is opened only when the
+    member is written."""
 
     name: str
     size: int

@@ -206,7 +206,20 @@ def test_ingest_accounts_upload_but_cannot_download_and_readers_download(files_s
 
 
 @pytest.mark.parametrize(
-    "bad", ["a/b", "../etc/passwd", "..", "a\\b", "x..y", "tab\there", "nul\x00", "archive", "k" * 513]
+    "bad",
+    [
+        "/abs/b",
+        "../etc/passwd",
+        "a/../b",
+        "a/./b",
+        "..",
+        "a\\b",
+        "tab\there",
+        "nul\x00",
+        "archive",
+        "groups/g/archive",
+        "k" * 513,
+    ],
 )
 def test_unsafe_keys_are_400_and_store_nothing(files_server: FileServer, admin: Api, bad: str) -> None:
     before = sorted(i.name for i in files_server.open_store().list())

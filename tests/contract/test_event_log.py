@@ -4,9 +4,11 @@ migrations, dedup inserts, the projection cursor, per-node reads, and SqlUnavail
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from typing import Any
 
+import orjson
 import pytest
-from sqlalchemy import Engine, inspect
+from sqlalchemy import Engine, event, inspect
 
 from backend.bootstrap import open_engine
 from backend.db.base import EventLog, NewEvent, NodeLink
@@ -156,6 +158,88 @@ def test_node_events_and_log_counts_come_back_in_time_order(log: EventLog) -> No
     assert log.known_node_traces(["data5", "nope"]) == {"data5": "A"}
 
 
+KEYED = [
+    {"type": "trace.started", "trace": "s3-jobs/daily/2026-12-01", "user": "u"},
+    {"type": "trace.started", "trace": "s3%_literal", "user": "u"},
+    {
+        "type": "file.received",
+        "trace": "s3-jobs/daily/2026-12-01",
+        "node": {"kind": "file", "key": "s3://bucket/in/a.csv"},
+    },
+    {
+        "type": "file.received",
+        "trace": "s3-jobs/daily/2026-12-01",
+        "node": {"kind": "file", "key": "s3://bucket/in/b.csv"},
+    },
+    {"type": "file.received", "trace": "s3%_literal", "node": {"kind": "file", "key": "s3%_x/ünï 100%.csv"}},
+    {"type": "file.received", "trace": "s3%_literal", "node": {"kind": "file", "key": "S3://upper.csv"}},
+    {
+        "type": "flow",
+        "trace": "s3-jobs/daily/2026-12-01",
+        "inputs": [{"kind": "file", "key": "s3://bucket/in/a.csv"}],
+        "outputs": [{"kind": "sink", "key": "s3://bucket/warehouse"}],
+    },
+]
+
+
+def test_keys_are_found_by_their_start_traces_first(log: EventLog) -> None:
+    store(log, KEYED)
+    assert log.search_keys("s3://bucket/", 10) == [
+        ("s3://bucket/in/a.csv", "file"),
+        ("s3://bucket/in/b.csv", "file"),
+        ("s3://bucket/warehouse", "sink"),
+    ]
+    assert log.search_keys("s3", 3) == [
+        ("s3%_literal", "trace"),
+        ("s3-jobs/daily/2026-12-01", "trace"),
+        ("s3%_x/ünï 100%.csv", "file"),
+    ]
+    assert log.search_keys("s3%_", 10) == [("s3%_literal", "trace"), ("s3%_x/ünï 100%.csv", "file")]  # no wildcards
+    assert log.search_keys("s3%_x/ünï", 10) == [("s3%_x/ünï 100%.csv", "file")]
+    assert log.search_keys("S3:", 10) == [("S3://upper.csv", "file")]  # case-sensitive
+    assert log.search_keys("nothing", 10) == []
+
+
+def test_key_search_is_served_by_an_index(log: EventLog, sql_engine: Engine) -> None:
+    """Each statement the search runs is planned on a key index, not a scan of the table (PostgreSQL is told
+    to avoid sequential scans: on a table this small it would prefer one)."""
+    store(log, KEYED)
+    ran: list[tuple[str, Any]] = []
+
+    def capture(conn: Any, cursor: Any, statement: str, params: Any, context: Any, executemany: bool) -> None:
+        ran.append((statement, params))
+
+    event.listen(sql_engine, "before_cursor_execute", capture)
+    try:
+        log.search_keys("s3://bucket/", 10)
+    finally:
+        event.remove(sql_engine, "before_cursor_execute", capture)
+    assert len(ran) == 2
+    postgres = sql_engine.dialect.name == "postgresql"
+    with sql_engine.connect() as conn:
+        if postgres:
+            conn.exec_driver_sql("SET enable_seqscan = off")
+        for statement, params in ran:
+            explain = "EXPLAIN " if postgres else "EXPLAIN QUERY PLAN "
+            plan = " ".join(str(r[-1]) for r in conn.exec_driver_sql(explain + statement, params))
+            assert "Index" in plan and "Seq Scan" not in plan if postgres else "USING" in plan and "INDEX" in plan, plan
+            assert "Sort" not in plan and "TEMP B-TREE" not in plan, plan  # in index order: stops at the limit
+
+
+def test_trace_logs_are_the_newest_trace_level_logs_oldest_first(log: EventLog) -> None:
+    raw = [
+        {"type": "log", "trace": "T", "level": "info", "message": f"step {i}", "time": f"2026-01-01T00:00:0{i}Z"}
+        for i in range(5)
+    ]
+    raw.append({"type": "log", "trace": "T", "node": {"kind": "file", "key": "f"}, "message": "about f"})
+    raw.append({"type": "log", "trace": "other", "message": "elsewhere"})
+    store(log, raw)
+    logs = log.trace_logs("T", 3)
+    assert [orjson.loads(e.payload)["message"] for e in logs] == ["step 2", "step 3", "step 4"]
+    assert {e.level for e in logs} == {"info"}
+    assert log.trace_logs("nope", 3) == []
+
+
 def test_an_unreachable_database_raises_sql_unavailable_from_every_method(unreachable_engine: Engine) -> None:
     log = SqlEventLog(unreachable_engine)
     calls = [
@@ -169,6 +253,8 @@ def test_an_unreachable_database_raises_sql_unavailable_from_every_method(unreac
         lambda: log.trace_backlog("a"),
         lambda: log.log_counts({("a", "file")}),
         lambda: log.node_events("a", 10),
+        lambda: log.trace_logs("a", 10),
+        lambda: log.search_keys("a", 10),
         log.ping,
     ]
     for call in calls:

@@ -327,9 +327,66 @@ def test_trace_counts_group_nodes_for_summaries(store: GraphStore) -> None:
     total = sum(r["count"] for r in rows)
     assert total == len(SEED_NODES)
     produced_files = sum(r["count"] for r in rows if r["kind"] == "file" and r["produced"])
-    dropped = {r["reason"]: r["count"] for r in rows if r["status"] == "dropped"}
+    dropped = {r["reason"]: r["count"] for r in rows if r["dropped_here"]}
     assert produced_files == 1
     assert dropped == {"header row missing (see log)": 1, "checksum mismatch (see log)": 1}
+    assert all(r["status"] == "dropped" for r in rows if r["dropped_here"])
+
+
+CROSS_TRACE_DROP = [
+    {"type": "trace.started", "trace": "X", "user": "team-x", "time": "2026-03-01T00:00:00Z"},
+    {
+        "type": "flow",
+        "trace": "X",
+        "inputs": [{"kind": "data", "key": "rows"}],
+        "outputs": [{"kind": "file", "key": "s3://bucket/out/report.csv"}],
+        "time": "2026-03-01T00:00:01Z",
+    },
+    {"type": "trace.started", "trace": "Y", "user": "team-y", "time": "2026-03-01T01:00:00Z"},
+    {
+        "type": "file.dropped",
+        "trace": "Y",
+        "node": {"kind": "file", "key": "s3://bucket/out/report.csv"},
+        "reason": "schema validation failed",
+        "time": "2026-03-01T01:00:02Z",
+    },
+    {
+        "type": "file.dropped",
+        "trace": "Y",
+        "node": {"kind": "file", "key": "s3://bucket/out/report.csv"},
+        "reason": "a later retry failed too",
+        "time": "2026-03-01T01:00:05Z",
+    },
+]
+
+
+@pytest.mark.parametrize("split", [False, True])
+def test_a_drop_is_charged_to_the_trace_that_reported_it(store: GraphStore, split: bool) -> None:
+    """X wrote the file, Y dropped it: the node says `dropped` everywhere, but only Y counts the drop (with
+    its earliest reason) and has drops; applied as one batch or event by event in reverse, and twice."""
+    for _ in range(2):
+        if split:
+            for raw in reversed(CROSS_TRACE_DROP):
+                store.apply(batch_of([raw]))
+        else:
+            store.apply(batch_of(CROSS_TRACE_DROP))
+    key = "s3://bucket/out/report.csv"
+    node = store.node(key)
+    assert node is not None and (node["status"], node["trace"]) == ("dropped", "X")
+    counted = {
+        trace: {(r["reason"], r["count"]) for r in store.trace_counts([trace]) if r["dropped_here"]} for trace in "XY"
+    }
+    assert counted == {"X": set(), "Y": {("schema validation failed", 1)}}
+    in_x = {n["key"]: n for n in store.trace_graph("X").nodes}
+    in_y = {n["key"]: n for n in store.trace_graph("Y").nodes}
+    assert (in_x[key]["status"], in_x[key]["dropped_here"], in_x[key]["drop_reason"]) == ("dropped", False, None)
+    assert (in_y[key]["dropped_here"], in_y[key]["drop_reason"]) == (True, "schema validation failed")
+    assert [t["key"] for t in store.list_traces(TraceFilter(has_drops=True), 10, None)] == ["Y"]
+    assert [t["key"] for t in store.list_traces(TraceFilter(has_drops=False), 10, None)] == ["X"]
+    assert (store.trace("Y") or {}).get("has_drops") is True
+    assert store.count_traces(TraceFilter()) == 2
+    assert store.count_traces(TraceFilter(has_drops=True, user="team-y")) == 1
+    assert store.count_traces(TraceFilter(has_drops=True, user="team-x")) == 0
 
 
 def test_neighbours_walk_both_directions(store: GraphStore) -> None:

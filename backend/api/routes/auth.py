@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import orjson
 from fastapi import APIRouter, Request
-from pydantic import BaseModel
+from fastapi.concurrency import run_in_threadpool
+from pydantic import BaseModel, Field
 
-from backend.api.deps import SignInDep
+from backend.api.deps import AuthDep, SignInDep
 from backend.api.errors import ErrorOut
+from backend.domain.auth import Token
 from backend.errors import InvalidInput
 
 router = APIRouter(tags=["auth"])
@@ -17,6 +19,22 @@ class TokenResponse(BaseModel):
     access_token: str
     token_type: str
     expires_in: int
+    refresh_token: str | None = Field(None, description="when asked for (`refresh`): renews access tokens")
+    refresh_expires_in: int | None = Field(None, description="seconds the session lasts (FT_SESSION_HOURS)")
+
+    @classmethod
+    def of(cls, issued: Token) -> TokenResponse:
+        return cls(
+            access_token=issued.access_token,
+            token_type=issued.token_type,
+            expires_in=issued.expires_in,
+            refresh_token=issued.refresh_token,
+            refresh_expires_in=issued.refresh_expires_in,
+        )
+
+
+class RefreshIn(BaseModel):
+    refresh_token: str = Field(min_length=1, max_length=4096)
 
 
 @router.post(
@@ -43,6 +61,10 @@ class TokenResponse(BaseModel):
                         "properties": {
                             "client_id": {"type": "string", "minLength": 1},
                             "client_secret": {"type": "string", "minLength": 1},
+                            "refresh": {
+                                "type": "boolean",
+                                "description": "also return a refresh token (a session of FT_SESSION_HOURS)",
+                            },
                         },
                     }
                 },
@@ -68,14 +90,32 @@ async def token(request: Request, signin: SignInDep) -> TokenResponse:
     if content_type.startswith("application/x-www-form-urlencoded") or content_type.startswith("multipart/form-data"):
         form = await request.form()
         fields = {k: form.get(k) for k in ("client_id", "client_secret")}
+        refresh: object = form.get("refresh") in ("true", "1")
     else:
         try:
             body = orjson.loads(await request.body() or b"{}")
         except orjson.JSONDecodeError:
             raise InvalidInput("body must be JSON or a form") from None
         fields = {k: body.get(k) for k in ("client_id", "client_secret")} if isinstance(body, dict) else {}
+        refresh = body.get("refresh", False) if isinstance(body, dict) else False
     client_id, secret = fields.get("client_id"), fields.get("client_secret")
     if not isinstance(client_id, str) or not isinstance(secret, str) or not client_id or not secret:
         raise InvalidInput("client_id and client_secret are required, as strings")
-    issued = await signin.token(client_id, secret, request.client.host if request.client else None)
-    return TokenResponse(access_token=issued.access_token, token_type=issued.token_type, expires_in=issued.expires_in)
+    if not isinstance(refresh, bool):
+        raise InvalidInput("refresh must be true or false")
+    issued = await signin.token(client_id, secret, request.client.host if request.client else None, refresh)
+    return TokenResponse.of(issued)
+
+
+@router.post(
+    "/auth/refresh",
+    response_model=TokenResponse,
+    summary="Renew an access token with the refresh token of a session",
+    responses={
+        401: {"model": ErrorOut, "description": "the session expired, was revoked, or this is no refresh token"}
+    },
+)
+async def refresh(body: RefreshIn, auth: AuthDep) -> TokenResponse:
+    """The session ends FT_SESSION_HOURS after the sign-in that opened it, or when the account is disabled or
+    its secret rotated; each answer carries a new refresh token ending at the same time."""
+    return TokenResponse.of(await run_in_threadpool(auth.refresh, body.refresh_token))

@@ -5,10 +5,10 @@ from __future__ import annotations
 import asyncio
 from collections.abc import AsyncGenerator, Iterator
 from datetime import date as Date
-from typing import Annotated
+from typing import Annotated, Any
 from urllib.parse import quote
 
-from fastapi import APIRouter, Query, Request
+from fastapi import APIRouter, Query, Request, Response
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse, StreamingResponse
 from starlette.requests import ClientDisconnect
@@ -16,13 +16,21 @@ from starlette.requests import ClientDisconnect
 from backend.api.deps import FilesDep, IngestAccount, ReadAccount
 from backend.api.errors import documented
 from backend.api.multipart import MultipartUpload, boundary_of
-from backend.api.params import FILE_NAME_SCHEMA, KEY_SCHEMA, FileNamePath
+from backend.api.params import (
+    FILE_KEY_SCHEMA,
+    FILE_NAME_SCHEMA,
+    KEY_SCHEMA,
+    FileKeyPath,
+    FileNamePath,
+    suffix_is_literal,
+)
 from backend.api.schemas import FileOut
+from backend.domain.files import Files
 from backend.errors import FtelError, InvalidInput, PayloadTooLarge
 
 router = APIRouter(tags=["files"])
 
-NAME = (400, "the key or group is empty, too long, or holds a path separator, '..' or control characters")
+NAME = (400, "the key or group is empty, too long, or holds '\\', a '.' or '..' segment or control characters")
 
 BODY_PIECE = 1024 * 1024  # request body handed to the upload thread in pieces of about this size
 MULTIPART_ALLOWANCE = 1024 * 1024  # headers and text fields around the file part
@@ -85,9 +93,10 @@ _UPLOAD_SCHEMA = {
                         },
                         "key": {
                             "type": "string",
-                            **FILE_NAME_SCHEMA,
+                            **FILE_KEY_SCHEMA,
                             "description": "file key (node key in the lineage); generated when omitted. "
-                            "No '/', '\\\\', '..' or control characters",
+                            "Paths such as `landing/partner-a/orders.csv` are keys; no '\\\\', leading '/', "
+                            "'.' or '..' segment, control characters, `archive` or `groups/...`",
                         },
                         "group": {
                             "type": "string",
@@ -188,17 +197,7 @@ async def group_archive(group: FileNamePath, files: FilesDep, _: ReadAccount) ->
 
 
 @router.get(
-    "/files/{key}",
-    response_model=FileOut,
-    summary="Metadata of a stored file",
-    responses=documented(NAME, (404, "no stored file with this key")),
-)
-async def file_metadata(key: FileNamePath, files: FilesDep, _: ReadAccount) -> FileOut:
-    return FileOut.model_validate(await run_in_threadpool(files.metadata, key))
-
-
-@router.get(
-    "/files/{key}/content",
+    "/files/{key:path}/content",
     summary="The original bytes of a stored file (streamed)",
     response_class=StreamingResponse,
     responses={
@@ -210,16 +209,32 @@ async def file_metadata(key: FileNamePath, files: FilesDep, _: ReadAccount) -> F
         ),
     },
 )
-async def file_content(key: FileNamePath, files: FilesDep, _: ReadAccount) -> StreamingResponse:
+async def file_content(key: FileKeyPath, request: Request, files: FilesDep, _: ReadAccount) -> Response:
+    if not suffix_is_literal(request, "/content"):  # GET /files/a%2Fcontent: the metadata of the file `a/content`
+        return JSONResponse(await _metadata(files, f"{key}/content"))
     opened = await run_in_threadpool(files.content, key)
     f = opened.file
     # Always served as an octet-stream attachment: a client-declared type (text/html...) is kept in
     # the metadata but never trusted in a response from this origin.
     headers = {
         "Content-Length": str(f.size),
-        "Content-Disposition": _attachment(f.filename or f.key),
+        "Content-Disposition": _attachment(f.filename or f.key.rsplit("/", 1)[-1]),
         "ETag": f'"{f.sha256}"',
         "X-Content-SHA256": f.sha256,
         "X-Content-Type-Options": "nosniff",
     }
     return StreamingResponse(opened.chunks, media_type="application/octet-stream", headers=headers)
+
+
+@router.get(
+    "/files/{key:path}",
+    response_model=FileOut,
+    summary="Metadata of a stored file",
+    responses=documented(NAME, (404, "no stored file with this key")),
+)
+async def file_metadata(key: FileKeyPath, files: FilesDep, _: ReadAccount) -> FileOut:
+    return FileOut.model_validate(await _metadata(files, key))
+
+
+async def _metadata(files: Files, key: str) -> dict[str, Any]:
+    return FileOut.model_validate(await run_in_threadpool(files.metadata, key)).model_dump(mode="json")

@@ -10,15 +10,15 @@ from pydantic import BaseModel, Field
 
 from backend.api.deps import QueriesDep, ReadAccount, SettingsDep
 from backend.api.errors import BAD_KEY, documented
-from backend.api.params import KeyPath
-from backend.api.schemas import Lineage, NodeDetail, QueryOut
+from backend.api.params import KEY_SCHEMA, KeyPath
+from backend.api.schemas import Lineage, NodeDetail, QueryOut, SearchOut
 from backend.domain.ids import parse_key
 
 router = APIRouter(tags=["lineage"])
 
 
 @router.get(
-    "/nodes/{key}",
+    "/nodes/{key:path}",
     response_model=NodeDetail,
     summary="A node with its events and logs in time order",
     responses=documented(BAD_KEY, (404, "no node with this key")),
@@ -30,7 +30,22 @@ async def get_node(
 
 
 @router.get(
-    "/lineage/{key}",
+    "/search",
+    response_model=SearchOut,
+    summary="Find traces, files, data and sinks by the start of their key",
+    responses=documented(BAD_KEY),
+)
+async def search(
+    queries: QueriesDep,
+    _: ReadAccount,
+    q: Annotated[str, Query(description="the start of a key (case-sensitive)", json_schema_extra=KEY_SCHEMA)],
+    limit: Annotated[int, Query(ge=1, le=100)] = 20,
+) -> SearchOut:
+    return SearchOut.model_validate(await run_in_threadpool(queries.search, parse_key(q), limit))
+
+
+@router.get(
+    "/lineage/{key:path}",
     response_model=Lineage,
     summary="Upstream and/or downstream of a node",
     responses=documented(BAD_KEY, (404, "no node with this key")),

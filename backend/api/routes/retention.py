@@ -10,9 +10,9 @@ from fastapi.concurrency import run_in_threadpool
 
 from backend.api.deps import ReadAccount, RetentionDep
 from backend.api.errors import documented
-from backend.api.params import FILE_NAME_SCHEMA
+from backend.api.params import FILE_KEY_SCHEMA
 from backend.api.schemas import RetentionPage
-from backend.domain.files import check_file_name
+from backend.domain.files import check_file_key
 from backend.domain.retention import record_json
 from backend.errors import InvalidInput
 
@@ -40,7 +40,7 @@ def _cursor(value: str | None) -> int | None:
 async def retention_records(
     retention: RetentionDep,
     _: ReadAccount,
-    key: Annotated[str | None, Query(description="only this file key", json_schema_extra=FILE_NAME_SCHEMA)] = None,
+    key: Annotated[str | None, Query(description="only this file key", json_schema_extra=FILE_KEY_SCHEMA)] = None,
     rule: Literal["max_age", "max_files", "max_bytes"] | None = None,
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
     cursor: str | None = None,
@@ -48,7 +48,7 @@ async def retention_records(
     """Each record: `{id, key, group, trace, backend, rule, bytes, size, stored_at, marked_at, deleted_at}`;
     `bytes` are the stored (compressed) bytes freed, `size` the original size."""
     if key is not None:
-        check_file_name(key, "key")
+        check_file_key(key)
     rows = await run_in_threadpool(retention.records, limit + 1, _cursor(cursor), key, rule)
     page, more = rows[:limit], len(rows) > limit
     next_cursor = base64.urlsafe_b64encode(str(page[-1].id).encode()).decode().rstrip("=") if more and page else None

@@ -3,19 +3,20 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 import orjson
-from fastapi import APIRouter, Query, Response
+from fastapi import APIRouter, Query, Request, Response
 from fastapi.concurrency import run_in_threadpool
 
 from backend.api import params
 from backend.api.deps import QueriesDep, ReadAccount
 from backend.api.errors import BAD_KEY, documented
-from backend.api.params import DATE_TIME, KeyPath
+from backend.api.params import DATE_TIME, KeyPath, suffix_is_literal
 from backend.api.schemas import TraceGraph, TraceOut, TracePage
 from backend.domain.events import format_time
 from backend.domain.ids import parse_key
+from backend.domain.queries import Queries
 from graph.base import TraceFilter
 
 router = APIRouter(tags=["traces"])
@@ -39,6 +40,9 @@ async def list_traces(
         str | None, Query(description="traces started before this time (RFC 3339)", json_schema_extra=DATE_TIME)
     ] = None,
     q: Annotated[str | None, Query(max_length=200, description="substring of key, name or user")] = None,
+    has_drops: Annotated[
+        bool | None, Query(description="true: traces whose own events dropped something; false: none")
+    ] = None,
     limit: Annotated[int, Query(ge=1, le=500)] = 50,
     cursor: str | None = None,
 ) -> TracePage:
@@ -48,32 +52,39 @@ async def list_traces(
         since=_text(params.time_filter(since, "since")),
         until=_text(params.time_filter(until, "until")),
         q=q,
+        has_drops=has_drops,
     )
     return TracePage.model_validate(await run_in_threadpool(queries.list_traces, filt, limit, cursor))
 
 
 @router.get(
-    "/traces/{key}",
-    response_model=TraceOut,
-    summary="A trace with its summary",
-    responses=documented(BAD_KEY, (404, "no trace with this key")),
-)
-async def get_trace(key: KeyPath, queries: QueriesDep, _: ReadAccount) -> TraceOut:
-    detail = await run_in_threadpool(queries.with_projection, parse_key(key), queries.trace_detail)
-    return TraceOut.model_validate(detail)
-
-
-@router.get(
-    "/traces/{key}/graph",
+    "/traces/{key:path}/graph",
     response_model=TraceGraph,
     summary="Nodes and flow edges of a trace",
     responses=documented(BAD_KEY, (404, "no trace with this key")),
 )
-async def get_trace_graph(key: KeyPath, queries: QueriesDep, _: ReadAccount) -> Response:
+async def get_trace_graph(key: KeyPath, request: Request, queries: QueriesDep, _: ReadAccount) -> Response:
     """Serialised as it comes from the use case (exactly TraceGraph's fields): validating 10,000 nodes into
     models and back cost ~100 ms of the answer's ~400 (bench/lineage.py)."""
+    if not suffix_is_literal(request, "/graph"):  # GET /traces/a%2Fgraph: the trace `a/graph` itself
+        return Response(orjson.dumps(await _detail(queries, f"{key}/graph")), media_type="application/json")
     graph = await run_in_threadpool(queries.with_projection, parse_key(key), queries.trace_graph)
     return Response(orjson.dumps(graph), media_type="application/json")
+
+
+@router.get(
+    "/traces/{key:path}",
+    response_model=TraceOut,
+    summary="A trace with its summary and its own log messages",
+    responses=documented(BAD_KEY, (404, "no trace with this key")),
+)
+async def get_trace(key: KeyPath, queries: QueriesDep, _: ReadAccount) -> TraceOut:
+    return TraceOut.model_validate(await _detail(queries, key))
+
+
+async def _detail(queries: Queries, key: str) -> dict[str, Any]:
+    detail = await run_in_threadpool(queries.with_projection, parse_key(key), queries.trace_detail)
+    return TraceOut.model_validate(detail).model_dump(mode="json")
 
 
 def _text(value: datetime | None) -> str | None:
