@@ -398,30 +398,29 @@ class CypherGraphStore(ABC):
     def close(self) -> None: ...
 
 
+_TRACE_CONDITIONS = (  # TraceFilter field → condition on `t`, with the field as its parameter
+    ("user", "t.user = $user"),
+    ("status", "t.status = $status"),
+    ("since", "t.last_at >= $since"),
+    ("until", "t.first_at < $until"),
+    ("has_drops", "coalesce(t.has_drops, false) = $has_drops"),
+)
+
+
 def _trace_filter(filt: TraceFilter) -> tuple[list[str], dict[str, Any]]:
     """WHERE conditions (on `t`) and parameters of a trace filter."""
     where: list[str] = []
     params: dict[str, Any] = {}
-    if filt.user is not None:
-        where.append("t.user = $user")
-        params["user"] = filt.user
-    if filt.status is not None:
-        where.append("t.status = $status")
-        params["status"] = filt.status
-    if filt.since is not None:
-        where.append("t.last_at >= $since")
-        params["since"] = filt.since
-    if filt.until is not None:
-        where.append("t.first_at < $until")
-        params["until"] = filt.until
+    for name, condition in _TRACE_CONDITIONS:
+        value = getattr(filt, name)
+        if value is not None:
+            where.append(condition)
+            params[name] = value
     if filt.q:
         where.append(
             "(lower(t.key) CONTAINS $q OR lower(coalesce(t.name, '')) CONTAINS $q OR lower(coalesce(t.user, '')) CONTAINS $q)"
         )
         params["q"] = filt.q.lower()
-    if filt.has_drops is not None:
-        where.append("coalesce(t.has_drops, false) = $has_drops")
-        params["has_drops"] = filt.has_drops
     return where, params
 
 
