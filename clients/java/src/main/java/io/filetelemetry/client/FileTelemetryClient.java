@@ -45,6 +45,9 @@ import java.util.function.ToLongFunction;
  * Failures are unchecked {@link FileTelemetryException}s.
  */
 public final class FileTelemetryClient implements AutoCloseable {
+    /** Hits {@link #search(String)} asks for (the server's default). */
+    public static final int DEFAULT_SEARCH_LIMIT = 20;
+
     private final ApiClient api;
     private final Set<AsyncSender> senders = ConcurrentHashMap.newKeySet();
     private volatile boolean closed;
@@ -314,6 +317,25 @@ public final class FileTelemetryClient implements AutoCloseable {
     /** Lineage both ways, 5 hops. */
     public Lineage lineage(String key) {
         return lineage(key, Lineage.Direction.BOTH, 5);
+    }
+
+    /**
+     * Traces, files, data and sinks whose key starts with {@code prefix} (case-sensitive; {@code GET /search}):
+     * traces first, then nodes, each in key order; at most {@code limit} (1..100).
+     */
+    public List<KeyHit> search(String prefix, int limit) {
+        Map<String, String> q = new LinkedHashMap<>();
+        q.put("q", Objects.requireNonNull(prefix, "prefix"));
+        q.put("limit", Integer.toString(limit));
+        JsonNode r = get("search " + prefix, "search", q);
+        List<KeyHit> out = new ArrayList<>();
+        r.path("items").forEach(n -> out.add(Json.convert(n, KeyHit.class)));
+        return out;
+    }
+
+    /** Keys starting with {@code prefix}, at most {@value #DEFAULT_SEARCH_LIMIT}. */
+    public List<KeyHit> search(String prefix) {
+        return search(prefix, DEFAULT_SEARCH_LIMIT);
     }
 
     /** A read-only Cypher query ({@code POST /graph/query}); the server limits rows and time. */

@@ -58,6 +58,14 @@ public final class TraceQuery {
             return put("q", q);
         }
 
+        /**
+         * True: traces whose own events dropped a file or data; false: traces that dropped nothing;
+         * null: either (no filter).
+         */
+        public Builder hasDrops(Boolean hasDrops) {
+            return put("has_drops", hasDrops == null ? null : hasDrops.toString());
+        }
+
         /** Page size, 1..500 (server default 50). */
         public Builder limit(int limit) {
             return put("limit", Integer.toString(limit));

@@ -214,6 +214,50 @@ class ClientTest {
     }
 
     @Test
+    void searchSendsThePrefixAndLimitAndReadsTheHits() {
+        stub.route("GET /api/v1/search", r -> Answer.json(200, "{\"items\":[{\"key\":\"s3://b/run\",\"kind\":\"trace\"},"
+                + "{\"key\":\"s3://b/run/in.csv\",\"kind\":\"file\"}]}"));
+        try (FileTelemetryClient client = stub.client()) {
+            List<KeyHit> hits = client.search("s3://b/run", 5);
+            assertEquals(List.of(new KeyHit("s3://b/run", "trace"), new KeyHit("s3://b/run/in.csv", "file")), hits);
+            assertTrue(hits.get(0).isTrace());
+            client.search("a b&c");
+        }
+        List<StubServer.Seen> seen = stub.seen("GET /api/v1/search");
+        assertEquals("q=s3%3A%2F%2Fb%2Frun&limit=5", seen.get(0).query());
+        assertEquals("q=a+b%26c&limit=20", seen.get(1).query());
+    }
+
+    @Test
+    void pathKeysTravelAsOneSegmentAndDropsAndOwnLogsAreRead() {
+        String key = "s3://b/in/x y.csv";
+        String encoded = "s3%3A%2F%2Fb%2Fin%2Fx%20y.csv";
+        stub.route("GET /api/v1/traces/" + encoded, r -> Answer.json(200, TRACE_JSON.replace("\"new_field\":1",
+                "\"has_drops\":true,\"log_messages\":[{\"time\":\"t0\",\"level\":\"warn\",\"message\":\"late\"}]")));
+        stub.route("GET /api/v1/traces/" + encoded + "/graph", r -> Answer.json(200, "{\"nodes\":[{\"key\":\"n\","
+                + "\"kind\":\"file\",\"status\":\"dropped\",\"dropped_here\":true,\"drop_reason\":\"bad\"},"
+                + "{\"key\":\"m\",\"kind\":\"data\"}],\"edges\":[],\"truncated\":false}"));
+        stub.route("GET /api/v1/traces", r -> Answer.json(200, "{\"items\":[" + TRACE_JSON + "],\"next_cursor\":null,"
+                + "\"total\":7}"));
+        try (FileTelemetryClient client = stub.client()) {
+            Trace t = client.trace(key);
+            assertTrue(t.hasDrops());
+            assertEquals(List.of(new Trace.LogMessage("t0", "warn", "late")), t.logMessages());
+            TraceGraph g = client.traceGraph(key);
+            assertTrue(g.node("n").orElseThrow().droppedHere());
+            assertEquals("bad", g.node("n").orElseThrow().dropReason());
+            assertFalse(g.node("m").orElseThrow().droppedHere());
+            assertNull(g.node("m").orElseThrow().dropReason());
+            TracePage page = client.traces(TraceQuery.builder().text("run").hasDrops(true).build());
+            assertEquals(7, page.total());
+            assertNull(page.items().get(0).logMessages(), "list items carry no log messages");
+            client.traces(TraceQuery.builder().hasDrops(false).hasDrops(null).build());
+        }
+        assertEquals("q=run&has_drops=true", stub.seen("GET /api/v1/traces").get(0).query());
+        assertNull(stub.seen("GET /api/v1/traces").get(1).query(), "hasDrops(null) drops the filter");
+    }
+
+    @Test
     void subscriptionsRoundTrip() {
         String sub = "{\"id\":\"s1\",\"user_id\":\"team-7\",\"user_name\":\"T\",\"stream_key\":\"ft:s:s1\","
                 + "\"transport\":\"redis\",\"endpoint\":\"redis://127.0.0.1:6380/0\",\"topic\":null,"

@@ -8,11 +8,12 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.HashSet;
+import java.util.List;
 import java.util.Set;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
-/** The example of the READMEs, as written there (keys made unique per run). */
+/** The examples of the READMEs, as written there (keys made unique per run). */
 class ReadmeExampleIT {
 
     @Test
@@ -44,6 +45,34 @@ class ReadmeExampleIT {
             assertEquals(Set.of(table, rows, fileKey), keys);
             assertArrayEquals(Files.readString(orders).getBytes(StandardCharsets.UTF_8),
                     Files.readAllBytes(dir.resolve("orders-copy.csv")));
+        }
+    }
+
+    @Test
+    void keysThatArePaths(@TempDir Path dir) throws Exception {
+        String run = Keys.newKey().substring(24);
+        Path orders = Files.writeString(dir.resolve("orders.csv"), "id,amount\n1,9.50\n");
+        String landing = "landing/partner-a/" + run + "/orders.csv";
+        try (FileTelemetryClient client = ItSupport.client()) {
+            String trace = "pipelines/daily orders/" + run;
+            String file = "s3://bucket/in/" + run + "/orders.csv";
+            client.send(
+                Event.traceStarted(trace, "team-7").build(),
+                Event.flow(trace, "parse").input(NodeRef.file(file)).output(NodeRef.data("rows/" + run)).build(),
+                Event.fileDropped(trace, file, "schema validation failed").build());
+            NodeDetail node = ItSupport.waitFor(() -> client.node(file), n -> true, Duration.ofSeconds(30));
+            List<KeyHit> hits = client.search("s3://bucket/in/" + run + "/");
+            StoredFile landed = client.upload(orders, UploadOptions.trace(trace).key(landing));
+            client.download(landing, dir.resolve("orders-copy.csv"));
+            TracePage failing = ItSupport.waitFor(
+                    () -> client.traces(TraceQuery.builder().text(run).hasDrops(true).build()),
+                    p -> p.total() == 1, Duration.ofSeconds(30));
+
+            assertEquals(file, node.key());
+            assertEquals(List.of(new KeyHit(file, "file")), hits);
+            assertEquals(landing, landed.key());
+            assertArrayEquals(Files.readAllBytes(orders), Files.readAllBytes(dir.resolve("orders-copy.csv")));
+            assertEquals(List.of(trace), failing.items().stream().map(Trace::key).toList());
         }
     }
 }
