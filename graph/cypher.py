@@ -120,7 +120,8 @@ class CypherGraphStore(ABC):
                     f"SET t.name = CASE WHEN {wins} THEN coalesce(r.name, t.name) ELSE coalesce(t.name, r.name) END "
                     f"SET t.user = CASE WHEN {wins} THEN r.user WHEN r.started = true THEN t.user "
                     "ELSE coalesce(t.user, r.user) END "
-                    f"SET t.started_at = CASE WHEN {wins} THEN r.started_at ELSE t.started_at END",
+                    f"SET t.started_at = CASE WHEN {wins} THEN r.started_at ELSE t.started_at END, "
+                    "t.has_drops = coalesce(t.has_drops, false)",  # set by a drop below; null: made before drops
                     {"rows": rows},
                 )
             )
@@ -262,6 +263,27 @@ class CypherGraphStore(ABC):
             "SET n.status = CASE WHEN n.status_rank = r.rank THEN r.status ELSE n.status END, "
             "n.reason = CASE WHEN n.status_rank = r.rank AND r.reason IS NOT NULL THEN r.reason ELSE n.reason END, "
             "n.code = CASE WHEN n.status_rank = r.rank AND r.code IS NOT NULL THEN r.code ELSE n.code END"
+        )
+
+    def charge_old_drops(self) -> None:
+        """Traces merged before drops were charged to the trace that reported them have no `has_drops` (every
+        trace merged since has one): charge their nodes' drops to the trace that owns each node, as summaries
+        counted them then. Run when the store opens; a no-op once done. `ftel graph rebuild` charges them
+        exactly, from the events."""
+        self._write(
+            [
+                (
+                    "MATCH (t:Trace)-[c:CONTAINS]->(n) WHERE t.has_drops IS NULL AND n.status = 'dropped' "
+                    "AND n.trace = t.key SET c.dropped_at = n.last_at, c.drop_reason = n.reason, c.drop_code = n.code",
+                    {},
+                ),
+                (
+                    "MATCH (t:Trace)-[c:CONTAINS]->() WHERE t.has_drops IS NULL AND c.dropped_at IS NOT NULL "
+                    "SET t.has_drops = true",
+                    {},
+                ),
+                ("MATCH (t:Trace) WHERE t.has_drops IS NULL SET t.has_drops = false", {}),
+            ]
         )
 
     # -- reads ------------------------------------------------------------------------------

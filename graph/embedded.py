@@ -77,6 +77,7 @@ class EmbeddedGraphStore(CypherGraphStore):
         with self._lock:
             for ddl in _schema():
                 self._conn.execute(ddl)
+        self.charge_old_drops()
 
     def _merge_node(self, kind: str) -> str:
         return f"MERGE (n:{LABELS[kind]} {{key: r.key}})"

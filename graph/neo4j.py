@@ -75,7 +75,8 @@ class Neo4jGraphStore(CypherGraphStore):
         try:
             for ddl in _SCHEMA:
                 self._driver.execute_query(ddl, database_=database)
-        except (DriverError, Neo4jError, OSError) as exc:
+            self.charge_old_drops()
+        except (DriverError, Neo4jError, OSError, GraphError) as exc:
             self._driver.close()
             raise GraphError(f"cannot reach Neo4j at {uri}: {exc}") from exc
 

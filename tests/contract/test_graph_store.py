@@ -389,6 +389,26 @@ def test_a_drop_is_charged_to_the_trace_that_reported_it(store: GraphStore, spli
     assert store.count_traces(TraceFilter(has_drops=True, user="team-x")) == 0
 
 
+def test_a_graph_made_before_per_trace_drops_charges_them_to_the_owning_trace(store: GraphStore) -> None:
+    """What the graph held before drops had their own record (no has_drops, no drop on CONTAINS) is charged to
+    each node's trace when the store opens, as summaries counted it then; traces merged since are left alone."""
+    assert isinstance(store, CypherGraphStore)
+    store.apply(batch_of(seed_events("A") + CROSS_TRACE_DROP))
+    store._write(
+        [
+            ("MATCH (t:Trace) WHERE t.key <> 'Y' SET t.has_drops = NULL", {}),
+            ("MATCH (t:Trace)-[c:CONTAINS]->() WHERE t.key <> 'Y' SET c.dropped_at = NULL, c.drop_reason = NULL", {}),
+        ]
+    )
+    assert not [r for r in store.trace_counts(["A"]) if r["dropped_here"]]
+    for _ in range(2):
+        store.charge_old_drops()
+    dropped = {r["reason"]: r["count"] for r in store.trace_counts(["A"]) if r["dropped_here"]}
+    assert dropped == {"header row missing (see log)": 1, "checksum mismatch (see log)": 1}
+    assert [t["key"] for t in store.list_traces(TraceFilter(has_drops=True), 10, None)] == ["Y", "X", "A"]
+    assert {r["reason"] for r in store.trace_counts(["Y"]) if r["dropped_here"]} == {"schema validation failed"}
+
+
 def test_neighbours_walk_both_directions(store: GraphStore) -> None:
     store.apply(batch_of(seed_events("A")))
     up = store.neighbours(["File4"], "upstream")
