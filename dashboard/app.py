@@ -5,8 +5,9 @@ from __future__ import annotations
 import dash
 import dash_cytoscape as cyto
 
-from dashboard import callbacks, layout
+from dashboard import callbacks, pages
 from dashboard.client import ApiClient
+from dashboard.pages_css import PAGES_CSS
 from dashboard.styles import PAGE_CSS
 
 _INDEX = (
@@ -19,11 +20,22 @@ _INDEX = (
     {%css%}
     <style>"""
     + PAGE_CSS
+    + PAGES_CSS
     + """</style>
   </head>
   <body>
     {%app_entry%}
     <footer>{%config%}{%scripts%}{%renderer%}</footer>
+    <script>
+      // Ctrl+Enter (⌘+Enter) in the Cypher editor runs the query, as in most query consoles.
+      document.addEventListener('keydown', function (e) {
+        if ((e.ctrlKey || e.metaKey) && e.key === 'Enter' && e.target && e.target.id === 'query-text') {
+          e.preventDefault();
+          const run = document.getElementById('query-run');
+          if (run) { run.click(); }
+        }
+      });
+    </script>
   </body>
 </html>"""
 )
@@ -47,6 +59,6 @@ def create_dash(api_base: str, url_base_pathname: str = "/") -> dash.Dash:
     )
     app.index_string = _INDEX
     client = ApiClient(api_base)
-    app.layout = layout.shell(app.get_relative_path)
+    app.layout = pages.shell(app.get_relative_path)
     callbacks.register(app, client)
     return app

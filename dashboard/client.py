@@ -71,12 +71,20 @@ class ApiClient:
             return response.json()
         raise _error_of(response)
 
-    def sign_in(self, client_id: str, client_secret: str) -> dict[str, Any]:
-        """{access_token, token_type, expires_in}"""
-        body = self._call(
-            "POST", "/auth/token", None, auth=False, json={"client_id": client_id, "client_secret": client_secret}
-        )
-        return dict(body)
+    def sign_in(self, client_id: str, client_secret: str, *, refresh: bool = False) -> dict[str, Any]:
+        """{access_token, token_type, expires_in}; with `refresh`, also {refresh_token, refresh_expires_in}."""
+        credentials: dict[str, Any] = {"client_id": client_id, "client_secret": client_secret}
+        if refresh:
+            credentials["refresh"] = True
+        return dict(self._call("POST", "/auth/token", None, auth=False, json=credentials))
+
+    def refresh(self, refresh_token: str) -> dict[str, Any]:
+        """A new access token (and refresh token) for a refresh token; AuthExpired once it is no longer valid."""
+        return dict(self._call("POST", "/auth/refresh", None, auth=False, json={"refresh_token": refresh_token}))
+
+    def search(self, token: str | None, q: str, limit: int = 20) -> list[dict[str, Any]]:
+        """Keys starting with `q` (case-sensitive): traces first, then nodes, each {key, kind}."""
+        return list(self._call("GET", "/search", token, params={"q": q, "limit": limit}).get("items") or [])
 
     def traces(
         self,
@@ -87,6 +95,7 @@ class ApiClient:
         status: str | None = None,
         since: str | None = None,
         until: str | None = None,
+        has_drops: bool | None = None,
         limit: int = 25,
         cursor: str | None = None,
     ) -> dict[str, Any]:
@@ -96,6 +105,7 @@ class ApiClient:
                 "q": q,
                 "user": user,
                 "status": status,
+                "has_drops": None if has_drops is None else str(has_drops).lower(),
                 "since": since,
                 "until": until,
                 "limit": limit,

@@ -1,5 +1,6 @@
-"""The page shell (top bar, sign-in, router outlet) and one builder per page. Builders take data
-already fetched; they never call the API."""
+"""The builders of the pictures' pages (a trace's flow, the lineage explorer) and the form parts every
+page uses; the shell and the other pages are in pages.py. Builders take data already fetched; they
+never call the API."""
 
 from __future__ import annotations
 
@@ -16,143 +17,8 @@ from dashboard.styles import STATUS_COLOURS, TRACE_COLOUR, cytoscape_stylesheet
 
 Href = Callable[[str], str]  # app-relative path → URL under the dashboard's prefix
 
-DEFAULT_QUERY = "MATCH (n:File) RETURN n.key AS key, n.status AS status, n.reason AS reason ORDER BY key LIMIT 25"
 
-
-def shell(href: Href) -> html.Div:
-    return html.Div(
-        [
-            dcc.Location(id="url", refresh=False),
-            dcc.Store(id="session", storage_type="session"),
-            html.Header(
-                className="topbar",
-                children=[
-                    dcc.Link("file-telemetry", href=href("/"), className="brand"),
-                    dcc.Link("Traces", href=href("/"), id="nav-traces"),
-                    dcc.Link("Lineage", href=href("/lineage"), id="nav-lineage"),
-                    dcc.Link("Cypher", href=href("/query"), id="nav-query"),
-                    html.Div(
-                        className="account",
-                        children=[
-                            html.Span(id="account-info"),
-                            html.Button("Sign out", id="signout", n_clicks=0, style={"display": "none"}),
-                        ],
-                    ),
-                ],
-            ),
-            html.Main([signin_card(), html.Div(id="page")]),
-        ]
-    )
-
-
-def signin_card() -> html.Div:
-    return html.Div(
-        id="signin",
-        className="card signin",
-        style={"display": "none"},
-        children=[
-            html.H2("Sign in"),
-            html.Div(id="signin-notice"),
-            html.P("With the client credentials of an account that has the read role:", className="muted"),
-            html.Div(
-                className="row",
-                children=[
-                    dcc.Input(
-                        id="signin-client-id",
-                        placeholder="client id",
-                        type="text",
-                        autoComplete="username",
-                        debounce=False,
-                    ),
-                    dcc.Input(
-                        id="signin-secret",
-                        placeholder="client secret",
-                        type="password",
-                        autoComplete="current-password",
-                        n_submit=0,
-                    ),
-                    html.Button("Sign in", id="signin-submit", n_clicks=0, className="primary"),
-                ],
-            ),
-            html.P("or paste an access token:", className="muted"),
-            html.Div(
-                className="row",
-                children=[
-                    dcc.Input(
-                        id="signin-token", placeholder="access token (JWT)", type="password", style={"width": "420px"}
-                    ),
-                    html.Button("Use token", id="signin-use-token", n_clicks=0),
-                ],
-            ),
-            html.Div(id="signin-error"),
-        ],
-    )
-
-
-def signed_out_page() -> html.Div:
-    return html.Div(
-        className="empty",
-        children="Sign in to see traces, lineage and queries. "
-        "The dashboard reads everything through the REST API with your token.",
-    )
-
-
-def not_found_page(path: str, href: Href) -> html.Div:
-    return html.Div(className="empty", children=[f"No page at {path!r}. ", dcc.Link("Back to traces", href=href("/"))])
-
-
-# -- traces list ------------------------------------------------------------------------------
-
-TIME_RANGES = [
-    {"label": "any time", "value": ""},
-    {"label": "last hour", "value": "1h"},
-    {"label": "last 24 hours", "value": "24h"},
-    {"label": "last 7 days", "value": "7d"},
-    {"label": "last 30 days", "value": "30d"},
-    {"label": "custom (since/until)", "value": "custom"},
-]
-
-STATUS_FILTER = [
-    {"label": "any", "value": ""},
-    {"label": "open", "value": "open"},
-    {"label": "ended", "value": "ended"},
-]
-
-
-def traces_page() -> html.Div:
-    return html.Div(
-        [
-            html.H2("Traces"),
-            filters_card(traces_filters()),
-            dcc.Store(id="traces-pages", data={"cursors": [None], "next": None}),
-            dcc.Loading(html.Div(id="traces-table"), type="dot", delay_show=300),
-            traces_pager(),
-        ]
-    )
-
-
-def traces_filters() -> list[Any]:
-    return [
-        field("Search (key, user, name)", text_filter("traces-q", "e.g. A or nightly", "240px", kind="search")),
-        field("User", text_filter("traces-user", "exact user id", "150px")),
-        field("Status", choice("traces-status", STATUS_FILTER, "", "120px")),
-        field("Time range", choice("traces-range", TIME_RANGES, "", "190px")),
-        field("Since (RFC 3339, UTC)", text_filter("traces-since", "2026-01-01T00:00:00Z", "190px")),
-        field("Until", text_filter("traces-until", "2026-01-02T00:00:00Z", "190px")),
-        field("Per page", choice("traces-limit", [10, 25, 50, 100], 25, "80px")),
-        html.Button("Search", id="traces-search", n_clicks=0, className="primary"),
-    ]
-
-
-def traces_pager() -> html.Div:
-    return html.Div(
-        className="pager",
-        children=[
-            html.Button("← Previous", id="traces-prev", n_clicks=0, disabled=True),
-            html.Span(id="traces-pageinfo", className="muted"),
-            html.Button("Next →", id="traces-next", n_clicks=0, disabled=True),
-        ],
-    )
+# -- form parts shared by the pages -----------------------------------------------------------
 
 
 def filters_card(children: list[Any]) -> html.Div:
@@ -318,24 +184,3 @@ def lineage_filters(key: str, direction: str, depth: int) -> list[Any]:
         field("Depth", depth_input),
         html.Button("Explore", id="lineage-run", n_clicks=0, className="primary"),
     ]
-
-
-# -- Cypher -----------------------------------------------------------------------------------
-
-
-def query_page() -> html.Div:
-    return html.Div(
-        [
-            html.H2("Cypher console"),
-            html.P(
-                "Read-only queries on the lineage graph (Trace, File, Data, Sink; CONTAINS, FLOWS_TO). "
-                "Writes are refused; rows and time are limited by the server.",
-                className="muted",
-            ),
-            dcc.Textarea(id="query-text", value=DEFAULT_QUERY, className="cypher", rows=5),
-            html.Div(
-                className="toolbar", children=[html.Button("Run", id="query-run", n_clicks=0, className="primary")]
-            ),
-            dcc.Loading(html.Div(id="query-result"), type="dot", delay_show=300),
-        ]
-    )

@@ -6,7 +6,6 @@ from collections.abc import Callable, Iterable
 from typing import Any
 from urllib.parse import quote
 
-import orjson
 from dash import dcc, html
 
 from dashboard.client import ApiError
@@ -39,54 +38,7 @@ def short_time(value: str | None) -> str:
     return value.replace("T", " ").split(".")[0].rstrip("Z")
 
 
-# -- traces list ------------------------------------------------------------------------------
-
-
-def traces_table(items: list[dict[str, Any]], href: Href, filtered: bool) -> html.Div | html.Table:
-    if not items:
-        if filtered:
-            return empty("No trace matches these filters. Clear the search or widen the time range.")
-        return empty(
-            [
-                "No traces yet. Send telemetry to POST /api/v1/events, or run ",
-                html.Code("ftel demo"),
-                " to send the seed scenario.",
-            ]
-        )
-    head = html.Tr(
-        [
-            html.Th("Trace"),
-            html.Th("Name"),
-            html.Th("User"),
-            html.Th("Status"),
-            html.Th("First"),
-            html.Th("Last"),
-            *[html.Th(c.capitalize(), className="num") for c in SUMMARY_COLUMNS],
-            html.Th("Drop reasons"),
-        ]
-    )
-    rows = []
-    for t in items:
-        s = t.get("summary") or {}
-        reasons = s.get("drop_reasons") or {}
-        rows.append(
-            html.Tr(
-                [
-                    html.Td(dcc.Link(t["key"], href=href(f"/traces/{quote_key(t['key'])}"), className="trace-link")),
-                    html.Td(t.get("name") or ""),
-                    html.Td(t.get("user") or ""),
-                    html.Td(status_badge(t.get("status"))),
-                    html.Td(short_time(t.get("first_at"))),
-                    html.Td(short_time(t.get("last_at"))),
-                    *[
-                        html.Td(str(s.get(c, 0)), className="num" + (" bad" if c == "dropped" and s.get(c) else ""))
-                        for c in SUMMARY_COLUMNS
-                    ],
-                    html.Td("; ".join(f"{r} ×{n}" for r, n in reasons.items())),
-                ]
-            )
-        )
-    return html.Table([html.Thead(head), html.Tbody(rows)], className="grid", id="traces-grid")
+# -- links ------------------------------------------------------------------------------------
 
 
 def quote_key(key: str) -> str:
@@ -310,32 +262,3 @@ def trace_panel(trace: dict[str, Any]) -> html.Div:
             ),
         ]
     )
-
-
-# -- Cypher -----------------------------------------------------------------------------------
-
-
-def query_table(result: dict[str, Any]) -> html.Div:
-    columns, rows = result.get("columns") or [], result.get("rows") or []
-    note = f"{len(rows)} row(s)"
-    if result.get("truncated"):
-        note += f" — truncated at the server's limit of {result.get('row_limit')} rows"
-    if not rows:
-        return html.Div([html.Div(note, className="muted", id="query-note"), empty("The query returned no rows.")])
-    table = html.Table(
-        [
-            html.Thead(html.Tr([html.Th(c) for c in columns])),
-            html.Tbody([html.Tr([html.Td(_cell(v)) for v in row]) for row in rows]),
-        ],
-        className="grid",
-        id="query-table",
-    )
-    return html.Div([html.Div(note, className="muted", id="query-note"), table])
-
-
-def _cell(value: Any) -> str:
-    if value is None:
-        return "null"
-    if isinstance(value, (dict, list)):
-        return orjson.dumps(value).decode()
-    return str(value)

@@ -1,6 +1,7 @@
 """Dash callbacks: each reads the token from the browser session, calls the REST API through
-ApiClient, and turns the answer (or the failure) into components. A 401 signs the browser out
-with a notice, so an expired token leads straight back to the sign-in form.
+ApiClient, and turns the answer (or the failure) into components. A 401 renews the token with the
+refresh cookie when the browser has one, else signs the browser out with a notice, so an expired
+token leads straight back to the sign-in form.
 
 One module per feature, each with a `register_*(app, client)`; `register` calls them all, once."""
 
@@ -18,6 +19,7 @@ from dashboard.callbacks.common import (
     token_of,
 )
 from dashboard.callbacks.lineage import register_lineage
+from dashboard.callbacks.navigation import register_navigation
 from dashboard.callbacks.query import register_query
 from dashboard.callbacks.router import register_router
 from dashboard.callbacks.session import register_session
@@ -44,6 +46,7 @@ def register(app: dash.Dash, client: ApiClient) -> None:
     output once (later ones only with allow_duplicate), so this runs once per app."""
     register_session(app, client)
     register_router(app, client)
+    register_navigation(app, client)
     register_traces_list(app, client)
     register_trace_flow(app, client)
     register_node_panel(app, client)

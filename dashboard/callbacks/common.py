@@ -14,16 +14,41 @@ from dashboard.client import ApiError, AuthExpired
 
 SESSION_OUT = Output("session", "data", allow_duplicate=True)
 
+# A page that keeps its view state in the URL writes the query string with both outputs: the router
+# sees that the URL it is told about is the one the page wrote, and leaves the page as it is.
+URL_WRITE = (Output("url", "search", allow_duplicate=True), Output("url-written", "data", allow_duplicate=True))
+
+# Where a callback sends the browser: {"href", "replace"} → history push (or replace) in the browser.
+NAVIGATE = Output("nav-to", "data", allow_duplicate=True)
+
 
 def token_of(session: dict[str, Any] | None) -> str | None:
     return (session or {}).get("token") or None
 
 
 def signed_out(session: dict[str, Any] | None, exc: ApiError) -> Any:
-    """The session to store after a failed call: cleared with a notice on 401, else unchanged."""
+    """The session to store after a failed call: cleared with a notice on 401 (marked `expired`, so that a
+    browser holding the refresh cookie gets a new token silently), else unchanged."""
     if isinstance(exc, AuthExpired):
-        return {"token": None, "notice": exc.message}
+        return {"token": None, "notice": exc.message, "expired": True}
     return no_update
+
+
+def url_write(current: str | None, pathname: str | None, search: str) -> tuple[Any, Any]:
+    """The URL_WRITE values that put `search` in the address bar of `pathname`; nothing when it is there."""
+    if (current or "") == search:
+        return no_update, no_update
+    return search, {"pathname": pathname, "search": search}
+
+
+def download(content: str, filename: str, mime: str) -> dict[str, Any]:
+    """What a dcc.Download's `data` takes to save `content` as `filename` (dcc.send_string, typed)."""
+    return {"content": content, "filename": filename, "type": mime, "base64": False}
+
+
+def navigate(href: str, *, replace: bool = False) -> dict[str, Any]:
+    """The NAVIGATE value that opens `href` (replace: instead of the current history entry)."""
+    return {"href": href, "replace": replace, "at": time.time()}
 
 
 def parse_time(text: str | None, what: str) -> str | None:

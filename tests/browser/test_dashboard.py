@@ -356,6 +356,7 @@ def test_cypher_console_shows_rows_and_plain_errors(signed_in: Any) -> None:
 
 def test_expired_token_leads_back_to_sign_in_then_a_pasted_token_works(signed_in: Any, app_server: Server) -> None:
     driver = signed_in
+    driver.delete_all_cookies()  # without the refresh cookie (with it, the token is renewed: test_navigation.py)
     driver.execute_script("sessionStorage.setItem('session', JSON.stringify({token: 'expired.not.valid', who: 'x'}));")
     driver.get(f"{app_server.base}/dashboard/traces/A")
     until(driver, lambda: "session has expired" in text_of(driver, "signin-notice"), "the expiry notice")
