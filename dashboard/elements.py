@@ -5,7 +5,10 @@ Pure functions, no Dash: what the browser draws is decided here and unit tested 
 Element ids carry a prefix so that no user key can collide with a drawn helper node:
 ``n:<key>`` a graph node, ``t:<key>`` the trace root, ``x:<key>`` the drop marker after a dropped
 node (the seed picture's "File1 -> drop"), ``m:<parent id>`` the "+N more" node of a grouped fan-out,
-``e:<n>`` an edge.
+``e:<n>`` an edge, ``g:<trace key>`` the box around one trace's nodes in a lineage picture.
+
+A trace's drops are the nodes its own events dropped (`dropped_here` in GET /traces/{key}/graph): a
+node another trace dropped keeps its status colour but gets no drop marker and does not count here.
 """
 
 from __future__ import annotations
@@ -15,6 +18,8 @@ from collections import Counter
 from collections.abc import Collection, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
+
+from dashboard.styles import TRACE_TINTS
 
 FANOUT_LIMIT = 50
 EXPAND_ALL = "*"  # in an expanded set: no fan-out is grouped
@@ -38,6 +43,18 @@ def more_id(parent: str) -> str:
     return f"m:{parent}"
 
 
+def group_id(trace: str) -> str:
+    return f"g:{trace}"
+
+
+def dropped_here(node: Mapping[str, Any]) -> bool:
+    """Whether the picture's own trace dropped this node; answers without `dropped_here` (lineage, an
+    older API) go by the status."""
+    if "dropped_here" in node:
+        return bool(node["dropped_here"])
+    return node.get("status") == "dropped"
+
+
 def _natural(text: str) -> list[Any]:
     """Sort key that puts file2 before file10."""
     return [int(part) if part.isdigit() else part.lower() for part in re.split(r"(\d+)", text)]
@@ -45,7 +62,7 @@ def _natural(text: str) -> list[Any]:
 
 def _child_order(node: Mapping[str, Any] | None, key: str) -> tuple[int, list[Any]]:
     # Dropped children come first so that a grouped fan-out never hides a drop.
-    dropped = node is not None and node.get("status") == "dropped"
+    dropped = node is not None and dropped_here(node)
     return (0 if dropped else 1, _natural(key))
 
 
@@ -57,6 +74,8 @@ class View:
     total: int  # graph nodes in the input
     shown: int  # graph nodes drawn
     groups: list[str] = field(default_factory=list)  # parents whose fan-out is grouped into "+N more"
+    focus: list[str] = field(default_factory=list)  # where to look first when it does not fit readably
+    hidden_in: dict[str, str] = field(default_factory=dict)  # node id left out → the parent grouping it
 
     @property
     def hidden(self) -> int:
@@ -76,8 +95,9 @@ def node_label(node: Mapping[str, Any]) -> str:
 
 
 def drop_text(node: Mapping[str, Any]) -> str:
-    """The drop reason as shown to people: reason, else code, else 'no reason given'."""
-    reason, code = node.get("reason"), node.get("code")
+    """The drop reason as shown to people: reason, else code, else 'no reason given'. In a trace's
+    picture the reason is the one this trace's drop event gave (`drop_reason`)."""
+    reason, code = node.get("drop_reason") or node.get("reason"), node.get("code")
     if reason and code:
         return f"{reason} [{code}]"
     return str(reason or code or "no reason given")
@@ -86,17 +106,23 @@ def drop_text(node: Mapping[str, Any]) -> str:
 def _graph_node(node: Mapping[str, Any], *, root: bool = False) -> dict[str, Any]:
     kind = str(node.get("kind") or "data")
     status = node.get("status") or "unknown"
+    ours = dropped_here(node)
+    elsewhere = status == "dropped" and not ours
     data = {
         "id": node_id(str(node["key"])),
         "key": node["key"],
         "kind": kind,
         "status": status,
-        "label": node_label(node),
+        "label": node_label(node) + ("\n(dropped by another trace)" if elsewhere else ""),
         "name": node.get("name"),
         "reason": node.get("reason"),
         "code": node.get("code"),
+        "dropped_here": ours,
+        "drop_reason": node.get("drop_reason") if "dropped_here" in node else node.get("reason"),
+        "trace": node.get("trace"),
     }
-    classes = [kind, status] + (["root"] if root else [])
+    classes = [kind, status] + (["dropped-here"] if ours else []) + (["elsewhere"] if elsewhere else [])
+    classes += ["root"] if root else []
     return {"data": data, "classes": " ".join(classes)}
 
 
@@ -109,7 +135,7 @@ def _drop_marker(node: Mapping[str, Any]) -> list[dict[str, Any]]:
             "kind": "drop",
             "status": "dropped",
             "label": f"drop\n{drop_text(node)}",
-            "reason": node.get("reason"),
+            "reason": node.get("drop_reason") or node.get("reason"),
             "code": node.get("code"),
         },
         "classes": "drop",
@@ -231,7 +257,7 @@ def collapse(
             node = by_key[key]
             elements.append(_graph_node(node, root=nid in root_marks))
             shown += 1
-            if node.get("status") == "dropped":
+            if dropped_here(node):
                 elements += _drop_marker(node)
         elif nid in externals:
             elements.append(_external_node(key))
@@ -249,7 +275,16 @@ def collapse(
                 "classes": "more-edge",
             }
         )
-    return View(elements=elements, total=len(by_key), shown=shown, groups=[m["data"]["group_of"] for m in more_nodes])
+    hidden_in = {kid: parent for parent, rest in grouped for kid in rest if kid not in visible_set}
+    focus = [node_id(k) for k in by_key if node_id(k) in visible_set and dropped_here(by_key[k])]
+    return View(
+        elements=elements,
+        total=len(by_key),
+        shown=shown,
+        groups=[m["data"]["group_of"] for m in more_nodes],
+        focus=sorted(focus, key={nid: i for i, nid in enumerate(visible)}.__getitem__),
+        hidden_in=hidden_in,
+    )
 
 
 def _more_node(parent: str, rest: list[str], statuses: Counter[str]) -> dict[str, Any]:
@@ -314,15 +349,36 @@ def trace_elements(
         "classes": f"trace {trace.get('status') or 'open'}",
     }
     view.elements.insert(0, root_node)
+    view.focus = view.focus or [root]
     return view
 
 
+def reveal(
+    trace: Mapping[str, Any], graph: Mapping[str, Any], expanded: Collection[str], key: str
+) -> tuple[View, list[str]]:
+    """The trace's picture with node `key` drawn (a link to it opens there): the fan-outs that group it
+    away are expanded, or everything when it lies under a grouped child."""
+    now = list(expanded)
+    target = node_id(key)
+    view = trace_elements(trace, graph, expanded=now)
+    while target not in view.hidden_in and not any(e["data"]["id"] == target for e in view.nodes()):
+        if EXPAND_ALL in now or not any(str(n["key"]) == key for n in graph.get("nodes", [])):
+            return view, now
+        now = [EXPAND_ALL]
+        view = trace_elements(trace, graph, expanded=now)
+    while target in view.hidden_in:
+        now.append(view.hidden_in[target])
+        view = trace_elements(trace, graph, expanded=now)
+    return view, now
+
+
 def lineage_elements(lineage: Mapping[str, Any], *, expanded: Collection[str] = (), limit: int = FANOUT_LIMIT) -> View:
-    """A lineage walk: the start node marked as root; sources (no incoming edge) drawn first."""
+    """A lineage walk: the start node marked as root; sources (no incoming edge) drawn first; each
+    trace's nodes in one box named after it (cytoscape compound parents), tinted by trace."""
     nodes = lineage.get("nodes", [])
     root_key = str(lineage.get("root") or (nodes[0]["key"] if nodes else ""))
     roots = [node_id(k) for k in incoming_keys(lineage)]
-    return collapse(
+    view = collapse(
         nodes,
         lineage.get("edges", []),
         roots,
@@ -330,6 +386,38 @@ def lineage_elements(lineage: Mapping[str, Any], *, expanded: Collection[str] = 
         limit=limit,
         root_marks={node_id(root_key)} if root_key else (),
     )
+    view.focus = [node_id(root_key)] if root_key else []
+    boxes = trace_groups(view)
+    view.elements[:0] = boxes
+    return view
+
+
+def trace_groups(view: View) -> list[dict[str, Any]]:
+    """Puts each drawn node with a trace (and its drop marker) in its trace's box; returns the boxes, in
+    order of first appearance, each with its tint (styles.TRACE_TINTS, cycled)."""
+    traces: dict[str, str] = {}
+    owner: dict[str, str] = {}
+    for e in view.nodes():
+        trace = e["data"].get("trace")
+        if e["data"]["kind"] in ("file", "data", "sink") and trace:
+            traces.setdefault(str(trace), group_id(str(trace)))
+            e["data"]["parent"] = owner[e["data"]["id"]] = group_id(str(trace))
+    for e in view.nodes():
+        if e["data"]["kind"] == "drop" and node_id(str(e["data"]["key"])) in owner:
+            e["data"]["parent"] = owner[node_id(str(e["data"]["key"]))]
+    return [
+        {
+            "data": {
+                "id": gid,
+                "key": trace,
+                "kind": "group",
+                "label": f"trace {trace}",
+                "tint": TRACE_TINTS[i % len(TRACE_TINTS)],
+            },
+            "classes": "group",
+        }
+        for i, (trace, gid) in enumerate(traces.items())
+    ]
 
 
 def merge_lineage(current: Mapping[str, Any] | None, more: Mapping[str, Any]) -> dict[str, Any]:

@@ -2,9 +2,12 @@
 
 dagre (in the browser) draws the seed picture nicely but is superlinear: measured in headless
 Chromium on 2 cores (bench/dashboard_render.py --dagre), 0.4 s for 250 nodes, 0.5 s for 470, 6.8 s
-for 900. Above DAGRE_MAX nodes (or when the picture is too tall to fit the screen readably) the dashboard sends positions computed
-by `layered` (linear time: longest-path columns, a tidy tree for rows) and cytoscape's `preset`
-layout only draws them, opening at the picture's top left.
+for 900. Above DAGRE_MAX nodes the dashboard sends positions computed by `layered` (linear time:
+longest-path columns, a tidy tree for rows) and cytoscape's `preset` layout only draws them.
+
+Either way the picture is fitted first; where that leaves labels too small to read, the browser
+(callbacks/viewport.py, on the layout's `ftel` options) zooms to a readable size and centres on the
+layout's focus: the node a link asked for, else this trace's first drop, else the start of the flow.
 """
 
 from __future__ import annotations
@@ -12,7 +15,7 @@ from __future__ import annotations
 from collections import defaultdict, deque
 from typing import Any
 
-from dashboard.styles import DAGRE_LR
+from dashboard.styles import DAGRE_LR, MAX_OPEN_ZOOM, MIN_READ_ZOOM, READ_ZOOM
 
 DAGRE_MAX = 250  # drawn nodes up to which the browser runs dagre
 
@@ -21,9 +24,6 @@ ROW_GAP = 12.0
 CHAR_W = 6.6  # px per character of an 11 px label, a little generous
 LINE_H = 14.0
 PAD = 16.0
-VIEW_W, VIEW_H = 1100.0, 640.0  # about the graph's box on a laptop screen
-MIN_FIT_ZOOM = 0.45  # below this, labels are unreadable: start zoomed in instead of fitting
-READ_ZOOM = 0.8
 
 
 def node_size(label: str) -> tuple[float, float]:
@@ -34,7 +34,7 @@ def node_size(label: str) -> tuple[float, float]:
 def layered(elements: list[dict[str, Any]]) -> dict[str, dict[str, float]]:
     """Positions {id: {x, y}}: a node's column is its longest path from a source, so every flow points
     right; rows follow a depth-first spanning tree, each parent centred on its children."""
-    nodes = [e["data"] for e in elements if "source" not in e["data"]]
+    nodes = [e["data"] for e in elements if "source" not in e["data"] and e["data"].get("kind") != "group"]
     ids = [n["id"] for n in nodes]
     size = {n["id"]: node_size(str(n.get("label") or n["id"])) for n in nodes}
     children: dict[str, list[str]] = defaultdict(list)
@@ -101,25 +101,23 @@ def layered(elements: list[dict[str, Any]]) -> dict[str, dict[str, float]]:
     return {node: {"x": round(column_x[rank[node]], 1), "y": round(y[node], 1)} for node in ids}
 
 
-def with_layout(elements: list[dict[str, Any]], run: int = 0) -> tuple[list[dict[str, Any]], dict[str, Any]]:
-    """Elements and the cytoscape layout to draw them with: dagre for small pictures that fit the
-    screen readably, preset positions from `layered` for big or tall ones (which then open at their
-    top left). `run` changes the layout dict so cytoscape runs it again."""
+def with_layout(
+    elements: list[dict[str, Any]], run: int = 0, *, focus: list[str] | None = None, select: str | None = None
+) -> tuple[list[dict[str, Any]], dict[str, Any]]:
+    """Elements and the cytoscape layout to draw them with: dagre for pictures of up to DAGRE_MAX
+    nodes, preset positions from `layered` above. `focus` (element ids) is where to look first when
+    the fitted picture is unreadable, `select` the node to select and show (a link's ?node=). `run`
+    changes the layout dict so cytoscape runs it again."""
+    opening = {
+        "focus": list(focus or []),
+        "select": select,
+        "minZoom": MIN_READ_ZOOM,
+        "readZoom": READ_ZOOM,
+        "maxZoom": MAX_OPEN_ZOOM,
+    }
+    drawn = sum(1 for e in elements if "source" not in e["data"] and e["data"].get("kind") != "group")
+    if drawn <= DAGRE_MAX:
+        return elements, {**DAGRE_LR, "run": run, "ftel": opening}
     positions = layered(elements)
-    start = viewport(positions)
-    if len(positions) <= DAGRE_MAX and start["fit"]:
-        return elements, {**DAGRE_LR, "run": run}
-    placed = [{**e, "position": positions[e["data"]["id"]]} if "source" not in e["data"] else e for e in elements]
-    return placed, {"name": "preset", "animate": False, "run": run, **start}
-
-
-def viewport(positions: dict[str, dict[str, float]], width: float = VIEW_W, height: float = VIEW_H) -> dict[str, Any]:
-    """Fit the picture when it stays readable; else start at its top left at a readable zoom
-    (the Fit button still shows it all)."""
-    xs = [p["x"] for p in positions.values()] or [0.0]
-    ys = [p["y"] for p in positions.values()] or [0.0]
-    w, h = max(xs) - min(xs) + 200, max(ys) - min(ys) + 60
-    if min(width / w, height / h) >= MIN_FIT_ZOOM:
-        return {"fit": True, "padding": 24}
-    zoom = READ_ZOOM
-    return {"fit": False, "zoom": zoom, "pan": {"x": 24 - (min(xs) - 100) * zoom, "y": 24 - (min(ys) - 30) * zoom}}
+    placed = [{**e, "position": positions[e["data"]["id"]]} if e["data"]["id"] in positions else e for e in elements]
+    return placed, {"name": "preset", "animate": False, "fit": True, "padding": 24, "run": run, "ftel": opening}

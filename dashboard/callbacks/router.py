@@ -13,10 +13,11 @@ from typing import Any
 import dash
 from dash import Input, Output, State, ctx, html, no_update
 
-from dashboard import layout, pages, views
+from dashboard import pages, views
 from dashboard.callbacks.common import NAVIGATE, SESSION_OUT, navigate, route, signed_out, token_of
+from dashboard.callbacks.lineage import open_lineage_page
+from dashboard.callbacks.trace_flow import open_trace_page
 from dashboard.client import ApiClient, ApiError, HttpError
-from dashboard.elements import EXPAND_ALL, trace_elements
 from dashboard.links import Href, lineage_path, trace_path
 from dashboard.tables import search_results
 from dashboard.viewstate import TracesView, query_of
@@ -117,31 +118,3 @@ def open_search_page(
     except ApiError as exc:
         return pages.search_page(q, views.error(exc)), signed_out(session, exc)
     return pages.search_page(q, search_results(items, href, SEARCH_PAGE_LIMIT)), no_update
-
-
-def open_trace_page(
-    client: ApiClient, token: str, key: str, query: dict[str, str], session: dict[str, Any] | None, href: Href
-) -> tuple[Any, Any]:
-    """The flow of one trace; ?expand=all draws every fan-out in full."""
-    expanded = [EXPAND_ALL] if query.get("expand") == "all" else []
-    try:
-        trace = client.trace(token, key)
-        graph = client.trace_graph(token, key)
-    except ApiError as exc:
-        if isinstance(exc, HttpError) and exc.status == 404:  # name the key, offer the way back
-            return pages.missing_key_page(f"Trace {key}", key, views.error(exc), href), no_update
-        return html.Div([html.H2(f"Trace {key}"), views.error(exc)]), signed_out(session, exc)
-    view = trace_elements(trace, graph, expanded=expanded)
-    if not graph.get("nodes"):
-        return html.Div(
-            [layout.trace_page(trace, view, expanded), views.empty("This trace has no files or data yet.")]
-        ), no_update
-    return layout.trace_page(trace, view, expanded), no_update
-
-
-def open_lineage_page(query: dict[str, str]) -> html.Div:
-    """The lineage explorer, its form filled from ?key=&direction=&depth=."""
-    depth = query.get("depth", "5")
-    return layout.lineage_page(
-        query.get("key", ""), query.get("direction", "upstream"), int(depth) if depth.isdigit() else 5
-    )

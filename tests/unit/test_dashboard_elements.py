@@ -12,15 +12,17 @@ from dashboard.callbacks import parse_time, route
 from dashboard.client import ApiClient, AuthExpired, HttpError, Unreachable
 from dashboard.elements import (
     EXPAND_ALL,
+    group_id,
     incoming_keys,
     lineage_elements,
     merge_lineage,
     more_id,
     node_id,
+    reveal,
     trace_elements,
     trace_id,
 )
-from dashboard.placement import DAGRE_MAX, layered, viewport, with_layout
+from dashboard.placement import DAGRE_MAX, layered, with_layout
 
 
 def seed_graph() -> dict[str, Any]:
@@ -103,7 +105,7 @@ def test_trace_root_points_at_the_incoming_nodes_and_flows_keep_their_op() -> No
 def test_status_and_kind_become_classes_for_the_colours() -> None:
     view = trace_elements(TRACE, seed_graph())
     classes = {n["data"]["id"]: n["classes"] for n in view.nodes()}
-    assert classes[node_id("File1")] == "file dropped"
+    assert classes[node_id("File1")] == "file dropped dropped-here"  # an answer without dropped_here: by status
     assert classes[node_id("File4")] == "file written"
     assert classes[node_id("data2")] == "data converted"
     assert classes["x:File1"] == "drop"
@@ -199,9 +201,36 @@ def test_lineage_marks_its_root_and_merges_expansions() -> None:
         "edges": [{"source": "data2", "target": "data5", "op": "aggregate"}],
     }
     merged = merge_lineage(merge_lineage(None, up), more)
+    assert lineage_elements(merged).focus == [node_id("File4")]
     assert merged["root"] == "File4" and merged["truncated"] is True
     assert sorted(n["key"] for n in merged["nodes"]) == ["File4", "data2", "data5"]
     assert len(merge_lineage(merged, more)["edges"]) == 2
+
+
+def test_lineage_puts_each_traces_nodes_in_one_box_named_after_it() -> None:
+    lineage = {
+        "root": "s3://bucket/in/2026/12/01/orders.csv",
+        "nodes": [
+            {"key": "s3://bucket/in/2026/12/01/orders.csv", "kind": "file", "status": "stored", "trace": "X"},
+            {"key": "orders-rows", "kind": "data", "status": "converted", "trace": "Y"},
+            {"key": "orders-out", "kind": "file", "status": "dropped", "trace": "Y", "reason": "bad"},
+        ],
+        "edges": [
+            {"source": "s3://bucket/in/2026/12/01/orders.csv", "target": "orders-rows", "op": "parse"},
+            {"source": "orders-rows", "target": "orders-out", "op": "write"},
+        ],
+    }
+    view = lineage_elements(lineage)
+    boxes = [n["data"] for n in view.nodes() if n["data"]["kind"] == "group"]
+    assert [(b["id"], b["label"]) for b in boxes] == [(group_id("X"), "trace X"), (group_id("Y"), "trace Y")]
+    assert boxes[0]["tint"] != boxes[1]["tint"]
+    parent = {n["data"]["id"]: n["data"].get("parent") for n in view.nodes()}
+    assert parent[node_id("s3://bucket/in/2026/12/01/orders.csv")] == group_id("X")
+    assert parent[node_id("orders-rows")] == parent[node_id("orders-out")] == parent["x:orders-out"] == group_id("Y")
+    # boxes are not placed: cytoscape sizes them around their children
+    _, layout = with_layout(view.elements)
+    assert layout["name"] == "dagre"
+    assert group_id("X") not in layered(view.elements)
 
 
 # -- placement ----------------------------------------------------------------------------------
@@ -226,10 +255,58 @@ def test_small_pictures_use_dagre_and_big_ones_preset_positions() -> None:
     assert all("position" in e for e in big if "source" not in e["data"])
 
 
-def test_a_tall_picture_starts_readable_at_its_top_instead_of_fitting() -> None:
-    assert viewport({"a": {"x": 0, "y": 0}, "b": {"x": 300, "y": 200}}) == {"fit": True, "padding": 24}
-    tall = viewport({f"n{i}": {"x": 0, "y": i * 40.0} for i in range(500)})
-    assert tall["fit"] is False and tall["zoom"] >= 0.8
+def test_every_picture_says_where_to_look_when_it_is_too_big_to_read_fitted() -> None:
+    view = trace_elements(TRACE, seed_graph())
+    _, layout = with_layout(view.elements, focus=view.focus, select=node_id("File3"))
+    opening = layout["ftel"]
+    assert opening["focus"] == [node_id("File1"), node_id("File2")]  # this trace's drops, in drawing order
+    assert opening["select"] == node_id("File3")
+    assert opening["minZoom"] * 12 >= 10.5 and opening["readZoom"] >= opening["minZoom"]
+    big = trace_elements({"key": "B"}, wide(DAGRE_MAX + 10), expanded=[EXPAND_ALL])
+    _, layout = with_layout(big.elements, focus=big.focus)
+    assert layout["fit"] is True and layout["ftel"]["focus"] == [trace_id("B")]  # no drops: the start
+
+
+# -- drops charged to the trace that reported them ------------------------------------------------
+
+
+def test_a_node_dropped_by_another_trace_keeps_its_status_but_is_not_this_traces_drop() -> None:
+    graph = seed_graph()
+    for n in graph["nodes"]:
+        n["dropped_here"] = n["key"] == "File1"
+        n["drop_reason"] = "header row missing (see log)" if n["key"] == "File1" else None
+    view = trace_elements(TRACE, graph)
+    by_id = {n["data"]["id"]: n for n in view.nodes()}
+    assert "x:File1" in by_id and "x:File2" not in by_id
+    assert by_id[node_id("File2")]["classes"] == "file dropped elsewhere"
+    assert by_id[node_id("File2")]["data"]["label"].endswith("(dropped by another trace)")
+    assert by_id[node_id("File1")]["classes"] == "file dropped dropped-here"
+    assert view.focus == [node_id("File1")]
+
+
+def test_the_drop_marker_gives_this_traces_reason_even_when_the_status_moved_on() -> None:
+    graph = {
+        "nodes": [
+            {
+                "key": "f",
+                "kind": "file",
+                "status": "stored",
+                "reason": None,
+                "dropped_here": True,
+                "drop_reason": "too late",
+            }
+        ],
+        "edges": [],
+    }
+    marker = next(n["data"] for n in trace_elements({"key": "T"}, graph).nodes() if n["data"]["kind"] == "drop")
+    assert marker["label"] == "drop\ntoo late"
+
+
+def test_a_link_to_a_grouped_away_node_expands_its_fan_out() -> None:
+    view, expanded = reveal({"key": "W"}, wide(60), [], "f59")
+    assert expanded == [trace_id("W")] and node_id("f59") in ids(view)
+    view, expanded = reveal({"key": "W"}, wide(60), [], "f1")
+    assert expanded == [] and node_id("f1") in ids(view)
 
 
 # -- the API client -----------------------------------------------------------------------------
