@@ -236,7 +236,11 @@ table.grid td.num, table.grid th.num { text-align:right; font-variant-numeric: t
 .flow { display:flex; gap:12px; align-items:stretch; }
 .flow .graph { flex:1 1 auto; min-width:0; background:#fff; border:1px solid var(--line); border-radius:6px; }
 .flow .side { flex:0 0 400px; max-width:400px; max-height:720px; overflow:auto; }
-.flow .side table.grid { table-layout:fixed; } .flow .side td { overflow-wrap:anywhere; word-break:break-word; }
+.flow .side table.grid { table-layout:fixed; font-size:12px; } .flow .side td { overflow-wrap:anywhere; }
+.flow .side h3 { overflow-wrap:anywhere; }
+#panel-events td:nth-child(1), #panel-logs td:nth-child(1) { width:84px; }
+#panel-events td:nth-child(2) { width:96px; } #panel-events td:nth-child(3) { width:56px; }
+#panel-logs td:nth-child(2) { width:48px; }
 .node-list { max-height:420px; overflow:auto; }
 .node-list tr[data-select] { cursor:pointer; } .node-list tr[data-select]:hover td { background:#fff8e1; }
 .drop-reason[data-select] { cursor:pointer; } .drop-reason[data-select]:hover { text-decoration:underline; }
