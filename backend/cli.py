@@ -223,6 +223,55 @@ def worker() -> None:
 
 
 @app.command()
+def batch(
+    once: Annotated[bool, typer.Option("--once", help="run each job once (or the --job ones), then exit")] = False,
+    job: Annotated[
+        list[str] | None, typer.Option("--job", help="with --once: only this job (repeat for several)")
+    ] = None,
+) -> None:
+    """Start the batch app (services mode): rollups, trace summaries, fills, relations, the dedup pass and
+    insights over the stored events, each job every FT_BATCH_INTERVAL_SECONDS under a lease, so that several
+    batch processes never run the same job at once and a killed run is simply run again. `ftel serve` runs
+    the same jobs itself."""
+    import signal
+    import threading
+
+    from backend.logs import configure_logging
+
+    settings = _settings()
+    configure_logging(settings.log_level, settings.log_json)
+    process = _build(settings, "batch")
+    assert process.batch is not None
+    if once:
+        try:
+            try:
+                runs = process.batch.run_all(job or None)
+            except ValueError as exc:
+                console.print(f"[red]{exc}[/red]")
+                raise typer.Exit(2) from None
+        finally:
+            process.close()
+        for run in runs:
+            state = f"{run.passes} pass(es) in {run.seconds:.2f} s" if run.ran else "held by another batch process"
+            print(f"{run.name:<12} {state}", flush=True)
+        return
+    print(
+        f"file-telemetry batch\n  jobs     {', '.join(process.batch.names) or '-'} "
+        f"every {settings.batch_interval_seconds:g} s\n  SQL      {'SQLite (WAL)' if settings.is_sqlite else 'PostgreSQL'}"
+        f"\n  graph    {settings.graph.value}",
+        flush=True,
+    )
+    stop = threading.Event()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(sig, lambda *_: stop.set())
+    process.start()
+    try:
+        stop.wait()
+    finally:
+        process.close()
+
+
+@app.command()
 def dashboard(
     api_url: Annotated[str | None, typer.Option(help="REST API base URL (default: http://FT_HOST:FT_PORT)")] = None,
     host: Annotated[str, typer.Option(help="address to listen on")] = "127.0.0.1",

@@ -104,6 +104,10 @@ class Settings(BaseSettings):
     retention_max_age_days: float = Field(0, ge=0)  # 0: no limit
     retention_grace_seconds: float = Field(3600, ge=0)
     retention_interval_seconds: float = Field(300, ge=0)  # 0: only on demand (`ftel retention run`)
+    # The batch app (#13): how often each batch job runs (0: only `ftel batch --once`), and how long a batch
+    # process holds a job's lease without renewing it (a killed run's job is free again after this).
+    batch_interval_seconds: float = Field(60, ge=0)
+    batch_lease_seconds: float = Field(300, ge=5, le=86_400)
     grpc_port: int = Field(0, ge=0, le=65535)  # 0: no gRPC upload server
     worker_metrics_port: int = Field(0, ge=0, le=65535)  # `ftel worker`: Prometheus /metrics on FT_HOST; 0: off
 

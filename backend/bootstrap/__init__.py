@@ -5,11 +5,13 @@ the transports (api, grpc, worker, cli) get services.
 
     role         stores opened                          periodic tasks            elsewhere
     serve        SQL, graph, objects, embedded Redis*   projector, flow, retention,  stream consumers (a thread),
-                                                        reconcile, expire-idle       gRPC uploads, the dashboard
+                                                        reconcile, expire-idle,      gRPC uploads, the dashboard
+                                                        batch jobs
     api          SQL, graph, objects, Redis if set      projector, flow, retention   gRPC uploads
     worker       SQL, graph, objects, Redis             projector, flow, retention   stream consumers, and reconcile
                                                                                      and expire-idle as ARQ cron
     admin        SQL                                    -                            (ftel accounts)
+    batch        SQL, graph, objects, Redis if set      batch jobs (under leases)    (ftel batch)
     maintenance  SQL, graph (must be free)              -                            (ftel graph rebuild)
     retention    SQL, objects, graph if free            -                            (ftel retention run)
 
@@ -34,6 +36,7 @@ from sqlalchemy import Engine
 
 from backend import failpoints
 from backend.api.deps import ApiServices
+from backend.batch.runner import Batch, BatchJob
 from backend.bootstrap.adapters import (
     async_redis,
     open_engine,
@@ -50,6 +53,7 @@ from backend.db.engine import checkpoint, upgrade
 from backend.db.engine import ping as ping_sql
 from backend.db.event_log import SqlEventLog
 from backend.db.files import SqlFileCatalog
+from backend.db.leases import SqlJobLeases
 from backend.db.subscriptions import SqlSubscriptions
 from backend.domain.auth import Auth
 from backend.domain.files import Files
@@ -104,6 +108,7 @@ class Role(str, Enum):
     serve = "serve"
     api = "api"
     worker = "worker"
+    batch = "batch"
     admin = "admin"
     maintenance = "maintenance"
     retention = "retention"
@@ -119,6 +124,7 @@ class RoleSpec:
     uploads: bool  # the gRPC upload server (FT_GRPC_PORT > 0): API processes only
     tasks: tuple[str, ...] = ()
     cluster_jobs: tuple[str, ...] = ()
+    batch: bool = False  # runs the batch app's jobs (backend/batch), each under its lease
 
 
 _SERVING = ("projector", "sql-checkpoint", "flow-check", "flow-drain", "retention")
@@ -126,9 +132,12 @@ _STREAM_JOBS = ("reconcile", "expire-idle", "prune-consumers")
 _API = ("auth-notices",)
 
 ROLES: dict[Role, RoleSpec] = {
-    Role.serve: RoleSpec("required", True, "embedded", True, "thread", True, _SERVING + _API + _STREAM_JOBS),
+    Role.serve: RoleSpec(
+        "required", True, "embedded", True, "thread", True, _SERVING + _API + _STREAM_JOBS, batch=True
+    ),
     Role.api: RoleSpec("required", True, "configured", True, "none", True, _SERVING + _API),
     Role.worker: RoleSpec("required", True, "configured", True, "arq", False, _SERVING, _STREAM_JOBS),
+    Role.batch: RoleSpec("required", True, "configured", False, "none", False, ("sql-checkpoint",), batch=True),
     Role.admin: RoleSpec("none", False, "none", False, "none", False),
     Role.maintenance: RoleSpec("required", False, "none", False, "none", False),
     Role.retention: RoleSpec("optional", True, "none", False, "none", False),
@@ -166,6 +175,7 @@ class Process:
     embedded_redis: EmbeddedRedis | None = None
     streams: StreamRuntime | None = None
     cluster_jobs: list[ClusterJob] = field(default_factory=list)
+    batch: Batch | None = None
     runner: PeriodicRunner = field(default_factory=PeriodicRunner)
     closers: list[tuple[str, Callable[[], Any]]] = field(default_factory=list)
     _grpc: grpc.Server | None = None
@@ -330,7 +340,11 @@ def _build(settings: Settings, role: Role, spec: RoleSpec, closers: list[tuple[s
             stream_sources(settings, consumer),
             consumer,
         )
-    process.runner = PeriodicRunner([_task(process, name) for name in spec.tasks])
+    if spec.batch:
+        process.batch = Batch(_batch_jobs(process), SqlJobLeases(engine), settings.batch_lease_seconds)
+    process.runner = PeriodicRunner(
+        [_task(process, name) for name in spec.tasks] + (process.batch.periodic() if process.batch else [])
+    )
     process.cluster_jobs = [_cluster_job(process, name) for name in spec.cluster_jobs]
     return process
 
@@ -452,6 +466,14 @@ def _task(p: Process, name: str) -> Periodic:
         "prune-consumers": Periodic("prune-consumers", every_stream_tick, prune_consumers),
     }
     return table[name]
+
+
+def _batch_jobs(p: Process) -> list[BatchJob]:
+    """The batch app's jobs, in the order `ftel batch --once` runs them (each re-runnable; backend/batch)."""
+    every = p.settings.batch_interval_seconds
+    jobs: list[BatchJob] = []
+    _ = every  # the jobs of #13 are added here: rollups, summaries, fill, relations, dedup, insights
+    return jobs
 
 
 def _cluster_job(p: Process, name: str) -> ClusterJob:

@@ -145,6 +145,26 @@ class EventLog(Protocol):
         ...
 
 
+# -- batch job leases ---------------------------------------------------------------------------
+
+
+class JobLeases(Protocol):
+    """Who runs a batch job now: one holder per job at a time, for a bounded time.
+
+    - ``acquire`` takes the job's lease when it is free, expired or already this holder's (then it is
+      renewed), atomically: of concurrent callers at most one gets True. Durable on return.
+    - ``release`` frees it, only if this holder has it.
+    """
+
+    def acquire(self, job: str, holder: str, seconds: float) -> bool: ...
+
+    def release(self, job: str, holder: str) -> None: ...
+
+    def holder(self, job: str) -> str | None:
+        """The holder of an unexpired lease, if any."""
+        ...
+
+
 # -- accounts -----------------------------------------------------------------------------------
 
 

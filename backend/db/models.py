@@ -93,6 +93,16 @@ class EventNode(SQLModel, table=True):
     role: str = Field(max_length=8)  # node | input | output
 
 
+class JobLease(SQLModel, table=True):
+    """Which batch process runs a job now, until when (backend/db/leases.py)."""
+
+    __tablename__ = "job_leases"
+
+    job: str = Field(primary_key=True, max_length=100)
+    holder: str = Field(max_length=200)
+    expires_at: datetime
+
+
 class Meta(SQLModel, table=True):
     """Server-wide values that every replica must share (e.g. the JWT signing key)."""
 

@@ -25,7 +25,7 @@ LAYERS: list[tuple[str, tuple[str, ...]]] = [
         ),
     ),
     ("stores", ("backend.db", "backend.storage", "backend.streams", "backend.park", "graph")),
-    ("domain", ("backend.domain", "backend.flow", "backend.demo")),
+    ("domain", ("backend.domain", "backend.flow", "backend.batch", "backend.demo")),
     ("transports", ("backend.api", "backend.grpc", "backend.worker", "dashboard")),
     ("composition root", ("backend.bootstrap",)),
     ("entry", ("backend.cli", "backend.__main__")),
