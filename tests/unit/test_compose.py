@@ -39,7 +39,7 @@ def test_every_compose_command_is_an_ftel_command_with_those_options() -> None:
 
 def test_services_wait_for_what_they_use_and_restart_on_failure() -> None:
     services = COMPOSE["services"]
-    for name in ("api", "worker"):
+    for name in ("api", "worker", "batch"):
         assert {"postgres", "neo4j", "redis"} <= set(services[name]["depends_on"]), name
         assert services[name]["restart"] == "on-failure", name
     assert "-h 127.0.0.1" in services["postgres"]["healthcheck"]["test"][1]  # TCP, not the init-time socket
