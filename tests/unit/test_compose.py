@@ -26,7 +26,7 @@ def test_every_ft_variable_in_compose_is_a_setting() -> None:
 def test_every_compose_command_is_an_ftel_command_with_those_options() -> None:
     runner = CliRunner()
     ours = {name: s for name, s in COMPOSE["services"].items() if s.get("build")}
-    assert set(ours) == {"api", "worker", "dashboard"}
+    assert set(ours) == {"api", "worker", "batch", "dashboard"}
     for name, service in ours.items():
         command = service["command"]
         assert command[0] == "ftel", name
