@@ -129,6 +129,27 @@ class ApiClient:
             self._call("GET", f"/lineage/{_segment(key)}", token, params={"direction": direction, "depth": depth})
         )
 
+    def stats(
+        self,
+        token: str | None,
+        window: str,
+        *,
+        since: str | None = None,
+        until: str | None = None,
+        by: str | None = None,
+    ) -> dict[str, Any]:
+        """The batch app's rollups: one bucket per window (and key of `by`) in [since, until)."""
+        params = {k: v for k, v in {"window": window, "since": since, "until": until, "by": by}.items() if v}
+        return dict(self._call("GET", "/stats", token, params=params))
+
+    def stats_summary(self, token: str | None, *, since: str | None = None, until: str | None = None) -> dict[str, Any]:
+        params = {k: v for k, v in {"since": since, "until": until}.items() if v}
+        return dict(self._call("GET", "/stats/summary", token, params=params))
+
+    def insights(self, token: str | None) -> dict[str, Any]:
+        """Stuck files, drop-rate anomalies, top drop reasons, slowest traces, retention forecast."""
+        return dict(self._call("GET", "/insights", token))
+
     def query(self, token: str | None, cypher: str, params: dict[str, Any] | None = None) -> dict[str, Any]:
         return dict(self._call("POST", "/graph/query", token, json={"query": cypher, "params": params or {}}))
 

@@ -43,6 +43,7 @@ def topbar(href: Href) -> html.Header:
             dcc.Link("Traces", href=href("/"), id="nav-traces"),
             dcc.Link("Lineage", href=href("/lineage"), id="nav-lineage"),
             dcc.Link("Cypher", href=href("/query"), id="nav-query"),
+            dcc.Link("Stats", href=href("/stats"), id="nav-stats"),
             html.Div(
                 className="jump",
                 children=[

@@ -43,4 +43,14 @@ a.key-link:hover, a.trace-link:hover { text-decoration:underline; }
 .error.mono, textarea.cypher { font-family:"Liberation Mono", "DejaVu Sans Mono", monospace; font-size:13px; }
 textarea.cypher { tab-size:4; line-height:1.4; }
 #not-found .toolbar { gap:16px; }
+.stats { display:flex; gap:12px; align-items:flex-start; }
+.stats .stats-main { flex:1 1 auto; min-width:0; }
+.stats .charts { display:grid; grid-template-columns:repeat(auto-fit, minmax(480px, 1fr)); gap:10px; }
+.stats .chart { border:1px solid var(--line); border-radius:6px; overflow:hidden; }
+.stats .insights { flex:0 0 420px; max-width:420px; max-height:calc(100vh - 200px); overflow:auto; margin:0; }
+.insights h3 { margin-top:0; }
+.insight h4 { margin:12px 0 4px; font-size:13px; color:#37474f; }
+.insight table.grid { table-layout:fixed; font-size:12px; } .insight td { overflow-wrap:anywhere; }
+.insight .none { margin:2px 0 6px; font-size:12px; }
+#stats-range-info { color:var(--muted); font-size:14px; }
 """

@@ -23,6 +23,7 @@ from dashboard.callbacks.navigation import register_navigation
 from dashboard.callbacks.query import register_query
 from dashboard.callbacks.router import register_router
 from dashboard.callbacks.session import register_session
+from dashboard.callbacks.stats import register_stats
 from dashboard.callbacks.trace_flow import register_node_panel, register_trace_flow
 from dashboard.callbacks.traces import RANGES, register_traces_list
 from dashboard.callbacks.viewport import register_viewport
@@ -52,4 +53,5 @@ def register(app: dash.Dash, client: ApiClient) -> None:
     register_node_panel(app, client)
     register_lineage(app, client)
     register_query(app, client)
+    register_stats(app, client)
     register_viewport(app)

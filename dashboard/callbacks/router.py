@@ -19,6 +19,8 @@ from dashboard.callbacks.lineage import open_lineage_page
 from dashboard.callbacks.trace_flow import open_trace_page
 from dashboard.client import ApiClient, ApiError, HttpError
 from dashboard.links import Href, lineage_path, trace_path
+from dashboard.stats_page import stats_page
+from dashboard.stats_view import StatsView
 from dashboard.tables import search_results
 from dashboard.viewstate import TracesView, query_of
 
@@ -71,6 +73,8 @@ def register_router(app: dash.Dash, client: ApiClient) -> None:
             shown = open_lineage_page(query), no_update, no_update
         elif page == "query" and not rest:
             shown = pages.query_page(query.get("q")), no_update, no_update
+        elif page == "stats" and not rest:
+            shown = stats_page(StatsView.from_search(search)), no_update, no_update
         else:
             shown = pages.not_found_page(pathname or "", href), no_update, no_update
         return (*shown, None)

@@ -1,0 +1,242 @@
+"""GET /stats answers → Plotly figures (plain dicts, as dcc.Graph takes them): files received and stored,
+drops stacked by reason, unconverted files and ingest lag, one bar or point per window. Windows the API
+left out (no events) are drawn as 0, so a quiet hour shows as a gap in the bars, not as a missing hour.
+
+With a split by user or account each chart stacks or draws one series per key; the keys with the
+most files come first and the rest are summed into "other", so a chart stays readable."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Callable
+from typing import Any
+
+from dashboard.stats_view import WINDOWS, instant, rfc3339, window_starts
+from dashboard.styles import STATUS_COLOURS
+
+Bucket = dict[str, Any]
+Figure = dict[str, Any]
+Measure = Callable[[Bucket], float | None]
+
+MAX_SERIES = 8  # keys drawn one by one; the others are summed into "other"
+OTHER = "other"
+NO_KEY = "(none)"
+FILES_COLOURS = {"received": "#78909c", "stored": STATUS_COLOURS["stored"], "dropped": STATUS_COLOURS["dropped"]}
+LAG_COLOURS = {"p50": "#1565c0", "p95": "#6a1b9a", "max": "#b0bec5"}
+CHART_HEIGHT = 250
+PER_KEY = ("user", "account")  # splits every chart follows; a split by reason only splits the drops
+
+
+def received(b: Bucket) -> float:
+    return float((b.get("files") or {}).get("received") or 0)
+
+
+def stored(b: Bucket) -> float:
+    return float((b.get("files") or {}).get("stored") or 0)
+
+
+def dropped(b: Bucket) -> float:
+    files = b.get("files") or {}
+    return float(files["dropped"] if "dropped" in files else sum((b.get("drops") or {}).values()))
+
+
+def unconverted(b: Bucket) -> float:
+    return float((b.get("files") or {}).get("unconverted") or 0)
+
+
+def lag_seconds(which: str) -> Measure:
+    def measure(b: Bucket) -> float | None:
+        ms = (b.get("lag_ms") or {}).get(which)
+        return None if ms is None else round(float(ms) / 1000, 3)
+
+    return measure
+
+
+class Windows:
+    """The x axis of a range: every window start in it, and the buckets of an answer placed on it."""
+
+    def __init__(self, since: str, until: str, window: str, buckets: list[Bucket]) -> None:
+        self.window = window
+        grid = [instant(s) for s in window_starts(since, until, window)]
+        self.starts = grid or sorted({instant(b["start"]) for b in buckets})  # a range too long to fill
+
+    def x(self) -> list[str]:
+        """The window starts as Plotly reads dates (UTC, no zone: the axis says so)."""
+        return [rfc3339(s).replace("T", " ").rstrip("Z") for s in self.starts]
+
+    def column(self, buckets: list[Bucket], measure: Measure, *, zero: float | None = 0.0) -> list[float | None]:
+        """One value per window: `measure` of that window's bucket(s) summed, `zero` where there is none."""
+        values: dict[Any, float | None] = {}
+        for b in buckets:
+            at, value = instant(b["start"]), measure(b)
+            if value is not None:
+                values[at] = (values.get(at) or 0.0) + value
+        return [values.get(s, zero) for s in self.starts]
+
+    def period_ms(self) -> int:
+        return int(WINDOWS[self.window].total_seconds() * 1000)
+
+
+def keyed(buckets: list[Bucket], rank: Measure) -> dict[str, list[Bucket]]:
+    """The buckets of a split, by key: the MAX_SERIES keys with the highest total `rank` first, in that
+    order, then OTHER for the rest."""
+    groups: dict[str, list[Bucket]] = defaultdict(list)
+    for b in buckets:
+        groups[NO_KEY if b.get("key") in (None, "") else str(b["key"])].append(b)
+    order = sorted(groups, key=lambda k: (-sum(rank(b) or 0 for b in groups[k]), k))
+    kept = {k: groups[k] for k in order[:MAX_SERIES]}
+    rest = [b for k in order[MAX_SERIES:] for b in groups[k]]
+    return {**kept, OTHER: rest} if rest else kept
+
+
+def bars(name: str, x: list[str], y: list[float | None], windows: Windows, colour: str | None = None) -> dict[str, Any]:
+    trace: dict[str, Any] = {
+        "type": "bar",
+        "name": name,
+        "x": x,
+        "y": y,
+        "xperiod": windows.period_ms(),
+        "xperiodalignment": "middle",
+        "hovertemplate": f"{name}: %{{y}}<extra></extra>",
+    }
+    if colour:
+        trace["marker"] = {"color": colour}
+    return trace
+
+
+def line(name: str, x: list[str], y: list[float | None], colour: str | None = None, dash: str = "solid") -> Figure:
+    trace: dict[str, Any] = {
+        "type": "scatter",
+        "mode": "lines+markers",
+        "name": name,
+        "x": x,
+        "y": y,
+        "connectgaps": False,
+        "line": {"dash": dash, **({"color": colour} if colour else {})},
+        "marker": {"size": 5},
+    }
+    return trace
+
+
+def figure(title: str, traces: list[dict[str, Any]], y_title: str, *, stacked: bool = False, note: str = "") -> Figure:
+    layout: dict[str, Any] = {
+        "title": {"text": title, "x": 0, "xanchor": "left", "font": {"size": 14}},
+        "height": CHART_HEIGHT,
+        "margin": {"l": 48, "r": 12, "t": 36, "b": 32},
+        "barmode": "stack" if stacked else "group",
+        "bargap": 0.15,
+        "hovermode": "x unified",
+        "legend": {"orientation": "h", "y": 1.02, "yanchor": "bottom", "x": 1, "xanchor": "right"},
+        "xaxis": {"type": "date", "title": {"text": ""}},
+        "yaxis": {"title": {"text": y_title}, "rangemode": "tozero", "automargin": True},
+        "paper_bgcolor": "#ffffff",
+        "plot_bgcolor": "#ffffff",
+        "font": {"family": "Liberation Sans, Arial, sans-serif", "color": "#1f2933", "size": 12},
+    }
+    if note:
+        layout["annotations"] = [
+            {
+                "text": note,
+                "xref": "paper",
+                "yref": "paper",
+                "x": 0.5,
+                "y": 0.5,
+                "showarrow": False,
+                "font": {"size": 13, "color": "#5b6b7a"},
+            }
+        ]
+    return {"data": traces, "layout": layout}
+
+
+def files_figure(totals: list[Bucket], split: list[Bucket] | None, by: str, windows: Windows) -> Figure:
+    """Files received and stored per window; with a split, received is stacked by key, stored is the total."""
+    x = windows.x()
+    if split and by in PER_KEY:
+        traces = [
+            bars(key, x, windows.column(group, received), windows) for key, group in keyed(split, received).items()
+        ]
+        traces.append(line("stored (all)", x, windows.column(totals, stored), FILES_COLOURS["stored"]))
+        return figure(f"Files received, by {by}", traces, "files", stacked=True)
+    traces = [
+        bars("received", x, windows.column(totals, received), windows, FILES_COLOURS["received"]),
+        bars("stored", x, windows.column(totals, stored), windows, FILES_COLOURS["stored"]),
+    ]
+    return figure("Files received and stored", traces, "files")
+
+
+def drops_figure(totals: list[Bucket], split: list[Bucket] | None, by: str, windows: Windows) -> Figure:
+    """Drops per window stacked by reason (or code); with a user or account split, stacked by that key."""
+    x = windows.x()
+    if split and by in PER_KEY:
+        groups = keyed(split, dropped)
+        title = f"Drops, by {by}"
+    else:
+        groups = drop_reasons(split if split and by == "reason" else totals)
+        title = "Drops by reason"
+    traces = [bars(key, x, windows.column(group, dropped), windows) for key, group in groups.items()]
+    note = "" if any(v for t in traces for v in t["y"]) else "no drops in this range"
+    return figure(title, traces, "files dropped", stacked=True, note=note)
+
+
+def drop_reasons(buckets: list[Bucket]) -> dict[str, list[Bucket]]:
+    """Per reason, one-reason buckets whose files.dropped is that reason's count: the whole service's
+    `drops` map, or a split by reason (its key is the reason) as it is."""
+    per_reason: list[Bucket] = []
+    for b in buckets:
+        if b.get("key") not in (None, ""):
+            per_reason.append(b)
+            continue
+        for reason, n in (b.get("drops") or {}).items():
+            per_reason.append({"start": b["start"], "key": reason, "files": {"dropped": n}})
+    return keyed(per_reason, dropped)
+
+
+def unconverted_figure(totals: list[Bucket], split: list[Bucket] | None, by: str, windows: Windows) -> Figure:
+    """Files received, not dropped and never converted by the window's end plus the grace period."""
+    x = windows.x()
+    if split and by in PER_KEY:
+        groups = keyed(split, unconverted)
+        traces = [bars(key, x, windows.column(group, unconverted), windows) for key, group in groups.items()]
+        title = f"Unconverted files, by {by}"
+    else:
+        traces = [bars("unconverted", x, windows.column(totals, unconverted), windows, "#b34700")]
+        title = "Unconverted files"
+    note = "" if any(v for t in traces for v in t["y"]) else "every file received in this range moved on"
+    return figure(title, traces, "files", stacked=True, note=note)
+
+
+def lag_figure(totals: list[Bucket], split: list[Bucket] | None, by: str, windows: Windows) -> Figure:
+    """Ingest lag (receive time − event time): p50 and p95 per window, max dotted; with a split, p95 per
+    key. Percentiles do not add up, so a window without events is a gap, not 0."""
+    x = windows.x()
+    if split and by in PER_KEY:
+        groups = keyed(split, received)
+        p95 = lag_seconds("p95")
+        traces = [line(key, x, windows.column(group, p95, zero=None)) for key, group in groups.items()]
+        title = f"Ingest lag p95, by {by}"
+    else:
+        traces = [
+            line(which, x, windows.column(totals, lag_seconds(which), zero=None), LAG_COLOURS[which], dash)
+            for which, dash in (("p50", "solid"), ("p95", "solid"), ("max", "dot"))
+        ]
+        title = "Ingest lag (receive − event time)"
+    note = "" if any(v is not None for t in traces for v in t["y"]) else "no lag measured in this range"
+    return figure(title, traces, "seconds", note=note)
+
+
+CHARTS = {
+    "stats-files": files_figure,
+    "stats-drops": drops_figure,
+    "stats-unconverted": unconverted_figure,
+    "stats-lag": lag_figure,
+}
+
+
+def figures(
+    totals: dict[str, Any], split: dict[str, Any] | None, by: str, since: str, until: str, window: str
+) -> dict[str, Figure]:
+    """Every chart of the page, by its dcc.Graph id, from the whole-service answer and the split one."""
+    buckets = list(totals.get("buckets") or [])
+    windows = Windows(str(totals.get("since") or since), str(totals.get("until") or until), window, buckets)
+    split_buckets = list(split.get("buckets") or []) if split else None
+    return {graph_id: draw(buckets, split_buckets, by, windows) for graph_id, draw in CHARTS.items()}
