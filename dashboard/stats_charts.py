@@ -23,7 +23,10 @@ OTHER = "other"
 NO_KEY = "(none)"
 FILES_COLOURS = {"received": "#78909c", "stored": STATUS_COLOURS["stored"], "dropped": STATUS_COLOURS["dropped"]}
 LAG_COLOURS = {"p50": "#1565c0", "p95": "#6a1b9a", "max": "#b0bec5"}
-CHART_HEIGHT = 250
+# One colour per key of a split, the same in every chart (Plotly's own colourway, busiest key first).
+KEY_COLOURS = ("#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2", "#bcbd22", "#17becf")
+OTHER_COLOUR = "#90a4ae"
+CHART_HEIGHT = 270
 PER_KEY = ("user", "account")  # splits every chart follows; a split by reason only splits the drops
 
 
@@ -53,12 +56,17 @@ def lag_seconds(which: str) -> Measure:
 
 
 class Windows:
-    """The x axis of a range: every window start in it, and the buckets of an answer placed on it."""
+    """The x axis of a range: every window start in it, and the buckets of an answer placed on it; and the
+    colour of each key of the split, so a user has one colour in every chart."""
 
-    def __init__(self, since: str, until: str, window: str, buckets: list[Bucket]) -> None:
+    def __init__(self, since: str, until: str, window: str, buckets: list[Bucket], split: list[Bucket]) -> None:
         self.window = window
         grid = [instant(s) for s in window_starts(since, until, window)]
         self.starts = grid or sorted({instant(b["start"]) for b in buckets})  # a range too long to fill
+        self.colours = dict(zip(keyed(split, received), KEY_COLOURS, strict=False))
+
+    def colour(self, key: str) -> str | None:
+        return OTHER_COLOUR if key == OTHER else self.colours.get(key)
 
     def x(self) -> list[str]:
         """The window starts as Plotly reads dates (UTC, no zone: the axis says so)."""
@@ -120,13 +128,14 @@ def line(name: str, x: list[str], y: list[float | None], colour: str | None = No
 
 def figure(title: str, traces: list[dict[str, Any]], y_title: str, *, stacked: bool = False, note: str = "") -> Figure:
     layout: dict[str, Any] = {
-        "title": {"text": title, "x": 0, "xanchor": "left", "font": {"size": 14}},
+        # title, then the legend under it, so neither runs under Plotly's tool bar (top right, on hover)
+        "title": {"text": title, "x": 0.01, "xanchor": "left", "y": 0.97, "yanchor": "top", "font": {"size": 14}},
         "height": CHART_HEIGHT,
-        "margin": {"l": 48, "r": 12, "t": 36, "b": 32},
+        "margin": {"l": 48, "r": 12, "t": 58, "b": 32},
         "barmode": "stack" if stacked else "group",
         "bargap": 0.15,
         "hovermode": "x unified",
-        "legend": {"orientation": "h", "y": 1.02, "yanchor": "bottom", "x": 1, "xanchor": "right"},
+        "legend": {"orientation": "h", "y": 1.0, "yanchor": "bottom", "x": 0, "xanchor": "left"},
         "xaxis": {"type": "date", "title": {"text": ""}},
         "yaxis": {"title": {"text": y_title}, "rangemode": "tozero", "automargin": True},
         "paper_bgcolor": "#ffffff",
@@ -153,7 +162,8 @@ def files_figure(totals: list[Bucket], split: list[Bucket] | None, by: str, wind
     x = windows.x()
     if split and by in PER_KEY:
         traces = [
-            bars(key, x, windows.column(group, received), windows) for key, group in keyed(split, received).items()
+            bars(key, x, windows.column(group, received), windows, windows.colour(key))
+            for key, group in keyed(split, received).items()
         ]
         traces.append(line("stored (all)", x, windows.column(totals, stored), FILES_COLOURS["stored"]))
         return figure(f"Files received, by {by}", traces, "files", stacked=True)
@@ -173,7 +183,8 @@ def drops_figure(totals: list[Bucket], split: list[Bucket] | None, by: str, wind
     else:
         groups = drop_reasons(split if split and by == "reason" else totals)
         title = "Drops by reason"
-    traces = [bars(key, x, windows.column(group, dropped), windows) for key, group in groups.items()]
+    colour = windows.colour if by in PER_KEY else lambda key: None  # reasons: Plotly's colourway
+    traces = [bars(key, x, windows.column(group, dropped), windows, colour(key)) for key, group in groups.items()]
     note = "" if any(v for t in traces for v in t["y"]) else "no drops in this range"
     return figure(title, traces, "files dropped", stacked=True, note=note)
 
@@ -196,7 +207,10 @@ def unconverted_figure(totals: list[Bucket], split: list[Bucket] | None, by: str
     x = windows.x()
     if split and by in PER_KEY:
         groups = keyed(split, unconverted)
-        traces = [bars(key, x, windows.column(group, unconverted), windows) for key, group in groups.items()]
+        traces = [
+            bars(key, x, windows.column(group, unconverted), windows, windows.colour(key))
+            for key, group in groups.items()
+        ]
         title = f"Unconverted files, by {by}"
     else:
         traces = [bars("unconverted", x, windows.column(totals, unconverted), windows, "#b34700")]
@@ -212,7 +226,9 @@ def lag_figure(totals: list[Bucket], split: list[Bucket] | None, by: str, window
     if split and by in PER_KEY:
         groups = keyed(split, received)
         p95 = lag_seconds("p95")
-        traces = [line(key, x, windows.column(group, p95, zero=None)) for key, group in groups.items()]
+        traces = [
+            line(key, x, windows.column(group, p95, zero=None), windows.colour(key)) for key, group in groups.items()
+        ]
         title = f"Ingest lag p95, by {by}"
     else:
         traces = [
@@ -237,6 +253,7 @@ def figures(
 ) -> dict[str, Figure]:
     """Every chart of the page, by its dcc.Graph id, from the whole-service answer and the split one."""
     buckets = list(totals.get("buckets") or [])
-    windows = Windows(str(totals.get("since") or since), str(totals.get("until") or until), window, buckets)
     split_buckets = list(split.get("buckets") or []) if split else None
+    keys = split_buckets if by in PER_KEY and split_buckets else []
+    windows = Windows(str(totals.get("since") or since), str(totals.get("until") or until), window, buckets, keys)
     return {graph_id: draw(buckets, split_buckets, by, windows) for graph_id, draw in CHARTS.items()}

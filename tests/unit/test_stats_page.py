@@ -199,6 +199,20 @@ def test_a_split_by_user_stacks_each_chart_by_user_and_keeps_stored_as_the_total
     assert traces_of(figs["stats-lag"]) == {"team-7": [None] * 4, "etl": [0.002, None, None, None]}
 
 
+def test_a_user_has_one_colour_in_every_chart() -> None:
+    figs = figures(TOTALS, BY_USER, "user", SINCE, UNTIL, "1h")
+
+    def colours(graph_id: str) -> dict[str, str]:
+        return {
+            t["name"]: (t.get("marker") if t["type"] == "bar" else t["line"])["color"] for t in figs[graph_id]["data"]
+        }
+
+    files = colours("stats-files")
+    assert files["team-7"] != files["etl"]
+    for graph_id in ("stats-drops", "stats-unconverted", "stats-lag"):
+        assert colours(graph_id) == {"team-7": files["team-7"], "etl": files["etl"]}, graph_id
+
+
 def test_a_split_by_reason_draws_the_drops_from_the_reason_rollups() -> None:
     by_reason = answer(
         [bucket("2026-12-01T16:00:00Z", "E_SCHEMA", files={"dropped": 5}, drops={"E_SCHEMA": 5})], by="reason"
