@@ -186,18 +186,20 @@ def drops_figure(totals: list[Bucket], split: list[Bucket] | None, by: str, wind
     colour = windows.colour if by in PER_KEY else lambda key: None  # reasons: Plotly's colourway
     traces = [bars(key, x, windows.column(group, dropped), windows, colour(key)) for key, group in groups.items()]
     note = "" if any(v for t in traces for v in t["y"]) else "no drops in this range"
-    return figure(title, traces, "files dropped", stacked=True, note=note)
+    return figure(title, traces, "drops" if by not in PER_KEY else "files dropped", stacked=True, note=note)
 
 
 def drop_reasons(buckets: list[Bucket]) -> dict[str, list[Bucket]]:
-    """Per reason, one-reason buckets whose files.dropped is that reason's count: the whole service's
-    `drops` map, or a split by reason (its key is the reason) as it is."""
+    """Per reason, one-reason buckets whose files.dropped is that reason's count (files and data, as the
+    API's `drops` counts them): from the whole service's `drops` map, or from a split by reason."""
     per_reason: list[Bucket] = []
     for b in buckets:
+        drops = b.get("drops") or {}
         if b.get("key") not in (None, ""):
-            per_reason.append(b)
+            n = drops.get(b["key"], sum(drops.values())) if drops else dropped(b)
+            per_reason.append({"start": b["start"], "key": b["key"], "files": {"dropped": n}})
             continue
-        for reason, n in (b.get("drops") or {}).items():
+        for reason, n in drops.items():
             per_reason.append({"start": b["start"], "key": reason, "files": {"dropped": n}})
     return keyed(per_reason, dropped)
 
