@@ -108,6 +108,10 @@ class Settings(BaseSettings):
     # process holds a job's lease without renewing it (a killed run's job is free again after this).
     batch_interval_seconds: float = Field(60, ge=0)
     batch_lease_seconds: float = Field(300, ge=5, le=86_400)
+    # Rollups (backend/batch/rollups.py): events counted per pass, and how long after a window's end a file
+    # received in it may still flow on (or be dropped) before the window counts it unconverted.
+    rollup_batch_events: int = Field(20_000, ge=1, le=1_000_000)
+    stats_unconverted_grace_seconds: float = Field(900, ge=0)
     grpc_port: int = Field(0, ge=0, le=65535)  # 0: no gRPC upload server
     worker_metrics_port: int = Field(0, ge=0, le=65535)  # `ftel worker`: Prometheus /metrics on FT_HOST; 0: off
 

@@ -47,10 +47,19 @@ def unconverted(b: Bucket) -> float:
     return float((b.get("files") or {}).get("unconverted") or 0)
 
 
-def lag_seconds(which: str) -> Measure:
+LAG_UNITS = (("hours", 3_600_000.0), ("minutes", 60_000.0), ("seconds", 1000.0))
+
+
+def lag_unit(buckets: list[Bucket]) -> tuple[str, float]:
+    """The unit the lag chart reads best in: hours once some window's max is over 2 h, minutes over 2 min."""
+    longest = max((float((b.get("lag_ms") or {}).get("max") or 0) for b in buckets), default=0.0)
+    return next((u for u in LAG_UNITS if longest >= 2 * u[1] and u[0] != "seconds"), LAG_UNITS[-1])
+
+
+def lag_in(which: str, unit_ms: float) -> Measure:
     def measure(b: Bucket) -> float | None:
         ms = (b.get("lag_ms") or {}).get(which)
-        return None if ms is None else round(float(ms) / 1000, 3)
+        return None if ms is None else round(float(ms) / unit_ms, 3)
 
     return measure
 
@@ -121,7 +130,7 @@ def line(name: str, x: list[str], y: list[float | None], colour: str | None = No
         "y": y,
         "connectgaps": False,
         "line": {"dash": dash, **({"color": colour} if colour else {})},
-        "marker": {"size": 5},
+        "marker": {"size": 7},
     }
     return trace
 
@@ -225,21 +234,22 @@ def lag_figure(totals: list[Bucket], split: list[Bucket] | None, by: str, window
     """Ingest lag (receive time − event time): p50 and p95 per window, max dotted; with a split, p95 per
     key. Percentiles do not add up, so a window without events is a gap, not 0."""
     x = windows.x()
+    unit, unit_ms = lag_unit(totals)
     if split and by in PER_KEY:
         groups = keyed(split, received)
-        p95 = lag_seconds("p95")
+        p95 = lag_in("p95", unit_ms)
         traces = [
             line(key, x, windows.column(group, p95, zero=None), windows.colour(key)) for key, group in groups.items()
         ]
         title = f"Ingest lag p95, by {by}"
     else:
         traces = [
-            line(which, x, windows.column(totals, lag_seconds(which), zero=None), LAG_COLOURS[which], dash)
+            line(which, x, windows.column(totals, lag_in(which, unit_ms), zero=None), LAG_COLOURS[which], dash)
             for which, dash in (("p50", "solid"), ("p95", "solid"), ("max", "dot"))
         ]
         title = "Ingest lag (receive − event time)"
     note = "" if any(v is not None for t in traces for v in t["y"]) else "no lag measured in this range"
-    return figure(title, traces, "seconds", note=note)
+    return figure(title, traces, unit, note=note)
 
 
 CHARTS = {

@@ -14,7 +14,19 @@ from fastapi_offline import FastAPIOffline
 from backend.api import errors
 from backend.api.body_limit import BodyLimit, BodyLimits
 from backend.api.deps import ApiServices
-from backend.api.routes import accounts, auth, events, files, flow, health, lineage, retention, subscriptions, traces
+from backend.api.routes import (
+    accounts,
+    auth,
+    events,
+    files,
+    flow,
+    health,
+    lineage,
+    retention,
+    stats,
+    subscriptions,
+    traces,
+)
 from backend.domain.events import Envelope
 from backend.metrics import HTTP_LATENCY, HTTP_REQUESTS
 from backend.streams.registry import Registry
@@ -68,6 +80,7 @@ def create_app(
         retention.router,
         subscriptions.router,
         flow.router,
+        stats.router,
     ):
         app.include_router(router, prefix=API_PREFIX)
     app.include_router(health.router)

@@ -12,6 +12,7 @@ from fastapi.concurrency import run_in_threadpool
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from redis.asyncio import Redis
 
+from backend.batch.stats import Stats
 from backend.domain.auth import Auth, Principal
 from backend.domain.files import Files
 from backend.domain.health import Health
@@ -40,6 +41,7 @@ class ApiServices:
     files: Files | None = None
     retention: Retention | None = None
     flow: FlowControl | None = None
+    stats: Stats | None = None
     redis: Callable[[], Redis] | None = None  # makes the asyncio client of the stream registry
 
 
@@ -97,6 +99,13 @@ def get_flow(request: Request) -> FlowControl:
     return flow
 
 
+def get_stats(request: Request) -> Stats:
+    stats = _services(request).stats
+    if stats is None:
+        raise Unavailable("statistics are not served by this process")
+    return stats
+
+
 def get_registry(request: Request) -> Registry | None:
     """One asyncio Redis client per app (it lives on the API's event loop), made on first use."""
     make = _services(request).redis
@@ -120,6 +129,7 @@ FilesDep = Annotated[Files, Depends(get_files)]
 RetentionDep = Annotated[Retention, Depends(get_retention)]
 FlowDep = Annotated[FlowControl, Depends(get_flow)]
 RegistryDep = Annotated[Registry | None, Depends(get_registry)]
+StatsDep = Annotated[Stats, Depends(get_stats)]
 
 
 async def current_principal(

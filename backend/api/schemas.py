@@ -238,3 +238,66 @@ class Readiness(BaseModel):
     status: Literal["ready", "unavailable"]
     checks: dict[str, str]
     projection: ProjectionLag | None = None
+
+
+# -- statistics (GET /stats, GET /stats/summary) ----------------------------------------------
+
+
+class StatsFiles(BaseModel):
+    received: int
+    stored: int
+    dropped: int
+    expired: int
+    deleted: int
+    unconverted: int = Field(
+        description="received in the window, and neither a flow's input nor dropped by its end plus the grace "
+        "(FT_STATS_UNCONVERTED_GRACE_SECONDS); a window whose end plus grace is ahead counts those not converted yet"
+    )
+
+
+class StatsBytes(BaseModel):
+    uploaded: int = Field(description="original bytes of the files stored (file.stored attrs.size)")
+    stored: int = Field(description="bytes kept after compression (file.stored attrs.stored_size)")
+
+
+class StatsActive(BaseModel):
+    traces: int = Field(description="distinct traces with an event in the window")
+    users: int = Field(description="distinct users (an event's own, else its trace's owner)")
+
+
+class StatsLag(BaseModel):
+    p50: float | None = Field(description="ms from event time to receipt, within 4.4 % (a log-scale histogram)")
+    p95: float | None
+    max: float | None
+
+
+class StatsMeasures(BaseModel):
+    events: dict[str, int] = Field(description="events by type, each counted once (duplicates apart)")
+    files: StatsFiles
+    data_produced: int = Field(description="data nodes produced by flows")
+    outputs: int = Field(description="files and sinks produced by flows")
+    drops: dict[str, int] = Field(description="file and data drops by reason (else code)")
+    logs: LogCounts
+    bytes: StatsBytes
+    active: StatsActive
+    duplicates: int = Field(description="events that repeated one that came over another channel: counted once")
+    lag_ms: StatsLag
+
+
+class StatsBucket(StatsMeasures):
+    start: str
+    end: str
+    key: str | None = Field(description="the account id, user or drop reason (by=…); null for the whole service")
+
+
+class StatsOut(BaseModel):
+    window: Literal["15m", "30m", "1h", "3h", "6h", "12h"]
+    since: str = Field(description="the range, widened to whole UTC-aligned windows")
+    until: str = Field(description="exclusive")
+    by: Literal["account", "user", "reason"] | None
+    buckets: list[StatsBucket] = Field(description="windows with events, by start then key")
+
+
+class StatsSummaryOut(StatsMeasures):
+    since: str = Field(description="the range, widened to whole 15-minute buckets")
+    until: str = Field(description="exclusive")

@@ -36,7 +36,9 @@ from sqlalchemy import Engine
 
 from backend import failpoints
 from backend.api.deps import ApiServices
+from backend.batch.rollups import Rollups
 from backend.batch.runner import Batch, BatchJob
+from backend.batch.stats import Stats
 from backend.bootstrap.adapters import (
     async_redis,
     open_engine,
@@ -54,6 +56,7 @@ from backend.db.engine import ping as ping_sql
 from backend.db.event_log import SqlEventLog
 from backend.db.files import SqlFileCatalog
 from backend.db.leases import SqlJobLeases
+from backend.db.stats import SqlStats
 from backend.db.subscriptions import SqlSubscriptions
 from backend.domain.auth import Auth
 from backend.domain.files import Files
@@ -176,6 +179,7 @@ class Process:
     streams: StreamRuntime | None = None
     cluster_jobs: list[ClusterJob] = field(default_factory=list)
     batch: Batch | None = None
+    stats: Stats | None = None  # GET /stats: the rollups as read
     runner: PeriodicRunner = field(default_factory=PeriodicRunner)
     closers: list[tuple[str, Callable[[], Any]]] = field(default_factory=list)
     _grpc: grpc.Server | None = None
@@ -202,6 +206,7 @@ class Process:
             files=self.files,
             retention=self.retention,
             flow=self.flow,
+            stats=self.stats,
             redis=self.connect_redis if self.redis_url else None,
         )
 
@@ -323,6 +328,7 @@ def _build(settings: Settings, role: Role, spec: RoleSpec, closers: list[tuple[s
         embedded_redis=embedded,
         closers=closers,
     )
+    process.stats = Stats(SqlStats(engine), settings.stats_unconverted_grace_seconds)
     if objects is not None:
         catalog = SqlFileCatalog(engine)
         process.files = Files(catalog, objects, ingest, settings)
@@ -472,6 +478,7 @@ def _batch_jobs(p: Process) -> list[BatchJob]:
     """The batch app's jobs, in the order `ftel batch --once` runs them (each re-runnable; backend/batch)."""
     every = p.settings.batch_interval_seconds
     jobs: list[BatchJob] = []
+    jobs.append(BatchJob("rollups", every, Rollups(SqlStats(p.engine), p.settings.rollup_batch_events).run))
     _ = every  # the jobs of #13 are added here: rollups, summaries, fill, relations, dedup, insights
     return jobs
 

@@ -165,6 +165,97 @@ class JobLeases(Protocol):
         ...
 
 
+# -- statistics (the batch app's rollups) -------------------------------------------------------
+
+BUCKET_MS = 900_000  # the finest rollup window: 15 minutes, UTC-aligned; every larger window is made of them
+
+
+def bucket_of(ms: int) -> int:
+    """The 15-minute bucket of a time in epoch milliseconds (floor: times before 1970 too)."""
+    return ms // BUCKET_MS
+
+
+@dataclass(frozen=True)
+class CountedEvent:
+    """An event as the rollups count it, its dimensions resolved: `user` is its own or else its trace's owner
+    (the earliest trace.started), `account` the public id of the account that sent it."""
+
+    id: int
+    type: str
+    trace_key: str | None
+    node_key: str | None
+    level: str | None
+    user: str | None
+    account: str | None
+    created_ms: int
+    received_ms: int
+    payload: str
+    duplicate: bool  # repeats an event counted under another id (cross-channel dedup)
+
+
+Cell = tuple[str, int, str]  # (dimension: all | account | user | reason, bucket, key; '' for all)
+
+
+@dataclass
+class RollupDelta:
+    """What some events add to the rollups: counts (the measure `lag_max` is a maximum, every other one a sum),
+    active members, received files and the earliest time each file settled (flowed on or was dropped)."""
+
+    counts: dict[tuple[str, int, str, str], int]  # (dim, bucket, key, measure)
+    members: set[tuple[str, int, str, str, str]]  # (dim, bucket, key, kind: trace | user, member)
+    files: set[tuple[str, int, str, str]]  # (dim, bucket, key, file key)
+    settled: dict[str, int]  # file key -> epoch ms
+
+
+@dataclass(frozen=True)
+class RollupPass:
+    counted: int  # events counted by this pass
+    duplicates: int  # of them, marked as duplicates
+    reattributed: int  # traces whose earlier events moved to the user a late trace.started named
+    reset: bool = False  # an owner changed under counted events: everything is to be counted again
+
+
+@dataclass(frozen=True)
+class StatsCell:
+    """One window of one key, as read: summed measures (lag_max: the max), distinct members by kind, and the
+    files received in it that had not settled by the window's end plus the grace."""
+
+    window: int  # (bucket - first bucket) // width
+    key: str
+    measures: dict[str, int]
+    members: dict[str, int]
+    unconverted: int
+
+
+class StatsStore(Protocol):
+    """The rollups of the event log, per 15-minute bucket; larger windows are summed when read.
+
+    - ``roll_up`` counts up to `limit` events not counted yet, in one transaction with their mark
+      (`events.counted`), so each event is counted exactly once whatever the commit order of the log's ids
+      (PostgreSQL sequences commit out of order: an event not visible now is counted by a later pass).
+      Before counting, it marks each event that repeats one already counted or a lower id in the same pass
+      (same type, trace, event time and canonical payload, whatever the channel) with `duplicate_of`: it then
+      adds only to the `duplicates` measure. `fold` (the domain's) turns events into a delta. A trace.started
+      arriving after its trace's user-less events were counted moves them to its user (the delta of their
+      user parts: dimension `user`, members of kind `user`); one that names another user than the counted
+      owner resets the rollups (everything is counted again by the next passes). Durable on return.
+    - The rows are a function of the log alone: ``reset`` and passes until none is left give the same rows.
+    - ``read`` sums the buckets [first, end) of a dimension in windows of `width` buckets.
+    """
+
+    def roll_up(self, limit: int, fold: Callable[[Sequence[CountedEvent]], RollupDelta]) -> RollupPass: ...
+
+    def reset(self) -> int:
+        """Forget every rollup and mark every event uncounted (duplicate marks stay); how many events there are."""
+        ...
+
+    def backlog(self) -> int:
+        """How many events wait to be counted."""
+        ...
+
+    def read(self, dim: str, first: int, end: int, width: int, grace_ms: int) -> list[StatsCell]: ...
+
+
 # -- accounts -----------------------------------------------------------------------------------
 
 

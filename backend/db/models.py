@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from sqlalchemy import BigInteger, Column, Index, Integer, Text, text
+from sqlalchemy import BigInteger, Column, Index, Integer, Text, false, text
 from sqlmodel import Field, SQLModel
 from uuid_utils import uuid7
 
@@ -61,6 +61,8 @@ class Event(SQLModel, table=True):
             sqlite_where=text(TRACE_LOGS),
             postgresql_where=text(TRACE_LOGS),
         ),
+        # the rollups' cursor: only events not yet counted in the statistics (migration 0008)
+        Index("ix_events_uncounted", "id", sqlite_where=text("counted = 0"), postgresql_where=text("NOT counted")),
     )
 
     id: int | None = Field(default=None, sa_column=Column(BigId, primary_key=True, autoincrement=True))
@@ -79,6 +81,12 @@ class Event(SQLModel, table=True):
     received_at: datetime = Field(default_factory=_now)
     payload: str = Field(sa_column=Column(Text, nullable=False))
     projected: bool = Field(default=False)
+    # counted in the statistics (backend/db/stats.py), and whether it repeats an event that arrived over
+    # another channel (the id of the one counted; migrations 0008 and 0010)
+    counted: bool = Field(default=False, sa_column_kwargs={"server_default": false()})
+    duplicate_of: int | None = Field(
+        default=None, sa_column=Column(BigInteger().with_variant(Integer(), "sqlite"), nullable=True)
+    )
 
 
 class EventNode(SQLModel, table=True):
@@ -190,6 +198,50 @@ class RetentionRecord(SQLModel, table=True):
     stored_at: datetime
     marked_at: datetime
     deleted_at: datetime = Field(default_factory=_now, index=True)
+
+
+class RollupCount(SQLModel, table=True):
+    """An additive measure of the event log (or the lag's max) per UTC 15-minute bucket and dimension."""
+
+    __tablename__ = "rollup_counts"
+
+    dim: str = Field(primary_key=True, max_length=8)  # all | account | user | reason
+    bucket: int = Field(sa_column=Column(BigInteger, primary_key=True))  # floor(epoch ms / 900,000)
+    key: str = Field(primary_key=True, max_length=512)  # '' for all
+    measure: str = Field(primary_key=True, max_length=600)
+    value: int = Field(sa_column=Column(BigInteger, nullable=False))
+
+
+class RollupMember(SQLModel, table=True):
+    """Who was active in a bucket (a trace, a user): counted distinct over any window when read."""
+
+    __tablename__ = "rollup_members"
+
+    dim: str = Field(primary_key=True, max_length=8)
+    bucket: int = Field(sa_column=Column(BigInteger, primary_key=True))
+    key: str = Field(primary_key=True, max_length=512)
+    kind: str = Field(primary_key=True, max_length=8)  # trace | user
+    member: str = Field(primary_key=True, max_length=512)
+
+
+class RollupFile(SQLModel, table=True):
+    """A file received in a bucket: with rollup_settled, the unconverted files of any window."""
+
+    __tablename__ = "rollup_files"
+
+    dim: str = Field(primary_key=True, max_length=8)
+    bucket: int = Field(sa_column=Column(BigInteger, primary_key=True))
+    key: str = Field(primary_key=True, max_length=512)
+    file_key: str = Field(primary_key=True, max_length=512)
+
+
+class RollupSettled(SQLModel, table=True):
+    """When a file first flowed on (a flow's input) or was dropped, in epoch milliseconds."""
+
+    __tablename__ = "rollup_settled"
+
+    file_key: str = Field(primary_key=True, max_length=512)
+    settled_ms: int = Field(sa_column=Column(BigInteger, nullable=False))
 
 
 TABLES = SQLModel.metadata.tables  # by name: what the stores query (SQLModel does not type `Model.__table__`)

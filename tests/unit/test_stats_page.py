@@ -232,6 +232,15 @@ def test_many_keys_keep_the_busiest_and_sum_the_rest_into_other() -> None:
     assert len(files) == MAX_SERIES + 2  # the busiest, other, and stored (all)
 
 
+def test_lag_reads_in_minutes_or_hours_once_it_is_that_long() -> None:
+    slow = answer([bucket(SINCE, lag_ms={"p50": 90_000.0, "p95": 150_000.0, "max": 300_000.0})])
+    lag = figures(slow, None, "", SINCE, UNTIL, "1h")["stats-lag"]
+    assert lag["layout"]["yaxis"]["title"]["text"] == "minutes"
+    assert traces_of(lag)["p95"] == [2.5, None, None, None]
+    late = answer([bucket(SINCE, lag_ms={"p50": 7_200_000.0, "p95": 9_000_000.0, "max": 9_000_000.0})])
+    assert traces_of(figures(late, None, "", SINCE, UNTIL, "1h")["stats-lag"])["p95"] == [2.5, None, None, None]
+
+
 def test_charts_without_drops_or_lag_say_so() -> None:
     quiet = answer([bucket(SINCE, files={"received": 2, "stored": 2})])
     figs = figures(quiet, None, "", SINCE, UNTIL, "1h")

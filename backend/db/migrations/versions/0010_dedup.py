@@ -1,4 +1,8 @@
-"""the cross-channel dedup pass and relations (#13): placeholder, filled by that work
+"""the cross-channel dedup pass (#13): events.duplicate_of marks an event that repeats another
+
+The same event (type, trace, event time and canonical payload) that arrived over two channels (REST and a
+stream, or two subscriptions) is kept in the log, marked with the id of the one counted; statistics and
+summaries count it once. NULL: not a duplicate (or not examined yet: the rollups decide before they count).
 
 Revision ID: 0010
 Revises: 0009
@@ -17,8 +21,8 @@ depends_on = None
 
 
 def upgrade() -> None:
-    pass
+    op.add_column('events', sa.Column('duplicate_of', sa.BigInteger(), nullable=True))
 
 
 def downgrade() -> None:
-    pass
+    op.drop_column('events', 'duplicate_of')
