@@ -2,8 +2,11 @@
 
 The graph is a projection of the event log (docs/architecture.md): it can always be rebuilt from events, so
 every write is an idempotent merge. Nodes are labelled Trace, File, Data or Sink; a trace CONTAINS
-its nodes; FLOWS_TO {op, at} links nodes. Times are fixed-width UTC text (see
-backend.domain.events.format_time), so text comparison is time comparison in every backend.
+its nodes; FLOWS_TO {op, at} links nodes. Derived by the batch app (backend/batch/relations.py), so that
+"which input files made this output" and "which traces feed this one" are one hop: FILE_FLOWS_TO between
+files and sinks joined by flows through data nodes only, and FEEDS from a trace to a trace that reads a node
+it wrote. Times are fixed-width UTC text (see backend.domain.events.format_time), so text comparison is
+time comparison in every backend.
 """
 
 from __future__ import annotations
@@ -164,6 +167,31 @@ class TraceFilter:
 @dataclass
 class Subgraph:
     nodes: list[dict[str, Any]]
+@dataclass(frozen=True)
+class DueNode:
+    """A node whose outgoing flows changed since its relations were derived: `apply` stamps the source of
+    every flow it merges with a fresh `mark`; deriving clears the mark only if it is still that one."""
+
+    key: str
+    kind: str
+    mark: str
+
+
+@dataclass(frozen=True)
+class FileEdge:
+    """A file-level lineage edge: data flows lead from `source` to `target` (files or sinks) through data
+    nodes only (FILE_FLOWS_TO)."""
+
+    source: str
+    source_kind: str
+    target: str
+    target_kind: str
+
+
+FILE_LEVEL_KINDS = ("file", "sink")
+FILE_LEVEL_OP = "via data"  # the op of a file-level edge in lineage answers
+
+
     edges: list[dict[str, Any]]
     truncated: bool = False
 
@@ -205,6 +233,8 @@ class GraphStore(Protocol):
     def count_traces(self, filt: TraceFilter) -> int:
         """How many traces `list_traces` would give over all its pages."""
         ...
+    - ``apply`` stamps the source node of every flow it merges (``relations_due``), in the same transaction,
+      so derived relations can follow every new flow; ``clear`` removes the derived edges too.
 
     def trace_graph(self, key: str, limit: int | None = None) -> Subgraph:
         """The trace's nodes (NODE_FIELDS plus `dropped_here`: this trace's events dropped it, and `drop_reason`:
@@ -237,3 +267,29 @@ class GraphStore(Protocol):
         ...
 
     def close(self) -> None: ...
+    # -- relations (backend/batch/relations.py derives them) ------------------------------------------
+
+    def relations_due(self, limit: int) -> list[DueNode]:
+        """At most `limit` nodes whose outgoing flows changed since their relations were last derived."""
+        ...
+
+    def memberships(self, keys: list[str], kinds: list[str | None] | None = None) -> list[tuple[str, str]]:
+        """(node key, trace key) for every trace that CONTAINS each node; `kinds` as in `neighbours`."""
+        ...
+
+    def add_relations(self, file_edges: list[FileEdge], feeds: list[tuple[str, str]], done: list[DueNode]) -> None:
+        """Merge FILE_FLOWS_TO edges and FEEDS edges (upstream trace, downstream trace) whose ends exist, and
+        clear the mark of each `done` node that still carries the mark it was read with (a node marked again
+        since stays due). Idempotent; atomic and durable on return, like `apply`."""
+        ...
+
+    def file_neighbours(
+        self, keys: list[str], direction: Literal["upstream", "downstream"], kinds: list[str | None] | None = None
+    ) -> list[dict[str, Any]]:
+        """One hop along FILE_FLOWS_TO, rows as `neighbours` gives them with op FILE_LEVEL_OP."""
+        ...
+
+    def feeds(self, key: str, direction: Literal["upstream", "downstream"]) -> list[dict[str, Any]]:
+        """The traces (TRACE_FIELDS) that FEED this one (upstream) or that it feeds (downstream), by key."""
+        ...
+

@@ -3,17 +3,22 @@
 from __future__ import annotations
 
 import time
+import uuid
 from abc import ABC, abstractmethod
 from collections.abc import Callable
 from itertools import groupby
 from typing import Any, Literal
 
 from graph.base import (
+    FILE_LEVEL_KINDS,
+    FILE_LEVEL_OP,
     LABELS,
     NODE_FIELDS,
     NODE_KINDS,
     TRACE_FIELDS,
     TRACE_STATUS_RANK,
+    DueNode,
+    FileEdge,
     FlowRow,
     GraphBatch,
     NodeRow,
@@ -56,6 +61,7 @@ class CypherGraphStore(ABC):
     # label finds any node by key, so rows of every kind can share one statement.
     kind_in_patterns = True
 
+    common_label: str | None = None  # the label every File, Data and Sink node has, where there is one
     # -- what an adapter provides ---------------------------------------------------------
 
     @abstractmethod
@@ -89,6 +95,7 @@ class CypherGraphStore(ABC):
         known_absent = fresh or set()
         statements: list[Statement] = []
         if batch.traces:
+        stamp = uuid.uuid4().hex  # marks the sources of this batch's flows as due for relations (DueNode)
             rows = [
                 {
                     "key": t.key,
@@ -195,16 +202,17 @@ class CypherGraphStore(ABC):
             if new_flows:
                 statements.append(
                     (
-                        ends + "CREATE (a)-[e:FLOWS_TO {op: r.op, at: r.at}]->(b)",
-                        {"rows": [_flow_row(f) for f in new_flows.values()]},
+                        ends + "CREATE (a)-[e:FLOWS_TO {op: r.op, at: r.at}]->(b) SET a.relations_due = $stamp",
+                        {"rows": [_flow_row(f) for f in new_flows.values()], "stamp": stamp},
                     )
                 )
             if old_flows:
                 statements.append(
                     (
                         ends + "MERGE (a)-[e:FLOWS_TO {op: r.op}]->(b) "
-                        "SET e.at = CASE WHEN e.at IS NULL OR r.at < e.at THEN r.at ELSE e.at END",
-                        {"rows": [_flow_row(f) for f in old_flows]},
+                        "SET e.at = CASE WHEN e.at IS NULL OR r.at < e.at THEN r.at ELSE e.at END, "
+                        "a.relations_due = $stamp",
+                        {"rows": [_flow_row(f) for f in old_flows], "stamp": stamp},
                     )
                 )
         for drop_kind, drops in groupby(sorted(batch.drops, key=lambda d: d.kind), key=lambda d: d.kind):
@@ -371,13 +379,7 @@ class CypherGraphStore(ABC):
         if not keys:
             return []
         near, far = ("a", "b") if direction == "downstream" else ("b", "a")
-        groups: dict[str | None, list[str]] = {}
-        if not self.kind_in_patterns:
-            groups[None] = keys
-        else:  # a key of unknown kind is looked for in every kind's table
-            for key, kind in zip(keys, kinds or [None] * len(keys), strict=True):
-                for table in (kind,) if kind in LABELS else NODE_KINDS:
-                    groups.setdefault(table, []).append(key)
+        groups = self._by_table(keys, kinds, tables)
         # The near node by its labelled key. LadybugDB 0.22 plans a plain MATCH after UNWIND as a hash join against
         # a scan of the whole table (180 ms a hop at 1M nodes); after OPTIONAL MATCH it extends from each bound
         # node (1.3 ms; a near node without edges gives a row of nulls, dropped below). One key given as a
@@ -385,13 +387,13 @@ class CypherGraphStore(ABC):
         parts: list[str] = []
         params: dict[str, Any] = {}
         for i, (kind, group) in enumerate(groups.items()):
-            ret = f"RETURN a.key AS source, b.key AS target, e.op AS op, {_props(far, NODE_FIELDS)}"
+            ret = f"RETURN a.key AS source, b.key AS target, {op} AS op, {_props(far, NODE_FIELDS)}"
             if len(group) == 1:
-                parts.append(f"MATCH {self._node(near, kind, f'$k{i}')} MATCH (a)-[e:FLOWS_TO]->(b) {ret}")
+                parts.append(f"MATCH {self._node(near, kind, f'$k{i}')} MATCH (a)-[e:{rel}]->(b) {ret}")
                 params[f"k{i}"] = group[0]
             else:
                 parts.append(
-                    f"UNWIND $k{i} AS k MATCH {self._node(near, kind, 'k')} OPTIONAL MATCH (a)-[e:FLOWS_TO]->(b) {ret}"
+                    f"UNWIND $k{i} AS k MATCH {self._node(near, kind, 'k')} OPTIONAL MATCH (a)-[e:{rel}]->(b) {ret}"
                 )
                 params[f"k{i}"] = group
         return [
@@ -416,6 +418,36 @@ class CypherGraphStore(ABC):
     @abstractmethod
     def ping(self) -> None: ...
 
+        return self._hops("FLOWS_TO", "e.op", NODE_KINDS, keys, direction, kinds)
+
+    def file_neighbours(
+        self, keys: list[str], direction: Literal["upstream", "downstream"], kinds: list[str | None] | None = None
+    ) -> list[dict[str, Any]]:
+        return self._hops("FILE_FLOWS_TO", f"'{FILE_LEVEL_OP}'", FILE_LEVEL_KINDS, keys, direction, kinds)
+
+    def _by_table(
+        self, keys: list[str], kinds: list[str | None] | None, tables: tuple[str, ...]
+    ) -> dict[str | None, list[str]]:
+        """Keys grouped by the kind whose table holds them: a key of unknown kind in each of `tables`; one
+        group (None) where a common label finds every node."""
+        if not self.kind_in_patterns:
+            return {None: keys}
+        groups: dict[str | None, list[str]] = {}
+        for key, kind in zip(keys, kinds or [None] * len(keys), strict=True):
+            for table in (kind,) if kind in tables else tables:
+                groups.setdefault(table, []).append(key)
+        return groups
+
+    def _hops(
+        self,
+        rel: str,
+        op: str,
+        tables: tuple[str, ...],
+        keys: list[str],
+        direction: Literal["upstream", "downstream"],
+        kinds: list[str | None] | None,
+    ) -> list[dict[str, Any]]:
+        """One hop along `rel` from each key (`neighbours`); `op`: the expression of the edge's op."""
     @abstractmethod
     def close(self) -> None: ...
 
@@ -448,6 +480,79 @@ def _trace_filter(filt: TraceFilter) -> tuple[list[str], dict[str, Any]]:
 
 def _node_row(n: NodeRow) -> dict[str, Any]:
     return {
+    def feeds(self, key: str, direction: Literal["upstream", "downstream"]) -> list[dict[str, Any]]:
+        hop = "(o:Trace)-[:FEEDS]->(t)" if direction == "upstream" else "(t)-[:FEEDS]->(o:Trace)"
+        rows = self._read(f"MATCH (t:Trace {{key: $key}}) MATCH {hop} RETURN {_props('o', TRACE_FIELDS)}", {"key": key})
+        return sorted(rows, key=lambda r: r["key"])
+
+    # -- relations --------------------------------------------------------------------------
+
+    def relations_due(self, limit: int) -> list[DueNode]:
+        due: list[DueNode] = []
+        for kind in NODE_KINDS if self.kind_in_patterns else (None,):
+            if len(due) >= limit:
+                break
+            label = LABELS[kind] if kind else self.common_label
+            rows = self._read(
+                f"MATCH (n:{label}) WHERE n.relations_due IS NOT NULL "
+                "RETURN n.key AS key, n.kind AS kind, n.relations_due AS mark LIMIT $limit",
+                {"limit": limit - len(due)},
+            )
+            due += [DueNode(r["key"], r["kind"], r["mark"]) for r in rows]
+        return due
+
+    def memberships(self, keys: list[str], kinds: list[str | None] | None = None) -> list[tuple[str, str]]:
+        if not keys:
+            return []
+        parts, params = [], {}
+        for i, (kind, group) in enumerate(self._by_table(keys, kinds, NODE_KINDS).items()):
+            parts.append(
+                f"UNWIND $k{i} AS k MATCH {self._node('n', kind, 'k')} OPTIONAL MATCH (t:Trace)-[:CONTAINS]->(n) "
+                "RETURN n.key AS key, t.key AS trace"
+            )
+            params[f"k{i}"] = group
+        return [(r["key"], r["trace"]) for r in self._read(" UNION ALL ".join(parts), params) if r["trace"] is not None]
+
+    def add_relations(self, file_edges: list[FileEdge], feeds: list[tuple[str, str]], done: list[DueNode]) -> None:
+        statements: list[Statement] = []
+        groups: dict[tuple[str, str], list[FileEdge]] = {}
+        for e in file_edges:
+            groups.setdefault((e.source_kind, e.target_kind) if self.kind_in_patterns else ("", ""), []).append(e)
+        for (skind, tkind), edges in groups.items():
+            source, target = self._node("a", skind or None, "r.source"), self._node("b", tkind or None, "r.target")
+            statements.append(
+                (
+                    f"UNWIND $rows AS r MATCH {source} MATCH {target} MERGE (a)-[:FILE_FLOWS_TO]->(b)",
+                    {"rows": [{"source": e.source, "target": e.target} for e in edges]},
+                )
+            )
+        if feeds:
+            statements.append(
+                (
+                    "UNWIND $rows AS r MATCH (a:Trace {key: r.source}) MATCH (b:Trace {key: r.target}) "
+                    "MERGE (a)-[:FEEDS]->(b)",
+                    {"rows": [{"source": a, "target": b} for a, b in feeds]},
+                )
+            )
+        for kind, nodes in groupby(sorted(done, key=lambda d: d.kind), key=lambda d: d.kind):
+            node = self._node("n", kind if self.kind_in_patterns else None, "r.key")
+            statements.append(
+                (  # a node marked again since it was read keeps its new mark: its new flows are still due
+                    f"UNWIND $rows AS r MATCH {node} WHERE n.relations_due = r.mark SET n.relations_due = NULL",
+                    {"rows": [{"key": d.key, "mark": d.mark} for d in nodes]},
+                )
+            )
+        if statements:
+            self._write(statements)
+
+    def mark_flows_unrelated(self) -> None:
+        """A graph made before relations were derived has flows and no derived edge: mark every flow source
+        due, once, so the batch app derives them (a graph that has derived edges is left as it is)."""
+        for rel, source in (("FILE_FLOWS_TO", "(a)"), ("FEEDS", "(a:Trace)")):
+            if self._read(f"MATCH {source}-[:{rel}]->() RETURN a.key AS key LIMIT 1", {}):
+                return
+        self._write([("MATCH (a)-[:FLOWS_TO]->() WHERE a.relations_due IS NULL SET a.relations_due = 'backfill'", {})])
+
         "key": n.key,
         "kind": n.kind,
         "trace": n.trace,
