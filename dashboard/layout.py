@@ -140,7 +140,6 @@ def trace_page(
         [
             dcc.Store(id="trace-key", data=trace["key"]),
             dcc.Store(id="trace-expanded", data=expanded),
-            dcc.Store(id="trace-url"),
             graph_views.trace_header(trace, view),
             graph_toolbar(
                 "trace",
@@ -202,7 +201,6 @@ def lineage_page(
             filters_card(lineage_filters(key, direction, depth)),
             dcc.Store(id="lineage-data"),
             dcc.Store(id="lineage-restore", data={"opened": opened or [], "expanded": groups or []}),
-            dcc.Store(id="lineage-url"),
             html.Div(id="lineage-message"),
             html.Div(id="lineage-traces", className="trace-groups"),
             graph_toolbar(

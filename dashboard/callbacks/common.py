@@ -15,7 +15,11 @@ from dashboard.client import ApiError, AuthExpired
 SESSION_OUT = Output("session", "data", allow_duplicate=True)
 
 # A page that keeps its view state in the URL writes the query string with both outputs: the router
-# sees that the URL it is told about is the one the page wrote, and leaves the page as it is.
+# sees that the URL it is told about is the one the page wrote, and leaves the page as it is. Written from
+# the server (url_write) dcc.Location pushes the new address; the graph pages' clientside writers put it
+# in the address bar first (replace or push, callbacks/viewport.py), and Location only takes note. Never
+# change the address bar without telling Location: a later link to the address it last knew would
+# change nothing it can see, and open nothing.
 URL_WRITE = (Output("url", "search", allow_duplicate=True), Output("url-written", "data", allow_duplicate=True))
 
 # Where a callback sends the browser: {"href", "replace"} → history push (or replace) in the browser.

@@ -2,7 +2,8 @@
 further from it (merged into the picture) and shows its details; "+N more" draws a fan-out in full.
 
 Everything that makes the picture is in the URL (?key=&direction=&depth=&open=&groups=, written by
-callbacks/viewport.py): a link reopens the same view, the nodes expanded one step redone in order."""
+callbacks/viewport.py through URL_WRITE): a link reopens the same view, the nodes expanded one step redone
+in order."""
 
 from __future__ import annotations
 
@@ -108,6 +109,7 @@ class Search:
             "graph": graph,
             "opened": opened,
             "expanded": list((restore or {}).get("expanded") or []),
+            "new_search": restore is None,  # a person's: a new history entry (callbacks/viewport.py)
         }
         message = start_message(graph, answer) if not opened else expand_message(graph, opened[-1], None)
         elements, drawn, state, traces = self.draw(state)

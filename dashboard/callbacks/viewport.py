@@ -1,6 +1,10 @@
 """What the graphs do in the browser alone: open at a readable zoom, Fit / Zoom, find-in-graph, drops only,
 edge labels on hover and selection, rows and drop reasons that select nodes, image export, and the view
-kept in the URL (history.replaceState, so the page is not rebuilt).
+kept in the URL.
+
+A page writes its view to the address bar itself (replaceState, or pushState for a new lineage search) and
+then tells dcc.Location through URL_WRITE, so that Location knows the address (a later link to the one it
+knew before opens that page again) and the router knows the page shows it already (no rebuild).
 
 The functions live in one script (GRAPH_JS, `window.ftelGraph`), defined by whichever callback runs first.
 The layout dict of each picture carries an `ftel` entry (placement.with_layout): cytoscape keeps unknown
@@ -12,6 +16,7 @@ from __future__ import annotations
 import dash
 from dash import Input, Output, State
 
+from dashboard.callbacks.common import URL_WRITE
 from dashboard.styles import MAX_OPEN_ZOOM, MIN_READ_ZOOM, READ_ZOOM
 
 GRAPHS = ("trace", "lineage")
@@ -72,15 +77,20 @@ def register_viewport(app: dash.Dash) -> None:
         app,
         _TRACE_URL_JS,
         "trace",
-        Output("trace-url", "data"),
+        list(URL_WRITE),
         Input("trace-graph", "tapNodeData"),
         Input("trace-expanded", "data"),
     )
-    _clientside(app, _LINEAGE_URL_JS, "lineage", Output("lineage-url", "data"), Input("lineage-data", "data"))
+    _clientside(app, _LINEAGE_URL_JS, "lineage", list(URL_WRITE), Input("lineage-data", "data"))
 
 
 def _clientside(
-    app: dash.Dash, body: str, prefix: str, output: Output, *inputs: Input | State, initial: bool = False
+    app: dash.Dash,
+    body: str,
+    prefix: str,
+    output: Output | list[Output],
+    *inputs: Input | State,
+    initial: bool = False,
 ) -> None:
     """A clientside callback whose body starts by defining GRAPH_JS (once per page load)."""
     source = body.replace("GRAPH_ID", f"{prefix}-graph").replace("PREFIX", prefix)
@@ -284,7 +294,8 @@ function(png, svg, name) {
 }
 """
 
-# ?node=<key>&expand=<element ids, one a line | all>: the trace page a link reopens the same way.
+# ?node=<key>&expand=<element ids, one a line | all>: the trace page a link reopens the same way. Replaced,
+# not pushed: Back leaves the trace page rather than undoing clicks.
 _TRACE_URL_JS = """
 function(tapped, expanded) {
     const params = new URLSearchParams(window.location.search);
@@ -295,16 +306,21 @@ function(tapped, expanded) {
     else { params.delete('expand'); }
     const query = params.toString();
     const url = window.location.pathname + (query ? '?' + query : '');
-    if (url !== window.location.pathname + window.location.search) { window.history.replaceState(null, '', url); }
-    return url;
+    const unchanged = window.dash_clientside.no_update;
+    if (url === window.location.pathname + window.location.search) { return [unchanged, unchanged]; }
+    window.history.replaceState(null, '', url);
+    const search = window.location.search;
+    return [search, {pathname: window.location.pathname, search: search}];
 }
 """
 
-# ?key=&direction=&depth=&open=<keys expanded one step, one a line>&groups=<"+N more" parents>: a new search
-# is a new history entry (Back returns to the previous one), expanding replaces the current one.
+# ?key=&direction=&depth=&open=<keys expanded one step, one a line>&groups=<"+N more" parents>: a person's new
+# search is a new history entry (Back returns to the previous one); expanding, and the page opening from a
+# URL that leaves a default out, replace the current one (so Back does not land on a page that moves on).
 _LINEAGE_URL_JS = """
 function(data) {
-    if (!data || !data.key) { return window.dash_clientside.no_update; }
+    const unchanged = window.dash_clientside.no_update;
+    if (!data || !data.key) { return [unchanged, unchanged]; }
     const params = new URLSearchParams();
     params.set('key', data.key);
     params.set('direction', data.direction);
@@ -312,11 +328,13 @@ function(data) {
     if (data.opened && data.opened.length) { params.set('open', data.opened.join('\\n')); }
     if (data.expanded && data.expanded.length) { params.set('groups', data.expanded.join('\\n')); }
     const url = window.location.pathname + '?' + params.toString();
-    if (url === window.location.pathname + window.location.search) { return url; }
+    if (url === window.location.pathname + window.location.search) { return [unchanged, unchanged]; }
     const before = new URLSearchParams(window.location.search);
     const same = before.get('key') === data.key && before.get('direction') === data.direction &&
         before.get('depth') === String(data.depth);
-    if (same) { window.history.replaceState(null, '', url); } else { window.history.pushState(null, '', url); }
-    return url;
+    if (data.new_search && !same) { window.history.pushState(null, '', url); }
+    else { window.history.replaceState(null, '', url); }
+    const search = window.location.search;
+    return [search, {pathname: window.location.pathname, search: search}];
 }
 """

@@ -383,6 +383,71 @@ def test_a_new_lineage_search_puts_its_key_in_the_url(signed_in: Any) -> None:
     until(driver, lambda: parse_qs(urlsplit(driver.current_url).query).get("key") == [SINK], "the new key in the URL")
     driver.back()
     until(driver, lambda: parse_qs(urlsplit(driver.current_url).query).get("key") == [S3_KEY], "back to the first")
+    until(driver, lambda: lineage_shows(driver, S3_KEY, {S3_KEY, ROWS, PARQUET, SINK}), "the first search again")
+    driver.forward()
+    until(driver, lambda: lineage_shows(driver, SINK, {SINK}), "the second search again")
+    assert parse_qs(urlsplit(driver.current_url).query)["direction"] == ["downstream"]
+
+
+def lineage_shows(driver: Any, key: str, keys: set[str]) -> bool:
+    """The explorer's form holds `key` and its picture exactly `keys` (none: no picture), Dash at rest."""
+    from selenium.common.exceptions import StaleElementReferenceException
+
+    try:
+        box = driver.find_elements("id", "lineage-key")
+        shown = bool(box) and box[0].get_attribute("value") == key
+    except StaleElementReferenceException:  # the page is being replaced
+        return False
+    return shown and (lineage_view(driver) or {}).get("keys", set()) == keys and settled(driver)
+
+
+def test_links_to_the_url_a_graph_page_rewrote_open_what_they_say(signed_in: Any) -> None:
+    """The lineage and trace pages rewrite the address as their view changes (a new search, a selected
+    node); the top bar, the key box and Back/Forward still open the page their URL names."""
+    driver = signed_in
+    open_page(driver, "/")
+    until(driver, lambda: text_of(driver, "traces-grid"), "the traces list")
+    by_id(driver, "nav-lineage").click()
+    until(driver, lambda: lineage_shows(driver, "", set()), "an empty lineage explorer")
+    type_into(driver, "lineage-key", SINK)
+    by_id(driver, "lineage-run").click()
+    until(driver, lambda: lineage_shows(driver, SINK, {S3_KEY, ROWS, PARQUET, SINK}), "the sink's lineage")
+    assert parse_qs(urlsplit(driver.current_url).query)["key"] == [SINK]
+
+    # the top bar's Lineage names the address this page was opened at: an empty explorer again
+    by_id(driver, "nav-lineage").click()
+    until(driver, lambda: lineage_shows(driver, "", set()), "the empty explorer of the top bar's link")
+    assert urlsplit(driver.current_url).query == ""
+
+    type_into(driver, "lineage-key", PARQUET)
+    by_id(driver, "lineage-key").send_keys("\n")
+    until(driver, lambda: lineage_shows(driver, PARQUET, {S3_KEY, ROWS, PARQUET}), "the parquet's lineage")
+    driver.back()
+    until(driver, lambda: lineage_shows(driver, "", set()), "Back: the empty explorer")
+    driver.forward()
+    until(driver, lambda: lineage_shows(driver, PARQUET, {S3_KEY, ROWS, PARQUET}), "Forward: the parquet again")
+
+    # a trace page whose node selection rewrote its address, then a link to the address it had
+    driver.find_element("link text", "trace IN").click()
+    until(driver, lambda: "Trace IN" in text_of(driver, "page") and cy_nodes(driver, "trace-graph"), "IN's page")
+    settled_view(driver, "trace-graph", "IN's picture")
+    click_node(driver, "trace-graph", node(S3_KEY))
+    until(driver, lambda: parse_qs(urlsplit(driver.current_url).query).get("node") == [S3_KEY], "?node= in the URL")
+    until(driver, lambda: S3_KEY in text_of(driver, "node-panel"), "the CSV's panel")
+    by_id(driver, "jump-q").send_keys("IN\n")
+    view = settled_view(driver, "trace-graph", "IN with nothing selected", lambda v: v["selected"] == [])
+    assert urlsplit(driver.current_url).path.endswith("/traces/IN") and urlsplit(driver.current_url).query == ""
+    assert S3_KEY not in text_of(driver, "node-panel") and view["count"] > 0
+
+    by_id(driver, "nav-traces").click()
+    until(
+        driver,
+        lambda: text_of(driver, "traces-grid") and urlsplit(driver.current_url).path == "/dashboard/",
+        "the traces list from the top bar",
+    )
+    driver.back()
+    until(driver, lambda: "Trace IN" in text_of(driver, "page") and settled(driver), "Back: IN's page")
+    assert S3_KEY not in text_of(driver, "node-panel")
 
 
 # -- export ---------------------------------------------------------------------------------------

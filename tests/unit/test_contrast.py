@@ -1,5 +1,6 @@
-"""Colours people read: every label on its fill in the graph's stylesheet and every text colour of the
-page CSS on its background reach WCAG AA (4.5:1 for text), and the status fills tell apart at a glance."""
+"""Colours people read: every label on its fill in the graph's stylesheet, every text colour of the page
+CSS on its background and every pair pages_css.py names reach WCAG AA (4.5:1 for text), and the status
+fills tell apart at a glance."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ import re
 
 import pytest
 
+from dashboard.pages_css import PAGES_CSS, PALETTE, READABLE
 from dashboard.styles import (
     GROUP_TEXT,
     PAGE_CSS,
@@ -100,10 +102,11 @@ def test_status_fills_are_told_apart_at_a_glance() -> None:
 # -- the page CSS --------------------------------------------------------------------------------
 
 
-def css_rules() -> list[tuple[str, dict[str, str]]]:
+def css_rules(css: str = PAGE_CSS, resolve_vars: bool = True) -> list[tuple[str, dict[str, str]]]:
+    """(selector, declarations) of every rule, one per selector of a group; var(--x) resolved by :root."""
     variables: dict[str, str] = {}
     rules = []
-    for selectors, body in re.findall(r"([^{}]+)\{([^{}]*)\}", PAGE_CSS):
+    for selectors, body in re.findall(r"([^{}]+)\{([^{}]*)\}", css):
         decls = {}
         for decl in body.split(";"):
             if ":" in decl:
@@ -118,6 +121,8 @@ def css_rules() -> list[tuple[str, dict[str, str]]]:
         m = re.fullmatch(r"var\((--[\w-]+)\)", value)
         return variables[m.group(1)] if m else value
 
+    if not resolve_vars:
+        return rules
     return [(s, {k: resolve(v) for k, v in d.items()}) for s, d in rules]
 
 
@@ -166,3 +171,44 @@ def test_the_css_table_holds_the_log_levels_and_the_top_bar() -> None:
     seen = {selector: (text, fill) for selector, text, fill in css_text_pairs()}
     assert seen["header.topbar a"] == ("#eceff1", "#263238")
     assert {".log-warn td", ".log-error td", ".log-debug td", ".muted", ".drop-reason"} <= set(seen)
+
+
+# -- the CSS of the navigation pages (pages_css.py): named colours, their pairs listed ---------------
+
+
+def named_colours() -> dict[str, str]:
+    """Every CSS variable the pages can use: styles.PAGE_CSS's :root, then pages_css.PALETTE."""
+    root = dict(css_rules(resolve_vars=False))[":root"]
+    return {**{k: v for k, v in root.items() if k.startswith("--")}, **PALETTE}
+
+
+@pytest.mark.parametrize(("text", "fill"), READABLE)
+def test_every_text_colour_of_the_navigation_pages_reaches_aa_on_its_background(text: str, fill: str) -> None:
+    colours = named_colours()
+    ratio = contrast(colours[text], colours[fill])
+    assert ratio >= AA_TEXT, f"{text} {colours[text]} on {fill} {colours[fill]} is {ratio:.2f}:1"
+
+
+def test_the_navigation_pages_css_uses_only_named_colours_and_pairs_each_it_draws() -> None:
+    """A colour written into a rule, or a text colour or background no READABLE pair holds, escapes the
+    check above: both fail here."""
+    colours = named_colours()
+    texts = {text for text, _ in READABLE}
+    fills = {fill for _, fill in READABLE}
+    for selector, decls in css_rules(PAGES_CSS, resolve_vars=False):
+        if selector == ":root":
+            continue
+        for prop, value in decls.items():
+            assert not re.search(r"#[0-9a-fA-F]{3,8}\b", value), f"{selector} {prop}: {value} is not a named colour"
+            for name in re.findall(r"var\((--[\w-]+)\)", value):
+                assert name in colours, f"{selector} {prop}: {name} is not defined"
+                if prop == "color":
+                    assert name in texts, f"{selector}: text colour {name} is on no background in READABLE"
+                elif prop in ("background", "background-color"):
+                    assert name in fills, f"{selector}: background {name} carries no text in READABLE"
+
+
+def test_the_palette_matches_the_page_css_it_sits_on() -> None:
+    page = dict(css_rules())
+    assert PALETTE["--topbar"] == page["header.topbar"]["background"]
+    assert PALETTE["--surface"] == WHITE
