@@ -108,7 +108,7 @@ def register_session(app: dash.Dash, client: ApiClient) -> None:
             expires = session.get("expires_at")
             until = ""
             if expires:
-                word = "renewed before" if session.get("refreshable") else "valid until"
+                word = "renews itself before" if session.get("refreshable") else "valid until"
                 until = f" · token {word} {datetime.fromtimestamp(expires, UTC):%H:%M} UTC"
             return f"signed in as {session.get('who')}{until}", {}, hidden, None
         notice = session.get("notice")
