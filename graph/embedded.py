@@ -40,6 +40,15 @@ def _schema() -> list[str]:
     # drops charged to the trace that reported them (graphs made before: `ftel graph rebuild` fills them)
     ddl.append("ALTER TABLE Trace ADD IF NOT EXISTS has_drops BOOLEAN")
     ddl += [f"ALTER TABLE CONTAINS ADD IF NOT EXISTS {c} STRING" for c in ("dropped_at", "drop_reason", "drop_code")]
+    # relations derived by the batch app (graph/base.py): the mark of a flow's source, and the derived edges
+    ddl += [f"ALTER TABLE {k} ADD IF NOT EXISTS relations_due STRING" for k in _KINDS]
+    ends = ("File", "Sink")
+    ddl.append(
+        "CREATE REL TABLE IF NOT EXISTS FILE_FLOWS_TO("
+        + ", ".join(f"FROM {a} TO {b}" for a in ends for b in ends)
+        + ")"
+    )
+    ddl.append("CREATE REL TABLE IF NOT EXISTS FEEDS(FROM Trace TO Trace)")
     return ddl
 
 
@@ -78,6 +87,7 @@ class EmbeddedGraphStore(CypherGraphStore):
             for ddl in _schema():
                 self._conn.execute(ddl)
         self.charge_old_drops()
+        self.mark_flows_unrelated()
 
     def _merge_node(self, kind: str) -> str:
         return f"MERGE (n:{LABELS[kind]} {{key: r.key}})"

@@ -20,6 +20,7 @@ _SCHEMA = (
     "CREATE CONSTRAINT ftel_node_key IF NOT EXISTS FOR (n:Node) REQUIRE n.key IS UNIQUE",
     "CREATE CONSTRAINT ftel_trace_key IF NOT EXISTS FOR (t:Trace) REQUIRE t.key IS UNIQUE",
     "CREATE INDEX ftel_trace_first_at IF NOT EXISTS FOR (t:Trace) ON (t.first_at)",
+    "CREATE INDEX ftel_node_relations_due IF NOT EXISTS FOR (n:Node) ON (n.relations_due)",
 )
 
 
@@ -47,6 +48,7 @@ def _plain(value: Any) -> Any:
 
 class Neo4jGraphStore(CypherGraphStore):
     kind_in_patterns = False
+    common_label = "Node"
 
     def __init__(
         self,
@@ -76,6 +78,7 @@ class Neo4jGraphStore(CypherGraphStore):
             for ddl in _SCHEMA:
                 self._driver.execute_query(ddl, database_=database)
             self.charge_old_drops()
+            self.mark_flows_unrelated()
         except (DriverError, Neo4jError, OSError, GraphError) as exc:
             self._driver.close()
             raise GraphError(f"cannot reach Neo4j at {uri}: {exc}") from exc

@@ -10,7 +10,7 @@ from collections.abc import Callable
 from contextlib import AbstractContextManager
 from typing import Any, Literal
 
-from graph.base import GraphBatch, GraphStore, QueryResult, Subgraph, TraceFilter
+from graph.base import DueNode, FileEdge, GraphBatch, GraphStore, QueryResult, Subgraph, TraceFilter
 
 WriteLock = Callable[[], AbstractContextManager[None]]
 
@@ -28,6 +28,24 @@ class SerializedWrites:
     def clear(self) -> None:
         with self._lock():
             self.inner.clear()
+
+    def add_relations(self, file_edges: list[FileEdge], feeds: list[tuple[str, str]], done: list[DueNode]) -> None:
+        with self._lock():
+            self.inner.add_relations(file_edges, feeds, done)
+
+    def relations_due(self, limit: int) -> list[DueNode]:
+        return self.inner.relations_due(limit)
+
+    def memberships(self, keys: list[str], kinds: list[str | None] | None = None) -> list[tuple[str, str]]:
+        return self.inner.memberships(keys, kinds)
+
+    def file_neighbours(
+        self, keys: list[str], direction: Literal["upstream", "downstream"], kinds: list[str | None] | None = None
+    ) -> list[dict[str, Any]]:
+        return self.inner.file_neighbours(keys, direction, kinds)
+
+    def feeds(self, key: str, direction: Literal["upstream", "downstream"]) -> list[dict[str, Any]]:
+        return self.inner.feeds(key, direction)
 
     def trace(self, key: str) -> dict[str, Any] | None:
         return self.inner.trace(key)

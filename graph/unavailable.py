@@ -7,7 +7,7 @@ from __future__ import annotations
 from typing import Any, Literal
 
 from backend.errors import GraphError
-from graph.base import GraphBatch, QueryResult, Subgraph, TraceFilter
+from graph.base import DueNode, FileEdge, GraphBatch, QueryResult, Subgraph, TraceFilter
 from graph.capabilities import Capabilities
 
 
@@ -49,6 +49,23 @@ class UnavailableGraph:
         raise self._fail()
 
     def query(self, cypher: str, params: dict[str, Any], row_limit: int, timeout: float) -> QueryResult:
+        raise self._fail()
+
+    def relations_due(self, limit: int) -> list[DueNode]:
+        raise self._fail()
+
+    def memberships(self, keys: list[str], kinds: list[str | None] | None = None) -> list[tuple[str, str]]:
+        raise self._fail()
+
+    def add_relations(self, file_edges: list[FileEdge], feeds: list[tuple[str, str]], done: list[DueNode]) -> None:
+        raise self._fail()
+
+    def file_neighbours(
+        self, keys: list[str], direction: Literal["upstream", "downstream"], kinds: list[str | None] | None = None
+    ) -> list[dict[str, Any]]:
+        raise self._fail()
+
+    def feeds(self, key: str, direction: Literal["upstream", "downstream"]) -> list[dict[str, Any]]:
         raise self._fail()
 
     def clear(self) -> None:

@@ -36,6 +36,7 @@ from sqlalchemy import Engine
 
 from backend import failpoints
 from backend.api.deps import ApiServices
+from backend.batch.relations import Relations
 from backend.batch.rollups import Rollups
 from backend.batch.runner import Batch, BatchJob
 from backend.batch.stats import Stats
@@ -479,6 +480,7 @@ def _batch_jobs(p: Process) -> list[BatchJob]:
     every = p.settings.batch_interval_seconds
     jobs: list[BatchJob] = []
     jobs.append(BatchJob("rollups", every, Rollups(SqlStats(p.engine), p.settings.rollup_batch_events).run))
+    jobs.append(BatchJob("relations", every, Relations(p.graph).run))
     _ = every  # the jobs of #13 are added here: rollups, summaries, fill, relations, dedup, insights
     return jobs
 

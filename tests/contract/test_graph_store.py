@@ -2,21 +2,23 @@
 
 from __future__ import annotations
 
+import itertools
 import random
 import threading
 import time
 from collections.abc import Iterator
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, Literal
 
 import pytest
 
+from backend.batch.relations import Relations
 from backend.bootstrap import open_graph
 from backend.demo import seed_events
 from backend.domain.events import format_time, validate_events
 from backend.domain.projection import StoredEvent, project
 from backend.settings import Settings
-from graph.base import GraphBatch, GraphStore, LogCounts, QueryRejected, QueryTimeout, TraceFilter
+from graph.base import FileEdge, GraphBatch, GraphStore, LogCounts, QueryRejected, QueryTimeout, TraceFilter
 from graph.cypher import CypherGraphStore
 
 
@@ -707,3 +709,142 @@ def test_trace_graph_lists_nodes_and_edges_in_time_order(store: GraphStore) -> N
         capped = store.trace_graph("T", limit=limit)
         assert capped.nodes == whole.nodes[:limit] and capped.edges == whole.edges[:limit]
         assert capped.truncated is (limit < 12)
+
+
+# -- relations derived by the batch app (backend/batch/relations.py) ------------------------------------
+
+
+def derive(store: GraphStore) -> None:
+    """Run the relations job until nothing is due."""
+    job = Relations(store, batch=3)  # small batches: several passes even on small graphs
+    while job.run():
+        pass
+    assert store.relations_due(10) == []
+
+
+def file_edges(store: GraphStore, key: str, way: Literal["upstream", "downstream"]) -> list[tuple[str, str, str]]:
+    return sorted((h["source"], h["target"], h["op"]) for h in store.file_neighbours([key], way))
+
+
+def two_traces() -> list[dict[str, Any]]:
+    """TA reads in.csv and writes X; TB reads X and loads it into a sink."""
+
+    def flow(trace: str, second: int, inputs: list[tuple[str, str]], outputs: list[tuple[str, str]]) -> dict[str, Any]:
+        return {
+            "type": "flow",
+            "trace": trace,
+            "time": f"2026-01-01T10:00:{second:02d}Z",
+            "inputs": [{"kind": k, "key": key} for k, key in inputs],
+            "outputs": [{"kind": k, "key": key} for k, key in outputs],
+        }
+
+    return [
+        {"type": "trace.started", "trace": "TA", "user": "u", "time": "2026-01-01T10:00:00Z"},
+        flow("TA", 1, [("file", "in.csv")], [("data", "rows")]),
+        flow("TA", 2, [("data", "rows")], [("file", "X")]),
+        {"type": "trace.started", "trace": "TB", "user": "u", "time": "2026-01-01T10:00:03Z"},
+        flow("TB", 4, [("file", "X")], [("data", "x-rows")]),
+        flow("TB", 5, [("data", "x-rows")], [("sink", "db#orders")]),
+    ]
+
+
+def test_seed_scenario_gives_the_file_level_edge_file3_to_file4(store: GraphStore) -> None:
+    store.apply(batch_of(seed_events("A")))
+    assert file_edges(store, "File4", "upstream") == []  # derived by the batch app, not by the merge
+    derive(store)
+    assert file_edges(store, "File4", "upstream") == [("File3", "File4", "via data")]
+    assert file_edges(store, "File3", "downstream") == [("File3", "File4", "via data")]
+    assert store.file_neighbours(["File4"], "upstream", ["file"])[0]["node"]["key"] == "File3"
+    assert file_edges(store, "File1", "downstream") == []  # dropped: it flowed nowhere
+    assert store.feeds("A", "upstream") == store.feeds("A", "downstream") == []  # one trace feeds nothing
+
+
+def test_a_trace_that_reads_what_another_wrote_is_fed_by_it(store: GraphStore) -> None:
+    store.apply(batch_of(two_traces()))
+    derive(store)
+    assert [t["key"] for t in store.feeds("TB", "upstream")] == ["TA"]
+    assert [t["key"] for t in store.feeds("TA", "downstream")] == ["TB"]
+    assert store.feeds("TA", "upstream") == store.feeds("TB", "downstream") == []
+    assert file_edges(store, "X", "upstream") == [("in.csv", "X", "via data")]
+    assert file_edges(store, "X", "downstream") == [("X", "db#orders", "via data")]
+    assert store.file_neighbours(["db#orders"], "upstream", ["sink"])[0]["node"]["kind"] == "file"
+
+
+def test_relations_follow_flows_merged_later_in_any_order(store: GraphStore) -> None:
+    """A chain f → d1 → d2 → d3 → g (and a trace hand-off at g) merged one flow per batch, in reverse order,
+    with the job run after each merge, gives the same relations as one batch."""
+    chain = [("file", "f"), ("data", "d1"), ("data", "d2"), ("data", "d3"), ("file", "g"), ("data", "g-rows")]
+    events = [
+        {
+            "type": "flow",
+            "trace": "T2" if a[1] == "g" else "T1",
+            "time": f"2026-01-01T10:00:0{i}Z",
+            "inputs": [{"kind": a[0], "key": a[1]}],
+            "outputs": [{"kind": b[0], "key": b[1]}],
+        }
+        for i, (a, b) in enumerate(itertools.pairwise(chain))
+    ]
+    for event in reversed(events):
+        store.apply(batch_of([event]))
+        derive(store)
+    assert file_edges(store, "g", "upstream") == [("f", "g", "via data")]
+    assert [t["key"] for t in store.feeds("T2", "upstream")] == ["T1"]
+
+
+def test_a_node_marked_again_while_derived_stays_due(store: GraphStore) -> None:
+    store.apply(batch_of(seed_events("A")))
+    due = store.relations_due(100)
+    assert {d.key for d in due} == {"File3", "data1", "data2", "data3", "data5"}  # the sources of the flows
+    store.apply(batch_of([{"type": "flow", "trace": "A", "inputs": [{"kind": "data", "key": "data1"}],
+                           "outputs": [{"kind": "file", "key": "File9"}]}]))  # fmt: skip
+    store.add_relations([FileEdge("File3", "file", "File4", "file")], [], due)  # a pass that read them before
+    assert [d.key for d in store.relations_due(100)] == ["data1"]
+    derive(store)
+    assert file_edges(store, "File3", "downstream") == [("File3", "File4", "via data"), ("File3", "File9", "via data")]
+
+
+def test_add_relations_is_idempotent(store: GraphStore) -> None:
+    store.apply(batch_of(two_traces()))
+    edge = FileEdge("in.csv", "file", "X", "file")
+    for _ in range(2):
+        store.add_relations([edge], [("TA", "TB")], [])
+    assert file_edges(store, "in.csv", "downstream") == [("in.csv", "X", "via data")]
+    assert [t["key"] for t in store.feeds("TB", "upstream")] == ["TA"]
+    assert {(key, trace) for key, trace in store.memberships(["X", "rows", "nope"])} == {
+        ("X", "TA"),
+        ("X", "TB"),
+        ("rows", "TA"),
+    }
+
+
+def test_clear_removes_derived_relations_and_a_rebuild_derives_them_again(store: GraphStore) -> None:
+    store.apply(batch_of(two_traces()))
+    derive(store)
+    store.clear()
+    store.apply(batch_of(two_traces()))  # `ftel graph rebuild`: the same events merged into an empty graph
+    assert store.feeds("TB", "upstream") == [] and file_edges(store, "X", "upstream") == []
+    derive(store)
+    assert [t["key"] for t in store.feeds("TB", "upstream")] == ["TA"]
+    assert file_edges(store, "X", "upstream") == [("in.csv", "X", "via data")]
+
+
+def test_a_graph_made_before_relations_has_its_flows_marked_once(store: GraphStore) -> None:
+    assert isinstance(store, CypherGraphStore)
+    store.apply(batch_of(seed_events("A")))
+    store.add_relations([], [], store.relations_due(100))  # as a graph made before the marks looks
+    store.mark_flows_unrelated()  # on open
+    assert len(store.relations_due(100)) == 5
+    derive(store)
+    store.add_relations([], [], store.relations_due(100))
+    store.mark_flows_unrelated()  # relations derived: nothing to mark
+    assert store.relations_due(100) == []
+    assert file_edges(store, "File4", "upstream") == [("File3", "File4", "via data")]
+
+
+def test_user_queries_read_the_derived_relations(store: GraphStore) -> None:
+    store.apply(batch_of(two_traces()))
+    derive(store)
+    files = store.query("MATCH (a)-[:FILE_FLOWS_TO]->(b) RETURN a.key, b.key ORDER BY a.key", {}, 10, 10)
+    assert files.rows == [["X", "db#orders"], ["in.csv", "X"]]
+    feeds = store.query("MATCH (a:Trace)-[:FEEDS]->(b:Trace) RETURN a.key, b.key", {}, 10, 10)
+    assert feeds.rows == [["TA", "TB"]]
