@@ -112,6 +112,12 @@ class Settings(BaseSettings):
     # received in it may still flow on (or be dropped) before the window counts it unconverted.
     rollup_batch_events: int = Field(20_000, ge=1, le=1_000_000)
     stats_unconverted_grace_seconds: float = Field(900, ge=0)
+    # Trace summaries (backend/batch/summaries.py): a trace without trace.ended whose last event (its own time) is
+    # older than this counts as ended, `idle-ended` ("the last log is the last log even without an end marker").
+    trace_idle_minutes: float = Field(60, gt=0)
+    # Filling users (backend/batch/fill.py): a trace whose trace.started has not come this long after its first
+    # event is flagged `user_missing`.
+    fill_grace_minutes: float = Field(30, ge=0)
     grpc_port: int = Field(0, ge=0, le=65535)  # 0: no gRPC upload server
     worker_metrics_port: int = Field(0, ge=0, le=65535)  # `ftel worker`: Prometheus /metrics on FT_HOST; 0: off
 

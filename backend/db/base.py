@@ -165,6 +165,107 @@ class JobLeases(Protocol):
         ...
 
 
+# -- trace summaries and user fills (the batch app) ---------------------------------------------
+
+
+@dataclass(frozen=True)
+class TraceSummaryRow:
+    """A trace's summary as computed through its newest event then (`through_id`)."""
+
+    trace_key: str
+    user_id: str | None
+    started: bool  # a trace.started came
+    status: str  # open | ended | idle-ended, as of `computed_at`
+    files: int
+    dropped: int
+    unconverted: int
+    data: int
+    outputs: int
+    drop_reasons: dict[str, int]
+    first_at: datetime | None  # the trace's first and last event times
+    last_at: datetime | None
+    user_missing: bool
+    through_id: int
+    computed_at: datetime
+
+    @property
+    def duration_seconds(self) -> float:
+        return (self.last_at - self.first_at).total_seconds() if self.first_at and self.last_at else 0.0
+
+
+@dataclass(frozen=True)
+class UserFillRow:
+    """One fill: a node's user set from the trace that owns it, in place of `previous_user` (what an
+    earlier fill had set; None: the node had no user)."""
+
+    node_key: str
+    kind: str
+    trace_key: str
+    user_id: str
+    previous_user: str | None
+    filled_at: datetime
+
+
+class TraceSummaries(Protocol):
+    """Stored trace summaries, the summaries job's cursor over the event log, and the record of user fills.
+
+    - ``save`` is idempotent and never goes back: a row replaces the trace's row only when it was computed
+      through the same or a newer event (a slow pass does not overwrite a newer row). A saved row waits for
+      the fill job (``fill_pending``) until ``filled`` clears it.
+    - ``current`` returns only rows computed through the trace's newest event in the log, so a reader falls
+      back to computing any other trace's summary itself: a stored summary is never older than the trace's own
+      events.
+    - ``advance`` only moves the cursor forward. Every write is durable on return.
+    """
+
+    def save(self, rows: Sequence[TraceSummaryRow]) -> None: ...
+
+    def get(self, trace_key: str) -> TraceSummaryRow | None: ...
+
+    def current(self, trace_keys: Sequence[str]) -> dict[str, TraceSummaryRow]: ...
+
+    def newest_events(self, trace_keys: Sequence[str]) -> dict[str, tuple[int, int]]:
+        """Per trace with events: (its newest event id, how many of its events are not merged into the graph)."""
+        ...
+
+    def cursor(self) -> int:
+        """The id of the last event the summaries job has read (0 before it ever ran)."""
+        ...
+
+    def advance(self, through_id: int) -> None: ...
+
+    def events_after(self, after_id: int, limit: int, received_before: datetime) -> list[LoggedEvent]:
+        """Events after `after_id` in id order, received before the time and stopping before the oldest event
+        not yet merged into the graph: what the graph fully holds."""
+        ...
+
+    def node_traces(self, node_keys: Sequence[str]) -> set[str]:
+        """Every trace whose events name one of these nodes (the traces that contain them)."""
+        ...
+
+    def age(self, idle_before: datetime) -> int:
+        """Open rows whose last event is older than `idle_before` become idle-ended; how many."""
+        ...
+
+    def flag_user_missing(self, first_before: datetime) -> int:
+        """Rows without trace.started whose first event is older than `first_before` get user_missing; how many."""
+        ...
+
+    def fill_pending(self, limit: int) -> list[tuple[str, int]]:
+        """Up to `limit` (trace key, through_id) saved since the fill job last looked at them."""
+        ...
+
+    def filled(self, done: Sequence[tuple[str, int]]) -> None:
+        """Clear `fill_pending` of rows still computed through the given event (a newer row stays pending)."""
+        ...
+
+    def record_fills(self, fills: Sequence[UserFillRow]) -> None: ...
+
+    def fills(self, trace_keys: Sequence[str]) -> list[UserFillRow]:
+        """The latest fill of each node filled from these traces."""
+        ...
+
+
 # -- statistics (the batch app's rollups) -------------------------------------------------------
 
 BUCKET_MS = 900_000  # the finest rollup window: 15 minutes, UTC-aligned; every larger window is made of them

@@ -53,6 +53,7 @@ class Event(SQLModel, table=True):
             "ix_events_unprojected", "id", sqlite_where=text("projected = 0"), postgresql_where=text("NOT projected")
         ),
         Index("ix_events_trace_time", "trace_key", "created_at"),
+        Index("ix_events_trace_id", "trace_key", "id"),  # a trace's newest event: is its summary current (0009)
         # a trace's own log messages (migration 0006; PostgreSQL also indexes keys in the "C" collation there)
         Index(
             "ix_events_trace_logs",
@@ -109,6 +110,58 @@ class JobLease(SQLModel, table=True):
     job: str = Field(primary_key=True, max_length=100)
     holder: str = Field(max_length=200)
     expires_at: datetime
+
+
+class TraceSummary(SQLModel, table=True):
+    """A trace's summary as the batch job computed it, through the trace's newest event then
+    (backend/db/summaries.py); `fill_pending`: the fill job has not looked at it since."""
+
+    __tablename__ = "trace_summaries"
+    __table_args__ = (
+        Index("ix_trace_summaries_fill", "fill_pending"),
+        Index("ix_trace_summaries_status", "status", "last_at"),
+    )
+
+    trace_key: str = Field(primary_key=True, max_length=512)
+    user_id: str | None = Field(default=None, max_length=512)
+    started: bool = Field(default=False)  # a trace.started came
+    status: str = Field(max_length=16)  # open | ended | idle-ended
+    files: int = 0
+    dropped: int = 0
+    unconverted: int = 0
+    data: int = 0
+    outputs: int = 0
+    drop_reasons: str = Field(default="{}", sa_column=Column(Text, nullable=False))  # JSON {reason: count}
+    first_at: datetime | None = None  # the trace's first and last event times
+    last_at: datetime | None = None
+    duration_seconds: float = 0.0
+    user_missing: bool = Field(default=False)
+    through_id: int = Field(sa_column=Column(BigInteger().with_variant(Integer(), "sqlite"), nullable=False))
+    computed_at: datetime
+    fill_pending: bool = Field(default=True)
+
+
+class UserFill(SQLModel, table=True):
+    """One fill: a node's user set from the trace that owns it (`previous_user`: what a fill set before)."""
+
+    __tablename__ = "user_fills"
+
+    id: int | None = Field(default=None, sa_column=Column(BigId, primary_key=True, autoincrement=True))
+    node_key: str = Field(max_length=512, index=True)
+    kind: str = Field(max_length=8)
+    trace_key: str = Field(max_length=512, index=True)
+    user_id: str = Field(max_length=512)
+    previous_user: str | None = Field(default=None, max_length=512)
+    filled_at: datetime
+
+
+class SummaryCursor(SQLModel, table=True):
+    """How far the summaries job has read the event log (by event id)."""
+
+    __tablename__ = "summary_cursor"
+
+    name: str = Field(primary_key=True, max_length=32)
+    through_id: int = Field(sa_column=Column(BigInteger().with_variant(Integer(), "sqlite"), nullable=False))
 
 
 class Meta(SQLModel, table=True):
