@@ -155,19 +155,6 @@ class GraphBatch:
 
 
 @dataclass(frozen=True)
-class TraceFilter:
-    user: str | None = None
-    status: str | None = None
-    since: str | None = None
-    until: str | None = None
-    q: str | None = None
-    has_drops: bool | None = None  # the trace's own events dropped something (True), or nothing (False)
-
-
-@dataclass
-class Subgraph:
-    nodes: list[dict[str, Any]]
-@dataclass(frozen=True)
 class DueNode:
     """A node whose outgoing flows changed since its relations were derived: `apply` stamps the source of
     every flow it merges with a fresh `mark`; deriving clears the mark only if it is still that one."""
@@ -192,6 +179,19 @@ FILE_LEVEL_KINDS = ("file", "sink")
 FILE_LEVEL_OP = "via data"  # the op of a file-level edge in lineage answers
 
 
+@dataclass(frozen=True)
+class TraceFilter:
+    user: str | None = None
+    status: str | None = None
+    since: str | None = None
+    until: str | None = None
+    q: str | None = None
+    has_drops: bool | None = None  # the trace's own events dropped something (True), or nothing (False)
+
+
+@dataclass
+class Subgraph:
+    nodes: list[dict[str, Any]]
     edges: list[dict[str, Any]]
     truncated: bool = False
 
@@ -219,6 +219,8 @@ class GraphStore(Protocol):
       fails with QueryRejected and costs nothing else: ingestion (``apply``) never waits on a user query.
     - ``trace_graph`` with a ``limit`` returns at most ``limit`` nodes and ``limit`` edges, truncated=True
       when the trace has more.
+    - ``apply`` stamps the source node of every flow it merges (``relations_due``), in the same transaction,
+      so derived relations can follow every new flow; ``clear`` removes the derived edges too.
     - An unreachable or failing store raises GraphError (a 503 to API callers), never a driver exception.
     """
 
@@ -233,8 +235,6 @@ class GraphStore(Protocol):
     def count_traces(self, filt: TraceFilter) -> int:
         """How many traces `list_traces` would give over all its pages."""
         ...
-    - ``apply`` stamps the source node of every flow it merges (``relations_due``), in the same transaction,
-      so derived relations can follow every new flow; ``clear`` removes the derived edges too.
 
     def trace_graph(self, key: str, limit: int | None = None) -> Subgraph:
         """The trace's nodes (NODE_FIELDS plus `dropped_here`: this trace's events dropped it, and `drop_reason`:
@@ -258,15 +258,6 @@ class GraphStore(Protocol):
 
     def query(self, cypher: str, params: dict[str, Any], row_limit: int, timeout: float) -> QueryResult: ...
 
-    def clear(self) -> None:
-        """Remove every node and relationship (before a rebuild from the event log)."""
-        ...
-
-    def ping(self) -> None:
-        """Raise if the store cannot be reached."""
-        ...
-
-    def close(self) -> None: ...
     # -- relations (backend/batch/relations.py derives them) ------------------------------------------
 
     def relations_due(self, limit: int) -> list[DueNode]:
@@ -293,3 +284,12 @@ class GraphStore(Protocol):
         """The traces (TRACE_FIELDS) that FEED this one (upstream) or that it feeds (downstream), by key."""
         ...
 
+    def clear(self) -> None:
+        """Remove every node and relationship (before a rebuild from the event log)."""
+        ...
+
+    def ping(self) -> None:
+        """Raise if the store cannot be reached."""
+        ...
+
+    def close(self) -> None: ...

@@ -60,8 +60,8 @@ class CypherGraphStore(ABC):
     # True when node patterns must name the kind's label (one table per label); False when a common
     # label finds any node by key, so rows of every kind can share one statement.
     kind_in_patterns = True
-
     common_label: str | None = None  # the label every File, Data and Sink node has, where there is one
+
     # -- what an adapter provides ---------------------------------------------------------
 
     @abstractmethod
@@ -94,8 +94,8 @@ class CypherGraphStore(ABC):
         that about twice as fast (bench/graph_merge.py). None: nothing is known, MERGE everything."""
         known_absent = fresh or set()
         statements: list[Statement] = []
-        if batch.traces:
         stamp = uuid.uuid4().hex  # marks the sources of this batch's flows as due for relations (DueNode)
+        if batch.traces:
             rows = [
                 {
                     "key": t.key,
@@ -376,48 +376,6 @@ class CypherGraphStore(ABC):
     def neighbours(
         self, keys: list[str], direction: Literal["upstream", "downstream"], kinds: list[str | None] | None = None
     ) -> list[dict[str, Any]]:
-        if not keys:
-            return []
-        near, far = ("a", "b") if direction == "downstream" else ("b", "a")
-        groups = self._by_table(keys, kinds, tables)
-        # The near node by its labelled key. LadybugDB 0.22 plans a plain MATCH after UNWIND as a hash join against
-        # a scan of the whole table (180 ms a hop at 1M nodes); after OPTIONAL MATCH it extends from each bound
-        # node (1.3 ms; a near node without edges gives a row of nulls, dropped below). One key given as a
-        # parameter of its own is looked up and extended directly (0.4 ms): the usual case of a narrow lineage.
-        parts: list[str] = []
-        params: dict[str, Any] = {}
-        for i, (kind, group) in enumerate(groups.items()):
-            ret = f"RETURN a.key AS source, b.key AS target, {op} AS op, {_props(far, NODE_FIELDS)}"
-            if len(group) == 1:
-                parts.append(f"MATCH {self._node(near, kind, f'$k{i}')} MATCH (a)-[e:{rel}]->(b) {ret}")
-                params[f"k{i}"] = group[0]
-            else:
-                parts.append(
-                    f"UNWIND $k{i} AS k MATCH {self._node(near, kind, 'k')} OPTIONAL MATCH (a)-[e:{rel}]->(b) {ret}"
-                )
-                params[f"k{i}"] = group
-        return [
-            {"source": r["source"], "target": r["target"], "op": r["op"], "node": {f: r[f] for f in NODE_FIELDS}}
-            for r in self._read(" UNION ALL ".join(parts), params)
-            if r["key"] is not None
-        ]
-
-    def query(self, cypher: str, params: dict[str, Any], row_limit: int, timeout: float) -> QueryResult:
-        deadline = time.monotonic() + timeout  # parsing counts against the limit too
-        check_query(cypher, params)
-        return self._user_query(cypher, params, row_limit, max(0.001, deadline - time.monotonic()))
-
-    @abstractmethod
-    def _user_query(self, cypher: str, params: dict[str, Any], row_limit: int, timeout: float) -> QueryResult:
-        """Run an untrusted query read-only, within `timeout` seconds end to end, `row_limit` rows and the
-        adapter's byte cap (truncated=True when either cut the rows)."""
-
-    @abstractmethod
-    def clear(self) -> None: ...
-
-    @abstractmethod
-    def ping(self) -> None: ...
-
         return self._hops("FLOWS_TO", "e.op", NODE_KINDS, keys, direction, kinds)
 
     def file_neighbours(
@@ -448,38 +406,32 @@ class CypherGraphStore(ABC):
         kinds: list[str | None] | None,
     ) -> list[dict[str, Any]]:
         """One hop along `rel` from each key (`neighbours`); `op`: the expression of the edge's op."""
-    @abstractmethod
-    def close(self) -> None: ...
+        if not keys:
+            return []
+        near, far = ("a", "b") if direction == "downstream" else ("b", "a")
+        groups = self._by_table(keys, kinds, tables)
+        # The near node by its labelled key. LadybugDB 0.22 plans a plain MATCH after UNWIND as a hash join against
+        # a scan of the whole table (180 ms a hop at 1M nodes); after OPTIONAL MATCH it extends from each bound
+        # node (1.3 ms; a near node without edges gives a row of nulls, dropped below). One key given as a
+        # parameter of its own is looked up and extended directly (0.4 ms): the usual case of a narrow lineage.
+        parts: list[str] = []
+        params: dict[str, Any] = {}
+        for i, (kind, group) in enumerate(groups.items()):
+            ret = f"RETURN a.key AS source, b.key AS target, {op} AS op, {_props(far, NODE_FIELDS)}"
+            if len(group) == 1:
+                parts.append(f"MATCH {self._node(near, kind, f'$k{i}')} MATCH (a)-[e:{rel}]->(b) {ret}")
+                params[f"k{i}"] = group[0]
+            else:
+                parts.append(
+                    f"UNWIND $k{i} AS k MATCH {self._node(near, kind, 'k')} OPTIONAL MATCH (a)-[e:{rel}]->(b) {ret}"
+                )
+                params[f"k{i}"] = group
+        return [
+            {"source": r["source"], "target": r["target"], "op": r["op"], "node": {f: r[f] for f in NODE_FIELDS}}
+            for r in self._read(" UNION ALL ".join(parts), params)
+            if r["key"] is not None
+        ]
 
-
-_TRACE_CONDITIONS = (  # TraceFilter field → condition on `t`, with the field as its parameter
-    ("user", "t.user = $user"),
-    ("status", "t.status = $status"),
-    ("since", "t.last_at >= $since"),
-    ("until", "t.first_at < $until"),
-    ("has_drops", "coalesce(t.has_drops, false) = $has_drops"),
-)
-
-
-def _trace_filter(filt: TraceFilter) -> tuple[list[str], dict[str, Any]]:
-    """WHERE conditions (on `t`) and parameters of a trace filter."""
-    where: list[str] = []
-    params: dict[str, Any] = {}
-    for name, condition in _TRACE_CONDITIONS:
-        value = getattr(filt, name)
-        if value is not None:
-            where.append(condition)
-            params[name] = value
-    if filt.q:
-        where.append(
-            "(lower(t.key) CONTAINS $q OR lower(coalesce(t.name, '')) CONTAINS $q OR lower(coalesce(t.user, '')) CONTAINS $q)"
-        )
-        params["q"] = filt.q.lower()
-    return where, params
-
-
-def _node_row(n: NodeRow) -> dict[str, Any]:
-    return {
     def feeds(self, key: str, direction: Literal["upstream", "downstream"]) -> list[dict[str, Any]]:
         hop = "(o:Trace)-[:FEEDS]->(t)" if direction == "upstream" else "(t)-[:FEEDS]->(o:Trace)"
         rows = self._read(f"MATCH (t:Trace {{key: $key}}) MATCH {hop} RETURN {_props('o', TRACE_FIELDS)}", {"key": key})
@@ -553,6 +505,54 @@ def _node_row(n: NodeRow) -> dict[str, Any]:
                 return
         self._write([("MATCH (a)-[:FLOWS_TO]->() WHERE a.relations_due IS NULL SET a.relations_due = 'backfill'", {})])
 
+    def query(self, cypher: str, params: dict[str, Any], row_limit: int, timeout: float) -> QueryResult:
+        deadline = time.monotonic() + timeout  # parsing counts against the limit too
+        check_query(cypher, params)
+        return self._user_query(cypher, params, row_limit, max(0.001, deadline - time.monotonic()))
+
+    @abstractmethod
+    def _user_query(self, cypher: str, params: dict[str, Any], row_limit: int, timeout: float) -> QueryResult:
+        """Run an untrusted query read-only, within `timeout` seconds end to end, `row_limit` rows and the
+        adapter's byte cap (truncated=True when either cut the rows)."""
+
+    @abstractmethod
+    def clear(self) -> None: ...
+
+    @abstractmethod
+    def ping(self) -> None: ...
+
+    @abstractmethod
+    def close(self) -> None: ...
+
+
+_TRACE_CONDITIONS = (  # TraceFilter field → condition on `t`, with the field as its parameter
+    ("user", "t.user = $user"),
+    ("status", "t.status = $status"),
+    ("since", "t.last_at >= $since"),
+    ("until", "t.first_at < $until"),
+    ("has_drops", "coalesce(t.has_drops, false) = $has_drops"),
+)
+
+
+def _trace_filter(filt: TraceFilter) -> tuple[list[str], dict[str, Any]]:
+    """WHERE conditions (on `t`) and parameters of a trace filter."""
+    where: list[str] = []
+    params: dict[str, Any] = {}
+    for name, condition in _TRACE_CONDITIONS:
+        value = getattr(filt, name)
+        if value is not None:
+            where.append(condition)
+            params[name] = value
+    if filt.q:
+        where.append(
+            "(lower(t.key) CONTAINS $q OR lower(coalesce(t.name, '')) CONTAINS $q OR lower(coalesce(t.user, '')) CONTAINS $q)"
+        )
+        params["q"] = filt.q.lower()
+    return where, params
+
+
+def _node_row(n: NodeRow) -> dict[str, Any]:
+    return {
         "key": n.key,
         "kind": n.kind,
         "trace": n.trace,
