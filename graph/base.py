@@ -46,6 +46,7 @@ TRACE_FIELDS = (
     "first_at",
     "last_at",
     "has_drops",
+    "started_at",  # when its earliest trace.started came (None: none came yet)
     "log_debug",
     "log_info",
     "log_warn",
@@ -134,6 +135,18 @@ class DropRow:
     at: str
 
 
+@dataclass(frozen=True)
+class UserFill:
+    """A node's user set from the trace that owns it (the node's `trace`): `user` in place of `was` (None: the
+    node had no user)."""
+
+    trace: str
+    kind: str
+    key: str
+    user: str
+    was: str | None = None
+
+
 @dataclass
 class GraphBatch:
     traces: list[TraceRow] = field(default_factory=list)
@@ -187,6 +200,7 @@ class TraceFilter:
     until: str | None = None
     q: str | None = None
     has_drops: bool | None = None  # the trace's own events dropped something (True), or nothing (False)
+    last_before: str | None = None  # the trace's last event is before this time
 
 
 @dataclass
@@ -247,6 +261,13 @@ class GraphStore(Protocol):
         ...
 
     def node(self, key: str) -> dict[str, Any] | None: ...
+
+    def fill_users(self, traces: list[str], refill: list[UserFill] | None = None) -> list[UserFill]:
+        """Nodes owned by these traces that have no user get their trace's user. `refill`: earlier fills; a node
+        that still has the user a fill gave it gets its owner's user when that differs now (a late trace.started
+        named another). Returns the fills it made; idempotent (a second call makes none), and a node that got a
+        user of its own meanwhile keeps it."""
+        ...
 
     def neighbours(
         self, keys: list[str], direction: Literal["upstream", "downstream"], kinds: list[str | None] | None = None

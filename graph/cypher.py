@@ -25,6 +25,7 @@ from graph.base import (
     QueryResult,
     Subgraph,
     TraceFilter,
+    UserFill,
 )
 from graph.capabilities import Capabilities
 from graph.sandbox import check_query
@@ -363,6 +364,53 @@ class CypherGraphStore(ABC):
             {"keys": keys},
         )
 
+    def fill_users(self, traces: list[str], refill: list[UserFill] | None = None) -> list[UserFill]:
+        """Found by reads, then set by a write that sets a node only if its user is still what was read."""
+        found: list[UserFill] = []
+        if traces:
+            rows = self._read(
+                "MATCH (t:Trace)-[:CONTAINS]->(n) WHERE t.key IN $keys AND n.trace = t.key AND n.user IS NULL "
+                "AND t.user IS NOT NULL RETURN t.key AS trace, n.kind AS kind, n.key AS key, t.user AS user",
+                {"keys": traces},
+            )
+            found += [UserFill(r["trace"], r["kind"], r["key"], r["user"]) for r in rows]
+        for kind, group in self._by_kind(refill or []):
+            rows = self._read(
+                f"UNWIND $rows AS r MATCH {self._node('n', kind, 'r.key')} WHERE n.user = r.user "
+                "MATCH (t:Trace)-[:CONTAINS]->(n) WHERE t.key = n.trace AND t.user IS NOT NULL AND t.user <> n.user "
+                "RETURN t.key AS trace, n.kind AS kind, n.key AS key, t.user AS user, n.user AS was",
+                {"rows": [{"key": f.key, "user": f.user} for f in group]},
+            )
+            found += [UserFill(r["trace"], r["kind"], r["key"], r["user"], r["was"]) for r in rows]
+        statements: list[Statement] = []
+        for kind, group in self._by_kind(found):
+            statements.append(
+                (
+                    f"UNWIND $rows AS r MATCH {self._node('n', kind, 'r.key')} "
+                    "WHERE (r.was IS NULL AND n.user IS NULL) OR n.user = r.was SET n.user = r.user",
+                    {"rows": [{"key": f.key, "user": f.user, "was": f.was} for f in group]},
+                )
+            )
+        if not statements:
+            return []
+        self._write(statements)
+        kept: list[UserFill] = []
+        for kind, group in self._by_kind(found):  # a node that got a user of its own in between kept it
+            fills = {f.key: f for f in group}
+            rows = self._read(
+                f"UNWIND $keys AS k MATCH {self._node('n', kind, 'k')} RETURN n.key AS key, n.user AS user",
+                {"keys": sorted(fills)},
+            )
+            kept += [fills[r["key"]] for r in rows if r["user"] == fills[r["key"]].user]
+        return kept
+
+    def _by_kind(self, fills: list[UserFill]) -> list[tuple[str | None, list[UserFill]]]:
+        """Fills grouped by the node kind a pattern names (one group where patterns need no kind)."""
+        if not self.kind_in_patterns:
+            return [(None, fills)] if fills else []
+        ordered = sorted(fills, key=lambda f: f.kind)
+        return [(kind, list(group)) for kind, group in groupby(ordered, key=lambda f: f.kind)]
+
     def node(self, key: str) -> dict[str, Any] | None:
         # Where each kind is a table, a pattern without a label scans every table (48 ms at 1M nodes): look the
         # key up in each kind's primary key instead, in one statement (0.3 ms).
@@ -531,6 +579,7 @@ _TRACE_CONDITIONS = (  # TraceFilter field → condition on `t`, with the field 
     ("since", "t.last_at >= $since"),
     ("until", "t.first_at < $until"),
     ("has_drops", "coalesce(t.has_drops, false) = $has_drops"),
+    ("last_before", "t.last_at < $last_before"),
 )
 
 

@@ -10,7 +10,7 @@ from collections.abc import Callable
 from contextlib import AbstractContextManager
 from typing import Any, Literal
 
-from graph.base import DueNode, FileEdge, GraphBatch, GraphStore, QueryResult, Subgraph, TraceFilter
+from graph.base import DueNode, FileEdge, GraphBatch, GraphStore, QueryResult, Subgraph, TraceFilter, UserFill
 
 WriteLock = Callable[[], AbstractContextManager[None]]
 
@@ -61,6 +61,10 @@ class SerializedWrites:
 
     def trace_counts(self, keys: list[str]) -> list[dict[str, Any]]:
         return self.inner.trace_counts(keys)
+
+    def fill_users(self, traces: list[str], refill: list[UserFill] | None = None) -> list[UserFill]:
+        with self._lock():
+            return self.inner.fill_users(traces, refill)
 
     def node(self, key: str) -> dict[str, Any] | None:
         return self.inner.node(key)

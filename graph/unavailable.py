@@ -7,7 +7,7 @@ from __future__ import annotations
 from typing import Any, Literal
 
 from backend.errors import GraphError
-from graph.base import DueNode, FileEdge, GraphBatch, QueryResult, Subgraph, TraceFilter
+from graph.base import DueNode, FileEdge, GraphBatch, QueryResult, Subgraph, TraceFilter, UserFill
 from graph.capabilities import Capabilities
 
 
@@ -38,6 +38,9 @@ class UnavailableGraph:
         raise self._fail()
 
     def trace_counts(self, keys: list[str]) -> list[dict[str, Any]]:
+        raise self._fail()
+
+    def fill_users(self, traces: list[str], refill: list[UserFill] | None = None) -> list[UserFill]:
         raise self._fail()
 
     def node(self, key: str) -> dict[str, Any] | None:

@@ -73,6 +73,49 @@ SEED_EDGES = {
 }
 
 
+def users(store: GraphStore, trace: str) -> dict[str, str | None]:
+    return {n["key"]: n["user"] for n in store.trace_graph(trace).nodes}
+
+
+def test_fill_gives_the_nodes_a_trace_owns_its_user_once(store: GraphStore) -> None:
+    store.apply(batch_of(seed_events("A", user="team-7")))
+    own = {"type": "file.received", "trace": "A", "user": "own", "node": {"kind": "file", "key": "File9"}}
+    feeds = {"type": "flow", "trace": "B", "inputs": [{"kind": "file", "key": "File4"}]}
+    store.apply(batch_of([{**own, "time": "2026-01-01T10:00:00Z"}]))
+    store.apply(
+        batch_of(
+            [
+                {"type": "trace.started", "trace": "B", "user": "other", "time": "2026-01-01T11:00:00Z"},
+                {**feeds, "outputs": [{"kind": "sink", "key": "db#B"}], "time": "2026-01-01T11:00:01Z"},
+            ]
+        )
+    )
+    made = store.fill_users(["A", "B"])
+    assert sorted((f.trace, f.kind, f.key, f.user, f.was) for f in made) == sorted(
+        [("A", kind, key, "team-7", None) for key, (kind, _) in SEED_NODES.items()]
+        + [("B", "sink", "db#B", "other", None)]
+    )
+    assert users(store, "A") == {**dict.fromkeys(SEED_NODES, "team-7"), "File9": "own"}
+    assert users(store, "B") == {"File4": "team-7", "db#B": "other"}  # File4 is A's: A's user
+    assert store.fill_users(["A", "B"]) == []
+    assert store.fill_users([]) == []
+
+
+def test_a_late_trace_started_corrects_what_an_earlier_fill_set(store: GraphStore) -> None:
+    events = [e for e in seed_events("D") if e["type"] != "trace.started"]
+    events[0]["user"] = "early"  # File1 is received naming a user: the trace's user until trace.started comes
+    store.apply(batch_of(events))
+    assert (store.trace("D") or {}).get("started_at") is None
+    made = store.fill_users(["D"])
+    assert {f.key for f in made} == set(SEED_NODES) - {"File1"} and {f.user for f in made} == {"early"}
+    store.apply(batch_of([{"type": "trace.started", "trace": "D", "user": "team-9", "time": "2026-01-01T08:59:00Z"}]))
+    assert (store.trace("D") or {})["started_at"] == "2026-01-01T08:59:00.000000Z"
+    refilled = store.fill_users(["D"], made)
+    assert sorted((f.key, f.user, f.was) for f in refilled) == sorted((f.key, "team-9", "early") for f in made)
+    assert users(store, "D") == {**dict.fromkeys(SEED_NODES, "team-9"), "File1": "early"}  # File1's own user stays
+    assert store.fill_users(["D"], made + refilled) == []
+
+
 def test_seed_scenario_projects_to_the_seed_picture(store: GraphStore) -> None:
     store.apply(batch_of(seed_events("A")))
     sub = store.trace_graph("A")
