@@ -16,12 +16,20 @@ class LogCounts(BaseModel):
 
 
 class Summary(BaseModel):
+    """Stored by the batch job (`summaries`) and read from there while the trace has no newer events; computed
+    from the graph on the read otherwise, so it is never older than the trace's own events."""
+
     files: int = Field(description="files that came in (not produced by a flow)")
     dropped: int = Field(description="files and data this trace's own events dropped (not drops reported by others)")
     unconverted: int = Field(description="incoming files never converted nor dropped")
     data: int
     outputs: int = Field(description="files and sinks produced by flows")
     drop_reasons: dict[str, int] = Field(description="the reasons of this trace's drops, with how many each")
+    user_missing: bool = Field(
+        False,
+        description="no trace.started came within FT_FILL_GRACE_MINUTES of the trace's first event, so its user "
+        "is unknown (or only what another of its events named)",
+    )
 
 
 class Projection(BaseModel):
@@ -41,7 +49,10 @@ class TraceOut(BaseModel):
     key: str
     user: str | None
     name: str | None
-    status: str
+    status: str = Field(
+        description="open; ended (trace.ended came); idle-ended (no trace.ended, but no event for "
+        "FT_TRACE_IDLE_MINUTES by the events' own times: the last log is the last log)"
+    )
     first_at: str | None
     last_at: str | None
     has_drops: bool = Field(False, description="this trace's own events dropped a file or data")

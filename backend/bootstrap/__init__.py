@@ -25,6 +25,7 @@ import logging
 import threading
 from collections.abc import Callable, Coroutine
 from dataclasses import dataclass, field
+from datetime import timedelta
 from enum import Enum
 from typing import Any, Literal
 
@@ -36,10 +37,12 @@ from sqlalchemy import Engine
 
 from backend import failpoints
 from backend.api.deps import ApiServices
+from backend.batch.fill import Fill
 from backend.batch.relations import Relations
 from backend.batch.rollups import Rollups
 from backend.batch.runner import Batch, BatchJob
 from backend.batch.stats import Stats
+from backend.batch.summaries import Summaries
 from backend.bootstrap.adapters import (
     async_redis,
     open_engine,
@@ -59,6 +62,7 @@ from backend.db.files import SqlFileCatalog
 from backend.db.leases import SqlJobLeases
 from backend.db.stats import SqlStats
 from backend.db.subscriptions import SqlSubscriptions
+from backend.db.summaries import SqlTraceSummaries
 from backend.domain.auth import Auth
 from backend.domain.files import Files
 from backend.domain.health import Health
@@ -68,6 +72,7 @@ from backend.domain.queries import Queries
 from backend.domain.retention import Retention
 from backend.domain.signin import SignIn
 from backend.domain.subscriptions import Subscriptions
+from backend.domain.summaries import TraceRules
 from backend.errors import GraphError
 from backend.flow.accounting import Accounting, Allowance
 from backend.flow.control import FlowControl
@@ -320,7 +325,7 @@ def _build(settings: Settings, role: Role, spec: RoleSpec, closers: list[tuple[s
         admin=admin,
         projector=projector,
         ingest=ingest,
-        queries=Queries(graph, events, settings.trace_graph_limit),
+        queries=Queries(graph, events, settings.trace_graph_limit, SqlTraceSummaries(engine), _trace_rules(settings)),
         subscriptions=subscriptions,
         health=Health(checks, projector.state if "projector" in spec.tasks else None),
         objects=objects,
@@ -482,7 +487,14 @@ def _batch_jobs(p: Process) -> list[BatchJob]:
     jobs.append(BatchJob("rollups", every, Rollups(SqlStats(p.engine), p.settings.rollup_batch_events).run))
     jobs.append(BatchJob("relations", every, Relations(p.graph).run))
     _ = every  # the jobs of #13 are added here: rollups, summaries, fill, relations, dedup, insights
+    summaries = SqlTraceSummaries(p.engine)
+    jobs.append(BatchJob("summaries", every, Summaries(summaries, p.graph, _trace_rules(p.settings)).run))
+    jobs.append(BatchJob("fill", every, Fill(summaries, p.graph, _trace_rules(p.settings)).run))
     return jobs
+
+
+def _trace_rules(s: Settings) -> TraceRules:
+    return TraceRules(idle=timedelta(minutes=s.trace_idle_minutes), grace=timedelta(minutes=s.fill_grace_minutes))
 
 
 def _cluster_job(p: Process, name: str) -> ClusterJob:

@@ -5,13 +5,15 @@ from __future__ import annotations
 import base64
 from collections import Counter
 from collections.abc import Callable
+from dataclasses import replace
 from datetime import UTC, datetime
 from typing import Any, Literal
 
 import orjson
 
-from backend.db.base import EventLog
+from backend.db.base import EventLog, TraceSummaries
 from backend.domain.events import format_time
+from backend.domain.summaries import TraceRules, summary_of
 from backend.errors import InvalidInput, NotFound, QueryRejected, QueryTimeout, Unprocessable
 from graph.base import GraphStore, TraceFilter
 
@@ -75,21 +77,60 @@ class Queries:
     """The read use cases: traces and their summaries, nodes with their events, lineage walks, Cypher.
     An unreachable graph raises GraphError (503) from the store itself."""
 
-    def __init__(self, graph: GraphStore, events: EventLog, trace_graph_limit: int = 10_000) -> None:
+    def __init__(
+        self,
+        graph: GraphStore,
+        events: EventLog,
+        trace_graph_limit: int = 10_000,
+        summaries: TraceSummaries | None = None,
+        rules: TraceRules | None = None,
+    ) -> None:
+        """`summaries`: stored trace summaries (the batch job's), read where current; without them every
+        summary is computed from the graph."""
         self.graph = graph
         self.events = events
         self.trace_graph_limit = trace_graph_limit
+        self.summaries = summaries
+        self.rules = rules or TraceRules()
+
+    def _summaries(self, keys: list[str]) -> dict[str, dict[str, Any]]:
+        """Each trace's summary: the stored one where it is computed through the trace's newest event, else
+        from the graph's node counts (a trace with events since, or not summarised yet)."""
+        stored = self.summaries.current(keys) if self.summaries is not None and keys else {}
+        out = {key: summary_of(row) for key, row in stored.items()}
+        live = [key for key in keys if key not in stored]
+        by_trace: dict[str, list[dict[str, Any]]] = {key: [] for key in live}
+        for c in self.graph.trace_counts(live) if live else []:
+            by_trace[c["trace"]].append(c)
+        out.update({key: summarise(rows) for key, rows in by_trace.items()})
+        return out
+
+    def _trace_out(self, trace: dict[str, Any], summary: dict[str, Any], now: datetime) -> dict[str, Any]:
+        """A trace with its status as of now (idle-ended after its idle time) and its summary."""
+        return {
+            **_trace_public(trace),
+            "status": self.rules.status(trace, now),
+            "summary": {**summary, "user_missing": self.rules.user_missing(trace, now)},
+        }
+
+    def _status_filter(self, filt: TraceFilter, now: datetime) -> TraceFilter:
+        """`open` and `idle-ended` are both open in the graph: told apart by the time of the last event."""
+        bound = self.rules.idle_before(now)
+        if filt.status == "idle-ended":
+            return replace(filt, status="open", last_before=bound)
+        if filt.status == "open":
+            return replace(filt, since=max(filt.since or bound, bound))
+        return filt
 
     def list_traces(self, filt: TraceFilter, limit: int, cursor: str | None) -> dict[str, Any]:
         after = decode_cursor(cursor) if cursor else None
+        now = self.rules.clock()
+        filt = self._status_filter(filt, now)
         rows = self.graph.list_traces(filt, limit + 1, after)
         page, more = rows[:limit], len(rows) > limit
         total = len(page) if not more and cursor is None else self.graph.count_traces(filt)
-        counts = self.graph.trace_counts([t["key"] for t in page])
-        by_trace: dict[str, list[dict[str, Any]]] = {}
-        for c in counts:
-            by_trace.setdefault(c["trace"], []).append(c)
-        items = [{**_trace_public(t), "summary": summarise(by_trace.get(t["key"], []))} for t in page]
+        summaries = self._summaries([t["key"] for t in page])
+        items = [self._trace_out(t, summaries[t["key"]], now) for t in page]
         next_cursor = encode_cursor(page[-1]["first_at"] or "", page[-1]["key"]) if more and page else None
         return {"items": items, "next_cursor": next_cursor, "total": total}
 
@@ -97,7 +138,7 @@ class Queries:
         trace = self.graph.trace(key)
         if trace is None:
             raise NotFound(f"no trace {key!r}")
-        counts = self.graph.trace_counts([key])
+        summary = self._summaries([key])[key]
         logs = [
             {
                 "time": format_time(e.created_at),
@@ -106,7 +147,7 @@ class Queries:
             }
             for e in self.events.trace_logs(key, TRACE_LOG_LIMIT)
         ]
-        return {**_trace_public(trace), "summary": summarise(counts), "log_messages": logs}
+        return {**self._trace_out(trace, summary, self.rules.clock()), "log_messages": logs}
 
     def trace_graph(self, key: str) -> dict[str, Any]:
         if self.graph.trace(key) is None:

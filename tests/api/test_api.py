@@ -130,6 +130,7 @@ def test_seed_scenario_over_rest_gives_the_seed_picture(admin: Api) -> None:
         "data": 6,
         "outputs": 1,
         "drop_reasons": {"checksum mismatch (see log)": 1, "header row missing (see log)": 1},
+        "user_missing": False,
     }
     graph = admin.get(f"/traces/{trace}/graph").json()
     assert TraceGraph.model_validate(graph).model_dump() == graph  # the route serialises its dict as it is

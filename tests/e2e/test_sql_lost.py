@@ -78,6 +78,7 @@ def test_subscriptions_are_rediscovered_from_redis_and_no_entry_is_lost(tmp_path
             "data": 6,
             "outputs": 1,
             "drop_reasons": {"checksum mismatch (see log)": 1, "header row missing (see log)": 1},
+            "user_missing": False,
         }
         # entries written while the server was down are in the new event log
         written = {e["type"] for e in api.get("/nodes/File4").json()["events"]}

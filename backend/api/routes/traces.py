@@ -32,7 +32,10 @@ async def list_traces(
     queries: QueriesDep,
     _: ReadAccount,
     user: Annotated[str | None, Query(max_length=512)] = None,
-    status: Literal["open", "ended"] | None = None,
+    status: Annotated[
+        Literal["open", "ended", "idle-ended"] | None,
+        Query(description="idle-ended: no trace.ended, and no event for FT_TRACE_IDLE_MINUTES (by event time)"),
+    ] = None,
     since: Annotated[
         str | None, Query(description="traces active at or after this time (RFC 3339)", json_schema_extra=DATE_TIME)
     ] = None,
