@@ -485,11 +485,11 @@ def _batch_jobs(p: Process) -> list[BatchJob]:
     every = p.settings.batch_interval_seconds
     jobs: list[BatchJob] = []
     jobs.append(BatchJob("rollups", every, Rollups(SqlStats(p.engine), p.settings.rollup_batch_events).run))
-    jobs.append(BatchJob("relations", every, Relations(p.graph).run))
     _ = every  # the jobs of #13 are added here: rollups, summaries, fill, relations, dedup, insights
     summaries = SqlTraceSummaries(p.engine)
     jobs.append(BatchJob("summaries", every, Summaries(summaries, p.graph, _trace_rules(p.settings)).run))
     jobs.append(BatchJob("fill", every, Fill(summaries, p.graph, _trace_rules(p.settings)).run))
+    jobs.append(BatchJob("relations", every, Relations(p.graph).run))
     return jobs
 
 
