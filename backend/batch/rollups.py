@@ -23,7 +23,7 @@ from typing import Any
 
 import orjson
 
-from backend.db.base import CountedEvent, RollupDelta, RollupPass, StatsStore, bucket_of
+from backend.db.base import Cell, CountedEvent, RollupDelta, RollupPass, StatsStore, bucket_of
 
 log = logging.getLogger("ftel.batch.rollups")
 
@@ -47,65 +47,86 @@ def _int(value: Any) -> int:
     return value if isinstance(value, int) and not isinstance(value, bool) and value >= 0 else 0
 
 
+Combo = tuple[int, str | None, str | None, str]  # (bucket, account, user, reason): which cells an event adds to
+
+
+def cells(combo: Combo) -> list[Cell]:
+    bucket, account, user, reason = combo
+    out: list[Cell] = [("all", bucket, "")]
+    if account is not None:
+        out.append(("account", bucket, account))
+    if user is not None:
+        out.append(("user", bucket, user))
+    if reason:
+        out.append(("reason", bucket, reason))
+    return out
+
+
 def fold(events: Sequence[CountedEvent]) -> RollupDelta:
-    """What these events add to the rollups, by dimension and 15-minute bucket of their event time."""
+    """What these events add to the rollups, by dimension and 15-minute bucket of their event time. Counted per
+    combination of an event's cells first, then spread to each of its cells."""
+    measures: dict[Combo, dict[str, int]] = {}
+    tops: dict[Combo, int] = {}
+    traces: set[tuple[Combo, str]] = set()
+    received: set[tuple[Combo, str]] = set()
     delta = RollupDelta({}, set(), set(), {})
-    counts, members = delta.counts, delta.members
-
-    def add(cells: list[tuple[str, int, str]], measure: str, n: int = 1) -> None:
-        for d, b, k in cells:
-            key = (d, b, k, measure)
-            counts[key] = counts.get(key, 0) + n
-
     for ev in events:
-        bucket = bucket_of(ev.created_ms)
-        body: dict[str, Any] = (
-            orjson.loads(ev.payload) if ev.type in DROPS or ev.type in ("flow", "file.stored") else {}
-        )
+        body: dict[str, Any] = orjson.loads(ev.payload) if ev.payload is not None else {}
         reason = (body.get("reason") or body.get("code") or "")[:REASON_CHARS] if ev.type in DROPS else ""
-        cells = [("all", bucket, "")]
-        if ev.account is not None:
-            cells.append(("account", bucket, ev.account))
-        if ev.user is not None:
-            cells.append(("user", bucket, ev.user))
-        if reason:
-            cells.append(("reason", bucket, reason))
+        combo = (bucket_of(ev.created_ms), ev.account, ev.user, reason)
+        m = measures.get(combo)
+        if m is None:
+            m = measures[combo] = {}
         if ev.duplicate:
-            add(cells, "duplicates")
+            m["duplicates"] = m.get("duplicates", 0) + 1
             continue
-        add(cells, f"event:{ev.type}")
-        for d, b, k in cells:
-            if ev.trace_key is not None:
-                members.add((d, b, k, "trace", ev.trace_key))
-            if ev.user is not None:
-                members.add((d, b, k, "user", ev.user))
+        seen = [f"event:{ev.type}"]
+        if ev.trace_key is not None:
+            traces.add((combo, ev.trace_key))
         lag = max(0, ev.received_ms - ev.created_ms)
-        add(cells, f"lag:{lag_bin(lag)}")
-        for d, b, k in cells:
-            key = (d, b, k, "lag_max")
-            counts[key] = max(counts.get(key, 0), lag)
+        seen.append(f"lag:{lag_bin(lag)}")
+        if lag > tops.get(combo, -1):
+            tops[combo] = lag
         if ev.type in FILE_EVENTS:
-            add(cells, "files:" + ev.type.removeprefix("file."))
+            seen.append("files:" + ev.type.removeprefix("file."))
             if ev.type == "file.received" and ev.node_key is not None:
-                delta.files.update((d, b, k, ev.node_key) for d, b, k in cells)
+                received.add((combo, ev.node_key))
         if reason:
-            add(cells, f"drop:{reason}")
+            seen.append(f"drop:{reason}")
+        for name in seen:
+            m[name] = m.get(name, 0) + 1
         if ev.type == "file.dropped" and ev.node_key is not None:
             _settle(delta, ev.node_key, ev.created_ms)
         elif ev.type == "log":
-            add(cells, f"log:{ev.level or 'info'}")
+            level = f"log:{ev.level or 'info'}"
+            m[level] = m.get(level, 0) + 1
         elif ev.type == "file.stored":
             attrs = body.get("attrs") or {}
-            add(cells, "bytes:uploaded", _int(attrs.get("size")))
-            add(cells, "bytes:stored", _int(attrs.get("stored_size")))
+            m["bytes:uploaded"] = m.get("bytes:uploaded", 0) + _int(attrs.get("size"))
+            m["bytes:stored"] = m.get("bytes:stored", 0) + _int(attrs.get("stored_size"))
         elif ev.type == "flow":
             outputs = body.get("outputs") or []
-            add(cells, "data_produced", sum(1 for n in outputs if n.get("kind") == "data"))
-            add(cells, "outputs", sum(1 for n in outputs if n.get("kind") in ("file", "sink")))
+            m["data_produced"] = m.get("data_produced", 0) + sum(1 for n in outputs if n.get("kind") == "data")
+            m["outputs"] = m.get("outputs", 0) + sum(1 for n in outputs if n.get("kind") in ("file", "sink"))
             for node in body.get("inputs") or []:
                 if node.get("kind") == "file":
                     _settle(delta, node["key"], ev.created_ms)
-    delta.counts = {k: v for k, v in counts.items() if v or k[3] == "lag_max"}
+    counts = delta.counts
+    for combo, m in measures.items():
+        spread = cells(combo)
+        for name, n in m.items():
+            if n:
+                for d, b, k in spread:
+                    counts[(d, b, k, name)] = counts.get((d, b, k, name), 0) + n
+        if combo in tops:
+            for d, b, k in spread:
+                counts[(d, b, k, "lag_max")] = max(counts.get((d, b, k, "lag_max"), 0), tops[combo])
+            if combo[2] is not None:
+                delta.members.update((d, b, k, "user", combo[2]) for d, b, k in spread)
+    for combo, trace in traces:
+        delta.members.update((d, b, k, "trace", trace) for d, b, k in cells(combo))
+    for combo, key in received:
+        delta.files.update((d, b, k, key) for d, b, k in cells(combo))
     return delta
 
 

@@ -6,10 +6,25 @@ from __future__ import annotations
 import logging
 from collections import defaultdict
 from collections.abc import Callable, Sequence
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, Engine, and_, bindparam, case, delete, false, func, select, text, true, update
+from sqlalchemy import (
+    BigInteger,
+    Connection,
+    Engine,
+    and_,
+    bindparam,
+    case,
+    delete,
+    false,
+    func,
+    literal_column,
+    select,
+    text,
+    true,
+    update,
+)
 from sqlalchemy.dialects import postgresql, sqlite
 
 from backend.db.base import CountedEvent, RollupDelta, RollupPass, StatsCell
@@ -24,27 +39,14 @@ COUNTS, MEMBERS, FILES, SETTLED = (
     TABLES[t] for t in ("rollup_counts", "rollup_members", "rollup_files", "rollup_settled")
 )
 E = EVENTS.c
-_COLUMNS = (
-    E.id,
-    E.type,
-    E.trace_key,
-    E.node_key,
-    E.level,
-    E.user_id,
-    E.account_id,
-    E.created_at,
-    E.received_at,
-    E.payload,
-    E.duplicate_of,
-)
-
-
-def _ms(value: datetime) -> int:
-    delta = utc(value) - _EPOCH
-    return (delta.days * 86_400 + delta.seconds) * 1000 + delta.microseconds // 1000
-
-
-_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+# Times as epoch milliseconds, computed by the database (exactly: integers, no float on a window's edge).
+# SQLite keeps them as text "YYYY-MM-DD HH:MM:SS.ffffff" (always microseconds: SQLAlchemy and the event log
+# write them so); PostgreSQL's EXTRACT(EPOCH) is an exact numeric.
+_MS = {
+    "sqlite": "(CAST(strftime('%s', {c}) AS INTEGER) * 1000 + CAST(substr({c}, 21, 3) AS INTEGER))",
+    "postgresql": "CAST(floor(EXTRACT(EPOCH FROM {c}) * 1000) AS BIGINT)",
+}
+PAYLOAD_TYPES = ("file.dropped", "data.dropped", "flow", "file.stored")  # the ones whose payload the fold reads
 
 
 def _chunks(items: Sequence[Any]) -> list[Sequence[Any]]:
@@ -59,15 +61,27 @@ class SqlStats:
         self._sqlite = engine.dialect.name == "sqlite"
         self._insert: Any = sqlite.insert if self._sqlite else postgresql.insert
         self._accounts: dict[int, str] = {}  # account id -> public id (never changes)
+        ms = _MS[engine.dialect.name]
+        self._columns = (
+            E.id,
+            E.type,
+            E.trace_key,
+            E.node_key,
+            E.level,
+            E.user_id,
+            E.account_id,
+            literal_column(ms.format(c="events.created_at"), BigInteger).label("created_ms"),
+            literal_column(ms.format(c="events.received_at"), BigInteger).label("received_ms"),
+            case((E.type.in_(PAYLOAD_TYPES), E.payload), else_=None).label("payload"),
+            E.duplicate_of,
+        )
 
     # -- counting ------------------------------------------------------------------------------
 
     @translated
     def roll_up(self, limit: int, fold: Callable[[Sequence[CountedEvent]], RollupDelta]) -> RollupPass:
         with self.engine.begin() as conn:
-            rows = conn.execute(
-                select(*_COLUMNS, E.counted).where(E.counted == false()).order_by(E.id).limit(limit)
-            ).all()
+            rows = conn.execute(select(*self._columns).where(E.counted == false()).order_by(E.id).limit(limit)).all()
             if not rows:
                 return RollupPass(0, 0, 0)
             duplicates = self._dedup(conn, rows)
@@ -95,7 +109,7 @@ class SqlStats:
         out: list[Any] = []
         for chunk in _chunks(traces):
             out += conn.execute(
-                select(*_COLUMNS).where(E.trace_key.in_(list(chunk)), E.counted == true(), E.user_id.is_(None))
+                select(*self._columns).where(E.trace_key.in_(list(chunk)), E.counted == true(), E.user_id.is_(None))
             ).all()
         return out
 
@@ -116,18 +130,14 @@ class SqlStats:
             o.c.duplicate_of.is_(None),
         )
         groups: dict[int, dict[int, bool]] = defaultdict(dict)
-        for chunk in _chunks(fresh):
-            for traced in (
-                o.c.trace_key == n.c.trace_key,
-                and_(o.c.trace_key.is_(None), n.c.trace_key.is_(None), o.c.node_key == n.c.node_key),
-            ):
-                stmt = (
-                    select(n.c.id, o.c.id.label("other"), o.c.counted)
-                    .select_from(n.join(o, and_(traced, same)))
-                    .where(n.c.id.in_(list(chunk)))
-                )
-                for id_, other, counted in conn.execute(stmt):
-                    groups[id_][int(other)] = bool(counted)
+        mine = and_(n.c.counted == false(), n.c.duplicate_of.is_(None), n.c.id <= max(fresh))  # this pass's
+        traced = [o.c.trace_key == n.c.trace_key]
+        if any(r.trace_key is None for r in rows):
+            traced.append(and_(o.c.trace_key.is_(None), n.c.trace_key.is_(None), o.c.node_key == n.c.node_key))
+        for joined in traced:
+            stmt = select(n.c.id, o.c.id.label("other"), o.c.counted).select_from(n.join(o, and_(joined, same)))
+            for id_, other, counted in conn.execute(stmt.where(mine)):
+                groups[int(id_)][int(other)] = bool(counted)
         new: dict[int, int] = {}
         for id_, others in groups.items():
             counted = [i for i, c in others.items() if c]
@@ -176,21 +186,22 @@ class SqlStats:
         for chunk in _chunks(sorted(wanted)):
             stmt = select(ACCOUNTS.c.id, ACCOUNTS.c.uuid).where(ACCOUNTS.c.id.in_(list(chunk)))
             self._accounts.update((int(i), str(u)) for i, u in conn.execute(stmt))
-        return [
+        accounts = self._accounts
+        return [  # by position: a Row's attributes by name cost more than the rest of the pass
             CountedEvent(
-                id=r.id,
-                type=r.type,
-                trace_key=r.trace_key,
-                node_key=r.node_key,
-                level=r.level,
-                user=r.user_id or (owners.get(r.trace_key) if r.trace_key is not None else None),
-                account=self._accounts.get(r.account_id) if r.account_id is not None else None,
-                created_ms=_ms(r.created_at),
-                received_ms=_ms(r.received_at),
-                payload=r.payload,
-                duplicate=r.id in duplicates or r.duplicate_of is not None,
+                id_,
+                type_,
+                trace,
+                node,
+                level,
+                user or owners.get(trace) if trace is not None else user,
+                accounts.get(account) if account is not None else None,
+                int(created),
+                int(received),
+                payload,
+                dup is not None or id_ in duplicates,
             )
-            for r in rows
+            for id_, type_, trace, node, level, user, account, created, received, payload, dup in rows
         ]
 
     def _write(self, conn: Connection, delta: RollupDelta) -> None:
