@@ -384,9 +384,10 @@ def graph_rebuild(
             task = progress.add_task("rebuild", total=total)
             while done := process.projector.project_pending(batch):
                 progress.advance(task, done)
+        refill = process.after_graph_rebuild()
     finally:
         process.close()
-    print(f"graph rebuilt from {total} events")
+    print(f"graph rebuilt from {total} events; {refill} traces back on the batch fill's list")
 
 
 @db_app.command("upgrade")

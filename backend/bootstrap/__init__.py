@@ -231,6 +231,11 @@ class Process:
             self._streams_thread = threading.Thread(target=self.streams.run_in_thread, name="ftel-streams", daemon=True)
             self._streams_thread.start()
 
+    def after_graph_rebuild(self) -> int:
+        """A rebuilt graph holds what the events say, not what the batch jobs added (users filled in): every
+        trace summary goes back to the fill job's list. How many."""
+        return SqlTraceSummaries(self.engine).refill_all()
+
     def close(self) -> None:
         if self._closed:
             return
@@ -485,7 +490,6 @@ def _batch_jobs(p: Process) -> list[BatchJob]:
     every = p.settings.batch_interval_seconds
     jobs: list[BatchJob] = []
     jobs.append(BatchJob("rollups", every, Rollups(SqlStats(p.engine), p.settings.rollup_batch_events).run))
-    _ = every  # the jobs of #13 are added here: rollups, summaries, fill, relations, dedup, insights
     summaries = SqlTraceSummaries(p.engine)
     jobs.append(BatchJob("summaries", every, Summaries(summaries, p.graph, _trace_rules(p.settings)).run))
     jobs.append(BatchJob("fill", every, Fill(summaries, p.graph, _trace_rules(p.settings)).run))

@@ -255,6 +255,10 @@ class TraceSummaries(Protocol):
         """Up to `limit` (trace key, through_id) saved since the fill job last looked at them."""
         ...
 
+    def refill_all(self) -> int:
+        """Mark every row for the fill job again (the graph was rebuilt from events, without the fills); how many."""
+        ...
+
     def filled(self, done: Sequence[tuple[str, int]]) -> None:
         """Clear `fill_pending` of rows still computed through the given event (a newer row stays pending)."""
         ...

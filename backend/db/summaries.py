@@ -203,6 +203,11 @@ class SqlTraceSummaries:
             return [(str(k), int(t)) for k, t in conn.execute(stmt)]
 
     @translated
+    def refill_all(self) -> int:
+        with self.engine.begin() as conn:
+            return int(conn.execute(update(SUMMARIES).values(fill_pending=True)).rowcount)
+
+    @translated
     def filled(self, done: Sequence[tuple[str, int]]) -> None:
         if not done:
             return

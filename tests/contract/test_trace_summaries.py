@@ -149,6 +149,14 @@ def test_saved_rows_wait_for_the_fill_until_filled_through_the_same_event(summar
     assert summaries.fill_pending(10) == [("A", 6)]
 
 
+def test_a_graph_rebuild_puts_every_row_back_to_the_fill(summaries: SqlTraceSummaries) -> None:
+    summaries.save([row("A", 5), row("B", 7)])
+    summaries.filled([("A", 5), ("B", 7)])
+    assert summaries.fill_pending(10) == []
+    assert summaries.refill_all() == 2
+    assert summaries.fill_pending(10) == [("A", 5), ("B", 7)]
+
+
 def test_fills_are_recorded_and_the_latest_of_each_node_read_back(summaries: SqlTraceSummaries) -> None:
     first = [
         UserFillRow("File1", "file", "A", "early", None, T0),

@@ -205,6 +205,25 @@ def test_demo_then_rebuild_gives_the_same_graph(tmp_path: Path) -> None:
         assert picture(api) == before
     finally:
         server.stop()
+    # the batch fill puts the trace's user on its nodes, and again after the next rebuild
+    for _ in range(2):
+        filled = ftel("batch", "--once", "--job", "summaries", "--job", "fill", env={"FT_DATA_DIR": str(tmp_path)})
+        assert filled.returncode == 0 and "fill " in filled.stdout, filled.stdout + filled.stderr
+        users = {n["key"]: n["user"] for n in _graph_nodes(tmp_path)}
+        assert set(users.values()) == {"demo-user"}, users
+        rebuilt = ftel("graph", "rebuild", "--yes", env={"FT_DATA_DIR": str(tmp_path)})
+        assert "1 traces back on the batch fill's list" in rebuilt.stdout, rebuilt.stdout
+
+
+def _graph_nodes(data_dir: Path) -> list[dict[str, object]]:
+    from backend.bootstrap import open_graph
+    from backend.settings import Settings
+
+    graph = open_graph(Settings(data_dir=data_dir))
+    try:
+        return graph.trace_graph("A").nodes
+    finally:
+        graph.close()
 
 
 def picture(api: Api) -> tuple[dict[str, object], dict[str, object]]:
