@@ -118,6 +118,8 @@ class Settings(BaseSettings):
     # Filling users (backend/batch/fill.py): a trace whose trace.started has not come this long after its first
     # event is flagged `user_missing`.
     fill_grace_minutes: float = Field(30, ge=0)
+    # Insights (backend/batch/insights.py): a file received (or stored) with no event since for this long is stuck.
+    stuck_minutes: float = Field(60, gt=0)
     grpc_port: int = Field(0, ge=0, le=65535)  # 0: no gRPC upload server
     worker_metrics_port: int = Field(0, ge=0, le=65535)  # `ftel worker`: Prometheus /metrics on FT_HOST; 0: off
 

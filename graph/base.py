@@ -305,6 +305,11 @@ class GraphStore(Protocol):
         """The traces (TRACE_FIELDS) that FEED this one (upstream) or that it feeds (downstream), by key."""
         ...
 
+    def stuck_files(self, before: str, limit: int) -> list[dict[str, Any]]:
+        """Files that came in (not produced by a flow) and got no further than received or stored, whose last
+        event is before `before`: {key, trace, last_at}, the most recent first, at most `limit`."""
+        ...
+
     def clear(self) -> None:
         """Remove every node and relationship (before a rebuild from the event log)."""
         ...

@@ -485,6 +485,14 @@ class CypherGraphStore(ABC):
         rows = self._read(f"MATCH (t:Trace {{key: $key}}) MATCH {hop} RETURN {_props('o', TRACE_FIELDS)}", {"key": key})
         return sorted(rows, key=lambda r: r["key"])
 
+    def stuck_files(self, before: str, limit: int) -> list[dict[str, Any]]:
+        return self._read(
+            f"MATCH (n:{LABELS['file']}) WHERE n.status IN ['received', 'stored'] AND coalesce(n.produced, false) = false "
+            "AND n.last_at < $before RETURN n.key AS key, n.trace AS trace, n.last_at AS last_at "
+            "ORDER BY last_at DESC, key LIMIT $limit",
+            {"before": before, "limit": limit},
+        )
+
     # -- relations --------------------------------------------------------------------------
 
     def relations_due(self, limit: int) -> list[DueNode]:

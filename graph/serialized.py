@@ -47,6 +47,9 @@ class SerializedWrites:
     def feeds(self, key: str, direction: Literal["upstream", "downstream"]) -> list[dict[str, Any]]:
         return self.inner.feeds(key, direction)
 
+    def stuck_files(self, before: str, limit: int) -> list[dict[str, Any]]:
+        return self.inner.stuck_files(before, limit)
+
     def trace(self, key: str) -> dict[str, Any] | None:
         return self.inner.trace(key)
 

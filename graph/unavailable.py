@@ -71,6 +71,9 @@ class UnavailableGraph:
     def feeds(self, key: str, direction: Literal["upstream", "downstream"]) -> list[dict[str, Any]]:
         raise self._fail()
 
+    def stuck_files(self, before: str, limit: int) -> list[dict[str, Any]]:
+        raise self._fail()
+
     def clear(self) -> None:
         raise self._fail()
 

@@ -21,6 +21,7 @@ from backend.api.routes import (
     files,
     flow,
     health,
+    insights,
     lineage,
     retention,
     stats,
@@ -81,6 +82,7 @@ def create_app(
         subscriptions.router,
         flow.router,
         stats.router,
+        insights.router,
     ):
         app.include_router(router, prefix=API_PREFIX)
     app.include_router(health.router)

@@ -12,6 +12,7 @@ from fastapi.concurrency import run_in_threadpool
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from redis.asyncio import Redis
 
+from backend.batch.insights import Insights
 from backend.batch.stats import Stats
 from backend.domain.auth import Auth, Principal
 from backend.domain.files import Files
@@ -42,6 +43,7 @@ class ApiServices:
     retention: Retention | None = None
     flow: FlowControl | None = None
     stats: Stats | None = None
+    insights: Insights | None = None
     redis: Callable[[], Redis] | None = None  # makes the asyncio client of the stream registry
 
 
@@ -106,6 +108,13 @@ def get_stats(request: Request) -> Stats:
     return stats
 
 
+def get_insights(request: Request) -> Insights:
+    insights = _services(request).insights
+    if insights is None:
+        raise Unavailable("insights are not served by this process")
+    return insights
+
+
 def get_registry(request: Request) -> Registry | None:
     """One asyncio Redis client per app (it lives on the API's event loop), made on first use."""
     make = _services(request).redis
@@ -130,6 +139,7 @@ RetentionDep = Annotated[Retention, Depends(get_retention)]
 FlowDep = Annotated[FlowControl, Depends(get_flow)]
 RegistryDep = Annotated[Registry | None, Depends(get_registry)]
 StatsDep = Annotated[Stats, Depends(get_stats)]
+InsightsDep = Annotated[Insights, Depends(get_insights)]
 
 
 async def current_principal(

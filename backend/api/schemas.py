@@ -144,6 +144,28 @@ class Lineage(BaseModel):
     nodes: list[NodeOut]
     edges: list[Edge]
     truncated: bool = Field(description="more lies beyond the depth or the node limit")
+    level: Literal["node", "file"] = Field(
+        "node", description="node: every flow; file: files and sinks joined through data (op 'via data')"
+    )
+
+
+class TraceBrief(BaseModel):
+    key: str
+    user: str | None
+    name: str | None
+    status: str
+    first_at: str | None
+    last_at: str | None
+    has_drops: bool = False
+    logs: LogCounts
+
+
+class TraceFeeds(BaseModel):
+    trace: str
+    direction: Literal["upstream", "downstream"]
+    traces: list[TraceBrief] = Field(
+        description="upstream: traces that wrote a node this trace read; downstream: traces that read a node it wrote"
+    )
 
 
 class QueryOut(BaseModel):
@@ -312,3 +334,44 @@ class StatsOut(BaseModel):
 class StatsSummaryOut(StatsMeasures):
     since: str = Field(description="the range, widened to whole 15-minute buckets")
     until: str = Field(description="exclusive")
+
+
+class StuckFile(BaseModel):
+    key: str
+    trace: str | None
+    since: str = Field(description="its last event")
+    minutes: float = Field(description="since then")
+
+
+class DropRateAnomaly(BaseModel):
+    by: Literal["user", "reason"]
+    key: str
+    rate: float = Field(description="drops per hour in the window")
+    baseline: float = Field(description="drops per hour over the 24 hours before the window")
+    window_start: str
+
+
+class DropReasonCount(BaseModel):
+    reason: str
+    count: int
+
+
+class SlowTrace(BaseModel):
+    key: str
+    seconds: float = Field(description="from its first event to its last")
+    status: str
+
+
+class RetentionForecast(BaseModel):
+    bytes: int = Field(description="stored bytes held, as retention's size limit counts them")
+    limit_bytes: int | None = Field(description="FT_RETENTION_MAX_BYTES (null: no size limit)")
+    bytes_per_day: int = Field(description="stored bytes uploaded over the last 24 hours")
+    days_left: float | None = Field(description="until the limit at that rate (null: no limit or no uploads)")
+
+
+class InsightsOut(BaseModel):
+    stuck_files: list[StuckFile]
+    drop_rate_anomalies: list[DropRateAnomaly]
+    top_drop_reasons: list[DropReasonCount]
+    slowest_traces: list[SlowTrace]
+    retention_forecast: RetentionForecast

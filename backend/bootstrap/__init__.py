@@ -38,6 +38,7 @@ from sqlalchemy import Engine
 from backend import failpoints
 from backend.api.deps import ApiServices
 from backend.batch.fill import Fill
+from backend.batch.insights import Insights
 from backend.batch.relations import Relations
 from backend.batch.rollups import Rollups
 from backend.batch.runner import Batch, BatchJob
@@ -186,6 +187,7 @@ class Process:
     cluster_jobs: list[ClusterJob] = field(default_factory=list)
     batch: Batch | None = None
     stats: Stats | None = None  # GET /stats: the rollups as read
+    insights: Insights | None = None  # GET /insights
     runner: PeriodicRunner = field(default_factory=PeriodicRunner)
     closers: list[tuple[str, Callable[[], Any]]] = field(default_factory=list)
     _grpc: grpc.Server | None = None
@@ -213,6 +215,7 @@ class Process:
             retention=self.retention,
             flow=self.flow,
             stats=self.stats,
+            insights=self.insights,
             redis=self.connect_redis if self.redis_url else None,
         )
 
@@ -344,6 +347,14 @@ def _build(settings: Settings, role: Role, spec: RoleSpec, closers: list[tuple[s
         catalog = SqlFileCatalog(engine)
         process.files = Files(catalog, objects, ingest, settings)
         process.retention = Retention(catalog, objects, ingest, settings)
+    process.insights = Insights(
+        graph,
+        process.stats,
+        SqlFileCatalog(engine) if objects is not None else None,
+        objects.backend if objects is not None else None,
+        settings.stuck_minutes,
+        settings.retention_max_bytes,
+    )
     if spec.streams != "none" and redis_url is not None:
         named = consumer_name(settings, "serve" if role is Role.serve else "worker")
         closers.append(("consumer slot", named.close))

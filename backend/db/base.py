@@ -577,3 +577,8 @@ class FileCatalog(Protocol):
     ) -> list[RetentionRow]:
         """Newest first; page with `before_id`."""
         ...
+
+    def usage(self, backend: str, since: datetime) -> tuple[int, int]:
+        """(stored bytes of the backend's live files, as retention's size limit counts them; stored bytes of
+        the files stored at or after `since`, whatever became of them)."""
+        ...

@@ -225,3 +225,11 @@ class SqlFileCatalog:
             stmt = stmt.where(R.rule == rule)
         with self.engine.connect() as conn:
             return [_record(r) for r in conn.execute(stmt.order_by(R.id.desc()).limit(limit))]
+
+    @translated
+    def usage(self, backend: str, since: datetime) -> tuple[int, int]:
+        live = func.coalesce(func.sum(F.stored_size).filter(F.state == "stored"), 0)
+        recent = func.coalesce(func.sum(F.stored_size).filter(F.stored_at >= since), 0)
+        with self.engine.connect() as conn:
+            held, added = conn.execute(select(live, recent).where(F.backend == backend)).one()
+        return int(held), int(added)

@@ -15,7 +15,7 @@ from backend.db.base import EventLog, TraceSummaries
 from backend.domain.events import format_time
 from backend.domain.summaries import TraceRules, summary_of
 from backend.errors import InvalidInput, NotFound, QueryRejected, QueryTimeout, Unprocessable
-from graph.base import GraphStore, TraceFilter
+from graph.base import FILE_LEVEL_KINDS, GraphStore, TraceFilter
 
 NODE_PUBLIC = ("key", "kind", "status", "reason", "code", "name", "trace", "user", "first_at", "last_at")
 UNCONVERTED = {None, "received", "stored"}
@@ -197,13 +197,27 @@ class Queries:
         }
 
     def lineage(
-        self, key: str, direction: Literal["upstream", "downstream", "both"], depth: int, max_nodes: int = 5000
+        self,
+        key: str,
+        direction: Literal["upstream", "downstream", "both"],
+        depth: int,
+        max_nodes: int = 5000,
+        level: Literal["node", "file"] = "node",
     ) -> dict[str, Any]:
-        """Breadth-first along FLOWS_TO, one batched hop per level. `truncated` says more lies beyond
-        the depth or the node limit."""
+        """Breadth-first along FLOWS_TO (level node) or along the file-level edges the relations job derives
+        (level file: files and sinks only), one batched hop per level. `truncated` says more lies beyond the
+        depth or the node limit."""
         start = self.graph.node(key)
         if start is None:
             raise NotFound(f"no node {key!r}")
+        hop = self.graph.neighbours
+        if level == "file":
+            if start.get("kind") not in FILE_LEVEL_KINDS:
+                raise Unprocessable(
+                    f"{key!r} is a {start.get('kind')} node: file-level lineage starts at a file or a sink",
+                    {"level": level},
+                )
+            hop = self.graph.file_neighbours
         nodes: dict[str, dict[str, Any]] = {key: _public_node(start)}
         edges: dict[tuple[str, str, str], dict[str, Any]] = {}
         truncated = False
@@ -214,7 +228,7 @@ class Queries:
             # each frontier node's kind goes with it: a store with a table per kind then finds it by its key
             frontier, kinds, seen = [key], [start.get("kind")], {key}
             for _ in range(depth):
-                hops = self.graph.neighbours(frontier, way, kinds)
+                hops = hop(frontier, way, kinds)
                 frontier, kinds = [], []
                 for h in hops:
                     edges[(h["source"], h["target"], h["op"])] = {
@@ -234,7 +248,7 @@ class Queries:
                 if not frontier:
                     break
             else:
-                if frontier and self.graph.neighbours(frontier, way, kinds):
+                if frontier and hop(frontier, way, kinds):
                     truncated = True
         kept = [e for e in edges.values() if e["source"] in nodes and e["target"] in nodes]
         return {
@@ -244,6 +258,18 @@ class Queries:
             "nodes": list(nodes.values()),
             "edges": kept,
             "truncated": truncated,
+            "level": level,
+        }
+
+    def trace_feeds(self, key: str, direction: Literal["upstream", "downstream"]) -> dict[str, Any]:
+        """The traces that feed this one (upstream: they wrote a node it read) or that it feeds (downstream),
+        as the relations job last derived them."""
+        if self.graph.trace(key) is None:
+            raise NotFound(f"no trace {key!r}")
+        return {
+            "trace": key,
+            "direction": direction,
+            "traces": [_trace_public(t) for t in self.graph.feeds(key, direction)],
         }
 
     def search(self, prefix: str, limit: int) -> dict[str, Any]:

@@ -143,6 +143,17 @@ def test_retention_records_page_newest_first(catalog: FileCatalog) -> None:
     assert [r.file_key for r in catalog.retention_records(2, first[-1].id, None, None)] == ["f-1"]
 
 
+def test_usage_counts_live_bytes_and_the_bytes_stored_since(catalog: FileCatalog) -> None:
+    assert catalog.usage("local", T0) == (0, 0)
+    for n in (1, 2, 3):
+        catalog.insert(row(n, size=100 * n))  # stored_size 50, 100, 150 at T0 + n minutes
+    catalog.insert(row(4, backend="s3", size=1000))
+    catalog.plan_marks("local", lambda totals, files: [(next(iter(files)), "max_bytes")], T0, apply=True)
+    assert catalog.usage("local", T0 + timedelta(minutes=2)) == (250, 250)  # f-1 marked: no longer held
+    assert catalog.usage("local", T0) == (250, 300)
+    assert catalog.usage("s3", T0) == (500, 500)
+
+
 def test_an_unreachable_database_raises_sql_unavailable_from_every_method(unreachable_engine: Engine) -> None:
     catalog = SqlFileCatalog(unreachable_engine)
     calls = [
@@ -156,6 +167,7 @@ def test_an_unreachable_database_raises_sql_unavailable_from_every_method(unreac
         lambda: catalog.marked("local"),
         lambda: catalog.expire(row(1), T0, lambda name: None),
         lambda: catalog.retention_records(1, None, None, None),
+        lambda: catalog.usage("local", T0),
     ]
     for call in calls:
         with pytest.raises(SqlUnavailable):

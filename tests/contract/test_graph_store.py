@@ -891,3 +891,23 @@ def test_user_queries_read_the_derived_relations(store: GraphStore) -> None:
     assert files.rows == [["X", "db#orders"], ["in.csv", "X"]]
     feeds = store.query("MATCH (a:Trace)-[:FEEDS]->(b:Trace) RETURN a.key, b.key", {}, 10, 10)
     assert feeds.rows == [["TA", "TB"]]
+
+
+def test_stuck_files_are_incoming_files_that_got_no_further_the_most_recent_first(store: GraphStore) -> None:
+    def received(key: str, time: str) -> dict[str, Any]:
+        return {"type": "file.received", "trace": "S", "time": time, "node": {"kind": "file", "key": key}}
+
+    stored = {
+        "type": "file.stored",
+        "trace": "S",
+        "time": "2026-01-01T08:30:00Z",
+        "node": {"kind": "file", "key": "s2"},
+    }
+    events = [received("s1", "2026-01-01T08:00:00Z"), received("s2", "2026-01-01T08:10:00Z"), stored]
+    store.apply(batch_of([*seed_events("A"), *events, received("late", "2026-01-01T12:00:00Z")]))
+    rows = store.stuck_files("2026-01-01T11:00:00.000000Z", 10)
+    assert [(r["key"], r["trace"], r["last_at"]) for r in rows] == [
+        ("s2", "S", "2026-01-01T08:30:00.000000Z"),
+        ("s1", "S", "2026-01-01T08:00:00.000000Z"),
+    ]  # not File3 (converted), File1 (dropped), File4 (written by a flow) nor `late` (had an event since)
+    assert [r["key"] for r in store.stuck_files("2026-01-01T11:00:00.000000Z", 1)] == ["s2"]

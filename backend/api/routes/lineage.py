@@ -47,8 +47,13 @@ async def search(
 @router.get(
     "/lineage/{key:path}",
     response_model=Lineage,
-    summary="Upstream and/or downstream of a node",
-    responses=documented(BAD_KEY, (404, "no node with this key")),
+    summary="Upstream and/or downstream of a node: every flow, or (level=file) files and sinks only",
+    description="`level=file` walks the file-level edges the batch app's relations job derives (a file or sink to "
+    "each file or sink that flows through data nodes lead to, op 'via data'): which input files made this output, "
+    "in one hop. Flows merged since the job's last run appear after its next one.",
+    responses=documented(
+        BAD_KEY, (404, "no node with this key"), (422, "level=file from a data node (it starts at a file or sink)")
+    ),
 )
 async def get_lineage(
     key: KeyPath,
@@ -56,8 +61,10 @@ async def get_lineage(
     _: ReadAccount,
     direction: Literal["upstream", "downstream", "both"] = "both",
     depth: Annotated[int, Query(ge=1, le=50)] = 5,
+    level: Literal["node", "file"] = "node",
 ) -> Lineage:
-    return Lineage.model_validate(await run_in_threadpool(queries.lineage, parse_key(key), direction, depth))
+    walk = await run_in_threadpool(queries.lineage, parse_key(key), direction, depth, level=level)
+    return Lineage.model_validate(walk)
 
 
 class CypherIn(BaseModel):

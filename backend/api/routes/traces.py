@@ -13,7 +13,7 @@ from backend.api import params
 from backend.api.deps import QueriesDep, ReadAccount
 from backend.api.errors import BAD_KEY, documented
 from backend.api.params import DATE_TIME, KeyPath, suffix_is_literal
-from backend.api.schemas import TraceGraph, TraceOut, TracePage
+from backend.api.schemas import TraceFeeds, TraceGraph, TraceOut, TracePage
 from backend.domain.events import format_time
 from backend.domain.ids import parse_key
 from backend.domain.queries import Queries
@@ -73,6 +73,28 @@ async def get_trace_graph(key: KeyPath, request: Request, queries: QueriesDep, _
         return Response(orjson.dumps(await _detail(queries, f"{key}/graph")), media_type="application/json")
     graph = await run_in_threadpool(queries.with_projection, parse_key(key), queries.trace_graph)
     return Response(orjson.dumps(graph), media_type="application/json")
+
+
+@router.get(
+    "/traces/{key:path}/feeds",
+    response_model=TraceFeeds,
+    summary="Traces that feed this one (upstream) or that it feeds (downstream)",
+    description="A trace feeds another when the other reads a node it wrote (a flow of the first trace's writes it, "
+    "a flow of the other's reads it). Derived by the batch app's relations job: flows merged since its last run "
+    "appear after its next one.",
+    responses=documented(BAD_KEY, (404, "no trace with this key")),
+)
+async def get_trace_feeds(
+    key: KeyPath,
+    request: Request,
+    queries: QueriesDep,
+    _: ReadAccount,
+    direction: Literal["upstream", "downstream"] = "upstream",
+) -> Response:
+    if not suffix_is_literal(request, "/feeds"):  # GET /traces/a%2Ffeeds: the trace `a/feeds` itself
+        return Response(orjson.dumps(await _detail(queries, f"{key}/feeds")), media_type="application/json")
+    feeds = await run_in_threadpool(queries.trace_feeds, parse_key(key), direction)
+    return Response(TraceFeeds.model_validate(feeds).model_dump_json(), media_type="application/json")
 
 
 @router.get(
