@@ -171,6 +171,7 @@ STATUS_FILTER = [
     {"label": "any", "value": ""},
     {"label": "open", "value": "open"},
     {"label": "ended", "value": "ended"},
+    {"label": "idle-ended", "value": "idle-ended"},
 ]
 DROPS_FILTER = [
     {"label": "any", "value": ""},
@@ -202,7 +203,7 @@ def traces_filters(view: TracesView) -> list[Any]:
     return [
         field("Search (key, user, name)", text_box("traces-q", view.q, "e.g. A or nightly", "220px", kind="search")),
         field("User", text_box("traces-user", view.user, "exact user id", "140px")),
-        field("Status", choice("traces-status", STATUS_FILTER, view.status, "110px")),
+        field("Status", choice("traces-status", STATUS_FILTER, view.status, "120px")),
         field("Drops", choice("traces-drops", DROPS_FILTER, view.has_drops, "140px")),
         field("Time range", choice("traces-range", TIME_RANGES, view.range, "190px")),
         field("Since (UTC, custom range)", time_box("traces-since", view.since, custom)),

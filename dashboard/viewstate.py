@@ -41,7 +41,7 @@ class TracesView:
 
     q: str = ""
     user: str = ""
-    status: str = ""  # "", "open", "ended"
+    status: str = ""  # "", "open", "ended", "idle-ended"
     has_drops: str = ""  # "", "true", "false"
     range: str = ""  # "", one of NAMED_RANGES, or "custom" (since/until apply)
     since: str = ""
@@ -67,7 +67,7 @@ class TracesView:
         return cls(
             q=query.get("q", ""),
             user=query.get("user", ""),
-            status=query.get("status", "") if query.get("status") in ("open", "ended") else "",
+            status=query.get("status", "") if query.get("status") in ("open", "ended", "idle-ended") else "",
             has_drops=query.get("has_drops", "") if query.get("has_drops") in ("true", "false") else "",
             range=time_range,
             since=query.get("since", "") if time_range == "custom" else "",

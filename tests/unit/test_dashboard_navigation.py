@@ -41,6 +41,8 @@ def test_the_plain_list_has_no_query_string_and_a_filtered_one_round_trips() -> 
     assert TracesView.from_search(view.search()) == view
     later = TracesView(range="custom", since="2026-01-01T00:00:00Z", cursor="abc", page=3)
     assert TracesView.from_search(later.search()) == later
+    idle = TracesView(status="idle-ended")  # traces the batch app found idle (no trace.ended)
+    assert idle.search() == "?status=idle-ended" and TracesView.from_search(idle.search()) == idle
 
 
 def test_a_link_with_times_means_a_custom_range_and_nonsense_falls_back_to_defaults() -> None:
