@@ -124,6 +124,9 @@ def test_file_level_lineage_of_the_seed_gives_file3_upstream_of_file4(stack: Sta
     assert node_level["level"] == "node" and {"data5", "data2"} <= {n["key"] for n in node_level["nodes"]}
     r = admin.get("/lineage/data2", params={"level": "file"})
     assert r.status_code == 422 and "file or a sink" in r.json()["error"]["message"]
+    schema = admin.http.get("/openapi.json").json()
+    assert {"/api/v1/traces/{key}/feeds", "/api/v1/insights"} <= set(schema["paths"])
+    assert "level" in {p["name"] for p in schema["paths"]["/api/v1/lineage/{key}"]["get"]["parameters"]}
 
 
 def test_a_trace_that_reads_what_another_wrote_is_fed_by_it(stack: Stack) -> None:
