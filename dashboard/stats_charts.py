@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Callable
+from datetime import datetime, timedelta
 from typing import Any
 
 from dashboard.stats_view import WINDOWS, instant, rfc3339, window_starts
@@ -27,6 +28,9 @@ LAG_COLOURS = {"p50": "#1565c0", "p95": "#6a1b9a", "max": "#b0bec5"}
 KEY_COLOURS = ("#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2", "#bcbd22", "#17becf")
 OTHER_COLOUR = "#90a4ae"
 CHART_HEIGHT = 270
+TICKS = tuple(timedelta(minutes=m) for m in (15, 30, 60, 120, 180, 360, 720, 1440, 2880, 10080))
+MAX_TICKS = 8
+SMALL_COUNT = 5  # up to this, a count axis ticks every whole number
 PER_KEY = ("user", "account")  # splits every chart follows; a split by reason only splits the drops
 
 
@@ -79,7 +83,22 @@ class Windows:
 
     def x(self) -> list[str]:
         """The window starts as Plotly reads dates (UTC, no zone: the axis says so)."""
-        return [rfc3339(s).replace("T", " ").rstrip("Z") for s in self.starts]
+        return [plotly_time(s) for s in self.starts]
+
+    def x_ticks(self) -> dict[str, Any]:
+        """A tick every nice multiple of the window (at most ~8 on the axis), on UTC clock edges, the same on
+        every chart (Plotly alone puts them mid-window on some bar charts and on the hour on others)."""
+        if not self.starts:
+            return {}
+        span = self.starts[-1] + WINDOWS[self.window] - self.starts[0]
+        step = next((t for t in TICKS if t >= WINDOWS[self.window] and t * MAX_TICKS >= span), TICKS[-1])
+        return {"tick0": "2000-01-01 00:00:00", "dtick": int(step.total_seconds() * 1000)}
+
+    def x_range(self) -> list[str] | None:
+        """From the first window's start to the last one's end: every chart of the page on the same axis."""
+        if not self.starts:
+            return None
+        return [plotly_time(self.starts[0]), plotly_time(self.starts[-1] + WINDOWS[self.window])]
 
     def column(self, buckets: list[Bucket], measure: Measure, *, zero: float | None = 0.0) -> list[float | None]:
         """One value per window: `measure` of that window's bucket(s) summed, `zero` where there is none."""
@@ -92,6 +111,10 @@ class Windows:
 
     def period_ms(self) -> int:
         return int(WINDOWS[self.window].total_seconds() * 1000)
+
+
+def plotly_time(moment: datetime) -> str:
+    return rfc3339(moment).replace("T", " ").rstrip("Z")
 
 
 def keyed(buckets: list[Bucket], rank: Measure) -> dict[str, list[Bucket]]:
@@ -121,13 +144,17 @@ def bars(name: str, x: list[str], y: list[float | None], windows: Windows, colou
     return trace
 
 
-def line(name: str, x: list[str], y: list[float | None], colour: str | None = None, dash: str = "solid") -> Figure:
+def line(
+    name: str, x: list[str], y: list[float | None], windows: Windows, colour: str | None = None, dash: str = "solid"
+) -> Figure:
     trace: dict[str, Any] = {
         "type": "scatter",
         "mode": "lines+markers",
         "name": name,
         "x": x,
         "y": y,
+        "xperiod": windows.period_ms(),
+        "xperiodalignment": "middle",
         "connectgaps": False,
         "line": {"dash": dash, **({"color": colour} if colour else {})},
         "marker": {"size": 7},
@@ -135,7 +162,17 @@ def line(name: str, x: list[str], y: list[float | None], colour: str | None = No
     return trace
 
 
-def figure(title: str, traces: list[dict[str, Any]], y_title: str, *, stacked: bool = False, note: str = "") -> Figure:
+def figure(
+    title: str,
+    traces: list[dict[str, Any]],
+    y_title: str,
+    windows: Windows,
+    *,
+    stacked: bool = False,
+    counts: bool = True,
+    note: str = "",
+) -> Figure:
+    """`counts`: the y axis counts things, so a small count gets whole-number ticks (not 0.2, 0.4…)."""
     layout: dict[str, Any] = {
         # title, then the legend under it, so neither runs under Plotly's tool bar (top right, on hover)
         "title": {"text": title, "x": 0.01, "xanchor": "left", "y": 0.97, "yanchor": "top", "font": {"size": 14}},
@@ -145,12 +182,14 @@ def figure(title: str, traces: list[dict[str, Any]], y_title: str, *, stacked: b
         "bargap": 0.15,
         "hovermode": "x unified",
         "legend": {"orientation": "h", "y": 1.0, "yanchor": "bottom", "x": 0, "xanchor": "left"},
-        "xaxis": {"type": "date", "title": {"text": ""}},
+        "xaxis": {"type": "date", "title": {"text": ""}, "range": windows.x_range(), **windows.x_ticks()},
         "yaxis": {"title": {"text": y_title}, "rangemode": "tozero", "automargin": True},
         "paper_bgcolor": "#ffffff",
         "plot_bgcolor": "#ffffff",
         "font": {"family": "Liberation Sans, Arial, sans-serif", "color": "#1f2933", "size": 12},
     }
+    if counts and highest(traces, stacked) <= SMALL_COUNT:
+        layout["yaxis"]["dtick"] = 1
     if note:
         layout["annotations"] = [
             {
@@ -174,13 +213,13 @@ def files_figure(totals: list[Bucket], split: list[Bucket] | None, by: str, wind
             bars(key, x, windows.column(group, received), windows, windows.colour(key))
             for key, group in keyed(split, received).items()
         ]
-        traces.append(line("stored (all)", x, windows.column(totals, stored), FILES_COLOURS["stored"]))
-        return figure(f"Files received, by {by}", traces, "files", stacked=True)
+        traces.append(line("stored (all)", x, windows.column(totals, stored), windows, FILES_COLOURS["stored"]))
+        return figure(f"Files received, by {by}", traces, "files", windows, stacked=True)
     traces = [
         bars("received", x, windows.column(totals, received), windows, FILES_COLOURS["received"]),
         bars("stored", x, windows.column(totals, stored), windows, FILES_COLOURS["stored"]),
     ]
-    return figure("Files received and stored", traces, "files")
+    return figure("Files received and stored", traces, "files", windows)
 
 
 def drops_figure(totals: list[Bucket], split: list[Bucket] | None, by: str, windows: Windows) -> Figure:
@@ -195,7 +234,8 @@ def drops_figure(totals: list[Bucket], split: list[Bucket] | None, by: str, wind
     colour = windows.colour if by in PER_KEY else lambda key: None  # reasons: Plotly's colourway
     traces = [bars(key, x, windows.column(group, dropped), windows, colour(key)) for key, group in groups.items()]
     note = "" if any(v for t in traces for v in t["y"]) else "no drops in this range"
-    return figure(title, traces, "drops" if by not in PER_KEY else "files dropped", stacked=True, note=note)
+    y_title = "drops" if by not in PER_KEY else "files dropped"
+    return figure(title, traces, y_title, windows, stacked=True, note=note)
 
 
 def drop_reasons(buckets: list[Bucket]) -> dict[str, list[Bucket]]:
@@ -227,7 +267,7 @@ def unconverted_figure(totals: list[Bucket], split: list[Bucket] | None, by: str
         traces = [bars("unconverted", x, windows.column(totals, unconverted), windows, "#b34700")]
         title = "Unconverted files"
     note = "" if any(v for t in traces for v in t["y"]) else "every file received in this range moved on"
-    return figure(title, traces, "files", stacked=True, note=note)
+    return figure(title, traces, "files", windows, stacked=True, note=note)
 
 
 def lag_figure(totals: list[Bucket], split: list[Bucket] | None, by: str, windows: Windows) -> Figure:
@@ -239,17 +279,25 @@ def lag_figure(totals: list[Bucket], split: list[Bucket] | None, by: str, window
         groups = keyed(split, received)
         p95 = lag_in("p95", unit_ms)
         traces = [
-            line(key, x, windows.column(group, p95, zero=None), windows.colour(key)) for key, group in groups.items()
+            line(key, x, windows.column(group, p95, zero=None), windows, windows.colour(key))
+            for key, group in groups.items()
         ]
         title = f"Ingest lag p95, by {by}"
     else:
         traces = [
-            line(which, x, windows.column(totals, lag_in(which, unit_ms), zero=None), LAG_COLOURS[which], dash)
+            line(which, x, windows.column(totals, lag_in(which, unit_ms), zero=None), windows, LAG_COLOURS[which], dash)
             for which, dash in (("p50", "solid"), ("p95", "solid"), ("max", "dot"))
         ]
         title = "Ingest lag (receive − event time)"
     note = "" if any(v is not None for t in traces for v in t["y"]) else "no lag measured in this range"
-    return figure(title, traces, unit, note=note)
+    return figure(title, traces, unit, windows, counts=False, note=note)
+
+
+def highest(traces: list[dict[str, Any]], stacked: bool) -> float:
+    """The tallest bar (or stack) of the chart."""
+    columns = zip(*(t["y"] for t in traces), strict=True) if traces else iter(())
+    tops = [sum(v or 0 for v in c) if stacked else max((v or 0 for v in c), default=0) for c in columns]
+    return max(tops, default=0)
 
 
 CHARTS = {

@@ -187,6 +187,13 @@ def test_files_drops_unconverted_and_lag_per_window_with_quiet_windows_as_zero_o
         "max": [2.5, None, 0.4, None],
     }
     assert "annotations" not in drops["layout"]
+    # every chart on the same axis, whole windows; small counts tick by whole numbers
+    assert {tuple(f["layout"]["xaxis"]["range"]) for f in figs.values()} == {
+        ("2026-12-01 13:00:00", "2026-12-01 17:00:00")
+    }
+    assert {f["layout"]["xaxis"]["dtick"] for f in figs.values()} == {3_600_000}  # 4 windows: a tick an hour
+    assert figs["stats-unconverted"]["layout"]["yaxis"]["dtick"] == 1 and drops["layout"]["yaxis"]["dtick"] == 1
+    assert "dtick" not in figs["stats-files"]["layout"]["yaxis"] and "dtick" not in figs["stats-lag"]["layout"]["yaxis"]
 
 
 def test_a_split_by_user_stacks_each_chart_by_user_and_keeps_stored_as_the_total() -> None:
