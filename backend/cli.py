@@ -228,6 +228,10 @@ def batch(
     job: Annotated[
         list[str] | None, typer.Option("--job", help="with --once: only this job (repeat for several)")
     ] = None,
+    rebuild_rollups: Annotated[
+        bool,
+        typer.Option("--rebuild-rollups", help="forget every rollup and count the whole event log again, then exit"),
+    ] = False,
 ) -> None:
     """Start the batch app (services mode): rollups, trace summaries, fills, relations, the dedup pass and
     insights over the stored events, each job every FT_BATCH_INTERVAL_SECONDS under a lease, so that several
@@ -242,6 +246,9 @@ def batch(
     configure_logging(settings.log_level, settings.log_json)
     process = _build(settings, "batch")
     assert process.batch is not None
+    if rebuild_rollups:
+        _rebuild_rollups(process)
+        return
     if once:
         try:
             try:
@@ -269,6 +276,27 @@ def batch(
         stop.wait()
     finally:
         process.close()
+
+
+def _rebuild_rollups(process: Process) -> None:
+    """The rollups counted again from the log, under the rollups job's lease, with a progress bar."""
+    batch, rollups = process.batch, process.rollups
+    assert batch is not None and rollups is not None
+    columns = (TextColumn("counting events"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn())
+    try:
+        with Progress(*columns, console=console) as progress:
+            task = progress.add_task("rollups", total=None)
+
+            def on_pass(counted: int, total: int) -> None:
+                progress.update(task, total=total, advance=counted)
+
+            held, total = batch.exclusive("rollups", lambda: rollups.rebuild(on_pass))
+    finally:
+        process.close()
+    if not held:
+        console.print("[red]the rollups job is running in another batch process[/red]: try again when it is done")
+        raise typer.Exit(1)
+    print(f"rollups rebuilt from {total} events", flush=True)
 
 
 @app.command()

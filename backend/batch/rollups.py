@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import logging
 import math
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import orjson
@@ -148,9 +148,13 @@ class Rollups:
             log.debug("rollups: %d event(s) counted, %d duplicate(s)", done.counted, done.duplicates)
         return done.reset or done.counted >= self.batch
 
-    def rebuild(self) -> int:
-        """Count everything again from the log (the same rows as the incremental passes gave); how many events."""
+    def rebuild(self, on_pass: Callable[[int, int], None] | None = None) -> int:
+        """Count everything again from the log (the same rows as the incremental passes gave); how many events.
+        `on_pass(counted, total)` after each pass (a progress bar)."""
         total = self.store.reset()
-        while self.run():
-            pass
-        return total
+        while True:
+            done: RollupPass = self.store.roll_up(self.batch, fold)
+            if on_pass is not None:
+                on_pass(done.counted, total)
+            if not (done.reset or done.counted >= self.batch):
+                return total

@@ -10,11 +10,13 @@ import time
 import uuid
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from typing import TypeVar
 
 from backend.db.base import JobLeases
 from backend.periodic import Periodic
 
 log = logging.getLogger("ftel.batch")
+T = TypeVar("T")
 
 
 @dataclass(frozen=True)
@@ -62,6 +64,16 @@ class Batch:
         seconds = time.monotonic() - started
         log.info("batch job %s: %d pass(es) in %.2f s", job.name, passes, seconds)
         return JobRun(job.name, True, passes, seconds)
+
+    def exclusive(self, name: str, work: Callable[[], T]) -> tuple[bool, T | None]:
+        """`work` under job `name`'s lease (a rebuild of what the job keeps): (False, None) while another
+        process holds it."""
+        if not self.leases.acquire(name, self.holder, self.lease_seconds):
+            return False, None
+        try:
+            return True, work()
+        finally:
+            self.leases.release(name, self.holder)
 
     def run_all(self, names: Sequence[str] | None = None) -> list[JobRun]:
         """Each job (or the named ones) once, in order: `ftel batch --once`."""

@@ -187,6 +187,7 @@ class Process:
     cluster_jobs: list[ClusterJob] = field(default_factory=list)
     batch: Batch | None = None
     stats: Stats | None = None  # GET /stats: the rollups as read
+    rollups: Rollups | None = None  # the rollups job (ftel batch --rebuild-rollups)
     insights: Insights | None = None  # GET /insights
     runner: PeriodicRunner = field(default_factory=PeriodicRunner)
     closers: list[tuple[str, Callable[[], Any]]] = field(default_factory=list)
@@ -500,7 +501,8 @@ def _batch_jobs(p: Process) -> list[BatchJob]:
     """The batch app's jobs, in the order `ftel batch --once` runs them (each re-runnable; backend/batch)."""
     every = p.settings.batch_interval_seconds
     jobs: list[BatchJob] = []
-    jobs.append(BatchJob("rollups", every, Rollups(SqlStats(p.engine), p.settings.rollup_batch_events).run))
+    p.rollups = Rollups(SqlStats(p.engine), p.settings.rollup_batch_events)
+    jobs.append(BatchJob("rollups", every, p.rollups.run))
     summaries = SqlTraceSummaries(p.engine)
     jobs.append(BatchJob("summaries", every, Summaries(summaries, p.graph, _trace_rules(p.settings)).run))
     jobs.append(BatchJob("fill", every, Fill(summaries, p.graph, _trace_rules(p.settings)).run))

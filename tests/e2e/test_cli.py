@@ -213,6 +213,9 @@ def test_demo_then_rebuild_gives_the_same_graph(tmp_path: Path) -> None:
         assert set(users.values()) == {"demo-user"}, users
         rebuilt = ftel("graph", "rebuild", "--yes", env={"FT_DATA_DIR": str(tmp_path)})
         assert "1 traces back on the batch fill's list" in rebuilt.stdout, rebuilt.stdout
+    recounted = ftel("batch", "--rebuild-rollups", env={"FT_DATA_DIR": str(tmp_path)})
+    assert recounted.returncode == 0, recounted.stderr
+    assert "rollups rebuilt from 20 events" in recounted.stdout and "counting events" in recounted.stderr
 
 
 def _graph_nodes(data_dir: Path) -> list[dict[str, object]]:
