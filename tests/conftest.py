@@ -13,7 +13,8 @@ import sys
 import threading
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -23,6 +24,8 @@ import psycopg
 import pytest
 from sqlalchemy import Engine
 
+from backend.db.base import NewEvent, NodeLink
+from backend.domain.events import validate_events
 from backend.settings import GraphBackend, Settings
 from tests.ports import free_port
 
@@ -253,6 +256,22 @@ class Api:
         return Api(self.base, body["client_id"], body["client_secret"])
 
 
+def services_stack() -> tuple[dict[str, str], Callable[[], None]]:
+    """The settings of services mode on the test services: a fresh PostgreSQL database and a cleared Neo4j;
+    and what drops the database afterwards."""
+    admin_url = service_env("FT_TEST_POSTGRES_URL")
+    url = create_pg_database(admin_url)
+    clear_neo4j()
+    env = {
+        "FT_DATABASE_URL": url,
+        "FT_GRAPH": "neo4j",
+        "FT_NEO4J_URI": service_env("FT_TEST_NEO4J_URI"),
+        "FT_NEO4J_USER": os.environ.get("FT_TEST_NEO4J_USER", "neo4j"),
+        "FT_NEO4J_PASSWORD": os.environ.get("FT_TEST_NEO4J_PASSWORD", "neo4j"),
+    }
+    return env, lambda: drop_pg_database(admin_url, url)
+
+
 @pytest.fixture(scope="module", params=["embedded+sqlite", "neo4j+postgres"])
 def server(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
     """The server on both stacks: all-in-one defaults, and PostgreSQL + Neo4j (services mode)."""
@@ -263,17 +282,9 @@ def server(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFact
         command = "serve"
     else:
         command = "api"
-        admin_url = service_env("FT_TEST_POSTGRES_URL")
-        url = create_pg_database(admin_url)
-        cleanup.append(lambda: drop_pg_database(admin_url, url))
-        env.update(
-            FT_DATABASE_URL=url,
-            FT_GRAPH="neo4j",
-            FT_NEO4J_URI=service_env("FT_TEST_NEO4J_URI"),
-            FT_NEO4J_USER=os.environ.get("FT_TEST_NEO4J_USER", "neo4j"),
-            FT_NEO4J_PASSWORD=os.environ.get("FT_TEST_NEO4J_PASSWORD", "neo4j"),
-        )
-        clear_neo4j()
+        services, drop = services_stack()
+        env.update(services)
+        cleanup.append(drop)
     srv = Server(env, command, data_dir)
     yield srv
     srv.stop()
@@ -296,6 +307,29 @@ def clear_neo4j() -> None:
 @pytest.fixture(scope="module")
 def admin(server: Server) -> Api:
     return Api(server.base, ADMIN["FT_ADMIN_CLIENT_ID"], ADMIN["FT_ADMIN_CLIENT_SECRET"])
+
+
+def log_rows(raw: list[dict[str, Any]], channel: str = "rest:x", account_id: int | None = None) -> list[NewEvent]:
+    """Events validated as ingestion does, as the event log's rows (for tests of the log's readers)."""
+    accepted, rejected = validate_events(raw, channel, datetime.now(UTC))
+    assert not rejected, rejected
+    return [
+        NewEvent(
+            uuid=ev.uuid,
+            dedup_key=ev.dedup_key,
+            channel=channel,
+            account_id=account_id,
+            type=ev.envelope.type.value,
+            trace_key=ev.envelope.trace,
+            node_key=ev.envelope.node.key if ev.envelope.node else None,
+            level=(ev.envelope.level or "info") if ev.envelope.type.value == "log" else None,
+            user_id=ev.envelope.user,
+            created_at=ev.time,
+            payload=ev.payload,
+            nodes=tuple(NodeLink(r.key, r.kind, role) for r, role in ev.envelope.nodes()),
+        )
+        for ev in accepted
+    ]
 
 
 def wait_for(predicate: Any, timeout: float = 20.0, interval: float = 0.1) -> Any:

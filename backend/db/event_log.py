@@ -115,7 +115,7 @@ class SqlEventLog:
     def mark_projected(self, ids: Sequence[int]) -> None:
         """One UPDATE per run of consecutive ids (a merged batch is mostly one run)."""
         with self.engine.begin() as conn:
-            for low, high in _runs(sorted(set(ids))):
+            for low, high in id_runs(sorted(set(ids))):
                 conn.execute(update(EVENTS).where(E.id.between(low, high)).values(projected=True))
 
     @translated
@@ -226,7 +226,7 @@ class SqlEventLog:
         ping(self.engine)
 
 
-def _runs(ids: list[int]) -> list[tuple[int, int]]:
+def id_runs(ids: list[int]) -> list[tuple[int, int]]:
     """Sorted ids as (first, last) runs of consecutive values."""
     runs: list[tuple[int, int]] = []
     for i in ids:

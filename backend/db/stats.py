@@ -29,6 +29,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 
 from backend.db.base import CountedEvent, RollupDelta, RollupPass, StatsCell
 from backend.db.engine import translated, utc
+from backend.db.event_log import id_runs
 from backend.db.models import TABLES
 
 log = logging.getLogger("ftel.stats")
@@ -98,7 +99,7 @@ class SqlStats:
                     _merge(delta, _user_parts(fold(self._counted(conn, earlier, {}, owners))))
             self._write(conn, delta)
             ids = sorted(r.id for r in rows)
-            for low, high in _runs(ids):
+            for low, high in id_runs(ids):
                 conn.execute(update(EVENTS).where(E.id.between(low, high)).values(counted=True))
         marked = sum(1 for r in rows if r.id in duplicates)
         if marked:
@@ -325,14 +326,3 @@ def _merge(into: RollupDelta, more: RollupDelta) -> None:
     into.files |= more.files
     for f, ms in more.settled.items():
         into.settled[f] = min(into.settled.get(f, ms), ms)
-
-
-def _runs(ids: list[int]) -> list[tuple[int, int]]:
-    """Sorted ids as (first, last) runs of consecutive values."""
-    runs: list[tuple[int, int]] = []
-    for i in ids:
-        if runs and runs[-1][1] == i - 1:
-            runs[-1] = (runs[-1][0], i)
-        else:
-            runs.append((i, i))
-    return runs

@@ -17,17 +17,7 @@ import pytest
 
 from backend.demo import seed_events
 from backend.domain.events import format_time
-from tests.conftest import (
-    ADMIN,
-    ROOT,
-    Api,
-    Server,
-    clear_neo4j,
-    create_pg_database,
-    drop_pg_database,
-    service_env,
-    wait_for,
-)
+from tests.conftest import ADMIN, ROOT, Api, Server, services_stack, wait_for
 
 MAX_BYTES = 50_000_000
 
@@ -58,17 +48,9 @@ def stack(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFacto
         env["FT_BATCH_INTERVAL_SECONDS"] = "0.5"
     else:
         command = "api"
-        admin_url = service_env("FT_TEST_POSTGRES_URL")
-        url = create_pg_database(admin_url)
-        cleanup.append(lambda: drop_pg_database(admin_url, url))
-        env.update(
-            FT_DATABASE_URL=url,
-            FT_GRAPH="neo4j",
-            FT_NEO4J_URI=service_env("FT_TEST_NEO4J_URI"),
-            FT_NEO4J_USER=os.environ.get("FT_TEST_NEO4J_USER", "neo4j"),
-            FT_NEO4J_PASSWORD=os.environ.get("FT_TEST_NEO4J_PASSWORD", "neo4j"),
-        )
-        clear_neo4j()
+        services, drop = services_stack()
+        env.update(services)
+        cleanup.append(drop)
     server = Server(env, command, data_dir)
 
     def batch_once() -> None:

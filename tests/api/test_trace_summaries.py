@@ -17,7 +17,7 @@ from typing import Any
 import pytest
 
 from backend.demo import seed_events
-from tests.conftest import ADMIN, ROOT, Api, Server, clear_neo4j, create_pg_database, drop_pg_database, service_env
+from tests.conftest import ADMIN, ROOT, Api, Server, services_stack
 from tests.conftest import wait_for as poll
 from tests.stream_fixtures import rekeyed
 
@@ -61,20 +61,12 @@ def stack(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFacto
         yield Stack(srv, env, in_process=True)
         srv.stop()
         return
-    admin_url = service_env("FT_TEST_POSTGRES_URL")
-    url = create_pg_database(admin_url)
-    env.update(
-        FT_DATABASE_URL=url,
-        FT_GRAPH="neo4j",
-        FT_NEO4J_URI=service_env("FT_TEST_NEO4J_URI"),
-        FT_NEO4J_USER=os.environ.get("FT_TEST_NEO4J_USER", "neo4j"),
-        FT_NEO4J_PASSWORD=os.environ.get("FT_TEST_NEO4J_PASSWORD", "neo4j"),
-    )
-    clear_neo4j()
+    services, drop = services_stack()
+    env.update(services)
     srv = Server(env, "api", data_dir)
     yield Stack(srv, env, in_process=False)
     srv.stop()
-    drop_pg_database(admin_url, url)
+    drop()
 
 
 @pytest.fixture(scope="module")

@@ -3,7 +3,6 @@ migrations, dedup inserts, the projection cursor, per-node reads, and SqlUnavail
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
 from typing import Any
 
 import orjson
@@ -11,13 +10,13 @@ import pytest
 from sqlalchemy import Engine, event, inspect
 
 from backend.bootstrap import open_engine
-from backend.db.base import EventLog, NewEvent, NodeLink
+from backend.db.base import EventLog
 from backend.db.engine import alembic_config, current_revision, upgrade
 from backend.db.event_log import SqlEventLog
 from backend.demo import seed_events
-from backend.domain.events import validate_events
 from backend.errors import SqlUnavailable
 from backend.settings import Settings
+from tests.conftest import log_rows
 
 
 @pytest.fixture
@@ -25,26 +24,7 @@ def log(sql_engine: Engine) -> EventLog:
     return SqlEventLog(sql_engine)
 
 
-def rows(raw: list[dict], channel: str = "rest:x") -> list[NewEvent]:
-    accepted, rejected = validate_events(raw, channel, datetime.now(UTC))
-    assert not rejected
-    return [
-        NewEvent(
-            uuid=ev.uuid,
-            dedup_key=ev.dedup_key,
-            channel=channel,
-            account_id=None,
-            type=ev.envelope.type.value,
-            trace_key=ev.envelope.trace,
-            node_key=ev.envelope.node.key if ev.envelope.node else None,
-            level=(ev.envelope.level or "info") if ev.envelope.type.value == "log" else None,
-            user_id=ev.envelope.user,
-            created_at=ev.time,
-            payload=ev.payload,
-            nodes=tuple(NodeLink(r.key, r.kind, role) for r, role in ev.envelope.nodes()),
-        )
-        for ev in accepted
-    ]
+rows = log_rows
 
 
 def head_revision(engine: Engine) -> str:

@@ -17,13 +17,12 @@ from sqlalchemy import Engine, select, text, update
 
 from backend.batch.rollups import Rollups, fold
 from backend.batch.stats import WINDOWS, Stats
-from backend.db.base import NewEvent, NodeLink
 from backend.db.event_log import SqlEventLog
 from backend.db.models import TABLES
 from backend.db.stats import SqlStats
-from backend.domain.events import validate_events
 from backend.errors import SqlUnavailable
 from backend.settings import Settings
+from tests.conftest import log_rows
 
 DAY = datetime(2026, 12, 1, tzinfo=UTC)
 EDGE_BEFORE = "2026-12-01T14:59:59.999Z"
@@ -37,27 +36,7 @@ def at(hh_mm_ss: str) -> str:
 
 
 def send(engine: Engine, raw: list[dict[str, Any]], channel: str = "rest:a", account_id: int | None = None) -> None:
-    accepted, rejected = validate_events(raw, channel, datetime.now(UTC))
-    assert not rejected
-    SqlEventLog(engine).insert(
-        [
-            NewEvent(
-                uuid=ev.uuid,
-                dedup_key=ev.dedup_key,
-                channel=channel,
-                account_id=account_id,
-                type=ev.envelope.type.value,
-                trace_key=ev.envelope.trace,
-                node_key=ev.envelope.node.key if ev.envelope.node else None,
-                level=(ev.envelope.level or "info") if ev.envelope.type.value == "log" else None,
-                user_id=ev.envelope.user,
-                created_at=ev.time,
-                payload=ev.payload,
-                nodes=tuple(NodeLink(r.key, r.kind, role) for r, role in ev.envelope.nodes()),
-            )
-            for ev in accepted
-        ]
-    )
+    SqlEventLog(engine).insert(log_rows(raw, channel, account_id))
 
 
 def file(key: str) -> dict[str, str]:
