@@ -277,8 +277,10 @@ class CypherGraphStore(ABC):
     def charge_old_drops(self) -> None:
         """Traces merged before drops were charged to the trace that reported them have no `has_drops` (every
         trace merged since has one): charge their nodes' drops to the trace that owns each node, as summaries
-        counted them then. Run when the store opens; a no-op once done. `ftel graph rebuild` charges them
-        exactly, from the events."""
+        counted them then. Run when the store opens; once done, one lookup that finds no such trace.
+        `ftel graph rebuild` charges them exactly, from the events."""
+        if not self._read("MATCH (t:Trace) WHERE t.has_drops IS NULL RETURN t.key AS key LIMIT 1", {}):
+            return
         self._write(
             [
                 (

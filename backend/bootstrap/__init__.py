@@ -186,6 +186,8 @@ class Process:
     streams: StreamRuntime | None = None
     cluster_jobs: list[ClusterJob] = field(default_factory=list)
     batch: Batch | None = None
+    summaries: SqlTraceSummaries | None = None  # stored trace summaries (reads, the summaries and fill jobs)
+    stats_store: SqlStats | None = None  # the rollups (GET /stats, the rollups job)
     stats: Stats | None = None  # GET /stats: the rollups as read
     rollups: Rollups | None = None  # the rollups job (ftel batch --rebuild-rollups)
     insights: Insights | None = None  # GET /insights
@@ -238,7 +240,8 @@ class Process:
     def after_graph_rebuild(self) -> int:
         """A rebuilt graph holds what the events say, not what the batch jobs added (users filled in): every
         trace summary goes back to the fill job's list. How many."""
-        return SqlTraceSummaries(self.engine).refill_all()
+        assert self.summaries is not None
+        return self.summaries.refill_all()
 
     def close(self) -> None:
         if self._closed:
@@ -322,6 +325,7 @@ def _build(settings: Settings, role: Role, spec: RoleSpec, closers: list[tuple[s
         objects = open_object_store(settings)
         closers.append(("files", objects.close))
         checks.append(("files", objects.ping))
+    summaries, stats_store = SqlTraceSummaries(engine), SqlStats(engine)
     process = Process(
         role=role,
         settings=settings,
@@ -334,7 +338,9 @@ def _build(settings: Settings, role: Role, spec: RoleSpec, closers: list[tuple[s
         admin=admin,
         projector=projector,
         ingest=ingest,
-        queries=Queries(graph, events, settings.trace_graph_limit, SqlTraceSummaries(engine), _trace_rules(settings)),
+        queries=Queries(graph, events, settings.trace_graph_limit, summaries, _trace_rules(settings)),
+        summaries=summaries,
+        stats_store=stats_store,
         subscriptions=subscriptions,
         health=Health(checks, projector.state if "projector" in spec.tasks else None),
         objects=objects,
@@ -343,15 +349,15 @@ def _build(settings: Settings, role: Role, spec: RoleSpec, closers: list[tuple[s
         embedded_redis=embedded,
         closers=closers,
     )
-    process.stats = Stats(SqlStats(engine), settings.stats_unconverted_grace_seconds)
-    if objects is not None:
-        catalog = SqlFileCatalog(engine)
+    process.stats = Stats(stats_store, settings.stats_unconverted_grace_seconds)
+    catalog = SqlFileCatalog(engine) if objects is not None else None
+    if objects is not None and catalog is not None:
         process.files = Files(catalog, objects, ingest, settings)
         process.retention = Retention(catalog, objects, ingest, settings)
     process.insights = Insights(
         graph,
         process.stats,
-        SqlFileCatalog(engine) if objects is not None else None,
+        catalog,
         objects.backend if objects is not None else None,
         settings.stuck_minutes,
         settings.retention_max_bytes,
@@ -501,9 +507,10 @@ def _batch_jobs(p: Process) -> list[BatchJob]:
     """The batch app's jobs, in the order `ftel batch --once` runs them (each re-runnable; backend/batch)."""
     every = p.settings.batch_interval_seconds
     jobs: list[BatchJob] = []
-    p.rollups = Rollups(SqlStats(p.engine), p.settings.rollup_batch_events)
+    summaries, stats_store = p.summaries, p.stats_store
+    assert summaries is not None and stats_store is not None
+    p.rollups = Rollups(stats_store, p.settings.rollup_batch_events)
     jobs.append(BatchJob("rollups", every, p.rollups.run))
-    summaries = SqlTraceSummaries(p.engine)
     jobs.append(BatchJob("summaries", every, Summaries(summaries, p.graph, _trace_rules(p.settings)).run))
     jobs.append(BatchJob("fill", every, Fill(summaries, p.graph, _trace_rules(p.settings)).run))
     jobs.append(BatchJob("relations", every, Relations(p.graph).run))
