@@ -1,4 +1,4 @@
-"""The SQL stores as the rest of the service sees them: four protocols with their own row types.
+"""The SQL stores as the rest of the service sees them: protocols with their own row types.
 
 Every implementation (one per protocol, over SQLAlchemy, on SQLite and PostgreSQL) keeps these
 guarantees, checked by the contract suites in tests/contract/ on both databases:
@@ -13,6 +13,7 @@ guarantees, checked by the contract suites in tests/contract/ on both databases:
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Iterator, Sequence
+from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from datetime import datetime
 from typing import NamedTuple, Protocol
@@ -582,3 +583,85 @@ class FileCatalog(Protocol):
         """(stored bytes of the backend's live files, as retention's size limit counts them; stored bytes of
         the files stored at or after `since`, whatever became of them)."""
         ...
+
+
+# -- whole tables (backup and restore) ----------------------------------------------------------
+
+DumpRow = dict[str, object]  # one row by column name, JSON-safe: datetimes as ISO-8601 UTC text, bools, ints, None
+DumpKey = tuple[object, ...]  # a row's primary key values, in the key's column order
+
+
+class TableReader(Protocol):
+    """The tables as they were when the snapshot began (PostgreSQL: one REPEATABLE READ transaction; SQLite:
+    one read transaction of the WAL), so every page of every table agrees with the others."""
+
+    def count(self, table: str) -> int: ...
+
+    def rows(self, table: str, after: DumpKey | None, limit: int) -> list[DumpRow]:
+        """At most `limit` rows in primary-key order, those after `after`: keyset paging, memory bounded by
+        `limit` whatever the table's size."""
+        ...
+
+    def key(self, table: str, row: DumpRow) -> DumpKey:
+        """The primary key of a row `rows` returned, to page on from it."""
+        ...
+
+
+class TableLoader(Protocol):
+    """Writes inside one transaction: all of it is committed when `TableDump.loading` returns, or none of it
+    (an exception rolls it back). On PostgreSQL every serial sequence is moved past the largest id before the
+    commit, so rows inserted later do not collide with loaded ones."""
+
+    def clear(self, tables: Sequence[str]) -> None:
+        """Delete every row of these tables (replaced by a backup's: accounts, meta)."""
+        ...
+
+    def load(self, table: str, rows: Sequence[DumpRow]) -> None:
+        """Insert rows as they are, primary keys included (a key already present is an error)."""
+        ...
+
+    def merge_events(self, rows: Sequence[DumpRow]) -> dict[int, int]:
+        """Insert event rows under new ids, unprojected and uncounted, skipping those the log already holds
+        (the event log's dedup: same dedup key, or same uuid); {backup id: new id} of those added."""
+        ...
+
+    def merge_event_nodes(self, rows: Sequence[DumpRow], events: dict[int, int]) -> int:
+        """Insert the node links of the events `merge_events` added (event ids mapped), under new ids."""
+        ...
+
+    def merge_files(self, rows: Sequence[DumpRow]) -> dict[int, int]:
+        """Insert stored-file rows whose key and uuid are free, under new ids; {backup id: new id} of those."""
+        ...
+
+    def merge_retention(self, rows: Sequence[DumpRow], files: dict[int, int]) -> int:
+        """Insert the retention records of the files `merge_files` added (file ids mapped), under new ids."""
+        ...
+
+
+class TableDump(Protocol):
+    """Every table of the SQL schema as rows, to write a backup of and to load one into (backend/db/dump.py).
+
+    Guarantees (tests/contract/test_table_dump.py, on SQLite and PostgreSQL):
+    - `tables()` lists the tables worth keeping in foreign-key order (parents first), without the transient
+      ones (`EXCLUDED`: job leases, export jobs); loading them in that order never breaks a reference.
+    - Rows read by `snapshot()` and written by `loading()` round-trip: loaded into an empty database of the
+      same revision, they read back equal, on either database, whichever one they came from.
+    - `loading()` is all or nothing (see TableLoader); a snapshot sees no write made after it began.
+    """
+
+    def revision(self) -> str | None:
+        """The schema (alembic) revision of the database."""
+        ...
+
+    def tables(self) -> list[str]: ...
+
+    def columns(self, table: str) -> list[str]: ...
+
+    def occupied(self) -> list[str]:
+        """The tables that make an instance non-empty and hold rows now (events, stored files, retention
+        records, subscriptions); [] for an instance that was only started."""
+        ...
+
+    def snapshot(self) -> AbstractContextManager[TableReader]: ...
+
+    def loading(self) -> AbstractContextManager[TableLoader]: ...
