@@ -510,6 +510,12 @@ def retention_run(
         raise typer.Exit(1)
 
 
+from backend.cli_backup import backup, restore  # noqa: E402  (ftel backup, ftel restore: docs/backup.md)
+
+app.command("backup")(backup)
+app.command("restore")(restore)
+
+
 def main() -> None:
     app()
 

@@ -24,6 +24,7 @@ POINTS: dict[str, str] = {
     "consumer.stored": "a stream batch stored; its entries not yet acknowledged (Redis XACK, Kafka commit)",
     "park.parked": "a batch parked (Redis or the disk spool); the sender not yet answered",
     "drain.stored": "parked batches stored again by the drainer; the park medium not yet told",
+    "backup.part": "a backup's table part written and recorded in progress.json; the backup not finished",
 }
 
 _armed: dict[str, int] = {}

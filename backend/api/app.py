@@ -17,6 +17,7 @@ from backend.api.deps import ApiServices
 from backend.api.routes import (
     accounts,
     auth,
+    backups,
     events,
     files,
     flow,
@@ -83,6 +84,7 @@ def create_app(
         flow.router,
         stats.router,
         insights.router,
+        backups.router,
     ):
         app.include_router(router, prefix=API_PREFIX)
     app.include_router(health.router)

@@ -23,6 +23,7 @@ from backend.domain.retention import Retention
 from backend.domain.signin import SignIn
 from backend.domain.subscriptions import Subscriptions
 from backend.errors import Forbidden, Unauthenticated, Unavailable
+from backend.exports.backups import Backups
 from backend.flow.control import FlowControl
 from backend.settings import Settings
 from backend.streams.registry import Registry
@@ -44,6 +45,7 @@ class ApiServices:
     flow: FlowControl | None = None
     stats: Stats | None = None
     insights: Insights | None = None
+    backups: Backups | None = None  # POST /admin/backups (serving processes with an object store)
     redis: Callable[[], Redis] | None = None  # makes the asyncio client of the stream registry
 
 
@@ -115,6 +117,13 @@ def get_insights(request: Request) -> Insights:
     return insights
 
 
+def get_backups(request: Request) -> Backups:
+    backups = _services(request).backups
+    if backups is None:
+        raise Unavailable("backups are not served by this process")
+    return backups
+
+
 def get_registry(request: Request) -> Registry | None:
     """One asyncio Redis client per app (it lives on the API's event loop), made on first use."""
     make = _services(request).redis
@@ -140,6 +149,7 @@ FlowDep = Annotated[FlowControl, Depends(get_flow)]
 RegistryDep = Annotated[Registry | None, Depends(get_registry)]
 StatsDep = Annotated[Stats, Depends(get_stats)]
 InsightsDep = Annotated[Insights, Depends(get_insights)]
+BackupsDep = Annotated[Backups, Depends(get_backups)]
 
 
 async def current_principal(

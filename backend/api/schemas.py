@@ -375,3 +375,22 @@ class InsightsOut(BaseModel):
     top_drop_reasons: list[DropReasonCount]
     slowest_traces: list[SlowTrace]
     retention_forecast: RetentionForecast
+
+
+class BackupStarted(BaseModel):
+    id: str = Field(description="the backup's id: GET /admin/backups/{id}, `ftel restore --from-store ID`")
+
+
+class BackupStatus(BaseModel):
+    """A backup into the instance's object store (`backups/<id>/`: the manifest, table parts and objects)."""
+
+    id: str
+    status: Literal["running", "done", "failed"]
+    started_at: str
+    finished_at: str | None = None
+    tables: dict[str, int] | None = Field(None, description="rows written per SQL table")
+    rows: int | None = None
+    objects: int | None = Field(None, description="stored files copied (their stored, compressed bytes)")
+    missing_objects: int | None = Field(None, description="live files whose object was gone when copied")
+    bytes: int | None = Field(None, description="bytes of the backup's parts and objects")
+    error: str | None = None

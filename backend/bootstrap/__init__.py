@@ -13,6 +13,8 @@ the transports (api, grpc, worker, cli) get services.
     admin        SQL                                    -                            (ftel accounts)
     batch        SQL, graph, objects, Redis if set      batch jobs (under leases)    (ftel batch)
     maintenance  SQL, graph (must be free)              -                            (ftel graph rebuild)
+    backup       SQL, objects                           -                            (ftel backup)
+    restore      SQL, graph (must be free), objects     -                            (ftel restore)
     retention    SQL, objects, graph if free            -                            (ftel retention run)
 
     * unless FT_REDIS_URL names one.
@@ -46,6 +48,7 @@ from backend.batch.stats import Stats
 from backend.batch.summaries import Summaries
 from backend.bootstrap.adapters import (
     async_redis,
+    open_directory,
     open_engine,
     open_graph,
     open_object_store,
@@ -54,6 +57,7 @@ from backend.bootstrap.adapters import (
     stream_sources,
     sync_redis,
 )
+from backend.bootstrap.backups import backups_service
 from backend.db.accounts import SqlAccounts
 from backend.db.base import AccountStore, EventLog
 from backend.db.engine import checkpoint, upgrade
@@ -75,6 +79,7 @@ from backend.domain.signin import SignIn
 from backend.domain.subscriptions import Subscriptions
 from backend.domain.summaries import TraceRules
 from backend.errors import GraphError
+from backend.exports.backups import Backups
 from backend.flow.accounting import Accounting, Allowance
 from backend.flow.control import FlowControl
 from backend.flow.drain import Drainer
@@ -99,6 +104,7 @@ __all__ = [  # the adapters (backend/bootstrap/adapters.py) are reached from her
     "Role",
     "async_redis",
     "build",
+    "open_directory",
     "open_engine",
     "open_graph",
     "open_object_store",
@@ -122,6 +128,8 @@ class Role(str, Enum):
     admin = "admin"
     maintenance = "maintenance"
     retention = "retention"
+    backup = "backup"
+    restore = "restore"
 
 
 @dataclass(frozen=True)
@@ -151,6 +159,8 @@ ROLES: dict[Role, RoleSpec] = {
     Role.admin: RoleSpec("none", False, "none", False, "none", False),
     Role.maintenance: RoleSpec("required", False, "none", False, "none", False),
     Role.retention: RoleSpec("optional", True, "none", False, "none", False),
+    Role.backup: RoleSpec("none", True, "none", False, "none", False),
+    Role.restore: RoleSpec("required", True, "none", False, "none", False),
 }
 
 
@@ -191,6 +201,7 @@ class Process:
     stats: Stats | None = None  # GET /stats: the rollups as read
     rollups: Rollups | None = None  # the rollups job (ftel batch --rebuild-rollups)
     insights: Insights | None = None  # GET /insights
+    backups: Backups | None = None  # POST /admin/backups: backups into the object store (serving roles)
     runner: PeriodicRunner = field(default_factory=PeriodicRunner)
     closers: list[tuple[str, Callable[[], Any]]] = field(default_factory=list)
     _grpc: grpc.Server | None = None
@@ -219,6 +230,7 @@ class Process:
             flow=self.flow,
             stats=self.stats,
             insights=self.insights,
+            backups=self.backups,
             redis=self.connect_redis if self.redis_url else None,
         )
 
@@ -362,6 +374,8 @@ def _build(settings: Settings, role: Role, spec: RoleSpec, closers: list[tuple[s
         settings.stuck_minutes,
         settings.retention_max_bytes,
     )
+    if objects is not None and role in (Role.serve, Role.api):
+        process.backups = backups_service(process)
     if spec.streams != "none" and redis_url is not None:
         named = consumer_name(settings, "serve" if role is Role.serve else "worker")
         closers.append(("consumer slot", named.close))

@@ -5,6 +5,7 @@ tests and benches call them to get the real thing."""
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
+from pathlib import Path
 
 import redis
 import redis.asyncio
@@ -74,6 +75,13 @@ def open_object_store(settings: Settings) -> ObjectStore:
     from backend.storage.local import LocalObjectStore
 
     return LocalObjectStore(settings.files_dir)
+
+
+def open_directory(path: Path) -> ObjectStore:
+    """A directory seen as an object store (a backup written or read by the CLI); created when missing."""
+    from backend.storage.local import LocalObjectStore
+
+    return LocalObjectStore(path)
 
 
 def sync_redis(url: str, timeout: float = 2.0) -> redis.Redis:
