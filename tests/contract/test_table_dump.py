@@ -13,6 +13,7 @@ from typing import Any
 import orjson
 import pytest
 from sqlalchemy import Engine, insert, select
+from sqlalchemy.exc import IntegrityError
 
 from backend.bootstrap import open_engine
 from backend.db.accounts import SqlAccounts
@@ -48,7 +49,9 @@ def other_engine(sql_settings: Settings, tmp_path: Path, request: pytest.Fixture
 
 
 def events(n: int, trace: str = "T") -> list[dict[str, Any]]:
-    out: list[dict[str, Any]] = [{"type": "trace.started", "trace": trace, "user": "u1", "time": "2026-12-01T09:00:00Z"}]
+    out: list[dict[str, Any]] = [
+        {"type": "trace.started", "trace": trace, "user": "u1", "time": "2026-12-01T09:00:00Z"}
+    ]
     for i in range(n):
         out.append(
             {
@@ -156,7 +159,7 @@ def test_rows_round_trip_to_the_other_database_with_their_ids(sql_engine: Engine
 def test_a_failed_load_writes_nothing(sql_engine: Engine, other_engine: Engine) -> None:
     fill(sql_engine)
     rows = dump_all(sql_engine)["events"]
-    with pytest.raises(Exception), SqlTableDump(other_engine).loading() as loader:
+    with pytest.raises(IntegrityError), SqlTableDump(other_engine).loading() as loader:
         loader.load("events", rows)
         loader.load("events", rows[:1])  # the same id again
     assert dump_all(other_engine)["events"] == []
