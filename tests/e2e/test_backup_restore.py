@@ -137,6 +137,15 @@ def occupied(target: Target) -> list[str]:
         engine.dispose()
 
 
+def stored_files(target: Target) -> dict[str, dict[str, object]]:
+    engine = open_engine(Settings(data_dir=target.data_dir))
+    try:
+        with SqlTableDump(engine).snapshot() as reader:
+            return {str(r["key"]): r for r in reader.rows("stored_files", None, 1000)}
+    finally:
+        engine.dispose()
+
+
 def stored_objects(target: Target) -> list[Path]:
     return [p for p in (target.data_dir / "files").rglob("*") if p.is_file() and ".tmp" not in p.parts]
 
@@ -275,3 +284,36 @@ def test_the_admin_route_backs_up_into_the_store_for_restore_from_store(
     done = ftel(env, sqlite_target.data_dir, "restore", "--from-store", backup_id)
     assert done.returncode == 0, done.stderr
     assert f"{KEEP} stored files" in done.stdout
+
+
+def test_merge_adds_new_events_and_files_with_free_keys(source: Source, sqlite_target: Target, tmp_path: Path) -> None:
+    """Another all-in-one's backup (trace M, a file whose key the target has, one whose key is free) merged into
+    a restored instance: the new events and the free-keyed file come in, the rest is skipped."""
+    other_dir = tmp_path / "other"
+    other_dir.mkdir()
+    server = Server(ADMIN, "serve", other_dir)
+    try:
+        api = Api(server.base, ADMIN["FT_ADMIN_CLIENT_ID"], ADMIN["FT_ADMIN_CLIENT_SECRET"])
+        assert api.post("/events", json=seed_events("M") + seed_events("A")).status_code == 202
+        for key in ("up-9", "fresh-1"):
+            r = api.post("/files", files={"file": (f"{key}.bin", content(42))}, data={"trace": "M", "key": key})
+            assert r.status_code == 201, r.text
+    finally:
+        server.stop()
+    other = tmp_path / "other-backup"
+    assert ftel({}, other_dir, "backup", "--out", str(other)).returncode == 0
+    assert ftel(sqlite_target.env, sqlite_target.data_dir, "restore", str(source.backup)).returncode == 0
+    before = {p.name for p in stored_objects(sqlite_target)}
+    files_before = stored_files(sqlite_target)
+    merged = ftel(sqlite_target.env, sqlite_target.data_dir, "restore", "--merge", str(other))
+    assert merged.returncode == 0, merged.stderr
+    # trace M's events and the two file.stored events are new; trace A's seed events are known already
+    new_events = len(seed_events("M")) + 2
+    assert f"events {new_events}" in merged.stdout and "stored_files 1" in merged.stdout
+    assert f"graph merged from {new_events} events" in merged.stdout
+    added = {p.name for p in stored_objects(sqlite_target)} - before
+    assert len(added) == 1
+    files = stored_files(sqlite_target)
+    assert set(files) == {*files_before, "fresh-1"}
+    assert str(files["fresh-1"]["object_name"]).endswith(added.pop())
+    assert files["up-9"] == files_before["up-9"]  # the target's own file stayed as it was
