@@ -82,6 +82,7 @@ bench-run:
 	$(VENV)/bin/python bench/stages.py --events 200000 --repeat 3 --neo4j
 	$(VENV)/bin/python bench/rollup.py --events 1000000 --new 10000
 	$(VENV)/bin/python bench/rollup.py --events 1000000 --new 10000 --postgres
+	$(VENV)/bin/python bench/export.py --events 1000000
 	$(VENV)/bin/python bench/crash_loop.py --kills 60
 
 ## make bench-quick: each bench small (under a minute each), all-in-one only, no services needed
@@ -97,6 +98,7 @@ bench-quick: $(STAMP)
 	$(VENV)/bin/python bench/signin.py --attempts 8 --concurrency 2,8
 	$(VENV)/bin/python bench/stages.py --events 10000 --repeat 3
 	$(VENV)/bin/python bench/rollup.py --events 50000 --new 5000
+	$(VENV)/bin/python bench/export.py --events 50000
 	$(VENV)/bin/python bench/crash_loop.py --kills 4 --variants rest,drain
 
 clean:

@@ -515,6 +515,10 @@ from backend.cli_backup import backup, restore  # noqa: E402  (ftel backup, ftel
 app.command("backup")(backup)
 app.command("restore")(restore)
 
+from backend.cli_export import export_app  # noqa: E402  (ftel export …: docs/exports.md)
+
+app.add_typer(export_app, name="export")
+
 
 def main() -> None:
     app()

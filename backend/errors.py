@@ -8,6 +8,7 @@ nearest mapped ancestor), so a new subclass is never an internal error.
     ├── Forbidden            403       authenticated, but the account lacks the role
     ├── NotFound             404       the named trace, node, file, account... does not exist
     ├── Conflict             409       the request contradicts existing state (a taken key, the last admin)
+    ├── Gone                 410       it existed and was removed on purpose (an export past its expiry)
     ├── PayloadTooLarge      413       body, batch or upload over the configured limits
     ├── Unprocessable        422       well-formed but semantically invalid
     │   ├── QueryRejected              graph/: a read-only query that writes or is not valid Cypher
@@ -65,6 +66,11 @@ class NotFound(FtelError):
 class Conflict(FtelError):
     status = 409
     code = "conflict"
+
+
+class Gone(FtelError):
+    status = 410
+    code = "gone"
 
 
 class PayloadTooLarge(FtelError):

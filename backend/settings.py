@@ -120,6 +120,16 @@ class Settings(BaseSettings):
     fill_grace_minutes: float = Field(30, ge=0)
     # Insights (backend/batch/insights.py): a file received (or stored) with no event since for this long is stuck.
     stuck_minutes: float = Field(60, gt=0)
+    # Exports (backend/exports): a chunk holds at most this many records and bytes (before compression), small
+    # enough to mail; exports are deleted this long after they were asked for; a runner renews its lease on an
+    # export with every chunk (a killed runner's export resumes after this); each account has at most this many
+    # exports queued or running; runners look for new exports this often (0: this process runs none).
+    export_chunk_events: int = Field(50_000, ge=1, le=10_000_000)
+    export_chunk_bytes: int = Field(8 * 1024 * 1024, ge=64 * 1024, le=1024**3)
+    export_ttl_hours: float = Field(24, gt=0, le=24 * 365)
+    export_lease_seconds: float = Field(120, ge=5, le=86_400)
+    export_max_active: int = Field(4, ge=1, le=1000)
+    export_poll_seconds: float = Field(1.0, ge=0)
     grpc_port: int = Field(0, ge=0, le=65535)  # 0: no gRPC upload server
     worker_metrics_port: int = Field(0, ge=0, le=65535)  # `ftel worker`: Prometheus /metrics on FT_HOST; 0: off
 

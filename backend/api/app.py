@@ -19,6 +19,7 @@ from backend.api.routes import (
     auth,
     backups,
     events,
+    exports,
     files,
     flow,
     health,
@@ -85,6 +86,7 @@ def create_app(
         stats.router,
         insights.router,
         backups.router,
+        exports.router,
     ):
         app.include_router(router, prefix=API_PREFIX)
     app.include_router(health.router)

@@ -24,6 +24,7 @@ from backend.domain.signin import SignIn
 from backend.domain.subscriptions import Subscriptions
 from backend.errors import Forbidden, Unauthenticated, Unavailable
 from backend.exports.backups import Backups
+from backend.exports.service import Exports
 from backend.flow.control import FlowControl
 from backend.settings import Settings
 from backend.streams.registry import Registry
@@ -45,6 +46,7 @@ class ApiServices:
     flow: FlowControl | None = None
     stats: Stats | None = None
     insights: Insights | None = None
+    exports: Exports | None = None
     backups: Backups | None = None  # POST /admin/backups (serving processes with an object store)
     redis: Callable[[], Redis] | None = None  # makes the asyncio client of the stream registry
 
@@ -124,6 +126,13 @@ def get_backups(request: Request) -> Backups:
     return backups
 
 
+def get_exports(request: Request) -> Exports:
+    exports = _services(request).exports
+    if exports is None:
+        raise Unavailable("exports are not served by this process")
+    return exports
+
+
 def get_registry(request: Request) -> Registry | None:
     """One asyncio Redis client per app (it lives on the API's event loop), made on first use."""
     make = _services(request).redis
@@ -149,6 +158,7 @@ FlowDep = Annotated[FlowControl, Depends(get_flow)]
 RegistryDep = Annotated[Registry | None, Depends(get_registry)]
 StatsDep = Annotated[Stats, Depends(get_stats)]
 InsightsDep = Annotated[Insights, Depends(get_insights)]
+ExportsDep = Annotated[Exports, Depends(get_exports)]
 BackupsDep = Annotated[Backups, Depends(get_backups)]
 
 
@@ -174,4 +184,5 @@ def require(role: str) -> Callable[[Principal], Principal]:
 
 IngestAccount = Annotated[Principal, Depends(require("ingest"))]
 ReadAccount = Annotated[Principal, Depends(require("read"))]
+ExportAccount = Annotated[Principal, Depends(require("export"))]
 AdminAccount = Annotated[Principal, Depends(require("admin"))]

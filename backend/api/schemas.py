@@ -5,7 +5,9 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field
+
+from backend.api.params import DATE_TIME, KEY_SCHEMA
 
 
 class LogCounts(BaseModel):
@@ -394,3 +396,80 @@ class BackupStatus(BaseModel):
     missing_objects: int | None = Field(None, description="live files whose object was gone when copied")
     bytes: int | None = Field(None, description="bytes of the backup's parts and objects")
     error: str | None = None
+
+
+class ExportIn(BaseModel):
+    """What to export: one scope (a period, a trace or a key) and a content; see docs/exports.md."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    content: Literal["events", "stats", "summaries"] = Field(
+        description="events: the stored envelopes; stats: the rollups per window; summaries: the trace summaries"
+    )
+    format: Literal["ndjson", "csv"] = "ndjson"
+    compression: Literal["gzip", "none"] = "gzip"
+    since: str | None = Field(None, description="period from (RFC 3339, inclusive)", json_schema_extra=DATE_TIME)
+    until: str | None = Field(None, description="period to (RFC 3339, exclusive)", json_schema_extra=DATE_TIME)
+    time: Literal["received", "event"] = Field(
+        "received", description="events: the period is of receive time (default) or of the events' own time"
+    )
+    trace: str | None = Field(None, description="a trace's key: its events", json_schema_extra=KEY_SCHEMA)
+    key: str | None = Field(
+        None, description="a file or data key: the events and logs naming it", json_schema_extra=KEY_SCHEMA
+    )
+    direction: Literal["upstream", "downstream", "both"] | None = Field(
+        None, description="with key: the nodes of its lineage this way too, to `depth` hops"
+    )
+    depth: int = Field(0, ge=0, le=20, description="with direction: hops (default 1)")
+    window: Literal["15m", "30m", "1h", "3h", "6h", "12h"] = Field("1h", description="stats: the window")
+    by: list[Literal["account", "user", "reason"]] = Field(
+        default_factory=list, max_length=3, description="stats: a row per key of each of these too"
+    )
+
+
+class ExportChunkOut(BaseModel):
+    seq: int
+    name: str
+    events: int = Field(description="records in the chunk (events, summaries, stats rows)")
+    bytes: int
+    sha256: str
+    first: dict[str, Any] = Field(description="the first record's position (events: seq, id, time)")
+    last: dict[str, Any]
+
+
+class ExportOut(BaseModel):
+    id: str
+    content: str
+    format: str
+    compression: str
+    query: dict[str, Any] = Field(description="the scope, as the service understood it")
+    status: Literal["queued", "running", "done", "failed", "expired"]
+    events: int = Field(description="records written so far")
+    estimate: int | None = Field(description="records expected (events exports), for progress")
+    chunks: int
+    bytes: int
+    error: str | None
+    created_at: str
+    started_at: str | None
+    finished_at: str | None
+    expires_at: str
+
+
+class ExportList(BaseModel):
+    exports: list[ExportOut]
+
+
+class ExportManifest(BaseModel):
+    version: str
+    id: str
+    content: str
+    format: str
+    compression: str
+    query: dict[str, Any]
+    status: str
+    created_at: str
+    finished_at: str | None
+    expires_at: str | None
+    events: int
+    bytes: int
+    chunks: list[ExportChunkOut]

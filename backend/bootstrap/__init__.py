@@ -16,6 +16,9 @@ the transports (api, grpc, worker, cli) get services.
     backup       SQL, objects                           -                            (ftel backup)
     restore      SQL, graph (must be free), objects     -                            (ftel restore)
     retention    SQL, objects, graph if free            -                            (ftel retention run)
+    export       SQL, graph if free                     -                            (ftel export)
+
+    serve, worker and batch also run export jobs (backend/exports), each export by one runner at a time.
 
     * unless FT_REDIS_URL names one.
 """
@@ -24,6 +27,8 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
+import socket
 import threading
 from collections.abc import Callable, Coroutine
 from dataclasses import dataclass, field
@@ -63,6 +68,7 @@ from backend.db.base import AccountStore, EventLog
 from backend.db.engine import checkpoint, upgrade
 from backend.db.engine import ping as ping_sql
 from backend.db.event_log import SqlEventLog
+from backend.db.exports import SqlExports
 from backend.db.files import SqlFileCatalog
 from backend.db.leases import SqlJobLeases
 from backend.db.stats import SqlStats
@@ -80,6 +86,8 @@ from backend.domain.subscriptions import Subscriptions
 from backend.domain.summaries import TraceRules
 from backend.errors import GraphError
 from backend.exports.backups import Backups
+from backend.exports.chunks import Limits
+from backend.exports.service import Exports, ExportSettings
 from backend.flow.accounting import Accounting, Allowance
 from backend.flow.control import FlowControl
 from backend.flow.drain import Drainer
@@ -130,6 +138,7 @@ class Role(str, Enum):
     retention = "retention"
     backup = "backup"
     restore = "restore"
+    export = "export"
 
 
 @dataclass(frozen=True)
@@ -151,16 +160,19 @@ _API = ("auth-notices",)
 
 ROLES: dict[Role, RoleSpec] = {
     Role.serve: RoleSpec(
-        "required", True, "embedded", True, "thread", True, _SERVING + _API + _STREAM_JOBS, batch=True
+        "required", True, "embedded", True, "thread", True, _SERVING + _API + _STREAM_JOBS + ("exports",), batch=True
     ),
     Role.api: RoleSpec("required", True, "configured", True, "none", True, _SERVING + _API),
-    Role.worker: RoleSpec("required", True, "configured", True, "arq", False, _SERVING, _STREAM_JOBS),
-    Role.batch: RoleSpec("required", True, "configured", False, "none", False, ("sql-checkpoint",), batch=True),
+    Role.worker: RoleSpec("required", True, "configured", True, "arq", False, (*_SERVING, "exports"), _STREAM_JOBS),
+    Role.batch: RoleSpec(
+        "required", True, "configured", False, "none", False, ("sql-checkpoint", "exports"), batch=True
+    ),
     Role.admin: RoleSpec("none", False, "none", False, "none", False),
     Role.maintenance: RoleSpec("required", False, "none", False, "none", False),
     Role.retention: RoleSpec("optional", True, "none", False, "none", False),
     Role.backup: RoleSpec("none", True, "none", False, "none", False),
     Role.restore: RoleSpec("required", True, "none", False, "none", False),
+    Role.export: RoleSpec("optional", False, "none", False, "none", False),
 }
 
 
@@ -201,6 +213,7 @@ class Process:
     stats: Stats | None = None  # GET /stats: the rollups as read
     rollups: Rollups | None = None  # the rollups job (ftel batch --rebuild-rollups)
     insights: Insights | None = None  # GET /insights
+    exports: Exports | None = None  # export jobs (POST /exports, the exports task, `ftel export`)
     backups: Backups | None = None  # POST /admin/backups: backups into the object store (serving roles)
     runner: PeriodicRunner = field(default_factory=PeriodicRunner)
     closers: list[tuple[str, Callable[[], Any]]] = field(default_factory=list)
@@ -231,6 +244,7 @@ class Process:
             stats=self.stats,
             insights=self.insights,
             backups=self.backups,
+            exports=self.exports,
             redis=self.connect_redis if self.redis_url else None,
         )
 
@@ -376,6 +390,19 @@ def _build(settings: Settings, role: Role, spec: RoleSpec, closers: list[tuple[s
     )
     if objects is not None and role in (Role.serve, Role.api):
         process.backups = backups_service(process)
+    process.exports = Exports(
+        SqlExports(engine),
+        objects,
+        process.queries,
+        process.stats,
+        ExportSettings(
+            Limits(settings.export_chunk_events, settings.export_chunk_bytes),
+            timedelta(hours=settings.export_ttl_hours),
+            settings.export_lease_seconds,
+            settings.export_max_active,
+        ),
+        holder=f"{socket.gethostname()}:{os.getpid()}:{role.value}",
+    )
     if spec.streams != "none" and redis_url is not None:
         named = consumer_name(settings, "serve" if role is Role.serve else "worker")
         closers.append(("consumer slot", named.close))
@@ -496,6 +523,10 @@ def _task(p: Process, name: str) -> Periodic:
 
         return run
 
+    def exports() -> bool:
+        assert p.exports is not None
+        return p.exports.run_once()
+
     def prune_consumers() -> None:
         if p.admin is not None:
             asyncio.run(jobs.prune_consumers(p.admin, s.consumer_grace_seconds))
@@ -513,6 +544,7 @@ def _task(p: Process, name: str) -> Periodic:
         "reconcile": Periodic("reconcile", every_stream_tick, stream_job(jobs.reconcile_subscriptions)),
         "expire-idle": Periodic("expire-idle", every_stream_tick, stream_job(jobs.expire_idle_subscriptions)),
         "prune-consumers": Periodic("prune-consumers", every_stream_tick, prune_consumers),
+        "exports": Periodic("exports", s.export_poll_seconds if p.objects else 0, exports),
     }
     return table[name]
 

@@ -16,7 +16,7 @@ from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from datetime import datetime
-from typing import NamedTuple, Protocol
+from typing import Any, NamedTuple, Protocol
 
 from backend.errors import SqlUnavailable
 
@@ -585,6 +585,142 @@ class FileCatalog(Protocol):
         ...
 
 
+# -- exports ------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ExportRow:
+    """An export job: what to export (`query`, normalised by the domain), who asked, where it is up to."""
+
+    uuid: str
+    account_id: int | None  # None: made by an operator on the command line
+    content: str  # events | stats | summaries
+    format: str  # ndjson | csv
+    compression: str  # gzip | none
+    query: dict[str, Any]
+    status: str  # queued | running | done | failed | expired
+    created_at: datetime
+    expires_at: datetime
+    holder: str | None = None
+    lease_until: datetime | None = None
+    events: int = 0  # records written so far
+    bytes: int = 0
+    chunks: int = 0
+    estimate: int | None = None
+    error: str | None = None
+    started_at: datetime | None = None
+    finished_at: datetime | None = None
+
+
+@dataclass(frozen=True)
+class ChunkRow:
+    """One written chunk: its name under the export's prefix, records, bytes, sha256, first and last record
+    (their positions, as the content describes them) and the cursor the next chunk starts after."""
+
+    seq: int
+    name: str
+    events: int
+    bytes: int
+    sha256: str
+    first: dict[str, Any]
+    last: dict[str, Any]
+    cursor: str
+
+
+@dataclass(frozen=True)
+class EventScope:
+    """Which stored events an export takes: a period (of receive or event time, [since, until)), a trace, the
+    events naming any of some nodes, and only those an account sent; every field given narrows it."""
+
+    since: datetime | None = None
+    until: datetime | None = None
+    time: str = "received"  # received | event
+    trace_key: str | None = None
+    node_keys: tuple[str, ...] | None = None
+    account_uuid: str | None = None  # the public id of the account that sent them
+
+
+class ExportedEvent(NamedTuple):
+    """A stored event as exports write it: the log's row id (`seq`, insertion order), the envelope's id, where
+    it came from, and the canonical payload as stored. Times come as the fixed-width UTC text exports write
+    (`2026-01-01T00:00:00.000000Z`): an export of a million events spends nothing on parsing and printing them.
+    A tuple: an export reads them by the million."""
+
+    seq: int
+    uuid: str
+    type: str
+    created: str
+    received: str
+    trace_key: str | None
+    node_key: str | None
+    user_id: str | None
+    channel: str
+    account: str | None  # the public id of the account that sent it
+    payload: str
+
+
+class ExportStore(Protocol):
+    """Export jobs, their chunks, and the paged reads exports are made of.
+
+    - ``claim`` hands one export to one holder at a time: a queued one, or a running one whose holder's lease
+      ran out (it resumes after its last recorded chunk). Of concurrent callers at most one gets each export.
+    - ``record_chunk`` adds a chunk, its counts and a renewed lease in one transaction, only while the caller
+      still holds the export (False: it was taken over or expired; the caller stops). ``finish`` likewise.
+    - Pages are keyset pages in a stable order (events by log id, summaries by trace key): a page after the
+      last row of the previous one continues exactly where it stopped, whatever was added meanwhile after it.
+    - Every write is durable on return.
+    """
+
+    def create(self, row: ExportRow) -> ExportRow: ...
+
+    def get(self, uuid: str) -> ExportRow | None: ...
+
+    def listed(self, account_id: int | None, limit: int) -> list[ExportRow]:
+        """Newest first; of one account, or (None) of every account."""
+        ...
+
+    def active(self, account_id: int | None) -> int:
+        """How many exports of this account are queued or running."""
+        ...
+
+    def claim(self, holder: str, seconds: float) -> ExportRow | None: ...
+
+    def record_chunk(self, uuid: str, holder: str, chunk: ChunkRow, seconds: float) -> bool: ...
+
+    def set_estimate(self, uuid: str, estimate: int) -> None: ...
+
+    def finish(self, uuid: str, holder: str, error: str | None) -> bool:
+        """Done (error None) or failed with the error; False when the caller no longer holds it."""
+        ...
+
+    def chunks(self, uuid: str) -> list[ChunkRow]: ...
+
+    def due(self, now: datetime, limit: int) -> list[ExportRow]:
+        """Exports past their expiry time not marked expired yet, oldest first."""
+        ...
+
+    def expire(self, uuid: str) -> None:
+        """Mark it expired and forget its chunks (their objects were deleted)."""
+        ...
+
+    def event_page(self, scope: EventScope, after: int, limit: int) -> list[ExportedEvent]:
+        """Events of the scope with a log id above `after`, in id order."""
+        ...
+
+    def count_events(self, scope: EventScope) -> int: ...
+
+    def traces_of(self, node_keys: Sequence[str]) -> set[str]:
+        """Every trace whose events name one of these nodes."""
+        ...
+
+    def summary_page(
+        self, since: datetime | None, until: datetime | None, trace_keys: Sequence[str] | None, after: str, limit: int
+    ) -> list[TraceSummaryRow]:
+        """Stored trace summaries with a key above `after` in key order: of these traces, and (period) those
+        whose events span any part of [since, until)."""
+        ...
+
+
 # -- whole tables (backup and restore) ----------------------------------------------------------
 
 DumpRow = dict[str, object]  # one row by column name, JSON-safe: datetimes as ISO-8601 UTC text, bools, ints, None
@@ -618,6 +754,10 @@ class TableLoader(Protocol):
 
     def load(self, table: str, rows: Sequence[DumpRow]) -> None:
         """Insert rows as they are, primary keys included (a key already present is an error)."""
+        ...
+
+    def account_ids(self, uuids: Sequence[str]) -> dict[str, int]:
+        """The ids of the accounts with these uuids (public ids) in this database: {uuid: id}."""
         ...
 
     def merge_events(self, rows: Sequence[DumpRow]) -> dict[int, int]:

@@ -297,4 +297,46 @@ class RollupSettled(SQLModel, table=True):
     settled_ms: int = Field(sa_column=Column(BigInteger, nullable=False))
 
 
+class Export(SQLModel, table=True):
+    """An export job (#14): what to export (`query`, JSON), who asked, its state, and where it is up to."""
+
+    __tablename__ = "exports"
+
+    id: int | None = Field(default=None, sa_column=Column(BigId, primary_key=True, autoincrement=True))
+    uuid: str = Field(max_length=36, unique=True)
+    account_id: int | None = Field(default=None, sa_column=Column(_BigCount, nullable=True, index=True))
+    content: str = Field(max_length=16)  # events | stats | summaries
+    format: str = Field(max_length=8)  # ndjson | csv
+    compression: str = Field(max_length=8)  # gzip | none
+    query: str = Field(sa_column=Column(Text, nullable=False))  # JSON: the scope, as normalised
+    status: str = Field(max_length=8, index=True)  # queued | running | done | failed | expired
+    holder: str | None = Field(default=None, max_length=200)  # the process running it
+    lease_until: datetime | None = Field(default=None)
+    events: int = Field(default=0, sa_column=Column(_BigCount, nullable=False))  # records written so far
+    bytes: int = Field(default=0, sa_column=Column(_BigCount, nullable=False))
+    chunks: int = Field(default=0)
+    estimate: int | None = Field(default=None, sa_column=Column(_BigCount, nullable=True))  # records expected
+    error: str | None = Field(default=None, sa_column=Column(Text, nullable=True))
+    created_at: datetime = Field(default_factory=_now)
+    started_at: datetime | None = Field(default=None)
+    finished_at: datetime | None = Field(default=None)
+    expires_at: datetime = Field(index=True)
+
+
+class ExportChunk(SQLModel, table=True):
+    """One written chunk of an export: its object, size, hash, record count and first/last record."""
+
+    __tablename__ = "export_chunks"
+
+    export_id: int = Field(sa_column=Column(BigInteger, primary_key=True))
+    seq: int = Field(primary_key=True)
+    name: str = Field(max_length=64)
+    events: int = Field(sa_column=Column(_BigCount, nullable=False))
+    bytes: int = Field(sa_column=Column(_BigCount, nullable=False))
+    sha256: str = Field(max_length=64)
+    first: str = Field(sa_column=Column(Text, nullable=False))  # JSON: the first record's position
+    last: str = Field(sa_column=Column(Text, nullable=False))
+    cursor: str = Field(sa_column=Column(Text, nullable=False))  # where the next chunk starts
+
+
 TABLES = SQLModel.metadata.tables  # by name: what the stores query (SQLModel does not type `Model.__table__`)

@@ -48,7 +48,7 @@ def _values(row: TraceSummaryRow) -> dict[str, Any]:
     }
 
 
-def _row(r: Row[Any]) -> TraceSummaryRow:
+def summary_row(r: Row[Any]) -> TraceSummaryRow:
     return TraceSummaryRow(
         trace_key=r.trace_key,
         user_id=r.user_id,
@@ -95,7 +95,7 @@ class SqlTraceSummaries:
     def get(self, trace_key: str) -> TraceSummaryRow | None:
         with self.engine.connect() as conn:
             row = conn.execute(select(SUMMARIES).where(S.trace_key == trace_key)).first()
-        return None if row is None else _row(row)
+        return None if row is None else summary_row(row)
 
     @translated
     def current(self, trace_keys: Sequence[str]) -> dict[str, TraceSummaryRow]:
@@ -105,7 +105,7 @@ class SqlTraceSummaries:
         with self.engine.connect() as conn:
             for keys in _chunks(trace_keys):
                 for r in conn.execute(select(SUMMARIES).where(S.trace_key.in_(keys), S.through_id == newest)):
-                    out[r.trace_key] = _row(r)
+                    out[r.trace_key] = summary_row(r)
         return out
 
     @translated

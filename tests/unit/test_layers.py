@@ -28,7 +28,7 @@ LAYERS: list[tuple[str, tuple[str, ...]]] = [
     ("domain", ("backend.domain", "backend.flow", "backend.batch", "backend.exports", "backend.demo")),
     ("transports", ("backend.api", "backend.grpc", "backend.worker", "dashboard")),
     ("composition root", ("backend.bootstrap",)),
-    ("entry", ("backend.cli", "backend.cli_backup", "backend.__main__")),
+    ("entry", ("backend.cli", "backend.cli_backup", "backend.cli_export", "backend.__main__")),
 ]
 RANK = {name: i for i, (name, _) in enumerate(LAYERS)}
 PACKAGE_DEPTH = {"backend": 2, "graph": 1, "dashboard": 1}  # backend.api, backend.db, ...; graph; dashboard

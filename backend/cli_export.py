@@ -1,0 +1,203 @@
+"""`ftel export` (registered by backend/cli.py): events, statistics or summaries of the configured instance
+written straight into a folder as chunks and a manifest (the same files POST /exports makes), and `ftel
+export verify`, which checks a folder (written here or downloaded) against its manifest."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Annotated, Literal
+
+import typer
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+
+from backend.settings import ConfigError, load_settings
+
+console = Console(stderr=True)
+export_app = typer.Typer(
+    help="Export telemetry, statistics or summaries into a folder of chunks + manifest.json, and check one.",
+    no_args_is_help=True,
+    rich_markup_mode=None,
+)
+
+Out = Annotated[Path, typer.Option("--out", help="the folder to write (created; must not hold an export already)")]
+Since = Annotated[str | None, typer.Option(help="period from this time (RFC 3339, inclusive)")]
+Until = Annotated[str | None, typer.Option(help="period to this time (RFC 3339, exclusive)")]
+Trace = Annotated[str | None, typer.Option(help="one trace")]
+Key = Annotated[str | None, typer.Option(help="a file or data key: the events and logs naming it")]
+Format = Annotated[Literal["ndjson", "csv"], typer.Option("--format", help="ndjson or csv")]
+NoGzip = Annotated[bool, typer.Option("--no-gzip", help="write plain chunks instead of gzip'd ones")]
+
+
+def _when(value: str | None, what: str) -> datetime | None:
+    if value is None:
+        return None
+    try:
+        parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError:
+        console.print(f"[red]--{what}[/red] must be an RFC 3339 time, like 2026-12-01T00:00:00Z")
+        raise typer.Exit(2) from None
+    return parsed.replace(tzinfo=UTC) if parsed.tzinfo is None else parsed.astimezone(UTC)
+
+
+def _run(request: object, out: Path) -> None:
+    """Build the export role, write the export into `out` with a progress bar, print where it is."""
+    from backend.bootstrap import Role, build, open_directory
+    from backend.errors import FtelError, GraphError
+    from backend.exports.artifacts import MANIFEST, Artifacts
+    from backend.exports.service import ExportRequest
+
+    assert isinstance(request, ExportRequest)
+    if (out / MANIFEST).exists():
+        console.print(f"[red]{out} holds an export already[/red]: choose another --out")
+        raise typer.Exit(2)
+    try:
+        settings = load_settings()
+        settings.ensure_data_dir()
+        process = build(settings, Role.export)
+    except ConfigError as exc:
+        console.print(f"[red]configuration error[/red]: {exc}")
+        raise typer.Exit(2) from None
+    except FtelError as exc:
+        console.print(f"[red]cannot open the instance[/red]: {exc.message}")
+        raise typer.Exit(2) from None
+    exports = process.exports
+    assert exports is not None
+    columns = (TextColumn("exporting {task.description}"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn())
+    try:
+        folder = Artifacts(open_directory(out))
+        with Progress(*columns, console=console) as progress:
+            task = progress.add_task(request.content, total=exports.estimate(request))
+            done = exports.write_to(folder, request, lambda chunk: progress.advance(task, chunk.events))
+    except GraphError as exc:
+        console.print(
+            f"[red]the lineage of {request.key!r} needs the graph[/red], which another process holds ({exc.message}):"
+            " ask that server (POST /api/v1/exports) or stop it first"
+        )
+        raise typer.Exit(2) from None
+    except FtelError as exc:
+        console.print(f"[red]{exc.message}[/red]")
+        raise typer.Exit(2) from None
+    finally:
+        process.close()
+    print(f"{done['events']} records in {len(done['chunks'])} chunks ({done['bytes']} bytes) in {out}", flush=True)
+
+
+@export_app.command("events")
+def export_events(
+    out: Out,
+    since: Since = None,
+    until: Until = None,
+    time: Annotated[
+        Literal["received", "event"], typer.Option(help="the period is of receive time or of the events' own time")
+    ] = "received",
+    trace: Trace = None,
+    key: Key = None,
+    upstream: Annotated[bool, typer.Option("--upstream", help="with --key: its upstream lineage's nodes too")] = False,
+    downstream: Annotated[
+        bool, typer.Option("--downstream", help="with --key: its downstream lineage's nodes too")
+    ] = False,
+    depth: Annotated[int, typer.Option(min=1, max=20, help="lineage hops with --upstream/--downstream")] = 1,
+    fmt: Format = "ndjson",
+    no_gzip: NoGzip = False,
+) -> None:
+    """The stored events of a period, a trace or a key (its events and logs; with --upstream/--downstream,
+    the nodes of its lineage too), as the envelopes were stored."""
+    from backend.exports.service import ExportRequest
+
+    direction: Literal["upstream", "downstream", "both"] | None = None
+    if upstream or downstream:
+        direction = "both" if upstream and downstream else "upstream" if upstream else "downstream"
+    request = ExportRequest(
+        content="events",
+        format=fmt,
+        compression="none" if no_gzip else "gzip",
+        since=_when(since, "since"),
+        until=_when(until, "until"),
+        time=time,
+        trace=trace,
+        key=key,
+        direction=direction,
+        depth=depth if direction else 0,
+    )
+    _run(request, out)
+
+
+@export_app.command("stats")
+def export_stats(
+    out: Out,
+    since: Since = None,
+    until: Until = None,
+    window: Annotated[str, typer.Option(help="15m, 30m, 1h, 3h, 6h or 12h")] = "1h",
+    by: Annotated[
+        list[str] | None, typer.Option("--by", help="account, user or reason: rows per key too (repeat)")
+    ] = None,
+    fmt: Format = "csv",
+    no_gzip: NoGzip = False,
+) -> None:
+    """The batch app's statistics per window over a period (default the last 24 hours): for the whole
+    service, and per key of each --by."""
+    from backend.exports.service import ExportRequest
+
+    request = ExportRequest(
+        content="stats",
+        format=fmt,
+        compression="none" if no_gzip else "gzip",
+        since=_when(since, "since"),
+        until=_when(until, "until"),
+        window=window,
+        by=tuple(by or ()),
+    )
+    _run(request, out)
+
+
+@export_app.command("summaries")
+def export_summaries(
+    out: Out,
+    since: Since = None,
+    until: Until = None,
+    trace: Trace = None,
+    key: Key = None,
+    fmt: Format = "csv",
+    no_gzip: NoGzip = False,
+) -> None:
+    """The trace summaries the batch app stored: of traces active in a period, one trace, or the traces a
+    key's events belong to."""
+    from backend.exports.service import ExportRequest
+
+    request = ExportRequest(
+        content="summaries",
+        format=fmt,
+        compression="none" if no_gzip else "gzip",
+        since=_when(since, "since"),
+        until=_when(until, "until"),
+        trace=trace,
+        key=key,
+    )
+    _run(request, out)
+
+
+@export_app.command("verify")
+def export_verify(
+    folder: Annotated[Path, typer.Argument(help="a folder holding manifest.json and the chunks it lists")],
+) -> None:
+    """Check every chunk against the manifest: present, same size and sha256, and holding as many records as
+    it says. Exit code 1 when anything differs."""
+    from backend.bootstrap import open_directory
+    from backend.exports.artifacts import Artifacts
+    from backend.exports.chunks import verify
+
+    if not folder.is_dir():
+        console.print(f"[red]{folder} is not a folder[/red]")
+        raise typer.Exit(2)
+    with Progress(TextColumn("checking {task.fields[name]}"), console=console) as progress:
+        task = progress.add_task("verify", name="manifest.json", total=None)
+        verdict = verify(Artifacts(open_directory(folder)), lambda name: progress.update(task, name=name))
+    for problem in verdict.problems:
+        print(f"FAILED {problem}")
+    for name in verdict.extra:
+        print(f"note: {name} is not listed in the manifest")
+    if not verdict.ok:
+        raise typer.Exit(1)
+    print(f"OK {verdict.chunks} chunks, {verdict.events} records, {verdict.bytes} bytes", flush=True)
