@@ -131,6 +131,15 @@ class SqlLoader:
                 found.extend(self.conn.execute(stmt, value).all())
         return found
 
+    def account_ids(self, uuids: Sequence[str]) -> dict[str, int]:
+        t = _table("accounts")
+        found: dict[str, int] = {}
+        wanted = list(uuids)
+        for start in range(0, len(wanted), _BATCH):
+            stmt = select(t.c.uuid, t.c.id).where(t.c.uuid.in_(wanted[start : start + _BATCH]))
+            found.update({str(u): int(i) for u, i in self.conn.execute(stmt)})
+        return found
+
     def merge_events(self, rows: Sequence[DumpRow]) -> dict[int, int]:
         t = _table("events")
         values = self._rows(t, rows, drop=("id",))

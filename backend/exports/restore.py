@@ -289,8 +289,11 @@ class Restore:
         files: dict[int, int] = {}
         added: set[str] = set()
         counts = dict.fromkeys(MERGED, 0)
+        owners = self._owners(loader, plan)
         for table in MERGED:
             for batch in self._batches(plan, table):
+                if table in ("events", "stored_files"):
+                    batch = [{**r, "account_id": owners.get(_int(r.get("account_id")))} for r in batch]
                 if table == "events":
                     new = loader.merge_events(batch)
                     events.update(new)
@@ -307,6 +310,13 @@ class Restore:
                 progress("rows", len(batch), total)
         report.tables = counts
         return added & set(plan.live)
+
+    def _owners(self, loader: TableLoader, plan: _Plan) -> dict[int | None, int]:
+        """The backup's account ids → the target's, for the accounts both have (the same uuid); what the others
+        sent is merged without an owner rather than charged to whichever target account has the same id."""
+        uuids = {_int(r["id"]): str(r["uuid"]) for batch in self._batches(plan, "accounts") for r in batch}
+        target = loader.account_ids(sorted(uuids.values()))
+        return {old: target[uuid] for old, uuid in uuids.items() if uuid in target}
 
     def _copy_objects(
         self, plan: _Plan, uuids: set[str], written: list[str], report: RestoreReport, progress: OnProgress
@@ -339,6 +349,10 @@ class Restore:
             progress("graph", done, total)
         if not merge:
             self.summaries.refill_all()
+
+
+def _int(value: object) -> int | None:
+    return None if value is None else int(str(value))
 
 
 def _lines(chunks: Iterable[bytes]) -> Iterator[bytes]:

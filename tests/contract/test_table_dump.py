@@ -194,6 +194,12 @@ def test_merge_keeps_the_event_logs_dedup(sql_engine: Engine, other_engine: Engi
     assert {r[0] for r in events_of_b} == set(added.values())
 
 
+def test_account_ids_are_found_by_uuid(sql_engine: Engine) -> None:
+    account = SqlAccounts(sql_engine).insert("ops", "human", frozenset({"admin"}), "ops-client", "hash")
+    with SqlTableDump(sql_engine).loading() as loader:
+        assert loader.account_ids([account.uuid, "0190c7a0-0000-7000-8000-00000000ffff"]) == {account.uuid: account.id}
+
+
 def test_merged_files_are_those_with_a_free_key(sql_engine: Engine, other_engine: Engine) -> None:
     fill(sql_engine)
     rows = dump_all(sql_engine)["stored_files"]

@@ -317,3 +317,5 @@ def test_merge_adds_new_events_and_files_with_free_keys(source: Source, sqlite_t
     assert set(files) == {*files_before, "fresh-1"}
     assert str(files["fresh-1"]["object_name"]).endswith(added.pop())
     assert files["up-9"] == files_before["up-9"]  # the target's own file stayed as it was
+    # the other instance's admin is not an account of the target (another uuid): no owner, not a stranger's id
+    assert files["fresh-1"]["account_id"] is None
