@@ -760,10 +760,6 @@ class TableLoader(Protocol):
         """The ids of the accounts with these uuids (public ids) in this database: {uuid: id}."""
         ...
 
-    def account_ids(self, uuids: Sequence[str]) -> dict[str, int]:
-        """The ids of the accounts with these uuids (public ids) in this database: {uuid: id}."""
-        ...
-
     def merge_events(self, rows: Sequence[DumpRow]) -> dict[int, int]:
         """Insert event rows under new ids, unprojected and uncounted, skipping those the log already holds
         (the event log's dedup: same dedup key, or same uuid); {backup id: new id} of those added."""
