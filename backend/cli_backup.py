@@ -106,7 +106,8 @@ def restore(
     on any backend. Every part and file is checked before anything is written; the graph is rebuilt from the
     event log. Refuses a non-empty instance unless --merge. The backup's accounts (and admin secret) apply after."""
     from backend.bootstrap.backups import directory, restore_into, stored_backup
-    from backend.errors import FtelError
+    from backend.errors import FtelError, NotFound
+    from backend.exports.restore import BadBackup, GraphNotRebuilt, TargetNotEmpty
 
     if (path is None) == (from_store is None):
         console.print("[red]name a backup[/red]: a PATH, or --from-store ID (not both)")
@@ -122,8 +123,14 @@ def restore(
         source = directory(path) if path is not None else stored_backup(process, from_store or "")
         with Progress(*_columns(), console=console) as progress:
             report = restore_into(process, source).run(merge=merge, on_progress=_Bars(progress))
-    except FtelError as exc:
+    except (BadBackup, TargetNotEmpty, NotFound) as exc:  # NotFound: --from-store names no backup
         console.print(f"[red]restore refused[/red]: {exc.message}\nnothing was written")
+        raise typer.Exit(1) from None
+    except GraphNotRebuilt as exc:
+        console.print(f"[red]restore incomplete[/red]: {exc.message}")
+        raise typer.Exit(1) from None
+    except FtelError as exc:  # while loading: the tables were rolled back, the files written deleted
+        console.print(f"[red]restore failed[/red]: {exc.message}\nnothing was kept")
         raise typer.Exit(1) from None
     finally:
         process.close()

@@ -20,7 +20,7 @@ import orjson
 
 from backend.db.base import DumpRow, StatsStore, TableDump, TableLoader, TraceSummaries
 from backend.domain.projector import Projector
-from backend.errors import Conflict, InvalidInput, ObjectNotFound
+from backend.errors import Conflict, FtelError, InvalidInput, ObjectNotFound, Unavailable
 from backend.exports.artifacts import MANIFEST, Artifacts, gunzipped
 from backend.exports.backup import FORMAT, LIVE_STATES, VERSION, object_name, part_name
 from backend.settings import Compression
@@ -44,6 +44,10 @@ class BadBackup(InvalidInput):
 
 class TargetNotEmpty(Conflict):
     """The target holds data of its own: restore only into an empty instance, or merge."""
+
+
+class GraphNotRebuilt(Unavailable):
+    """The tables and files are restored, but the graph could not be rebuilt (its store failed on the way)."""
 
 
 @dataclass
@@ -114,7 +118,11 @@ class Restore:
                 assert self.objects is not None
                 self.objects.delete(name)
             raise
-        self._graph(merge, report, progress)
+        try:
+            self._graph(merge, report, progress)
+        except FtelError as exc:
+            then = "its projector merges the events when the instance runs" if merge else "run `ftel graph rebuild`"
+            raise GraphNotRebuilt(f"tables and files are restored, the graph is not ({exc.message}): {then}") from exc
         return report
 
     # -- verifying -----------------------------------------------------------------------------

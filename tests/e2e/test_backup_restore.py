@@ -22,10 +22,18 @@ from typing import Any
 import orjson
 import pytest
 
-from backend.bootstrap import open_engine
+from backend.bootstrap import open_directory, open_engine
 from backend.db.dump import SqlTableDump
+from backend.db.engine import upgrade
+from backend.db.event_log import SqlEventLog
+from backend.db.stats import SqlStats
+from backend.db.summaries import SqlTraceSummaries
 from backend.demo import seed_events
+from backend.domain.projector import Projector
+from backend.exports.artifacts import Artifacts
+from backend.exports.restore import GraphNotRebuilt, Restore
 from backend.settings import Settings
+from graph.unavailable import UnavailableGraph
 from tests.conftest import ADMIN, ROOT, Api, Server, services_stack, wait_for
 from tests.storage_fixtures import S3Server
 
@@ -319,3 +327,26 @@ def test_merge_adds_new_events_and_files_with_free_keys(source: Source, sqlite_t
     assert files["up-9"] == files_before["up-9"]  # the target's own file stayed as it was
     # the other instance's admin is not an account of the target (another uuid): no owner, not a stranger's id
     assert files["fresh-1"]["account_id"] is None
+
+
+def test_a_graph_that_fails_after_the_load_says_what_is_restored(source: Source, tmp_path: Path) -> None:
+    """The tables and files are committed before the graph is rebuilt: a graph store failing then is reported
+    as such (restore incomplete: run `ftel graph rebuild`), not as "nothing was written"."""
+    settings = Settings(data_dir=tmp_path / "t")
+    settings.ensure_data_dir()
+    engine = open_engine(settings)
+    try:
+        upgrade(engine)
+        restore = Restore(
+            SqlTableDump(engine),
+            open_directory(tmp_path / "t" / "files"),
+            Artifacts(open_directory(source.backup)),
+            Projector(SqlEventLog(engine), UnavailableGraph("graph store down")),
+            SqlTraceSummaries(engine),
+            SqlStats(engine),
+        )
+        with pytest.raises(GraphNotRebuilt, match="ftel graph rebuild"):
+            restore.run()
+        assert SqlTableDump(engine).occupied() == ["events", "stored_files", "retention_records"]
+    finally:
+        engine.dispose()
