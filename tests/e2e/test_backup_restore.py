@@ -170,7 +170,7 @@ def copy_of(backup: Path, tmp_path: Path) -> Path:
 
 
 def test_an_all_in_one_restored_into_services_mode_answers_the_same(
-    source: Source, services_target: Target, capsys: pytest.CaptureFixture[str]
+    source: Source, services_target: Target, capsys: pytest.CaptureFixture[str], tmp_path: Path
 ) -> None:
     m = manifest(source.backup)
     assert m["source"] == {"database": "sqlite", "graph": "embedded", "storage": "local"}
@@ -198,8 +198,18 @@ def test_an_all_in_one_restored_into_services_mode_answers_the_same(
         assert sent.status_code == 202 and sent.json()["accepted"] > 0
         assert api.get("/traces/C").status_code == 200
         assert api.get("/lineage/File4", params={"direction": "upstream"}).status_code == 200
+        # services mode backs itself up into its bucket, for `ftel restore --from-store`
+        backup_id = api.post("/admin/backups").json()["id"]
+        status = wait_for(
+            lambda: (s := api.get(f"/admin/backups/{backup_id}").json())["status"] != "running" and s, timeout=60
+        )
+        assert status["status"] == "done" and status["objects"] == KEEP, status
     finally:
         server.stop()
+    bucket = {k: v for k, v in services_target.env.items() if k.startswith("FT_S3") or k == "FT_STORAGE"}
+    again = ftel({**ADMIN, **bucket}, tmp_path / "from-s3", "restore", "--from-store", backup_id)
+    assert again.returncode == 0, again.stderr
+    assert f"{KEEP} stored files" in again.stdout and "Traceback" not in again.stderr
 
 
 def test_a_truncated_part_restores_nothing_and_names_the_part(
