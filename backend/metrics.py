@@ -35,3 +35,7 @@ FLOW_DRAIN_RATE = Gauge("ftel_flow_drain_rate", "Parked events drained per secon
 FLOW_OLDEST = Gauge("ftel_flow_oldest_parked_seconds", "Age of the oldest parked batch")
 FLOW_PRESSURE = Gauge("ftel_flow_pressure", "1 while the named pressure holds", ["reason"])
 FLOW_SPOOL_BAD = Counter("ftel_flow_spool_bad_records_total", "Damaged spool records skipped while draining")
+EXPORTS = Counter(
+    "ftel_exports_total", "Export jobs this process finished, by end (done, failed, lost, expired)", ["end"]
+)
+EXPORT_RECORDS = Counter("ftel_export_records_total", "Records this process wrote into export chunks")

@@ -34,6 +34,7 @@ from backend.errors import (
 from backend.exports.artifacts import MANIFEST, Artifacts
 from backend.exports.chunks import ExportLost, Limits, manifest, write_chunks
 from backend.exports.contents import Content, EventsContent, StatsContent, SummariesContent
+from backend.metrics import EXPORT_RECORDS, EXPORTS
 from backend.storage.base import ObjectStore
 
 log = logging.getLogger("ftel.exports")
@@ -248,20 +249,29 @@ class Exports:
                 self.settings.limits,
                 (len(done), done[-1].cursor if done else ""),
                 folder.put,
-                lambda c: self.store.record_chunk(row.uuid, self.holder, c, self.settings.lease_seconds),
+                lambda c: self._record(row.uuid, c),
             )
             finished = replace(row, status="done", finished_at=self.now())
             folder.put_json(MANIFEST, manifest(finished, self.store.chunks(row.uuid)))
             if self.store.finish(row.uuid, self.holder, None):
+                EXPORTS.labels("done").inc()
                 log.info("export %s: done", row.uuid)
         except ExportLost:
+            EXPORTS.labels("lost").inc()
             log.warning("export %s: taken over or expired while running; this runner stops", row.uuid)
         except Unavailable:
             raise  # a store outage: the lease runs out and a runner resumes after the last written chunk
         except Exception as exc:
+            EXPORTS.labels("failed").inc()
             log.exception("export %s failed", row.uuid)
             self.store.finish(row.uuid, self.holder, getattr(exc, "message", None) or f"{type(exc).__name__}: {exc}")
         return True
+
+    def _record(self, uuid: str, chunk: ChunkRow) -> bool:
+        held = self.store.record_chunk(uuid, self.holder, chunk, self.settings.lease_seconds)
+        if held:
+            EXPORT_RECORDS.inc(chunk.events)
+        return held
 
     def expire_due(self) -> int:
         """Delete the chunks of exports past their expiry and mark them expired; how many."""
@@ -270,6 +280,7 @@ class Exports:
             if self.objects is not None:
                 self._folder(row).delete_all()
             self.store.expire(row.uuid)
+            EXPORTS.labels("expired").inc()
             log.info("export %s expired", row.uuid)
         return len(due)
 
@@ -311,23 +322,26 @@ class Exports:
 
     # -- the CLI ----------------------------------------------------------------------------------
 
-    def write_to(
-        self, folder: Artifacts, request: ExportRequest, on_chunk: Callable[[ChunkRow], None] | None = None
-    ) -> dict[str, Any]:
-        """Run an export straight into `folder` (no job, no expiry): chunks, then manifest.json; the manifest."""
+    def _unstored(self, request: ExportRequest) -> ExportRow:
+        """An export the CLI runs itself: no job row, no expiry."""
         now = self.now()
-        query = normalise(request, None, now)
-        row = ExportRow(
+        return ExportRow(
             uuid=str(uuidlib.uuid4()),
             account_id=None,
             content=request.content,
             format=request.format,
             compression=request.compression,
-            query=query,
+            query=normalise(request, None, now),
             status="running",
             created_at=now,
             expires_at=now,
         )
+
+    def write_to(
+        self, folder: Artifacts, request: ExportRequest, on_chunk: Callable[[ChunkRow], None] | None = None
+    ) -> dict[str, Any]:
+        """Run an export straight into `folder`: chunks, then manifest.json; the manifest."""
+        row = self._unstored(request)
         chunks: list[ChunkRow] = []
 
         def record(chunk: ChunkRow) -> bool:
@@ -337,24 +351,14 @@ class Exports:
             return True
 
         write_chunks(self.content(row), row, self.settings.limits, (0, ""), folder.put, record)
-        done = manifest(replace(row, status="done", finished_at=self.now(), expires_at=self.now()), chunks)
+        done = manifest(replace(row, status="done", finished_at=self.now()), chunks)
         done["expires_at"] = None
         folder.put_json(MANIFEST, done)
         return done
 
     def estimate(self, request: ExportRequest) -> int | None:
-        row = ExportRow(
-            "-",
-            None,
-            request.content,
-            request.format,
-            request.compression,
-            normalise(request, None, self.now()),
-            "running",
-            self.now(),
-            self.now(),
-        )
-        return self.content(row).estimate()
+        """How many records an export would hold (events exports; None: not known before)."""
+        return self.content(self._unstored(request)).estimate()
 
 
 def _is_uuid(value: str) -> bool:
