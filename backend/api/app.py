@@ -25,6 +25,7 @@ from backend.api.routes import (
     health,
     insights,
     lineage,
+    openlineage,
     retention,
     stats,
     subscriptions,
@@ -87,6 +88,7 @@ def create_app(
         insights.router,
         backups.router,
         exports.router,
+        openlineage.router,
     ):
         app.include_router(router, prefix=API_PREFIX)
     app.include_router(health.router)

@@ -403,8 +403,9 @@ class ExportIn(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    content: Literal["events", "stats", "summaries"] = Field(
-        description="events: the stored envelopes; stats: the rollups per window; summaries: the trace summaries"
+    content: Literal["events", "stats", "summaries", "openlineage"] = Field(
+        description="events: the stored envelopes; stats: the rollups per window; summaries: the trace summaries; "
+        "openlineage: the lineage as OpenLineage RunEvents (NDJSON)"
     )
     format: Literal["ndjson", "csv"] = "ndjson"
     compression: Literal["gzip", "none"] = "gzip"

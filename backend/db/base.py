@@ -638,6 +638,7 @@ class EventScope:
     trace_key: str | None = None
     node_keys: tuple[str, ...] | None = None
     account_uuid: str | None = None  # the public id of the account that sent them
+    types: tuple[str, ...] | None = None  # only events of these types
 
 
 class ExportedEvent(NamedTuple):

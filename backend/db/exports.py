@@ -223,6 +223,8 @@ class SqlExports:
             where.append(column < scope.until)
         if scope.trace_key is not None:
             where.append(E.trace_key == scope.trace_key)
+        if scope.types is not None:
+            where.append(E.type.in_(scope.types))
         if scope.account_uuid is not None:
             where.append(E.account_id == select(A.id).where(A.uuid == scope.account_uuid).scalar_subquery())
         if scope.node_keys is not None:

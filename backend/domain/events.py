@@ -166,17 +166,18 @@ class Envelope(BaseModel):
 
     def default_op(self) -> str:
         """The flow's op, or one derived from the kinds: parse, derive or write."""
-        if self.op:
-            return self.op
-        kinds_in = {n.kind for n in self.inputs}
-        kinds_out = {n.kind for n in self.outputs}
-        if kinds_in == {"file"} and kinds_out == {"data"}:
-            return "parse"
-        if kinds_in == {"data"} and kinds_out == {"data"}:
-            return "derive"
-        if "data" in kinds_in and kinds_out <= {"file", "sink"}:
-            return "write"
-        return "flow"
+        return self.op or default_op({n.kind for n in self.inputs}, {n.kind for n in self.outputs})
+
+
+def default_op(kinds_in: set[str], kinds_out: set[str]) -> str:
+    """The op of a flow that names none, from the kinds it links: parse, derive, write, or flow."""
+    if kinds_in == {"file"} and kinds_out == {"data"}:
+        return "parse"
+    if kinds_in == {"data"} and kinds_out == {"data"}:
+        return "derive"
+    if "data" in kinds_in and kinds_out <= {"file", "sink"}:
+        return "write"
+    return "flow"
 
 
 def format_time(value: datetime) -> str:

@@ -25,6 +25,7 @@ from typing import Any, Literal, Protocol
 from backend import failpoints
 from backend.db.base import EventLog, NewEvent, NodeLink
 from backend.domain.events import AcceptedEvent, RejectedEvent, validate_events
+from backend.domain.openlineage import expand
 from backend.domain.projection import StoredEvent
 from backend.domain.projector import Projector, stored_event
 from backend.errors import GraphBusy, GraphError, SqlUnavailable
@@ -120,13 +121,17 @@ class Ingest:
         received_at: datetime | None = None,
         on_store_error: Literal["park", "raise"] = "park",
         wait_for_graph: bool = False,
+        only_openlineage: bool = False,
     ) -> IngestResult:
         """Validate, decide, store, project. `received_at`: when the events reached the service (parked
         events keep it, so their dedup keys do not change). `on_store_error="raise"`: an unreachable event
         log raises SqlUnavailable instead of parking (a stream consumer releases its entries instead).
         `wait_for_graph`: merge the stored events into the graph before returning (read-your-writes), instead
-        of handing them to the projector's thread."""
+        of handing them to the projector's thread. OpenLineage RunEvents in the batch are taken in as the
+        envelopes they stand for (`only_openlineage`: nothing else is)."""
         now = received_at or datetime.now(UTC)
+        expanded = expand(raw, only_openlineage=only_openlineage)  # RunEvents → envelopes (docs/openlineage.md)
+        raw = expanded.events
         accepted, rejected = validate_events(list(raw), channel, now)
         result = IngestResult(rejected=list(rejected))
         direct: list[AcceptedEvent] = []
@@ -162,6 +167,9 @@ class Ingest:
                     )
                     failpoints.hit("park.parked")
                 result.buffered += len(events)
+        # indices of the batch as sent: an envelope made from a RunEvent answers by the RunEvent's index
+        result.rejected = [RejectedEvent(expanded.origin[r.index], r.error) for r in result.rejected]
+        result.rejected += expanded.rejected
         result.rejected.sort(key=lambda r: r.index)
         return result
 

@@ -34,12 +34,13 @@ from backend.errors import (
 from backend.exports.artifacts import MANIFEST, Artifacts
 from backend.exports.chunks import ExportLost, Limits, manifest, write_chunks
 from backend.exports.contents import Content, EventsContent, StatsContent, SummariesContent
+from backend.exports.openlineage import LINEAGE_TYPES, OpenLineageContent, TraceFacts
 from backend.metrics import EXPORT_RECORDS, EXPORTS
 from backend.storage.base import ObjectStore
 
 log = logging.getLogger("ftel.exports")
 
-CONTENTS = ("events", "stats", "summaries")
+CONTENTS = ("events", "stats", "summaries", "openlineage")
 FORMATS = ("ndjson", "csv")
 MAX_LINEAGE_NODES = 10_000
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
@@ -94,6 +95,8 @@ def normalise(request: ExportRequest, principal: Principal | None, now: datetime
         raise InvalidInput(f"content must be one of {', '.join(CONTENTS)}", {"content": request.content})
     if request.format not in FORMATS:
         raise InvalidInput(f"format must be one of {', '.join(FORMATS)}", {"format": request.format})
+    if request.content == "openlineage" and request.format != "ndjson":
+        raise InvalidInput("openlineage exports are NDJSON (one RunEvent per line)", {"format": request.format})
     if request.compression not in ("gzip", "none"):
         raise InvalidInput("compression must be gzip or none", {"compression": request.compression})
     period = request.since is not None or request.until is not None
@@ -127,7 +130,7 @@ def normalise(request: ExportRequest, principal: Principal | None, now: datetime
             raise InvalidInput("summaries are chosen by the time of their traces' events: leave time out")
         if period:
             query = {"since": _iso(request.since), "until": _iso(request.until)}
-            if request.content == "events":
+            if request.content in ("events", "openlineage"):
                 query["time"] = request.time
         elif request.trace:
             query = {"trace": request.trace}
@@ -136,7 +139,7 @@ def normalise(request: ExportRequest, principal: Principal | None, now: datetime
             if request.direction:
                 query.update(direction=request.direction, depth=request.depth or 1)
     if principal is not None:
-        if request.content != "events" and not principal.has("read"):
+        if request.content in ("stats", "summaries") and not principal.has("read"):
             raise Forbidden(f"{request.content} exports describe the whole service: role 'read' needed too")
         if not principal.has("read"):  # the account's own events only
             query["sent_by"] = principal.uuid
@@ -298,16 +301,35 @@ class Exports:
             if q.get("trace"):
                 traces = [q["trace"]]
             return SummariesContent(self.store, since, until, traces, row.format)
-        owner = q.get("sent_by")
         scope = EventScope(
             since=since,
             until=until,
             time=q.get("time", "received"),
             trace_key=q.get("trace"),
             node_keys=tuple(keys) if keys is not None else None,
-            account_uuid=owner,
+            account_uuid=q.get("sent_by"),
+            types=LINEAGE_TYPES if row.content == "openlineage" else None,
         )
+        if row.content == "openlineage":
+            return OpenLineageContent(self.store, scope, self._facts())
         return EventsContent(self.store, scope, row.format)
+
+    def _facts(self) -> TraceFacts:
+        return TraceFacts(self.queries.graph, self.queries.trace_graph_limit)
+
+    def trace_run_events(self, trace: str) -> Iterator[bytes]:
+        """GET /traces/{key}/openlineage: the trace's lineage as OpenLineage RunEvents, one per NDJSON line
+        (NotFound before the first line when the log holds no event of the trace)."""
+        scope = EventScope(trace_key=trace, types=LINEAGE_TYPES)
+        if not self.store.event_page(EventScope(trace_key=trace), 0, 1):
+            raise NotFound(f"no trace {trace!r}")
+        content = OpenLineageContent(self.store, scope, self._facts())
+
+        def lines() -> Iterator[bytes]:
+            for page, _ in content.pages(""):
+                yield b"".join(page)
+
+        return lines()
 
     def _keys(self, q: dict[str, Any]) -> list[str] | None:
         key = q.get("key")

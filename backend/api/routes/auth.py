@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import base64
+import binascii
+from urllib.parse import unquote_plus
+
 import orjson
 from fastapi import APIRouter, Request
 from fastapi.concurrency import run_in_threadpool
@@ -84,7 +88,8 @@ class RefreshIn(BaseModel):
     },
 )
 async def token(request: Request, signin: SignInDep) -> TokenResponse:
-    """Accepts a JSON body or an OAuth2 client-credentials form (`client_id`, `client_secret`). Failed sign-ins
+    """Accepts a JSON body or an OAuth2 client-credentials form (`client_id`, `client_secret`, or the two in
+    `Authorization: Basic`, as `client_secret_basic` sends them). Failed sign-ins
     are limited per client id and per source address (FT_SIGNIN_*): past a limit, 429 with Retry-After."""
     content_type = request.headers.get("content-type", "")
     if content_type.startswith("application/x-www-form-urlencoded") or content_type.startswith("multipart/form-data"):
@@ -99,12 +104,30 @@ async def token(request: Request, signin: SignInDep) -> TokenResponse:
         fields = {k: body.get(k) for k in ("client_id", "client_secret")} if isinstance(body, dict) else {}
         refresh = body.get("refresh", False) if isinstance(body, dict) else False
     client_id, secret = fields.get("client_id"), fields.get("client_secret")
+    if client_id is None and secret is None:
+        client_id, secret = _basic(request.headers.get("authorization", ""))
     if not isinstance(client_id, str) or not isinstance(secret, str) or not client_id or not secret:
         raise InvalidInput("client_id and client_secret are required, as strings")
     if not isinstance(refresh, bool):
         raise InvalidInput("refresh must be true or false")
     issued = await signin.token(client_id, secret, request.client.host if request.client else None, refresh)
     return TokenResponse.of(issued)
+
+
+def _basic(header: str) -> tuple[str | None, str | None]:
+    """OAuth 2.0 `client_secret_basic` (RFC 6749, 2.3.1): `Authorization: Basic base64(id:secret)`, each part
+    form-urlencoded first; what OAuth clients such as OpenLineage's HTTP transport send by default."""
+    scheme, _, value = header.partition(" ")
+    if scheme.lower() != "basic" or not value.strip():
+        return None, None
+    try:
+        decoded = base64.b64decode(value.strip(), validate=True).decode()
+    except (binascii.Error, UnicodeDecodeError):
+        raise InvalidInput("Authorization: Basic must hold base64 of client_id:client_secret") from None
+    client_id, colon, secret = decoded.partition(":")
+    if not colon:
+        raise InvalidInput("Authorization: Basic must hold base64 of client_id:client_secret")
+    return unquote_plus(client_id), unquote_plus(secret)
 
 
 @router.post(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from functools import partial
 from typing import Annotated, Any
 
@@ -29,7 +30,10 @@ class IngestOut(BaseModel):
     rejected: list[Rejection]
 
 
-def parse_events(body: bytes, content_type: str) -> list[Any]:
+def parse_events(
+    body: bytes, content_type: str, single: Callable[[dict[str, Any]], bool] = lambda doc: "type" in doc
+) -> list[Any]:
+    """A JSON array, {"events": [...]}, NDJSON, or one event alone (a JSON object `single` recognises)."""
     if not body.strip():
         raise InvalidInput('empty body: send a JSON array of events, {"events": [...]} or NDJSON')
     if "ndjson" in content_type or "jsonlines" in content_type:
@@ -45,7 +49,7 @@ def parse_events(body: bytes, content_type: str) -> list[Any]:
         return doc
     if isinstance(doc, dict) and isinstance(doc.get("events"), list):
         return list(doc["events"])
-    if isinstance(doc, dict) and "type" in doc:
+    if isinstance(doc, dict) and single(doc):
         return [doc]
     raise InvalidInput('expected a JSON array of events or {"events": [...]}')
 

@@ -8,9 +8,10 @@ from typing import Annotated, Any, Literal
 import orjson
 from fastapi import APIRouter, Query, Request, Response
 from fastapi.concurrency import run_in_threadpool
+from fastapi.responses import StreamingResponse
 
 from backend.api import params
-from backend.api.deps import QueriesDep, ReadAccount
+from backend.api.deps import ExportsDep, QueriesDep, ReadAccount
 from backend.api.errors import BAD_KEY, documented
 from backend.api.params import DATE_TIME, KeyPath, suffix_is_literal
 from backend.api.schemas import TraceFeeds, TraceGraph, TraceOut, TracePage
@@ -95,6 +96,24 @@ async def get_trace_feeds(
         return Response(orjson.dumps(await _detail(queries, f"{key}/feeds")), media_type="application/json")
     feeds = await run_in_threadpool(queries.trace_feeds, parse_key(key), direction)
     return Response(TraceFeeds.model_validate(feeds).model_dump_json(), media_type="application/json")
+
+
+@router.get(
+    "/traces/{key:path}/openlineage",
+    summary="The trace's lineage as OpenLineage RunEvents (NDJSON)",
+    description="One RunEvent per line: the trace as a root run (START, COMPLETE), each flow as a child run that "
+    "COMPLETEs with its inputs and outputs, each drop as a child run that FAILs with the reason; the facet "
+    "`fileTelemetry_node` carries each dataset's key, kind, status, drop reason and log counts (docs/openlineage.md).",
+    response_class=StreamingResponse,
+    responses={200: {"content": {"application/x-ndjson": {}}}, **documented(BAD_KEY, (404, "no trace with this key"))},
+)
+async def get_trace_openlineage(
+    key: KeyPath, request: Request, queries: QueriesDep, exports: ExportsDep, _: ReadAccount
+) -> Response:
+    if not suffix_is_literal(request, "/openlineage"):  # GET /traces/a%2Fopenlineage: the trace itself
+        return Response(orjson.dumps(await _detail(queries, f"{key}/openlineage")), media_type="application/json")
+    lines = await run_in_threadpool(exports.trace_run_events, parse_key(key))
+    return StreamingResponse(lines, media_type="application/x-ndjson")
 
 
 @router.get(

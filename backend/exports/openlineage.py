@@ -1,0 +1,166 @@
+"""Lineage out as OpenLineage RunEvents (GET /traces/{key}/openlineage, exports with content `openlineage`),
+made from the stored events, valid against the spec this service checks what it takes in against.
+
+- A trace is a root run (run id derived from the trace key; job `file-telemetry/<trace name>`): its
+  trace.started is the root run's START, its trace.ended the root run's COMPLETE.
+- Each flow is a child run of it (run id derived from the event's id; job `file-telemetry/<op>`): one COMPLETE
+  with the flow's inputs and outputs, and the parent facet naming the root run.
+- Each drop is a child run `file-telemetry/drop` that FAILs with the dropped node as its input and the reason
+  as the error message facet's message.
+- Logs and status events are not runs: what they say is in the facet `fileTelemetry_node` of each dataset
+  (its key and kind, and, as the graph holds them, its status, drop reason and log counts by level);
+  `fileTelemetry_trace` on each run names the trace and its owner. Taken in again by this service, these
+  facets give back the same keys, kinds, traces and edges.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections import OrderedDict
+from collections.abc import Iterator, Sequence
+from typing import Any
+
+import orjson
+
+from backend.db.base import EventScope, ExportedEvent, ExportStore
+from backend.domain.events import default_op
+from backend.domain.openlineage import FACETS_URL, NAMESPACE, NODE_FACET, PRODUCER, SCHEMA_URL, TRACE_FACET, dataset_of
+from backend.exports.contents import Page
+from graph.base import GraphStore
+
+_NS = uuid.UUID("0d7c3f4e-5a0b-4c8e-9f21-3b6e2d1a7c55")
+_ERROR_URL = "https://openlineage.io/spec/facets/1-0-1/ErrorMessageRunFacet.json#/$defs/ErrorMessageRunFacet"
+_PARENT_URL = "https://openlineage.io/spec/facets/1-2-0/ParentRunFacet.json#/$defs/ParentRunFacet"
+LINEAGE_TYPES = ("trace.started", "trace.ended", "flow", "file.dropped", "data.dropped")
+
+
+def root_run_id(trace: str) -> str:
+    return str(uuid.uuid5(_NS, f"trace\x1f{trace}"))
+
+
+class TraceFacts:
+    """What the graph knows of the nodes and the name of a few traces at a time (the last `keep` asked for)."""
+
+    def __init__(self, graph: GraphStore, limit: int, keep: int = 8) -> None:
+        self.graph, self.limit, self.keep = graph, limit, keep
+        self._cache: OrderedDict[str, tuple[str, dict[str, dict[str, Any]]]] = OrderedDict()
+
+    def __call__(self, trace: str) -> tuple[str, dict[str, dict[str, Any]]]:
+        """(the trace's name, its nodes by key)."""
+        if trace in self._cache:
+            self._cache.move_to_end(trace)
+            return self._cache[trace]
+        found = self.graph.trace(trace) or {}
+        sub = self.graph.trace_graph(trace, self.limit) if found else None
+        facts = (str(found.get("name") or trace), {n["key"]: n for n in (sub.nodes if sub else [])})
+        self._cache[trace] = facts
+        if len(self._cache) > self.keep:
+            self._cache.popitem(last=False)
+        return facts
+
+
+def _facet(**fields: Any) -> dict[str, Any]:
+    return {"_producer": PRODUCER, "_schemaURL": FACETS_URL, **fields}
+
+
+def _dataset(ref: dict[str, Any], nodes: dict[str, dict[str, Any]]) -> dict[str, Any]:
+    namespace, name = dataset_of(ref["key"])
+    known = nodes.get(ref["key"], {})
+    facet: dict[str, Any] = {"key": ref["key"], "kind": ref["kind"]}
+    if known:
+        facet["status"] = known.get("status")
+        if known.get("reason") or known.get("drop_reason"):
+            facet["dropReason"] = known.get("drop_reason") or known.get("reason")
+        facet["logs"] = {level: int(known.get(f"log_{level}") or 0) for level in ("debug", "info", "warn", "error")}
+    return {"namespace": namespace, "name": name, "facets": {NODE_FACET: _facet(**facet)}}
+
+
+def run_events(events: Sequence[ExportedEvent], facts: TraceFacts) -> Iterator[dict[str, Any]]:
+    """The RunEvents of some stored events (those that are not lineage are skipped)."""
+    for ev in events:
+        if ev.type not in LINEAGE_TYPES or ev.trace_key is None:
+            continue
+        body = orjson.loads(ev.payload)
+        trace = ev.trace_key
+        name, nodes = facts(trace)
+        if ev.type == "trace.started":
+            name = str((body.get("attrs") or {}).get("name") or name)
+        root = {"runId": root_run_id(trace)}
+        root_job = {"namespace": NAMESPACE, "name": name}
+        ours = {"trace": trace, "user": ev.user_id or body.get("user")}
+        base = {"eventTime": ev.created, "producer": PRODUCER, "schemaURL": SCHEMA_URL}
+        if ev.type in ("trace.started", "trace.ended"):
+            yield {
+                **base,
+                "eventType": "START" if ev.type == "trace.started" else "COMPLETE",
+                "run": {**root, "facets": {TRACE_FACET: _facet(**ours, root=True)}},
+                "job": root_job,
+                "inputs": [],
+                "outputs": [],
+            }
+            continue
+        parent = _facet(run=root, job=root_job, root={"run": root, "job": root_job})
+        parent["_schemaURL"] = _PARENT_URL
+        facets: dict[str, Any] = {"parent": parent, TRACE_FACET: _facet(**ours, root=False)}
+        child = {"runId": str(uuid.uuid5(_NS, f"event\x1f{ev.uuid}")), "facets": facets}
+        if ev.type == "flow":
+            ins, outs = body.get("inputs", []), body.get("outputs", [])
+            op = body.get("op") or default_op({r["kind"] for r in ins}, {r["kind"] for r in outs})
+            yield {
+                **base,
+                "eventType": "COMPLETE",
+                "run": child,
+                "job": {"namespace": NAMESPACE, "name": op},
+                "inputs": [_dataset(r, nodes) for r in ins],
+                "outputs": [_dataset(r, nodes) for r in outs],
+            }
+            continue
+        reason = body.get("reason") or body.get("code") or "dropped"
+        facets["errorMessage"] = {
+            "_producer": PRODUCER,
+            "_schemaURL": _ERROR_URL,
+            "message": reason,
+            "programmingLanguage": "none",
+        }
+        yield {
+            **base,
+            "eventType": "FAIL",
+            "run": child,
+            "job": {"namespace": NAMESPACE, "name": "drop"},
+            "inputs": [_dataset(body["node"], nodes)],
+            "outputs": [],
+        }
+
+
+class OpenLineageContent:
+    """An export's RunEvents, as NDJSON: the lineage events of its scope, by log id (read a page at a time)."""
+
+    columns: Sequence[str] = ()
+
+    def __init__(self, store: ExportStore, scope: EventScope, facts: TraceFacts, page: int = 2000) -> None:
+        self.store, self.scope, self.facts, self.page = store, scope, facts, page
+
+    def pages(self, cursor: str) -> Iterator[Page]:
+        after = int(cursor or 0)
+        while True:
+            page = self.store.event_page(self.scope, after, self.page)
+            lines: list[bytes] = []
+            records: list[ExportedEvent] = []
+            for ev in page:
+                for run_event in run_events([ev], self.facts):
+                    lines.append(orjson.dumps(run_event) + b"\n")
+                    records.append(ev)
+            if lines:
+                yield lines, records
+            if len(page) < self.page:
+                return
+            after = page[-1].seq
+
+    def position(self, record: ExportedEvent) -> dict[str, Any]:
+        return {"seq": record.seq, "id": record.uuid, "time": record.created}
+
+    def cursor(self, record: ExportedEvent) -> str:
+        return str(record.seq)
+
+    def estimate(self) -> int:
+        return self.store.count_events(self.scope)
