@@ -15,6 +15,7 @@ from typing import Any
 
 import orjson
 import pytest
+import redis
 from openlineage.client import OpenLineageClient
 from openlineage.client.event_v2 import InputDataset, Job, OutputDataset, Run, RunEvent, RunState
 from openlineage.client.facet_v2 import error_message_run, parent_run
@@ -23,11 +24,13 @@ from openlineage.client.transport.http import HttpConfig, HttpTransport, create_
 from backend.demo import seed_events
 from backend.domain.openlineage import SCHEMA_URL, _validator
 from tests.conftest import ADMIN, Api, Server, wait_for
+from tests.stream_fixtures import xadd_events
 
 
 @pytest.fixture(scope="module")
 def aio(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
-    srv = Server({**ADMIN, "FT_EXPORT_POLL_SECONDS": "0.2"}, "serve", tmp_path_factory.mktemp("openlineage"))
+    env = {**ADMIN, "FT_EXPORT_POLL_SECONDS": "0.2", "FT_STREAM_BLOCK_MS": "200", "FT_STREAM_RECONCILE_SECONDS": "1"}
+    srv = Server(env, "serve", tmp_path_factory.mktemp("openlineage"))
     yield srv
     srv.stop()
 
@@ -186,6 +189,21 @@ def test_the_seed_scenario_goes_out_valid_and_comes_back_with_the_same_edges(
         assert empty.get("/traces/OL-A").json()["user"] == "team-7"
     finally:
         other.stop()
+
+
+def test_a_subscription_stream_carries_run_events_too(admin: Api) -> None:
+    """What an OpenLineage transport writing to the stream (or a Kafka transport keyed by the stream key) does."""
+    app = admin.account("ingest", name="spark-jobs")
+    sub = app.post("/subscriptions", json={"user_id": "spark"}).json()
+    tag = uuid.uuid4().hex[:6]
+    _, events = pipeline(tag)
+    root = _plain(events[0])["run"]["runId"]
+    xadd_events(
+        redis.Redis.from_url(sub["endpoint"], decode_responses=True), sub["stream_key"], [_plain(e) for e in events]
+    )
+    assert wait_for(lambda: admin.get(f"/traces/{root}").status_code == 200, timeout=30)
+    assert wait_for(lambda: len(admin.get(f"/traces/{root}/graph").json()["edges"]) == 2, timeout=30)
+    assert admin.get(f"/traces/{root}").json()["status"] == "ended"
 
 
 def test_bad_run_events_get_per_event_errors(admin: Api) -> None:
