@@ -1,6 +1,7 @@
 package io.filetelemetry.client;
 
 import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.MappingIterator;
 import io.filetelemetry.client.internal.ApiClient;
 import io.filetelemetry.client.internal.BatchingSender;
 import io.filetelemetry.client.internal.Json;
@@ -13,6 +14,7 @@ import java.io.UncheckedIOException;
 import java.net.URI;
 import java.net.http.HttpRequest;
 import java.net.http.HttpResponse;
+import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.StandardCopyOption;
@@ -123,6 +125,80 @@ public final class FileTelemetryClient implements AutoCloseable {
     /** A background sender with {@link SenderOptions#defaults()}. */
     public AsyncSender newAsyncSender() {
         return newAsyncSender(SenderOptions.defaults());
+    }
+
+    // -- OpenLineage -----------------------------------------------------------------------------------
+
+    /**
+     * Send one OpenLineage RunEvent, as JSON ({@code POST /openlineage}), the way the OpenLineage HTTP transport
+     * does. The counts are of the envelopes it becomes (a flow, the trace's start and end, logs, drops). A
+     * RunEvent the server refuses is an {@link InvalidRequestException} with its reason.
+     */
+    public IngestResult sendOpenLineage(String runEventJson) {
+        open();
+        byte[] body = Objects.requireNonNull(runEventJson, "runEventJson").getBytes(StandardCharsets.UTF_8);
+        return postOpenLineage("send an OpenLineage RunEvent", body, false);
+    }
+
+    /**
+     * Send OpenLineage RunEvents (JSON objects) in one request; refused ones come back in
+     * {@link IngestResult#rejected()} by their index in {@code runEventsJson}. A string that is not JSON
+     * throws {@link IllegalArgumentException} before anything is sent.
+     */
+    public IngestResult sendOpenLineage(List<String> runEventsJson) {
+        open();
+        return postOpenLineage("send " + runEventsJson.size() + " OpenLineage RunEvents",
+                openLineageArray(runEventsJson), false);
+    }
+
+    /** {@link #sendOpenLineage(List)}, answered only once the events are merged into the lineage graph. */
+    public IngestResult sendOpenLineageAndWaitForGraph(List<String> runEventsJson) {
+        open();
+        return postOpenLineage("send " + runEventsJson.size() + " OpenLineage RunEvents",
+                openLineageArray(runEventsJson), true);
+    }
+
+    /**
+     * A trace's lineage as OpenLineage RunEvents ({@code GET /traces/{key}/openlineage}): the trace as the
+     * root run, each flow as a child run that completes, each drop as one that fails with the reason.
+     */
+    public List<JsonNode> traceOpenLineage(String traceKey) {
+        open();
+        String what = "trace OpenLineage " + traceKey;
+        HttpResponse<InputStream> r = api.stream(what, token -> api.streamingRequest(
+                "traces/" + ApiClient.seg(traceKey) + "/openlineage", null)
+                .header("Authorization", "Bearer " + token).header("Accept", "application/x-ndjson").GET().build(),
+                true);
+        List<JsonNode> out = new ArrayList<>();
+        try (InputStream in = r.body();
+             MappingIterator<JsonNode> lines = Json.MAPPER.readerFor(JsonNode.class).readValues(in)) {
+            while (lines.hasNextValue()) {
+                out.add(lines.nextValue());
+            }
+        } catch (IOException e) {
+            throw new TransportException(what + ": reading the answer failed", e);
+        }
+        return out;
+    }
+
+    private static byte[] openLineageArray(List<String> runEventsJson) {
+        List<JsonNode> events = new ArrayList<>(runEventsJson.size());
+        for (int i = 0; i < runEventsJson.size(); i++) {
+            try {
+                events.add(Json.MAPPER.readTree(runEventsJson.get(i)));
+            } catch (IOException e) {
+                throw new IllegalArgumentException("RunEvent " + i + " is not JSON: " + e.getMessage(), e);
+            }
+        }
+        return Json.writeBytes(events);
+    }
+
+    private IngestResult postOpenLineage(String what, byte[] body, boolean waitForGraph) {
+        Map<String, String> query = waitForGraph ? Map.of("wait_for_graph", "true") : null;
+        JsonNode r = api.json(what, token -> api.request("openlineage", query)
+                .header("Authorization", "Bearer " + token).header("Content-Type", "application/json")
+                .POST(HttpRequest.BodyPublishers.ofByteArray(body)).build());
+        return Json.convert(r, IngestResult.class);
     }
 
     // -- subscriptions ---------------------------------------------------------------------------------
