@@ -137,11 +137,16 @@ class EventsContent:
         after = int(cursor or 0)
         while True:
             page = self.store.event_page(self.scope, after, self.page)
-            if page:
-                yield list(map(self._encode, page)), page
+            encoded = self.encode_page(page)
+            if encoded[0]:
+                yield encoded
             if len(page) < self.page:
                 return
             after = page[-1].seq
+
+    def encode_page(self, page: list[ExportedEvent]) -> Page:
+        """A page of events as records: one each, here."""
+        return list(map(self._encode, page)), page
 
     def position(self, record: ExportedEvent) -> dict[str, Any]:
         return {"seq": record.seq, "id": record.uuid, "time": record.created}

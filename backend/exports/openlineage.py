@@ -25,7 +25,7 @@ import orjson
 from backend.db.base import EventScope, ExportedEvent, ExportStore
 from backend.domain.events import default_op
 from backend.domain.openlineage import FACETS_URL, NAMESPACE, NODE_FACET, PRODUCER, SCHEMA_URL, TRACE_FACET, dataset_of
-from backend.exports.contents import Page
+from backend.exports.contents import EventsContent, Page
 from graph.base import GraphStore
 
 _NS = uuid.UUID("0d7c3f4e-5a0b-4c8e-9f21-3b6e2d1a7c55")
@@ -132,35 +132,21 @@ def run_events(events: Sequence[ExportedEvent], facts: TraceFacts) -> Iterator[d
         }
 
 
-class OpenLineageContent:
-    """An export's RunEvents, as NDJSON: the lineage events of its scope, by log id (read a page at a time)."""
+class OpenLineageContent(EventsContent):
+    """An export's RunEvents, as NDJSON: the lineage events of its scope, by log id (read a page at a time);
+    a record's position and cursor are those of the event it was made from."""
 
     columns: Sequence[str] = ()
 
     def __init__(self, store: ExportStore, scope: EventScope, facts: TraceFacts, page: int = 2000) -> None:
-        self.store, self.scope, self.facts, self.page = store, scope, facts, page
+        super().__init__(store, scope, "ndjson", page)
+        self.facts = facts
 
-    def pages(self, cursor: str) -> Iterator[Page]:
-        after = int(cursor or 0)
-        while True:
-            page = self.store.event_page(self.scope, after, self.page)
-            lines: list[bytes] = []
-            records: list[ExportedEvent] = []
-            for ev in page:
-                for run_event in run_events([ev], self.facts):
-                    lines.append(orjson.dumps(run_event) + b"\n")
-                    records.append(ev)
-            if lines:
-                yield lines, records
-            if len(page) < self.page:
-                return
-            after = page[-1].seq
-
-    def position(self, record: ExportedEvent) -> dict[str, Any]:
-        return {"seq": record.seq, "id": record.uuid, "time": record.created}
-
-    def cursor(self, record: ExportedEvent) -> str:
-        return str(record.seq)
-
-    def estimate(self) -> int:
-        return self.store.count_events(self.scope)
+    def encode_page(self, page: list[ExportedEvent]) -> Page:
+        lines: list[bytes] = []
+        records: list[ExportedEvent] = []
+        for ev in page:
+            for run_event in run_events([ev], self.facts):
+                lines.append(orjson.dumps(run_event) + b"\n")
+                records.append(ev)
+        return lines, records
