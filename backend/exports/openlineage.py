@@ -35,7 +35,12 @@ LINEAGE_TYPES = ("trace.started", "trace.ended", "flow", "file.dropped", "data.d
 
 
 def root_run_id(trace: str) -> str:
-    return str(uuid.uuid5(_NS, f"trace\x1f{trace}"))
+    """A trace's root run id: the trace key itself when it is one (a trace taken in from OpenLineage is keyed by
+    its root run's id: a catalog sees the producer's own run again), else a UUID derived from it."""
+    try:
+        return str(uuid.UUID(trace))
+    except ValueError:
+        return str(uuid.uuid5(_NS, f"trace\x1f{trace}"))
 
 
 class TraceFacts:

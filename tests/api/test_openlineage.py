@@ -41,8 +41,9 @@ def admin(aio: Server) -> Api:
 
 
 def official_client(api: Api, base: str) -> OpenLineageClient:
-    """What an Airflow or Spark deployment configures: the HTTP transport at /api/v1/openlineage, its token from
-    our token endpoint by OAuth2 client credentials (client_secret_basic, the transport's default)."""
+    """What an Airflow or Spark deployment configures: the HTTP transport at the service's URL (its default path,
+    api/v1/lineage, is answered too), its token from our token endpoint by OAuth2 client credentials
+    (client_secret_basic, the transport's default)."""
     created = api.post("/accounts", json={"name": "airflow", "kind": "system", "roles": ["ingest"]}).json()
     auth = create_token_provider(
         {
@@ -52,7 +53,7 @@ def official_client(api: Api, base: str) -> OpenLineageClient:
             "clientSecret": created["client_secret"],
         }
     )
-    return OpenLineageClient(transport=HttpTransport(HttpConfig(url=base, endpoint="api/v1/openlineage", auth=auth)))
+    return OpenLineageClient(transport=HttpTransport(HttpConfig(url=base, auth=auth)))
 
 
 def pipeline(tag: str) -> tuple[str, list[RunEvent]]:
@@ -141,6 +142,10 @@ def test_the_official_client_reports_a_pipeline_with_a_failing_job(aio: Server, 
     assert trace["summary"]["drop_reasons"] == {"column customer_id is missing": 1}
     messages = [m["message"] for m in admin.get(f"/traces/{dag}").json()["log_messages"]]
     assert "airflow-prod/load_mart: FAIL: column customer_id is missing" in messages
+    # out again: the root run keeps the producer's run id, the task runs name it as their parent
+    out = [orjson.loads(line) for line in admin.get(f"/traces/{dag}/openlineage").content.splitlines()]
+    assert {e["run"]["runId"] for e in out if "parent" not in e["run"]["facets"]} == {dag}
+    assert {e["run"]["facets"]["parent"]["run"]["runId"] for e in out if "parent" in e["run"]["facets"]} == {dag}
     # the same events again: nothing new
     again = admin.post("/openlineage", json=[orjson.loads(orjson.dumps(_plain(e))) for e in events])
     assert again.status_code == 202 and again.json()["accepted"] == 0 and again.json()["rejected"] == [], again.text

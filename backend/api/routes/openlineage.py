@@ -1,4 +1,5 @@
-"""OpenLineage in: POST /openlineage takes the RunEvents that OpenLineage integrations (Airflow, Spark, dbt,
+"""OpenLineage in: POST /openlineage (and POST /lineage, the transports' default path) takes the RunEvents
+that OpenLineage integrations (Airflow, Spark, dbt,
 Flink, the openlineage-python and openlineage-java clients) send, one per request as their HTTP transport does,
 or a batch. They go through the one ingest pipeline as the envelopes they stand for (docs/openlineage.md)."""
 
@@ -26,6 +27,16 @@ _RUN_EVENT = {
 }
 
 
+@router.post(
+    "/lineage",
+    status_code=202,
+    response_model=IngestOut,
+    summary="Send OpenLineage RunEvents (the OpenLineage HTTP transport's default path; same as POST /openlineage)",
+    responses=documented(
+        (400, "one RunEvent sent alone that is not valid (the error says why), or a body that is not JSON"),
+        (413, "more events than FT_MAX_EVENTS_PER_REQUEST"),
+    ),
+)
 @router.post(
     "/openlineage",
     status_code=202,
