@@ -112,9 +112,12 @@ def restore(
     if (path is None) == (from_store is None):
         console.print("[red]name a backup[/red]: a PATH, or --from-store ID (not both)")
         raise typer.Exit(2)
+    if path is not None and not path.is_dir():
+        console.print(f"[red]restore refused[/red]: {path} is not a directory")
+        raise typer.Exit(1)
     if path is not None and not (path / "manifest.json").is_file():
         console.print(
-            f"[red]backup refused[/red]: {path} has no manifest.json (not a backup, or one that did not finish)"
+            f"[red]restore refused[/red]: {path} has no manifest.json (not a backup, or one that did not finish)"
         )
         raise typer.Exit(1)
     process = _process("restore")
@@ -140,3 +143,11 @@ def restore(
         f"{report.objects} stored files ({report.object_bytes} bytes); graph merged from {report.graph_events} events",
         flush=True,
     )
+    credentials = process.settings.admin_credentials_file
+    if not merge and credentials.exists():  # this instance's first admin is gone: the backup's accounts apply
+        credentials.unlink()
+        print(
+            f"the accounts are now the backup's: sign in with the backup's admin credentials ({credentials} "
+            "held this instance's own first admin and was removed)",
+            flush=True,
+        )

@@ -64,24 +64,45 @@ def _run(request: object, out: Path) -> None:
         raise typer.Exit(2) from None
     exports = process.exports
     assert exports is not None
+    created = not out.exists()
     columns = (TextColumn("exporting {task.description}"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn())
     try:
         folder = Artifacts(open_directory(out))
         with Progress(*columns, console=console) as progress:
             task = progress.add_task(request.content, total=exports.estimate(request))
             done = exports.write_to(folder, request, lambda chunk: progress.advance(task, chunk.events))
-    except GraphError as exc:
+    except GraphError:
         console.print(
-            f"[red]the lineage of {request.key!r} needs the graph[/red], which another process holds ({exc.message}):"
-            " ask that server (POST /api/v1/exports) or stop it first"
+            f"[red]the lineage of {request.key!r} needs the graph[/red], which the running server holds (the "
+            "all-in-one's graph has one user at a time): ask that server (POST /api/v1/exports with key, direction "
+            "and depth) or stop it first"
         )
-        raise typer.Exit(2) from None
+        _tidy(out, created)
+        raise typer.Exit(1) from None
     except FtelError as exc:
         console.print(f"[red]{exc.message}[/red]")
-        raise typer.Exit(2) from None
+        _tidy(out, created)
+        raise typer.Exit(1) from None
     finally:
         process.close()
-    print(f"{done['events']} records in {len(done['chunks'])} chunks ({done['bytes']} bytes) in {out}", flush=True)
+    _tidy(out, False)
+    chunks = len(done["chunks"])
+    print(
+        f"{done['events']} records in {chunks} chunk{'' if chunks == 1 else 's'} ({done['bytes']} bytes) in {out}",
+        flush=True,
+    )
+
+
+def _tidy(folder: Path, remove: bool) -> None:
+    """Leave no empty `.tmp` behind (the folder store's scratch space), nor, with `remove`, a folder this
+    command made for an export that failed."""
+    import shutil
+
+    scratch = folder / ".tmp"
+    if scratch.is_dir() and not any(scratch.iterdir()):
+        scratch.rmdir()
+    if remove:
+        shutil.rmtree(folder, ignore_errors=True)
 
 
 @export_app.command("events")
@@ -119,7 +140,7 @@ def export_events(
         trace=trace,
         key=key,
         direction=direction,
-        depth=depth if direction else 0,
+        depth=depth if direction else None,
     )
     _run(request, out)
 
@@ -158,7 +179,7 @@ def export_summaries(
     since: Since = None,
     until: Until = None,
     trace: Trace = None,
-    key: Key = None,
+    key: Annotated[str | None, typer.Option(help="a file or data key: the traces its events belong to")] = None,
     fmt: Format = "csv",
     no_gzip: NoGzip = False,
 ) -> None:
@@ -191,9 +212,12 @@ def export_verify(
     if not folder.is_dir():
         console.print(f"[red]{folder} is not a folder[/red]")
         raise typer.Exit(2)
+    scratch_was_there = (folder / ".tmp").exists()
     with Progress(TextColumn("checking {task.fields[name]}"), console=console) as progress:
         task = progress.add_task("verify", name="manifest.json", total=None)
         verdict = verify(Artifacts(open_directory(folder)), lambda name: progress.update(task, name=name))
+    if not scratch_was_there:
+        _tidy(folder, False)
     for problem in verdict.problems:
         print(f"FAILED {problem}")
     for name in verdict.extra:

@@ -421,8 +421,10 @@ class ExportIn(BaseModel):
     direction: Literal["upstream", "downstream", "both"] | None = Field(
         None, description="with key: the nodes of its lineage this way too, to `depth` hops"
     )
-    depth: int = Field(0, ge=0, le=20, description="with direction: hops (default 1)")
-    window: Literal["15m", "30m", "1h", "3h", "6h", "12h"] = Field("1h", description="stats: the window")
+    depth: int | None = Field(None, ge=1, le=20, description="with direction: hops (default 1)")
+    window: Literal["15m", "30m", "1h", "3h", "6h", "12h"] | None = Field(
+        None, description="stats: the window (default 1h)"
+    )
     by: list[Literal["account", "user", "reason"]] = Field(
         default_factory=list, max_length=3, description="stats: a row per key of each of these too"
     )

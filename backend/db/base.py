@@ -688,6 +688,10 @@ class ExportStore(Protocol):
 
     def record_chunk(self, uuid: str, holder: str, chunk: ChunkRow, seconds: float) -> bool: ...
 
+    def renew(self, uuid: str, holder: str, seconds: float) -> bool:
+        """Extend the holder's lease; False when it no longer holds the export."""
+        ...
+
     def set_estimate(self, uuid: str, estimate: int) -> None: ...
 
     def finish(self, uuid: str, holder: str, error: str | None) -> bool:

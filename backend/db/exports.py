@@ -171,6 +171,16 @@ class SqlExports:
         return True
 
     @translated
+    def renew(self, uuid: str, holder: str, seconds: float) -> bool:
+        with self.engine.begin() as conn:
+            held = conn.execute(
+                update(EXPORTS)
+                .where(X.uuid == uuid, X.holder == holder, X.status == "running")
+                .values(lease_until=_now() + timedelta(seconds=seconds))
+            )
+        return held.rowcount == 1
+
+    @translated
     def set_estimate(self, uuid: str, estimate: int) -> None:
         with self.engine.begin() as conn:
             conn.execute(update(EXPORTS).where(X.uuid == uuid).values(estimate=estimate))

@@ -20,7 +20,7 @@ from backend.db.base import ChunkRow, ExportRow
 from backend.domain.events import format_time
 from backend.errors import InvalidInput, ObjectNotFound
 from backend.exports.artifacts import MANIFEST, Artifacts, Written, gunzipped, gzipped
-from backend.exports.contents import Content, header
+from backend.exports.contents import Content, Page, header
 
 VERSION = "ftel-export/1"
 _FLUSH = 256 * 1024  # bytes gathered before they go to zlib and the store
@@ -47,13 +47,23 @@ def write_chunks(
     start: tuple[int, str],
     put: Callable[[str, Iterable[bytes]], Written],
     record: Callable[[ChunkRow], bool],
+    heartbeat: Callable[[], bool] = lambda: True,
 ) -> None:
     """Write `content` from `start` (chunks written so far, the cursor after the last) until it is exhausted:
-    each chunk streamed through `put`, then handed to `record` (False: the export is lost → ExportLost).
+    each chunk streamed through `put`, then handed to `record` (False: the export is lost → ExportLost);
+    `heartbeat` before each page is read (False: lost too).
     A page's records are cut by their running sizes (itertools.accumulate + bisect: no Python step per record)."""
     seq, cursor = start
-    pages = content.pages(cursor)
-    page = next(pages, None)
+    read = content.pages(cursor)
+
+    def pages() -> Iterator[Page]:
+        for page in read:
+            if not heartbeat():
+                raise ExportLost(export.uuid)
+            yield page
+
+    pages_left = pages()
+    page = next(pages_left, None)
     at = 0  # the first record of `page` not written yet
     top = header(content.columns) if export.format == "csv" else b""
     while page is not None:
@@ -80,7 +90,7 @@ def write_chunks(
                     yield bytes(buffer)
                     buffer.clear()
                 if at == len(lines):
-                    page, at = next(pages, None), 0
+                    page, at = next(pages_left, None), 0
                 if fit < len(room) or count >= limits.events:
                     break  # the chunk is full
             if buffer:

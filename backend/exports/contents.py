@@ -261,7 +261,7 @@ class StatsContent:
         for by in self.by:
             start = self.since
             while start < self.until:
-                end = min(self.until, start + step)
+                end = start + step if self.until - start > step else self.until  # (no date past year 9999)
                 for bucket in self.stats.windows(self.window, start, end, by)["buckets"]:
                     if self.fmt == "ndjson":
                         n += 1

@@ -12,6 +12,7 @@ Who may export what (docs/exports.md):
 from __future__ import annotations
 
 import logging
+import time
 import uuid as uuidlib
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, replace
@@ -43,6 +44,7 @@ log = logging.getLogger("ftel.exports")
 CONTENTS = ("events", "stats", "summaries", "openlineage")
 FORMATS = ("ndjson", "csv")
 MAX_LINEAGE_NODES = 10_000
+MAX_STATS_WINDOWS = 100_000  # per dimension: a year and a half of 15-minute windows, 11 years of hourly ones
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 
@@ -61,8 +63,8 @@ class ExportRequest:
     trace: str | None = None
     key: str | None = None
     direction: Literal["upstream", "downstream", "both"] | None = None
-    depth: int = 0
-    window: str = "1h"
+    depth: int | None = None  # with direction: hops, 1..20 (default 1)
+    window: str | None = None  # stats: default 1h
     by: tuple[str, ...] = ()
 
 
@@ -86,11 +88,15 @@ def _window_edge(value: datetime, window: str, up: bool) -> datetime:
     width = BUCKET_MS * WINDOWS[window]
     ms = (value - _EPOCH) // timedelta(milliseconds=1)
     edge = -(-ms // width) * width if up else ms // width * width
-    return _EPOCH + timedelta(milliseconds=edge)
+    try:
+        return _EPOCH + timedelta(milliseconds=edge)
+    except OverflowError:  # a window edge beyond the calendar's last day
+        raise InvalidInput(f"until must be a window ({window}) before the end of year 9999") from None
 
 
 def normalise(request: ExportRequest, principal: Principal | None, now: datetime) -> dict[str, Any]:
-    """The request checked and written down as the export's query (stored, and shown in its manifest)."""
+    """The request checked and written down as the export's query (stored, and shown in its manifest). A field
+    the scope or content does not take is refused, never silently dropped."""
     if request.content not in CONTENTS:
         raise InvalidInput(f"content must be one of {', '.join(CONTENTS)}", {"content": request.content})
     if request.format not in FORMATS:
@@ -105,29 +111,37 @@ def normalise(request: ExportRequest, principal: Principal | None, now: datetime
         raise InvalidInput(f"one scope at a time: a period, a trace or a key (got {' and '.join(scopes)})")
     if request.since and request.until and request.since >= request.until:
         raise InvalidInput("since must be before until")
-    if request.direction is None and request.depth:
+    if request.depth is not None and request.direction is None:
         raise InvalidInput("depth goes with direction (upstream, downstream or both)")
     if request.direction is not None and not request.key:
         raise InvalidInput("direction and depth go with a key")
-    if not 0 <= request.depth <= 20:
-        raise InvalidInput("depth must be 0..20", {"depth": request.depth})
+    if request.depth is not None and not 1 <= request.depth <= 20:
+        raise InvalidInput("depth must be 1..20", {"depth": request.depth})
+    if request.time != "received" and (not period or request.content not in ("events", "openlineage")):
+        raise InvalidInput("time (received or event) chooses what since/until apply to, for events: leave it out")
+    if request.content != "stats" and (request.window is not None or request.by):
+        raise InvalidInput("window and by go with stats")
     query: dict[str, Any] = {}
     if request.content == "stats":
         if request.trace or request.key:
             raise InvalidInput("statistics are exported by period (since/until), not by trace or key")
-        if request.window not in WINDOWS:
-            raise InvalidInput(f"window must be one of {', '.join(WINDOWS)}", {"window": request.window})
+        window = request.window or "1h"
+        if window not in WINDOWS:
+            raise InvalidInput(f"window must be one of {', '.join(WINDOWS)}", {"window": window})
         bad = sorted(set(request.by) - {"account", "user", "reason"})
         if bad:
             raise InvalidInput("by takes account, user and reason", {"by": bad})
-        until = _window_edge(request.until or now, request.window, up=True)
-        since = _window_edge(request.since or until - timedelta(hours=24), request.window, up=False)
-        query = {"since": _iso(since), "until": _iso(until), "window": request.window, "by": list(request.by)}
+        until = _window_edge(request.until or now, window, up=True)
+        since = _window_edge(request.since or until - timedelta(hours=24), window, up=False)
+        if (until - since) / timedelta(minutes=15 * WINDOWS[window]) > MAX_STATS_WINDOWS:
+            raise InvalidInput(
+                f"at most {MAX_STATS_WINDOWS:,} windows of {window} in one export: narrow since/until or widen the window",
+                {"since": _iso(since), "until": _iso(until)},
+            )
+        query = {"since": _iso(since), "until": _iso(until), "window": window, "by": list(request.by)}
     else:
         if not scopes:
             raise InvalidInput("say what to export: since/until, trace or key")
-        if request.content == "summaries" and request.time != "received":
-            raise InvalidInput("summaries are chosen by the time of their traces' events: leave time out")
         if period:
             query = {"since": _iso(request.since), "until": _iso(request.until)}
             if request.content in ("events", "openlineage"):
@@ -172,8 +186,7 @@ class Exports:
             raise Unavailable("exports need the object store, which this process does not open")
         now = self.now()
         query = normalise(request, principal, now)
-        if request.key and not self.store.count_events(EventScope(node_keys=(request.key,))):
-            raise NotFound(f"no events name {request.key!r}")
+        self._check_exists(query)
         if self.store.active(principal.account_id) >= self.settings.max_active:
             raise TooManyRequests(
                 f"{self.settings.max_active} exports of this account are queued or running: wait for one to finish",
@@ -192,6 +205,18 @@ class Exports:
         )
         log.info("export %s queued: %s %s %s", row.uuid, row.content, row.format, query)
         return self.store.create(row)
+
+    def _check_exists(self, query: dict[str, Any]) -> None:
+        """NotFound for a trace or key without events (that this account may export: no oracle for others')."""
+        owner = query.get("sent_by")
+        if "trace" in query and not self.store.event_page(
+            EventScope(trace_key=query["trace"], account_uuid=owner), 0, 1
+        ):
+            raise NotFound(f"no events of trace {query['trace']!r}")
+        if "key" in query and not self.store.event_page(
+            EventScope(node_keys=(query["key"],), account_uuid=owner), 0, 1
+        ):
+            raise NotFound(f"no events name {query['key']!r}")
 
     def get(self, principal: Principal, export_id: str) -> ExportRow:
         row = self.store.get(export_id) if _is_uuid(export_id) else None
@@ -253,6 +278,7 @@ class Exports:
                 (len(done), done[-1].cursor if done else ""),
                 folder.put,
                 lambda c: self._record(row.uuid, c),
+                self._heartbeat(row.uuid),
             )
             finished = replace(row, status="done", finished_at=self.now())
             folder.put_json(MANIFEST, manifest(finished, self.store.chunks(row.uuid)))
@@ -269,6 +295,21 @@ class Exports:
             log.exception("export %s failed", row.uuid)
             self.store.finish(row.uuid, self.holder, getattr(exc, "message", None) or f"{type(exc).__name__}: {exc}")
         return True
+
+    def _heartbeat(self, uuid: str) -> Callable[[], bool]:
+        """Renew the lease while a chunk is being made (at most every quarter of the lease): a chunk that takes
+        long to gather is not mistaken for a dead runner. False: the export was taken over or expired."""
+        every = self.settings.lease_seconds / 4
+        last = time.monotonic()
+
+        def beat() -> bool:
+            nonlocal last
+            if time.monotonic() - last < every:
+                return True
+            last = time.monotonic()
+            return self.store.renew(uuid, self.holder, self.settings.lease_seconds)
+
+        return beat
 
     def _record(self, uuid: str, chunk: ChunkRow) -> bool:
         held = self.store.record_chunk(uuid, self.holder, chunk, self.settings.lease_seconds)
@@ -364,6 +405,7 @@ class Exports:
     ) -> dict[str, Any]:
         """Run an export straight into `folder`: chunks, then manifest.json; the manifest."""
         row = self._unstored(request)
+        self._check_exists(row.query)
         chunks: list[ChunkRow] = []
 
         def record(chunk: ChunkRow) -> bool:

@@ -253,6 +253,12 @@ def test_roles_per_route(admin: Api, sent: list[dict[str, Any]]) -> None:
         ({"content": "events", "trace": "A", "extra": 1}, 422),
         ({"content": "everything", "trace": "A"}, 422),
         ({"content": "events", "key": "File3", "direction": "upstream", "depth": 99}, 422),
+        ({"content": "events", "key": "File3", "direction": "upstream", "depth": 0}, 422),
+        ({"content": "events", "trace": "A", "time": "event"}, 400),  # time goes with a period
+        ({"content": "events", "trace": "A", "window": "15m"}, 400),  # window goes with stats
+        ({"content": "stats", "since": "1970-01-01T00:00:00Z", "window": "15m"}, 400),  # over 100,000 windows
+        ({"content": "events", "trace": "no-such-trace"}, 404),
+        ({"content": "openlineage", "trace": "A", "format": "csv"}, 400),
     ],
 )
 def test_bad_requests_get_a_clear_4xx(admin: Api, body: dict[str, Any], status: int) -> None:
@@ -284,4 +290,8 @@ def test_the_cli_writes_the_same_export(aio: Server, admin: Api, sent: list[dict
     assert again.returncode == 2 and "holds an export already" in " ".join(again.stderr.split())
     # the lineage needs the graph, which the running server holds: said plainly
     held = ftel("export", "events", "--key", "File4", "--upstream", "--out", str(tmp_path / "held"), env=env)
-    assert held.returncode == 2 and "needs the graph" in " ".join(held.stderr.split()), held.stderr
+    assert held.returncode == 1 and "needs the graph" in " ".join(held.stderr.split()), held.stderr
+    assert not (tmp_path / "held").exists()  # a failed export leaves no folder it made
+    missing = ftel("export", "events", "--key", "no-such-key", "--out", str(tmp_path / "missing"), env=env)
+    assert missing.returncode == 1 and "no events name 'no-such-key'" in " ".join(missing.stderr.split())
+    assert not (out / ".tmp").exists()

@@ -52,8 +52,10 @@ def test_an_export_is_claimed_by_one_runner_and_its_chunks_counted(sql_engine: E
     assert row is not None and (row.events, row.chunks, row.bytes) == (15, 2, 1500)
     assert [c.seq for c in store.chunks(claimed.uuid)] == [1, 2]
     assert store.chunks(claimed.uuid)[0] == _chunk(1)
+    assert store.renew(claimed.uuid, "runner-a", 60) and not store.renew(claimed.uuid, "runner-b", 60)
     assert not store.finish(claimed.uuid, "runner-b", None)
     assert store.finish(claimed.uuid, "runner-a", None)
+    assert not store.renew(claimed.uuid, "runner-a", 60)  # finished: nothing to hold
     done = store.get(claimed.uuid)
     assert done is not None and done.status == "done" and done.finished_at is not None
     assert store.active(1) == 0

@@ -360,3 +360,18 @@ def test_a_graph_that_fails_after_the_load_says_what_is_restored(source: Source,
         assert SqlTableDump(engine).occupied() == ["events", "stored_files", "retention_records"]
     finally:
         engine.dispose()
+
+
+def test_restoring_into_a_started_all_in_one_retires_its_first_admin_credentials(
+    source: Source, tmp_path: Path
+) -> None:
+    """The target's accounts become the backup's: the credentials file of its own first admin would only
+    mislead, so it goes, and restore says so."""
+    target = tmp_path / "started"
+    target.mkdir()
+    Server({}, "serve", target).stop()  # first start: an admin is made and written to admin-credentials
+    credentials = target / "admin-credentials"
+    assert credentials.is_file()
+    done = ftel({}, target, "restore", str(source.backup))
+    assert done.returncode == 0, done.stderr
+    assert not credentials.exists() and "the accounts are now the backup's" in " ".join(done.stdout.split())

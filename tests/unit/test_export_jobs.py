@@ -180,3 +180,48 @@ def test_verify_finds_missing_altered_and_miscounted_chunks(engine: Engine, tmp_
     assert f"{names[2]}: {third} records; the manifest says {third + 1}" in text
     (folder / "manifest.json").write_text("{not json")
     assert not verify(Artifacts(open_directory(folder))).ok
+
+
+def test_a_runner_that_loses_its_export_mid_chunk_stops(engine: Engine, tmp_path: Path) -> None:
+    from backend.exports.chunks import ExportLost, write_chunks
+
+    service = exports(engine, tmp_path, Clock(), events=10**6, bytes=10**7)
+    row = service.create(ADMIN, ExportRequest("events", trace="T"))
+    claimed = service.store.claim("r1", 30)
+    assert claimed is not None
+    beats = iter([True, False])  # the second page finds the lease gone
+    content = service.content(claimed)
+    content.page = 400  # type: ignore[attr-defined]
+    with pytest.raises(ExportLost):
+        write_chunks(
+            content,
+            claimed,
+            service.settings.limits,
+            (0, ""),
+            service._folder(claimed).put,
+            lambda c: True,
+            lambda: next(beats),
+        )
+    assert service.store.chunks(row.uuid) == []
+
+
+def test_a_stats_export_at_the_end_of_the_calendar_is_refused_or_runs(engine: Engine, tmp_path: Path) -> None:
+    from backend.batch.stats import Stats
+    from backend.db.stats import SqlStats
+    from backend.errors import InvalidInput
+
+    settings = ExportSettings(Limits(1000, 10**6), timedelta(hours=1), 30, 2)
+    service = Exports(
+        SqlExports(engine), open_directory(tmp_path / "o"), None, Stats(SqlStats(engine), 900), settings, "r"
+    )  # type: ignore[arg-type]
+    end = datetime(9999, 12, 30, tzinfo=UTC)
+    done = service.write_to(
+        Artifacts(open_directory(tmp_path / "s")),
+        ExportRequest("stats", since=datetime(9999, 1, 1, tzinfo=UTC), until=end, window="12h"),
+    )
+    assert done["events"] == 0 and done["query"]["until"] == "9999-12-30T00:00:00Z"
+    with pytest.raises(InvalidInput, match="at most 100,000 windows"):
+        service.write_to(
+            Artifacts(open_directory(tmp_path / "t")),
+            ExportRequest("stats", since=datetime(1970, 1, 1, tzinfo=UTC), until=end, window="15m"),
+        )

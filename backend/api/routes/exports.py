@@ -87,6 +87,9 @@ def _request(body: ExportIn) -> ExportRequest:
     ),
 )
 async def create_export(body: ExportIn, exports: ExportsDep, account: ExportAccount) -> ExportOut:
+    """One scope (since/until, trace or key) and a content; it is queued and run in the background by a
+    serving, worker or batch process. Follow it with GET /exports/{id}; once `done`, its manifest lists the
+    chunks. Exports are deleted after FT_EXPORT_TTL_HOURS. Who may export what: docs/exports.md."""
     return export_out(await run_in_threadpool(exports.create, account, _request(body)))
 
 
@@ -120,8 +123,14 @@ async def get_manifest(export_id: ExportId, exports: ExportsDep, account: Export
     summary="One chunk, streamed (gzip'd NDJSON or CSV, as the export was asked)",
     response_class=StreamingResponse,
     responses={
-        200: {"content": {"application/gzip": {}, "application/x-ndjson": {}, "text/csv": {}}},
-        **documented(NOT_YOURS, GONE),
+        200: {
+            "content": {"application/gzip": {}, "application/x-ndjson": {}, "text/csv": {}},
+            "headers": {
+                "X-Content-SHA256": {"description": "sha256 of the chunk's bytes", "schema": {"type": "string"}},
+                "X-Records": {"description": "records in the chunk", "schema": {"type": "integer"}},
+            },
+        },
+        **documented((404, "no export with this id that this account may see, or no chunk n (yet)"), GONE),
     },
 )
 async def get_chunk(
