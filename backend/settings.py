@@ -179,7 +179,8 @@ class Settings(BaseSettings):
     graph_checkpoint_mb: int = Field(64, ge=1, le=256 * 1024)
     max_events_per_request: int = Field(10_000, ge=1)
     max_request_bytes: int = Field(16 * 1024 * 1024, ge=1024)
-    # every other request body (413 above, refused before it is read in full); POST /events has max_request_bytes,
+    # every other request body (413 above, refused before it is read in full); POST /events (and /openlineage,
+    # /lineage) has max_request_bytes,
     # POST /files max_upload_bytes, POST /auth/token (unauthenticated) max_signin_body_bytes
     max_body_bytes: int = Field(1024 * 1024, ge=1024)
     max_signin_body_bytes: int = Field(16 * 1024, ge=1024, le=1024 * 1024)

@@ -122,6 +122,8 @@ def body_limits(services: ApiServices, dashboard: bool) -> BodyLimits:
     s = services.settings
     routes: dict[tuple[str, str], int | None] = {
         ("POST", f"{API_PREFIX}/events"): s.max_request_bytes,
+        ("POST", f"{API_PREFIX}/openlineage"): s.max_request_bytes,  # (a Spark RunEvent with wide schemas: MiBs)
+        ("POST", f"{API_PREFIX}/lineage"): s.max_request_bytes,
         ("POST", f"{API_PREFIX}/files"): None,
         ("POST", f"{API_PREFIX}/auth/token"): s.max_signin_body_bytes,
     }

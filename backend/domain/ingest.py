@@ -25,7 +25,7 @@ from typing import Any, Literal, Protocol
 from backend import failpoints
 from backend.db.base import EventLog, NewEvent, NodeLink
 from backend.domain.events import AcceptedEvent, RejectedEvent, validate_events
-from backend.domain.openlineage import expand
+from backend.domain.openlineage import expand, settle
 from backend.domain.projection import StoredEvent
 from backend.domain.projector import Projector, stored_event
 from backend.errors import GraphBusy, GraphError, SqlUnavailable
@@ -133,7 +133,11 @@ class Ingest:
         expanded = expand(raw, only_openlineage=only_openlineage)  # RunEvents → envelopes (docs/openlineage.md)
         raw = expanded.events
         accepted, rejected = validate_events(list(raw), channel, now)
-        result = IngestResult(rejected=list(rejected))
+        left_out, refusals = settle(expanded, rejected)  # a RunEvent is stored whole or not at all
+        if left_out:
+            accepted = [ev for ev in accepted if ev.index not in left_out]
+        EVENTS_REJECTED.inc(len(refusals) + len(expanded.rejected))
+        result = IngestResult()
         direct: list[AcceptedEvent] = []
         to_park: list[tuple[str, list[AcceptedEvent], str]] = []
         for user, events in _by_user(accepted).items():
@@ -169,7 +173,7 @@ class Ingest:
                 result.buffered += len(events)
         # indices of the batch as sent: an envelope made from a RunEvent answers by the RunEvent's index
         result.rejected = [RejectedEvent(expanded.origin[r.index], r.error) for r in result.rejected]
-        result.rejected += expanded.rejected
+        result.rejected += refusals + expanded.rejected
         result.rejected.sort(key=lambda r: r.index)
         return result
 

@@ -19,6 +19,7 @@ which go through the one ingest pipeline like any others (docs/openlineage.md ha
 
 from __future__ import annotations
 
+import hashlib
 import re
 import uuid
 from collections.abc import Sequence
@@ -33,11 +34,12 @@ from jsonschema import Draft202012Validator
 from jsonschema.exceptions import best_match
 
 from backend.domain.events import RejectedEvent, format_time
+from backend.domain.ids import MAX_KEY_LENGTH
 
 SPEC_VERSION = "2-0-2"
 SCHEMA_URL = f"https://openlineage.io/spec/{SPEC_VERSION}/OpenLineage.json#/$defs/RunEvent"
 PRODUCER = "https://github.com/file-telemetry/file-telemetry"
-FACETS_URL = PRODUCER + "/blob/main/docs/openlineage.md#facets"
+FACETS_URL = PRODUCER + "/blob/main/docs/openlineage-facets.json"
 NAMESPACE = "file-telemetry"  # of jobs this service names, and of datasets whose key has no scheme
 TRACE_FACET = "fileTelemetry_trace"  # run facet: {trace, user, root}
 NODE_FACET = "fileTelemetry_node"  # dataset facet: {key, kind, status, dropReason, logs}
@@ -143,6 +145,14 @@ def dataset_of(key: str) -> tuple[str, str]:
     return (found.group(1), found.group(2)) if found else (NAMESPACE, key)
 
 
+def short_key(key: str) -> str:
+    """A key within MAX_KEY_LENGTH: a longer one (an S3 key may have 1,024 bytes) keeps its start and ends in a
+    hash of the whole, so that it stays one node; the dataset's full name is the node's name."""
+    if len(key) <= MAX_KEY_LENGTH:
+        return key
+    return key[: MAX_KEY_LENGTH - 17] + "~" + hashlib.sha256(key.encode()).hexdigest()[:16]
+
+
 def _node(dataset: dict[str, Any]) -> dict[str, Any]:
     facets = dataset.get("facets") or {}
     ours = facets.get(NODE_FACET)
@@ -150,7 +160,7 @@ def _node(dataset: dict[str, Any]) -> dict[str, Any]:
         key, kind = ours["key"], ours["kind"]
     else:
         key, kind = dataset_key(dataset["namespace"], dataset["name"]), dataset_kind(dataset["namespace"], facets)
-    return {"kind": kind, "key": key, "name": dataset["name"][:1024]}
+    return {"kind": kind, "key": short_key(key), "name": dataset["name"][:1024]}
 
 
 # -- RunEvent → envelopes -----------------------------------------------------------------------------
@@ -180,7 +190,7 @@ def envelopes(item: dict[str, Any]) -> list[dict[str, Any]]:
     user = ours.get("user") if isinstance(ours.get("user"), str) else str(root_job.get("namespace") or NAMESPACE)
     is_root = bool(ours.get("root")) if "root" in ours else root_id == run_id
     job_name = f"{job['namespace']}/{job['name']}" if job["namespace"] != NAMESPACE else job["name"]
-    where = {"runId": run_id, "job": job_name, "eventType": state}
+    where = {"runId": run_id, "namespace": job["namespace"], "job": job["name"], "eventType": state}
 
     def made(kind: str, **fields: Any) -> dict[str, Any]:
         ident = uuid.uuid5(_NS, "\x1f".join((run_id, time, state, kind)))
@@ -197,7 +207,10 @@ def envelopes(item: dict[str, Any]) -> list[dict[str, Any]]:
                 "trace": trace,
                 "user": user,
                 "time": time,
-                "attrs": {"name": name, "openlineage": {"runId": root_id, "job": name}},
+                "attrs": {
+                    "name": name,
+                    "openlineage": {"runId": root_id, "namespace": root_job.get("namespace"), "job": name},
+                },
             }
         )
     error: dict[str, Any] = run_facets["errorMessage"] if isinstance(run_facets.get("errorMessage"), dict) else {}
@@ -234,6 +247,7 @@ def envelopes(item: dict[str, Any]) -> list[dict[str, Any]]:
                         node=n,
                         reason=reason,
                         code="openlineage:FAIL",
+                        attrs={"openlineage": where},
                     )
                 )
     if state in ENDS and is_root:
@@ -244,12 +258,13 @@ def envelopes(item: dict[str, Any]) -> list[dict[str, Any]]:
 @dataclass
 class Expanded:
     """A batch with its RunEvents replaced by their envelopes: `origin[i]` is the index in the batch sent of
-    `events[i]`; `rejected` names the RunEvents that are not valid (by their index in the batch sent)."""
+    `events[i]`; `rejected` names the RunEvents that are not valid (by their index in the batch sent). A
+    RunEvent is taken whole or not at all: `settle` keeps an envelope only if none of its RunEvent's was refused."""
 
     events: list[Any] = field(default_factory=list)
     origin: list[int] = field(default_factory=list)
     rejected: list[RejectedEvent] = field(default_factory=list)
-    run_events: int = 0
+    run_events: set[int] = field(default_factory=set)  # indices (in the batch sent) of the RunEvents expanded
 
 
 def expand(raw: Sequence[Any], *, only_openlineage: bool = False) -> Expanded:
@@ -260,7 +275,9 @@ def expand(raw: Sequence[Any], *, only_openlineage: bool = False) -> Expanded:
         if not is_run_event(item):
             if only_openlineage:
                 out.rejected.append(
-                    RejectedEvent(index, "not an OpenLineage RunEvent (eventType, eventTime, run, job, schemaURL)")
+                    RejectedEvent(
+                        index, "not an OpenLineage RunEvent: it needs eventTime, run, job, producer and schemaURL"
+                    )
                 )
             else:
                 out.events.append(item)
@@ -272,7 +289,27 @@ def expand(raw: Sequence[Any], *, only_openlineage: bool = False) -> Expanded:
         except InvalidRunEvent as exc:
             out.rejected.append(RejectedEvent(index, f"openlineage: {exc}"))
             continue
-        out.run_events += 1
+        out.run_events.add(index)
         out.events.extend(derived)
         out.origin.extend([index] * len(derived))
     return out
+
+
+def settle(expanded: Expanded, refused: Sequence[RejectedEvent]) -> tuple[set[int], list[RejectedEvent]]:
+    """Of the envelopes that validation `refused` (indices into `expanded.events`): the indices of every
+    envelope to leave out (all those of a RunEvent one of whose envelopes was refused), and the refusals by index
+    in the batch sent, one per RunEvent."""
+    origin = expanded.origin
+    failed = {origin[r.index] for r in refused if origin[r.index] in expanded.run_events}
+    dropped = {i for i, o in enumerate(origin) if o in failed}
+    out: list[RejectedEvent] = []
+    seen: set[int] = set()
+    for r in refused:
+        sent = origin[r.index]
+        if sent in failed:
+            if sent not in seen:
+                seen.add(sent)
+                out.append(RejectedEvent(sent, f"openlineage: {r.error} (nothing of this RunEvent was stored)"))
+        else:
+            out.append(RejectedEvent(sent, r.error))
+    return dropped, out

@@ -17,7 +17,8 @@ from __future__ import annotations
 
 import uuid
 from collections import OrderedDict
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 import orjson
@@ -43,21 +44,31 @@ def root_run_id(trace: str) -> str:
         return str(uuid.uuid5(_NS, f"trace\x1f{trace}"))
 
 
+@dataclass(frozen=True)
+class Facts:
+    """What the graph knows of a trace: its name, owner and root job namespace, and its nodes by key."""
+
+    name: str
+    user: str | None
+    nodes: dict[str, dict[str, Any]]
+
+
 class TraceFacts:
-    """What the graph knows of the nodes and the name of a few traces at a time (the last `keep` asked for)."""
+    """What the graph knows of a few traces at a time (the last `keep` asked for)."""
 
     def __init__(self, graph: GraphStore, limit: int, keep: int = 8) -> None:
         self.graph, self.limit, self.keep = graph, limit, keep
-        self._cache: OrderedDict[str, tuple[str, dict[str, dict[str, Any]]]] = OrderedDict()
+        self._cache: OrderedDict[str, Facts] = OrderedDict()
 
-    def __call__(self, trace: str) -> tuple[str, dict[str, dict[str, Any]]]:
-        """(the trace's name, its nodes by key)."""
+    def __call__(self, trace: str) -> Facts:
         if trace in self._cache:
             self._cache.move_to_end(trace)
             return self._cache[trace]
         found = self.graph.trace(trace) or {}
         sub = self.graph.trace_graph(trace, self.limit) if found else None
-        facts = (str(found.get("name") or trace), {n["key"]: n for n in (sub.nodes if sub else [])})
+        facts = Facts(
+            str(found.get("name") or trace), found.get("user"), {n["key"]: n for n in (sub.nodes if sub else [])}
+        )
         self._cache[trace] = facts
         if len(self._cache) > self.keep:
             self._cache.popitem(last=False)
@@ -68,8 +79,20 @@ def _facet(**fields: Any) -> dict[str, Any]:
     return {"_producer": PRODUCER, "_schemaURL": FACETS_URL, **fields}
 
 
+def _names(ref: dict[str, Any]) -> tuple[str, str]:
+    """A node's dataset namespace and name: as its producer named it when the key is namespace/name of its name
+    (a node taken in from OpenLineage: `bigquery` + `p.d.t`, `file` + `/tmp/a.csv`), else split from the key."""
+    key, name = ref["key"], ref.get("name")
+    if isinstance(name, str) and name and key.endswith(name) and len(key) > len(name):
+        namespace = key[: -len(name)]
+        namespace = namespace[:-1] if namespace.endswith("/") and not name.startswith("/") else namespace
+        if namespace and not namespace.endswith("/"):
+            return namespace, name
+    return dataset_of(key)
+
+
 def _dataset(ref: dict[str, Any], nodes: dict[str, dict[str, Any]]) -> dict[str, Any]:
-    namespace, name = dataset_of(ref["key"])
+    namespace, name = _names(ref)
     known = nodes.get(ref["key"], {})
     facet: dict[str, Any] = {"key": ref["key"], "kind": ref["kind"]}
     if known:
@@ -80,24 +103,33 @@ def _dataset(ref: dict[str, Any], nodes: dict[str, dict[str, Any]]) -> dict[str,
     return {"namespace": namespace, "name": name, "facets": {NODE_FACET: _facet(**facet)}}
 
 
-def run_events(events: Sequence[ExportedEvent], facts: TraceFacts) -> Iterator[dict[str, Any]]:
-    """The RunEvents of some stored events (those that are not lineage are skipped)."""
+def _origin(body: dict[str, Any]) -> dict[str, Any]:
+    """Where an envelope taken in from OpenLineage came from (run id, job namespace and name, event type)."""
+    found = (body.get("attrs") or {}).get("openlineage")
+    return found if isinstance(found, dict) else {}
+
+
+def run_events(events: Sequence[ExportedEvent], facts: Callable[[str], Facts]) -> Iterator[dict[str, Any]]:
+    """The RunEvents of some stored events (those that are not lineage are skipped). Events taken in from
+    OpenLineage go out under their producer's run ids, job namespaces and names, and event types."""
     for ev in events:
         if ev.type not in LINEAGE_TYPES or ev.trace_key is None:
             continue
         body = orjson.loads(ev.payload)
-        trace = ev.trace_key
-        name, nodes = facts(trace)
-        if ev.type == "trace.started":
-            name = str((body.get("attrs") or {}).get("name") or name)
+        trace, came = ev.trace_key, _origin(body)
+        known = facts(trace)
+        name = str((body.get("attrs") or {}).get("name") or known.name) if ev.type == "trace.started" else known.name
         root = {"runId": root_run_id(trace)}
-        root_job = {"namespace": NAMESPACE, "name": name}
-        ours = {"trace": trace, "user": ev.user_id or body.get("user")}
+        root_job = {"namespace": _root_namespace(body, came, known), "name": name}
+        ours = {"trace": trace, "user": ev.user_id or body.get("user") or known.user}
         base = {"eventTime": ev.created, "producer": PRODUCER, "schemaURL": SCHEMA_URL}
         if ev.type in ("trace.started", "trace.ended"):
+            state = "START" if ev.type == "trace.started" else "COMPLETE"
+            if ev.type == "trace.ended" and came.get("eventType") in ("FAIL", "ABORT"):
+                state = came["eventType"]  # a DAG run that failed goes out failed
             yield {
                 **base,
-                "eventType": "START" if ev.type == "trace.started" else "COMPLETE",
+                "eventType": state,
                 "run": {**root, "facets": {TRACE_FACET: _facet(**ours, root=True)}},
                 "job": root_job,
                 "inputs": [],
@@ -107,7 +139,10 @@ def run_events(events: Sequence[ExportedEvent], facts: TraceFacts) -> Iterator[d
         parent = _facet(run=root, job=root_job, root={"run": root, "job": root_job})
         parent["_schemaURL"] = _PARENT_URL
         facets: dict[str, Any] = {"parent": parent, TRACE_FACET: _facet(**ours, root=False)}
-        child = {"runId": str(uuid.uuid5(_NS, f"event\x1f{ev.uuid}")), "facets": facets}
+        run_id = (
+            came.get("runId") if isinstance(came.get("runId"), str) else str(uuid.uuid5(_NS, f"event\x1f{ev.uuid}"))
+        )
+        child = {"runId": run_id, "facets": facets}
         if ev.type == "flow":
             ins, outs = body.get("inputs", []), body.get("outputs", [])
             op = body.get("op") or default_op({r["kind"] for r in ins}, {r["kind"] for r in outs})
@@ -115,9 +150,9 @@ def run_events(events: Sequence[ExportedEvent], facts: TraceFacts) -> Iterator[d
                 **base,
                 "eventType": "COMPLETE",
                 "run": child,
-                "job": {"namespace": NAMESPACE, "name": op},
-                "inputs": [_dataset(r, nodes) for r in ins],
-                "outputs": [_dataset(r, nodes) for r in outs],
+                "job": _job(came, op),
+                "inputs": [_dataset(r, known.nodes) for r in ins],
+                "outputs": [_dataset(r, known.nodes) for r in outs],
             }
             continue
         reason = body.get("reason") or body.get("code") or "dropped"
@@ -131,10 +166,26 @@ def run_events(events: Sequence[ExportedEvent], facts: TraceFacts) -> Iterator[d
             **base,
             "eventType": "FAIL",
             "run": child,
-            "job": {"namespace": NAMESPACE, "name": "drop"},
-            "inputs": [_dataset(body["node"], nodes)],
+            "job": _job(came, "drop"),
+            "inputs": [_dataset(body["node"], known.nodes)],
             "outputs": [],
         }
+
+
+def _root_namespace(body: dict[str, Any], came: dict[str, Any], known: Facts) -> str:
+    """The root job's namespace: as the root run's own events name it; for a run of a trace taken in from
+    OpenLineage, the trace's owner (which is the root job's namespace there); else this service's."""
+    if body.get("type") in ("trace.started", "trace.ended") and isinstance(came.get("namespace"), str):
+        return str(came["namespace"])
+    if came and known.user:
+        return known.user
+    return NAMESPACE
+
+
+def _job(came: dict[str, Any], name: str) -> dict[str, str]:
+    if isinstance(came.get("namespace"), str) and isinstance(came.get("job"), str):
+        return {"namespace": came["namespace"], "name": came["job"]}
+    return {"namespace": NAMESPACE, "name": name}
 
 
 class OpenLineageContent(EventsContent):

@@ -146,6 +146,11 @@ def test_the_official_client_reports_a_pipeline_with_a_failing_job(aio: Server, 
     out = [orjson.loads(line) for line in admin.get(f"/traces/{dag}/openlineage").content.splitlines()]
     assert {e["run"]["runId"] for e in out if "parent" not in e["run"]["facets"]} == {dag}
     assert {e["run"]["facets"]["parent"]["run"]["runId"] for e in out if "parent" in e["run"]["facets"]} == {dag}
+    sent = [_plain(e) for e in events]
+    assert {(e["run"]["runId"], e["job"]["namespace"], e["job"]["name"]) for e in out} <= {
+        (e["run"]["runId"], e["job"]["namespace"], e["job"]["name"]) for e in sent
+    }  # its producer's runs and jobs
+    assert [e["eventType"] for e in out if e["run"]["runId"] == dag] == ["START", "FAIL"]  # the DAG run failed
     # the same events again: nothing new
     again = admin.post("/openlineage", json=[orjson.loads(orjson.dumps(_plain(e))) for e in events])
     assert again.status_code == 202 and again.json()["accepted"] == 0 and again.json()["rejected"] == [], again.text
@@ -238,6 +243,32 @@ def test_bad_run_events_get_per_event_errors(admin: Api) -> None:
     for body, status in ((b"not json", 400), (b"", 400), (b"{}", 400), (b"[]", 202)):
         got = admin.http.post("/api/v1/openlineage", content=body, headers={"Content-Type": "application/json"})
         assert got.status_code == status, (body, got.text)
+    # whole or nothing: an owner the service cannot store refuses the RunEvent, and nothing of it stays
+    torn = {**good, "run": {"runId": str(uuid.uuid4())}, "job": {"namespace": "ns\u202e", "name": "job"}}
+    refused = admin.post("/openlineage", json=torn)
+    assert refused.status_code == 400 and "nothing of this RunEvent was stored" in refused.json()["error"]["message"]
+    assert admin.get(f"/traces/{torn['run']['runId']}").status_code == 404
+    # a RunEvent of a wide table (a schema facet of 20,000 fields: 1.5 MB) is taken like any other
+    fields = [{"name": f"column_{i}", "type": "varchar(255)", "description": "x" * 40} for i in range(20_000)]
+    wide = {
+        **good,
+        "run": {"runId": str(uuid.uuid4())},
+        "inputs": [
+            {
+                "namespace": "s3://a",
+                "name": "wide.csv",
+                "facets": {
+                    "schema": {
+                        "_producer": "https://example.com",
+                        "_schemaURL": "https://openlineage.io/spec/facets/1-1-1/SchemaDatasetFacet.json",
+                        "fields": fields,
+                    }
+                },
+            }
+        ],
+    }
+    assert len(orjson.dumps(wide)) > 1024 * 1024
+    assert admin.post("/openlineage", json=wide).status_code == 202
     reader = admin.account("read", name="reader-only")
     assert reader.post("/openlineage", json=good).status_code == 403
     assert admin.get("/traces/no-such-trace/openlineage").status_code == 404

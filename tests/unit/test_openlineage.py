@@ -15,6 +15,7 @@ import pytest
 from backend.db.base import ExportedEvent
 from backend.domain.events import validate_events
 from backend.domain.openlineage import (
+    MAX_KEY_LENGTH,
     SCHEMA_URL,
     InvalidRunEvent,
     _validator,
@@ -24,8 +25,9 @@ from backend.domain.openlineage import (
     dataset_of,
     envelopes,
     expand,
+    settle,
 )
-from backend.exports.openlineage import run_events
+from backend.exports.openlineage import Facts, _names, run_events
 from tests.conftest import log_rows
 
 DAG, T1, T2 = str(uuid.uuid4()), str(uuid.uuid4()), str(uuid.uuid4())
@@ -79,7 +81,7 @@ def test_what_is_not_a_run_event_is_refused_with_its_reason(event: Any, reason: 
 def test_a_batch_keeps_the_good_run_events_and_names_the_bad_ones() -> None:
     good = run_event("START", DAG, "nightly")
     out = expand([good, {"eventType": "START"}, {"type": "log", "message": "x", "trace": "t"}], only_openlineage=True)
-    assert [r.index for r in out.rejected] == [1, 2] and out.run_events == 1
+    assert [r.index for r in out.rejected] == [1, 2] and out.run_events == {0}
     assert "not an OpenLineage RunEvent" in out.rejected[1].error
     mixed = expand([{"type": "log", "message": "x", "trace": "t"}, good])  # a stream may carry both
     assert mixed.origin[0] == 0 and set(mixed.origin[1:]) == {1} and not mixed.rejected
@@ -189,10 +191,10 @@ def test_lineage_goes_out_valid_and_comes_back_the_same() -> None:
         for n, r in enumerate(rows, start=1)
     ]
 
-    def facts(trace: str) -> tuple[str, dict[str, dict[str, Any]]]:
-        return "nightly import", {}
+    def facts(trace: str) -> Facts:
+        return Facts("nightly import", "team-7", {})
 
-    out = list(run_events(stored, facts))  # type: ignore[arg-type]
+    out = list(run_events(stored, facts))
     assert [e["eventType"] for e in out] == ["START", "COMPLETE", "COMPLETE", "FAIL", "COMPLETE"]
     for e in out:
         assert not list(_validator().iter_errors(orjson.loads(orjson.dumps(e)))), e
@@ -215,3 +217,75 @@ def test_lineage_goes_out_valid_and_comes_back_the_same() -> None:
     assert drop["node"]["key"] == "File1" and drop["reason"] == "header missing"
     assert [m["type"] for m in back if m["type"] == "trace.ended"] == ["trace.ended"]
     assert not [m for m in back if m["type"] == "log"]  # the service's own exports carry no log lines
+
+
+def test_a_run_event_is_taken_whole_or_not_at_all() -> None:
+    """A RunEvent whose START would name an owner the service cannot store (a bidi control character in the
+    job's namespace) leaves nothing behind: not its log line either."""
+    bad = run_event("START", str(uuid.uuid4()), "x")
+    bad["job"]["namespace"] = "ns\u202e"
+    good = run_event("START", str(uuid.uuid4()), "y")
+    out = expand([bad, good])
+    accepted, rejected = validate_events(out.events, "openlineage:t", datetime.now(UTC))
+    left_out, refusals = settle(out, rejected)
+    assert [r.index for r in refusals] == [0] and "nothing of this RunEvent was stored" in refusals[0].error
+    kept = [a for a in accepted if a.index not in left_out]
+    assert {out.origin[a.index] for a in kept} == {1}
+
+
+def test_a_dataset_name_longer_than_a_key_stays_one_node() -> None:
+    long_name = "in/" + "x" * 1000 + ".csv"
+    io = {"inputs": [ds("s3://landing", long_name)], "outputs": [ds("s3://curated", "out.csv")]}
+    (flow,) = [m for m in envelopes(run_event("COMPLETE", T1, "copy", **io)) if m["type"] == "flow"]
+    key = flow["inputs"][0]["key"]
+    assert len(key) == MAX_KEY_LENGTH and flow["inputs"][0]["name"] == long_name
+    again = [m for m in envelopes(run_event("COMPLETE", T2, "copy", **io)) if m["type"] == "flow"]
+    assert again[0]["inputs"][0]["key"] == key  # the same dataset is the same node
+    assert not validate_events([flow], "openlineage:t", datetime.now(UTC))[1]
+
+
+def test_datasets_go_out_under_the_names_they_came_with() -> None:
+    assert _names({"key": "bigquery/proj.ds.t", "name": "proj.ds.t"}) == ("bigquery", "proj.ds.t")
+    assert _names({"key": "file/tmp/a.csv", "name": "/tmp/a.csv"}) == ("file", "/tmp/a.csv")
+    assert _names({"key": "s3://landing/in/a.csv", "name": "in/a.csv"}) == ("s3://landing", "in/a.csv")
+    assert _names({"key": "s3://landing/in/a.csv", "name": "a.csv"}) == ("s3://landing/in", "a.csv")
+    assert _names({"key": "File3"}) == ("file-telemetry", "File3")
+    assert _names({"key": "File3", "name": "file3.csv"}) == ("file-telemetry", "File3")
+
+
+def test_a_pipeline_taken_in_goes_out_under_its_producers_runs_jobs_and_states() -> None:
+    landing = ds("s3://landing", "orders.csv")
+    events = [
+        run_event("START", DAG, "nightly"),
+        run_event("COMPLETE", T1, "extract", parent=DAG, inputs=[landing], outputs=[ds("bigquery", "p.d.orders")]),
+        run_event("FAIL", DAG, "nightly"),
+    ]
+    made = [m for e in events for m in envelopes(e)]
+    rows = log_rows([m for m in made if m["type"] != "log"])
+    stored = [
+        ExportedEvent(
+            n,
+            r.uuid,
+            r.type,
+            "2026-12-01T08:00:00.500000Z",
+            "-",
+            r.trace_key,
+            r.node_key,
+            r.user_id,
+            "c",
+            None,
+            r.payload,
+        )
+        for n, r in enumerate(rows, start=1)
+    ]
+    out = list(run_events(stored, lambda trace: Facts("nightly", "airflow", {})))
+    assert [(e["eventType"], e["run"]["runId"], e["job"]["namespace"], e["job"]["name"]) for e in out] == [
+        ("START", DAG, "airflow", "nightly"),
+        ("COMPLETE", T1, "airflow", "extract"),
+        ("FAIL", DAG, "airflow", "nightly"),  # the DAG run failed: it goes out failed
+    ]
+    assert out[1]["run"]["facets"]["parent"]["job"] == {"namespace": "airflow", "name": "nightly"}
+    assert [(d["namespace"], d["name"]) for d in out[1]["outputs"]] == [("bigquery", "p.d.orders")]
+    assert out[1]["run"]["facets"]["fileTelemetry_trace"]["user"] == "airflow"
+    for e in out:
+        assert not list(_validator().iter_errors(orjson.loads(orjson.dumps(e)))), e

@@ -31,11 +31,14 @@ class IngestOut(BaseModel):
 
 
 def parse_events(
-    body: bytes, content_type: str, single: Callable[[dict[str, Any]], bool] = lambda doc: "type" in doc
+    body: bytes,
+    content_type: str,
+    single: Callable[[dict[str, Any]], bool] = lambda doc: "type" in doc,
+    expected: str = 'a JSON array of events, {"events": [...]} or NDJSON',
 ) -> list[Any]:
     """A JSON array, {"events": [...]}, NDJSON, or one event alone (a JSON object `single` recognises)."""
     if not body.strip():
-        raise InvalidInput('empty body: send a JSON array of events, {"events": [...]} or NDJSON')
+        raise InvalidInput(f"empty body: send {expected}")
     if "ndjson" in content_type or "jsonlines" in content_type:
         return _ndjson(body)
     try:
@@ -51,7 +54,7 @@ def parse_events(
         return list(doc["events"])
     if isinstance(doc, dict) and single(doc):
         return [doc]
-    raise InvalidInput('expected a JSON array of events or {"events": [...]}')
+    raise InvalidInput(f"expected {expected}")
 
 
 def _is_json_object(line: bytes) -> bool:

@@ -6,7 +6,7 @@ or a batch. They go through the one ingest pipeline as the envelopes they stand 
 from __future__ import annotations
 
 from functools import partial
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Request
 from fastapi.concurrency import run_in_threadpool
@@ -19,6 +19,10 @@ from backend.errors import InvalidInput, PayloadTooLarge
 
 router = APIRouter(tags=["openlineage"])
 
+_ANSWERS = documented(
+    (400, "one RunEvent sent alone that is not valid (the error says why), or a body that is not JSON"),
+    (413, "a body over FT_MAX_REQUEST_BYTES, or more RunEvents than FT_MAX_EVENTS_PER_REQUEST"),
+)
 _RUN_EVENT = {
     "type": "object",
     "description": "an OpenLineage RunEvent (https://openlineage.io/spec/2-0-2/OpenLineage.json#/$defs/RunEvent)",
@@ -27,33 +31,35 @@ _RUN_EVENT = {
 }
 
 
+_BODY = {
+    "requestBody": {
+        "content": {
+            "application/json": {"schema": {"oneOf": [_RUN_EVENT, {"type": "array", "items": _RUN_EVENT}]}},
+            "application/x-ndjson": {"schema": {"type": "string"}},
+        }
+    }
+}
+_ACCEPTED: dict[int | str, dict[str, Any]] = {
+    202: {"description": "stored (or parked): counts of the envelopes the RunEvents became, refusals by index"}
+}
+
+
 @router.post(
     "/lineage",
     status_code=202,
     response_model=IngestOut,
-    summary="Send OpenLineage RunEvents (the OpenLineage HTTP transport's default path; same as POST /openlineage)",
-    responses=documented(
-        (400, "one RunEvent sent alone that is not valid (the error says why), or a body that is not JSON"),
-        (413, "more events than FT_MAX_EVENTS_PER_REQUEST"),
-    ),
+    summary="Send OpenLineage RunEvents at the OpenLineage HTTP transport's default path (as POST /openlineage; "
+    "GET /lineage/{key} reads lineage)",
+    responses={**_ACCEPTED, **_ANSWERS},
+    openapi_extra=_BODY,
 )
 @router.post(
     "/openlineage",
     status_code=202,
     response_model=IngestOut,
     summary="Send OpenLineage RunEvents",
-    responses=documented(
-        (400, "one RunEvent sent alone that is not valid (the error says why), or a body that is not JSON"),
-        (413, "more events than FT_MAX_EVENTS_PER_REQUEST"),
-    ),
-    openapi_extra={
-        "requestBody": {
-            "content": {
-                "application/json": {"schema": {"oneOf": [_RUN_EVENT, {"type": "array", "items": _RUN_EVENT}]}},
-                "application/x-ndjson": {"schema": {"type": "string"}},
-            }
-        }
-    },
+    responses={**_ACCEPTED, **_ANSWERS},
+    openapi_extra=_BODY,
 )
 async def post_openlineage(
     request: Request,
@@ -70,7 +76,12 @@ async def post_openlineage(
     sent again stores nothing new. In a batch, bad RunEvents come back in `rejected` with their index; one
     sent alone and refused is a 400."""
     body = await request.body()
-    raw = parse_events(body, request.headers.get("content-type", ""), single=lambda doc: True)
+    raw = parse_events(
+        body,
+        request.headers.get("content-type", ""),
+        single=lambda doc: True,
+        expected="an OpenLineage RunEvent, a JSON array of RunEvents, or NDJSON",
+    )
     if len(raw) > settings.max_events_per_request:
         raise PayloadTooLarge(f"more than {settings.max_events_per_request} events in one request")
     admit = partial(ingest.admit, wait_for_graph=wait_for_graph, only_openlineage=True)
