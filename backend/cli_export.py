@@ -6,13 +6,16 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Annotated, Literal
+from typing import TYPE_CHECKING, Annotated, Any, Literal
 
 import typer
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
 from backend.settings import ConfigError, load_settings
+
+if TYPE_CHECKING:
+    from backend.exports.service import ExportRequest
 
 console = Console(stderr=True)
 export_app = typer.Typer(
@@ -41,14 +44,29 @@ def _when(value: str | None, what: str) -> datetime | None:
     return parsed.replace(tzinfo=UTC) if parsed.tzinfo is None else parsed.astimezone(UTC)
 
 
-def _run(request: object, out: Path) -> None:
+def _export(
+    out: Path, content: str, fmt: str, no_gzip: bool, since: str | None, until: str | None, **scope: Any
+) -> None:
+    """The ExportRequest of a subcommand's options, run into `out`."""
+    from backend.exports.service import ExportRequest
+
+    request = ExportRequest(
+        content=content,
+        format=fmt,
+        compression="none" if no_gzip else "gzip",
+        since=_when(since, "since"),
+        until=_when(until, "until"),
+        **scope,
+    )
+    _run(request, out)
+
+
+def _run(request: ExportRequest, out: Path) -> None:
     """Build the export role, write the export into `out` with a progress bar, print where it is."""
     from backend.bootstrap import Role, build, open_directory
     from backend.errors import FtelError, GraphError
     from backend.exports.artifacts import MANIFEST, Artifacts
-    from backend.exports.service import ExportRequest
 
-    assert isinstance(request, ExportRequest)
     if (out / MANIFEST).exists():
         console.print(f"[red]{out} holds an export already[/red]: choose another --out")
         raise typer.Exit(2)
@@ -125,24 +143,23 @@ def export_events(
 ) -> None:
     """The stored events of a period, a trace or a key (its events and logs; with --upstream/--downstream,
     the nodes of its lineage too), as the envelopes were stored."""
-    from backend.exports.service import ExportRequest
-
     direction: Literal["upstream", "downstream", "both"] | None = None
     if upstream or downstream:
         direction = "both" if upstream and downstream else "upstream" if upstream else "downstream"
-    request = ExportRequest(
-        content="events",
-        format=fmt,
-        compression="none" if no_gzip else "gzip",
-        since=_when(since, "since"),
-        until=_when(until, "until"),
+    depth_given = depth if direction else None
+    _export(
+        out,
+        "events",
+        fmt,
+        no_gzip,
+        since,
+        until,
         time=time,
         trace=trace,
         key=key,
         direction=direction,
-        depth=depth if direction else None,
+        depth=depth_given,
     )
-    _run(request, out)
 
 
 @export_app.command("stats")
@@ -159,18 +176,7 @@ def export_stats(
 ) -> None:
     """The batch app's statistics per window over a period (default the last 24 hours): for the whole
     service, and per key of each --by."""
-    from backend.exports.service import ExportRequest
-
-    request = ExportRequest(
-        content="stats",
-        format=fmt,
-        compression="none" if no_gzip else "gzip",
-        since=_when(since, "since"),
-        until=_when(until, "until"),
-        window=window,
-        by=tuple(by or ()),
-    )
-    _run(request, out)
+    _export(out, "stats", fmt, no_gzip, since, until, window=window, by=tuple(by or ()))
 
 
 @export_app.command("summaries")
@@ -185,18 +191,7 @@ def export_summaries(
 ) -> None:
     """The trace summaries the batch app stored: of traces active in a period, one trace, or the traces a
     key's events belong to."""
-    from backend.exports.service import ExportRequest
-
-    request = ExportRequest(
-        content="summaries",
-        format=fmt,
-        compression="none" if no_gzip else "gzip",
-        since=_when(since, "since"),
-        until=_when(until, "until"),
-        trace=trace,
-        key=key,
-    )
-    _run(request, out)
+    _export(out, "summaries", fmt, no_gzip, since, until, trace=trace, key=key)
 
 
 @export_app.command("verify")

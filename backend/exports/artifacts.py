@@ -58,6 +58,16 @@ class Artifacts:
         """The bytes of `name` (ObjectNotFound before the first chunk when it is missing); exhaust or close."""
         return self.store.read(self._name(name))
 
+    def _chunks(self, name: str) -> Iterator[bytes]:
+        """The bytes of `name`, the store's reader closed however the caller stops reading."""
+        reader = self.read(name)
+        try:
+            yield from reader
+        finally:
+            close = getattr(reader, "close", None)
+            if close is not None:
+                close()
+
     def stat(self, name: str) -> ObjectInfo | None:
         return self.store.stat(self._name(name))
 
@@ -67,16 +77,10 @@ class Artifacts:
     def get_json(self, name: str, limit: int = 64 * 1024 * 1024) -> Any:
         """A JSON file of at most `limit` bytes; InvalidInput when it is larger or not JSON."""
         data = bytearray()
-        reader = self.read(name)
-        try:
-            for chunk in reader:
-                data += chunk
-                if len(data) > limit:
-                    raise InvalidInput(f"{name} is larger than {limit} bytes")
-        finally:
-            close = getattr(reader, "close", None)
-            if close is not None:
-                close()
+        for chunk in self._chunks(name):
+            data += chunk
+            if len(data) > limit:
+                raise InvalidInput(f"{name} is larger than {limit} bytes")
         try:
             return orjson.loads(data)
         except orjson.JSONDecodeError as exc:
@@ -85,15 +89,9 @@ class Artifacts:
     def digest(self, name: str) -> Written:
         """Size and sha256 of `name` as stored now (ObjectNotFound when missing)."""
         digest, size = hashlib.sha256(), 0
-        reader = self.read(name)
-        try:
-            for chunk in reader:
-                digest.update(chunk)
-                size += len(chunk)
-        finally:
-            close = getattr(reader, "close", None)
-            if close is not None:
-                close()
+        for chunk in self._chunks(name):
+            digest.update(chunk)
+            size += len(chunk)
         return Written(name, size, digest.hexdigest())
 
     def delete(self, name: str) -> None:

@@ -361,9 +361,8 @@ class Exports:
     def trace_run_events(self, trace: str) -> Iterator[bytes]:
         """GET /traces/{key}/openlineage: the trace's lineage as OpenLineage RunEvents, one per NDJSON line
         (NotFound before the first line when the log holds no event of the trace)."""
+        self._check_exists({"trace": trace})
         scope = EventScope(trace_key=trace, types=LINEAGE_TYPES)
-        if not self.store.event_page(EventScope(trace_key=trace), 0, 1):
-            raise NotFound(f"no trace {trace!r}")
         content = OpenLineageContent(self.store, scope, self._facts())
 
         def lines() -> Iterator[bytes]:
