@@ -87,7 +87,8 @@ def test_sigkill_between_store_and_ack_loses_nothing_and_stores_nothing_twice(
     }
     first = WorkerProcess({**env, "FT_DEBUG_PAUSE_BEFORE_ACK": str(pause)}, data, "first")
     try:
-        assert wait_for(pause.exists, timeout=60), first.log()
+        # the worker writes the file in two steps (create, then the ids): wait for the ids, not the file
+        assert wait_for(lambda: pause.exists() and pause.read_text().split(), timeout=60), first.log()
         in_flight = pause.read_text().split()
         assert len(in_flight) == READ_COUNT
         assert stored(engine, stream) == (READ_COUNT, READ_COUNT)  # stored …
